@@ -1,0 +1,5 @@
+import sys
+
+from kam_analytics.cli import main
+
+sys.exit(main())

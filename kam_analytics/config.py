@@ -1,0 +1,44 @@
+"""Settings read from the environment.
+
+Every setting is declared once in ``SETTINGS`` as (name, default, help); the README's table
+of settings is tested against this declaration.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+SETTINGS: list[tuple[str, str, str]] = [
+    ("KAM_DB", "data/kam.duckdb", "Path of the DuckDB store file (relative paths are from the project root)."),
+    ("KAM_LANG", "", "Interface language, 'zh' or 'en'; empty means: from the browser's locale."),
+    ("KAM_DEBUG", "", "Set to 1 to show full tracebacks on the command line."),
+    ("KAM_NO_DEMO", "", "Set to 1 to create an empty store instead of seeding the demo dataset."),
+]
+
+
+def setting(name: str) -> str:
+    """The value of a declared setting: the environment variable if set, else its default."""
+    defaults = {n: d for n, d, _ in SETTINGS}
+    if name not in defaults:
+        raise KeyError(f"undeclared setting {name}")
+    return os.environ.get(name, defaults[name])
+
+
+def db_path(override: str | None = None) -> Path:
+    """The store file: ``override`` (``--db``) if given, else ``KAM_DB``."""
+    raw = override or setting("KAM_DB")
+    path = Path(raw)
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+@dataclass(frozen=True)
+class Flags:
+    debug: bool
+    no_demo: bool
+
+
+def flags() -> Flags:
+    return Flags(debug=setting("KAM_DEBUG") == "1", no_demo=setting("KAM_NO_DEMO") == "1")

@@ -1,0 +1,70 @@
+"""Every user-visible string, in 中文 and English, from ``locales/<lang>.json``.
+
+``t(key, lang, **params)`` formats the catalog entry with ``str.format``. A key missing in a
+catalog is a bug (a test checks both catalogs hold the same keys); at run time it falls back
+to English, then to the key itself, so a page never crashes over a missing string.
+"""
+from __future__ import annotations
+
+import json
+import math
+from functools import lru_cache
+from pathlib import Path
+
+LANGUAGES = ("zh", "en")
+_LOCALES = Path(__file__).with_name("locales")
+
+
+@lru_cache(maxsize=None)
+def catalog(lang: str) -> dict[str, str]:
+    with open(_LOCALES / f"{lang}.json", encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def normalise_lang(lang: str | None) -> str:
+    """'zh-CN', 'zh_TW', 'ZH' -> 'zh'; anything not Chinese -> 'en'."""
+    return "zh" if str(lang or "").lower().startswith("zh") else "en"
+
+
+def t(key: str, lang: str = "en", **params) -> str:
+    text = catalog(normalise_lang(lang)).get(key) or catalog("en").get(key) or key
+    if params:
+        try:
+            return text.format(**params)
+        except (KeyError, IndexError, ValueError):
+            return text
+    return text
+
+
+def format_amount(value: float | None, lang: str, decimals: int = 1) -> str:
+    """A money amount for display: 中文 uses 万 (1e4) and 亿 (1e8); English uses K, M and B.
+
+    Amounts below 10,000 (zh) / 1,000 (en) are shown in full with thousands separators.
+    None or NaN shows as '–'.
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    value = float(value)
+    sign = "-" if value < 0 else ""
+    magnitude = abs(value)
+    if normalise_lang(lang) == "zh":
+        steps = [(1e8, "亿"), (1e4, "万")]
+    else:
+        steps = [(1e9, "B"), (1e6, "M"), (1e3, "K")]
+    for size, suffix in steps:
+        if magnitude >= size:
+            return f"{sign}{magnitude / size:,.{decimals}f}{suffix}"
+    return f"{sign}{magnitude:,.0f}" if magnitude >= 100 else f"{sign}{magnitude:,.2f}"
+
+
+def format_share(value: float | None, decimals: int = 1) -> str:
+    """A fraction 0–1 as a percentage string: 0.1234 -> '12.3%'."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value * 100:.{decimals}f}%"
+
+
+def format_count(value: int | float | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{int(value):,}"

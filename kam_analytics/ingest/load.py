@@ -1,0 +1,273 @@
+"""Ingest one file into the store: read → map → parse → validate → atomic register.
+
+All-or-nothing: everything is built in staging tables (``stg_…``) and registered in a
+single transaction; a failure or a kill before that leaves every dataset as it was, and
+the next open of the store drops the orphaned staging tables.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from kam_analytics.errors import IngestError
+from kam_analytics.ingest import parse
+from kam_analytics.ingest.read import RawTable, read_raw
+from kam_analytics.schema import COLUMNS, MONEY, auto_mapping, normalise_header
+from kam_analytics.store import DatasetMeta, Store
+
+REJECT_EXAMPLES = 5
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did; ``to_json`` is the ``ingest --json`` contract."""
+
+    dataset: str
+    rows: int
+    rejected: int
+    customers: int
+    revenue: float
+    encoding: str | None
+    delimiter: str | None
+    file_format: str
+    sheet: str | None
+    mapping: dict[str, str]
+    date_min: str | None
+    date_max: str | None
+    date_formats: dict[str, str] = field(default_factory=dict)
+    decimal_comma: list[str] = field(default_factory=list)
+    amount_source: str = "column"
+    discount_kind: str | None = None
+    rejected_reasons: dict[str, int] = field(default_factory=dict)
+    rejected_examples: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    replaced: bool = False
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def resolve_mapping(headers: list[str], overrides: dict[str, str] | None,
+                    columns: dict[str, tuple[str, str]] = COLUMNS) -> dict[str, str]:
+    """Automatic mapping, then the user's ``CANONICAL=SOURCE`` overrides (exact header, or the
+    same header ignoring case and separators). An empty SOURCE removes a mapping."""
+    mapping = auto_mapping(headers, columns)
+    for canonical, source in (overrides or {}).items():
+        if canonical not in columns:
+            raise IngestError("map_canonical_unknown", column=canonical, columns=", ".join(columns))
+        if not source:
+            mapping.pop(canonical, None)
+            continue
+        match = next((h for h in headers if h == source), None) or next(
+            (h for h in headers if normalise_header(h) == normalise_header(source)), None)
+        if match is None:
+            raise IngestError("map_source_unknown", source=source, headers=", ".join(headers))
+        for other, header in list(mapping.items()):
+            if header == match and other != canonical and not (canonical == "customer_id" and other == "customer_name"):
+                mapping.pop(other)
+        mapping[canonical] = match
+    return mapping
+
+
+def parse_overrides(pairs: list[str] | None) -> dict[str, str]:
+    out = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise IngestError("map_syntax", pair=pair)
+        canonical, source = pair.split("=", 1)
+        out[canonical.strip()] = source.strip()
+    return out
+
+
+def _check_required(mapping: dict[str, str], headers: list[str], file: str) -> None:
+    missing = [c for c in ("customer_id", "order_date") if c not in mapping]
+    if "amount" not in mapping and not ("quantity" in mapping and "unit_price" in mapping):
+        missing.append("amount")
+    if missing:
+        raise IngestError("columns_missing", file=file, missing=", ".join(missing), headers=", ".join(headers))
+
+
+class _Plan:
+    """The SQL that turns one raw table into canonical columns."""
+
+    def __init__(self, con, raw: RawTable, mapping: dict[str, str], date_format: str | None, file: str):
+        self.raw, self.mapping = raw, mapping
+        self.col = {canonical: raw.columns[raw.headers.index(h)] for canonical, h in mapping.items()}
+        filled = " OR ".join(f"nullif(trim({c}), '') IS NOT NULL" for c in raw.columns)
+        self.where = f"rowid > {raw.header_rowid} AND ({filled})"
+        self.data_rows = con.execute(f'SELECT count(*) FROM "{raw.table}" WHERE {self.where}').fetchone()[0]
+        if self.data_rows == 0:
+            raise IngestError("file_header_only", file=file)
+        self.date_formats: dict[str, str] = {}
+        self.warnings: list[str] = list(raw.warnings)
+        for canonical, (_, kind) in COLUMNS.items():
+            if kind != "date" or canonical not in self.col:
+                continue
+            choice = parse.infer_date_family(con, raw.table, self.col[canonical], date_format,
+                                             header=mapping[canonical], where=self.where)
+            if choice.family is None:
+                if canonical == "order_date":
+                    example = con.execute(
+                        f'SELECT trim({self.col[canonical]}) FROM "{raw.table}" WHERE {self.where} '
+                        f"AND nullif(trim({self.col[canonical]}), '') IS NOT NULL LIMIT 1").fetchone()
+                    raise IngestError("dates_unreadable", column=mapping[canonical],
+                                      example=example[0] if example else "")
+                self.warnings.append(f"date_column_ignored:{mapping[canonical]}")
+                del self.col[canonical]
+                continue
+            self.date_formats[canonical] = choice.family
+        numeric = [c for c, (_, kind) in COLUMNS.items() if kind in ("money", "number", "rate") and c in self.col]
+        self.styles = parse.infer_number_styles(con, raw.table, [self.col[c] for c in numeric], raw.delimiter)
+        self.decimal_comma = [mapping[c] for c in numeric if self.styles[self.col[c]].decimal_comma]
+
+    def expr(self, canonical: str) -> str:
+        kind = COLUMNS[canonical][1]
+        col = self.col[canonical]
+        if kind == "id":
+            return parse.id_sql(col)
+        if kind == "text":
+            return parse.text_sql(col)
+        if kind == "date":
+            return parse.date_sql(col, self.date_formats[canonical])
+        if kind == "money":
+            return parse.money_sql(col, self.styles[col])
+        return parse.number_sql(col, self.styles[col])
+
+    @property
+    def amount_derived(self) -> bool:
+        return "amount" not in self.col
+
+    def _amount_expr(self) -> str:
+        if self.amount_derived:
+            return f"CAST(CAST({self.expr('quantity')} AS {MONEY}) * {self.expr('unit_price')} AS {MONEY})"
+        return self.expr("amount")
+
+    def select_list(self) -> str:
+        exprs = {c: self.expr(c) for c in COLUMNS if c in self.col}
+        exprs["amount"] = self._amount_expr()
+        if "profit" not in exprs and "cost" in exprs:
+            exprs["profit"] = f"CAST(({exprs['amount']}) - ({exprs['cost']}) AS {MONEY})"
+        ordered = [c for c in COLUMNS if c in exprs]
+        return ", ".join(f"{exprs[c]} AS {c}" for c in ordered)
+
+    def required_select(self) -> str:
+        """Only what deciding a rejection needs (the reject pass re-parses these three)."""
+        return (f"{self.expr('customer_id')} AS customer_id, {self.expr('order_date')} AS order_date, "
+                f"{self._amount_expr()} AS amount")
+
+    def reason_sql(self) -> str:
+        """Why a row is refused: the first of customer, date, amount that fails."""
+        raw = lambda c: f"nullif(trim({self.col[c]}), '')"  # noqa: E731
+        if self.amount_derived:
+            amount_missing = f"{raw('quantity')} IS NULL OR {raw('unit_price')} IS NULL"
+        else:
+            amount_missing = f"{raw('amount')} IS NULL"
+        return f"""CASE
+            WHEN customer_id IS NULL THEN 'customer_missing'
+            WHEN order_date IS NULL AND {raw('order_date')} IS NULL THEN 'date_missing'
+            WHEN order_date IS NULL THEN 'date_unreadable'
+            WHEN amount IS NULL AND ({amount_missing}) THEN 'amount_missing'
+            WHEN amount IS NULL THEN 'amount_unreadable' END"""
+
+
+def ingest_file(store: Store, path: str | Path, dataset: str | None = None,
+                mapping: dict[str, str] | None = None, sheet: str | None = None,
+                date_format: str | None = None, replace: bool = False,
+                progress: Callable[[float, str], None] | None = None) -> IngestReport:
+    """Load ``path`` as dataset ``dataset`` (default: the file name without extension).
+
+    Raises IngestError (a plain sentence) when the file cannot be used; the store is then
+    unchanged. Rows without customer, date or amount are kept aside with their reason.
+    """
+    path = Path(path)
+    name = (dataset or path.stem).strip()
+    if not name:
+        raise IngestError("dataset_name_empty")
+    step = progress or (lambda fraction, key: None)
+    if not replace and store.find(name) is not None:
+        raise IngestError("dataset_exists_ingest", name=name)
+    with store.write_lock:
+        con = store.cursor()
+        raw_table, tx_table, rej_table = store.staging_name(), store.staging_name(), store.staging_name()
+        try:
+            step(0.05, "progress_reading")
+            raw = read_raw(con, path, raw_table, sheet=sheet, tmp_dir=store.path.parent / "tmp")
+            chosen = resolve_mapping(raw.headers, mapping)
+            _check_required(chosen, raw.headers, path.name)
+            step(0.45, "progress_detecting")
+            plan = _Plan(con, raw, chosen, date_format, path.name)
+            step(0.6, "progress_parsing")
+            select = plan.select_list()
+            rownum = raw.row_number_sql()
+            con.execute(f"""CREATE TABLE "{tx_table}" AS SELECT * EXCLUDE (_keep) FROM (
+                SELECT {select}, true AS _keep FROM "{raw_table}" WHERE {plan.where})
+                WHERE customer_id IS NOT NULL AND order_date IS NOT NULL AND amount IS NOT NULL""")
+            raw_cells = ", ".join(raw.columns)
+            con.execute(f"""CREATE TABLE "{rej_table}" AS SELECT "row", reason, {raw_cells} FROM (
+                SELECT *, {plan.reason_sql()} AS reason FROM (
+                    SELECT {rownum} AS "row", {raw_cells}, {plan.required_select()}
+                    FROM "{raw_table}" WHERE {plan.where}))
+                WHERE reason IS NOT NULL""")
+            step(0.85, "progress_validating")
+            loaded = con.execute(f'SELECT count(*) FROM "{tx_table}"').fetchone()[0]
+            reasons = dict(con.execute(
+                f'SELECT reason, count(*) FROM "{rej_table}" GROUP BY reason ORDER BY count(*) DESC').fetchall())
+            if loaded == 0:
+                raise IngestError("no_usable_rows", file=path.name,
+                                  reasons=", ".join(f"{k}: {v}" for k, v in reasons.items()))
+            discount_kind = _normalise_discount(con, tx_table) if "discount" in plan.col else None
+            examples = _reject_examples(con, rej_table, raw)
+            meta = DatasetMeta(
+                source_file=path.name, file_format=raw.file_format, encoding=raw.encoding,
+                delimiter=raw.delimiter, mapping=chosen,
+                details={"headers": raw.headers, "sheet": raw.sheet, "date_formats": plan.date_formats,
+                         "decimal_comma": plan.decimal_comma, "amount_source": _amount_source(plan),
+                         "discount_kind": discount_kind, "warnings": plan.warnings},
+            )
+            step(0.95, "progress_saving")
+            existed = store.find(name) is not None
+            registered = store.commit_dataset(name, tx_table, rej_table, meta, replace=replace)
+        except BaseException:
+            store.drop_tables(tx_table, rej_table)
+            raise
+        finally:
+            store.drop_tables(raw_table)
+    step(1.0, "progress_done")
+    return IngestReport(
+        dataset=registered.name, rows=registered.rows, rejected=registered.rejected,
+        customers=registered.customers, revenue=registered.revenue, encoding=raw.encoding,
+        delimiter=raw.delimiter, file_format=raw.file_format, sheet=raw.sheet, mapping=chosen,
+        date_min=_iso(registered.date_min), date_max=_iso(registered.date_max),
+        date_formats=plan.date_formats, decimal_comma=plan.decimal_comma,
+        amount_source=_amount_source(plan), discount_kind=discount_kind, rejected_reasons=reasons,
+        rejected_examples=examples, warnings=plan.warnings, replaced=existed,
+    )
+
+
+def _amount_source(plan: _Plan) -> str:
+    return "quantity_x_unit_price" if plan.amount_derived else "column"
+
+
+def _iso(value) -> str | None:
+    return value.isoformat(sep=" ") if value is not None else None
+
+
+def _normalise_discount(con, table: str) -> str:
+    """Discount is stored as a rate 0–1. A column whose values exceed 1 holds amounts: the
+    rate is then discount / (amount + discount), the share of the list price given away."""
+    largest = con.execute(f'SELECT max(abs(discount)) FROM "{table}"').fetchone()[0]
+    if largest is None or largest <= 1:
+        return "rate"
+    con.execute(f"""UPDATE "{table}" SET discount = CASE
+        WHEN CAST(amount AS DOUBLE) + discount > 0 THEN discount / (CAST(amount AS DOUBLE) + discount) END""")
+    return "amount"
+
+
+def _reject_examples(con, table: str, raw: RawTable) -> list[dict]:
+    rows = con.execute(f'SELECT * FROM "{table}" ORDER BY "row" LIMIT {REJECT_EXAMPLES}').fetchall()
+    out = []
+    for row in rows:
+        cells = {h: v for h, v in zip(raw.headers, row[2:]) if v is not None}
+        out.append({"row": int(row[0]), "reason": row[1], "values": cells})
+    return out

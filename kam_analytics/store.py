@@ -1,0 +1,404 @@
+"""The store: one DuckDB file holding the datasets registry, the transaction tables,
+rejected rows, per-customer attributes, follow-ups and per-dataset settings.
+
+Concurrency model: one read-write connection per process; every query runs on its own
+cursor (``Store.cursor``); writes take ``Store.write_lock`` so they are serialised. DuckDB
+itself lets only one process open the file for writing, so a second process gets a
+``StoreError`` that names the likely cause instead of a stack trace.
+
+Internal table names are generated (``tx_0001``), never built from user text; user text
+only ever travels as query parameters.
+"""
+from __future__ import annotations
+
+import json
+import re
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from kam_analytics.errors import StoreError
+
+_REGISTRY = """
+CREATE TABLE IF NOT EXISTS kam_datasets (
+    id INTEGER NOT NULL,
+    name VARCHAR NOT NULL,
+    table_name VARCHAR NOT NULL,
+    rejects_table VARCHAR,
+    attributes_table VARCHAR,
+    source_file VARCHAR,
+    file_format VARCHAR,
+    encoding VARCHAR,
+    delimiter VARCHAR,
+    mapping VARCHAR,
+    details VARCHAR,
+    columns VARCHAR,
+    rows BIGINT,
+    rejected BIGINT,
+    customers BIGINT,
+    revenue DOUBLE,
+    date_min TIMESTAMP,
+    date_max TIMESTAMP,
+    created_at TIMESTAMP,
+    version BIGINT
+);
+CREATE SEQUENCE IF NOT EXISTS kam_version_seq;
+CREATE SEQUENCE IF NOT EXISTS kam_table_seq;
+CREATE TABLE IF NOT EXISTS kam_followups (
+    dataset_id INTEGER NOT NULL,
+    customer_id VARCHAR NOT NULL,
+    status VARCHAR NOT NULL,
+    note VARCHAR,
+    owner VARCHAR,
+    created_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS kam_settings (
+    dataset_id INTEGER NOT NULL,
+    key VARCHAR NOT NULL,
+    value VARCHAR,
+    updated_at TIMESTAMP
+);
+"""
+
+FOLLOWUP_STATUSES = ("new", "contacted", "recovering", "lost", "dismissed")
+_INTERNAL = re.compile(r"^(tx|rej|attr|stg)_[0-9a-z_]+$")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One registered dataset (a row of the registry)."""
+
+    id: int
+    name: str
+    table_name: str
+    rejects_table: str | None
+    attributes_table: str | None
+    source_file: str | None
+    file_format: str | None
+    encoding: str | None
+    delimiter: str | None
+    mapping: dict
+    details: dict
+    columns: list[str]
+    rows: int
+    rejected: int
+    customers: int
+    revenue: float
+    date_min: datetime | None
+    date_max: datetime | None
+    created_at: datetime | None
+    version: int
+
+    def has(self, column: str) -> bool:
+        return column in self.columns
+
+
+@dataclass
+class DatasetMeta:
+    """What an ingest tells the registry about a new dataset's table."""
+
+    source_file: str | None = None
+    file_format: str | None = None
+    encoding: str | None = None
+    delimiter: str | None = None
+    mapping: dict = field(default_factory=dict)
+    details: dict = field(default_factory=dict)
+
+
+def _locked_message(path: Path, error: Exception) -> StoreError:
+    pid = re.search(r"PID (\d+)", str(error))
+    return StoreError("store_locked", path=str(path), pid=pid.group(1) if pid else "?")
+
+
+def _check_internal(name: str) -> str:
+    # Internal names are generated, but assert it: they are the only text ever spliced into SQL.
+    if not _INTERNAL.match(name):
+        raise ValueError(f"not an internal table name: {name!r}")
+    return name
+
+
+class Store:
+    """The DuckDB store file. Use ``Store.open(path)``; close with ``close()``."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path):
+        self.con = con
+        self.path = path
+        self.write_lock = threading.RLock()
+
+    @classmethod
+    def open(cls, path: str | Path) -> "Store":
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            con = duckdb.connect(str(path))
+        except duckdb.IOException as error:
+            if "lock" in str(error).lower():
+                raise _locked_message(path, error) from None
+            raise StoreError("store_unreadable", path=str(path), reason=str(error).splitlines()[0]) from None
+        except duckdb.Error as error:
+            raise StoreError("store_unreadable", path=str(path), reason=str(error).splitlines()[0]) from None
+        store = cls(con, path)
+        store._initialise()
+        return store
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- plumbing -----------------------------------------------------------------------
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor of its own for one query (readers never share one)."""
+        return self.con.cursor()
+
+    def _initialise(self) -> None:
+        with self.write_lock:
+            self.con.execute(_REGISTRY)
+            self._drop_orphans()
+
+    def _drop_orphans(self) -> None:
+        """Drop staging tables left by an ingest that was killed before it committed."""
+        referenced = set()
+        for row in self.con.execute(
+            "SELECT table_name, rejects_table, attributes_table FROM kam_datasets"
+        ).fetchall():
+            referenced.update(x for x in row if x)
+        for (name,) in self.con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND database_name = current_database()"
+        ).fetchall():
+            if _INTERNAL.match(name) and name not in referenced:
+                self.con.execute(f'DROP TABLE IF EXISTS "{name}"')
+
+    def staging_name(self) -> str:
+        return f"stg_{uuid.uuid4().hex[:12]}"
+
+    def next_table_number(self) -> int:
+        return int(self.con.execute("SELECT nextval('kam_table_seq')").fetchone()[0])
+
+    def _next_version(self, cur) -> int:
+        return int(cur.execute("SELECT nextval('kam_version_seq')").fetchone()[0])
+
+    # -- registry -----------------------------------------------------------------------
+    def datasets(self) -> list[Dataset]:
+        cur = self.cursor()
+        rows = cur.execute("SELECT * FROM kam_datasets ORDER BY id").fetchall()
+        cols = [d[0] for d in cur.description]
+        return [self._dataset_from_row(dict(zip(cols, r))) for r in rows]
+
+    @staticmethod
+    def _dataset_from_row(row: dict) -> Dataset:
+        return Dataset(
+            id=row["id"], name=row["name"], table_name=row["table_name"],
+            rejects_table=row["rejects_table"], attributes_table=row["attributes_table"],
+            source_file=row["source_file"], file_format=row["file_format"], encoding=row["encoding"],
+            delimiter=row["delimiter"], mapping=json.loads(row["mapping"] or "{}"),
+            details=json.loads(row["details"] or "{}"), columns=json.loads(row["columns"] or "[]"),
+            rows=int(row["rows"] or 0), rejected=int(row["rejected"] or 0),
+            customers=int(row["customers"] or 0), revenue=float(row["revenue"] or 0.0),
+            date_min=row["date_min"], date_max=row["date_max"], created_at=row["created_at"],
+            version=int(row["version"] or 0),
+        )
+
+    def find(self, name: str) -> Dataset | None:
+        for dataset in self.datasets():
+            if dataset.name == name:
+                return dataset
+        return None
+
+    def dataset(self, name: str) -> Dataset:
+        found = self.find(name)
+        if found is None:
+            names = ", ".join(d.name for d in self.datasets()) or "—"
+            raise StoreError("dataset_unknown", name=name, names=names)
+        return found
+
+    def dataset_by_id(self, dataset_id: int) -> Dataset | None:
+        for dataset in self.datasets():
+            if dataset.id == dataset_id:
+                return dataset
+        return None
+
+    def table(self, dataset: Dataset | str):
+        """The dataset's transactions as an Ibis table, on a cursor of its own."""
+        import ibis
+
+        if isinstance(dataset, str):
+            dataset = self.dataset(dataset)
+        backend = ibis.duckdb.from_connection(self.cursor())
+        return backend.table(_check_internal(dataset.table_name))
+
+    def attributes(self, dataset: Dataset):
+        """The per-customer attributes table as an Ibis table, or None."""
+        import ibis
+
+        if not dataset.attributes_table:
+            return None
+        backend = ibis.duckdb.from_connection(self.cursor())
+        return backend.table(_check_internal(dataset.attributes_table))
+
+    def commit_dataset(self, name: str, staging: str, rejects: str | None, meta: DatasetMeta,
+                       replace: bool = False) -> Dataset:
+        """Register ``staging`` as dataset ``name`` in one transaction.
+
+        With ``replace`` an existing dataset of that name is swapped for the new table
+        atomically (same id, so follow-ups and settings stay attached); without it, an
+        existing name is an error and nothing changes.
+        """
+        with self.write_lock:
+            existing = self.find(name)
+            if existing is not None and not replace:
+                self.drop_tables(staging, rejects)
+                raise StoreError("dataset_exists", name=name)
+            number = self.next_table_number()
+            table_name, rejects_name = f"tx_{number:04d}", f"rej_{number:04d}"
+            cur = self.cursor()
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                cur.execute(f'ALTER TABLE "{_check_internal(staging)}" RENAME TO "{table_name}"')
+                if rejects:
+                    cur.execute(f'ALTER TABLE "{_check_internal(rejects)}" RENAME TO "{rejects_name}"')
+                stats = cur.execute(
+                    f"""SELECT count(*), count(DISTINCT customer_id), CAST(sum(amount) AS DOUBLE),
+                               min(order_date), max(order_date) FROM "{table_name}" """
+                ).fetchone()
+                rejected = cur.execute(f'SELECT count(*) FROM "{rejects_name}"').fetchone()[0] if rejects else 0
+                columns = [r[0] for r in cur.execute(
+                    "SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND database_name = current_database()"
+                    " ORDER BY column_index", [table_name]).fetchall()]
+                version = self._next_version(cur)
+                values = dict(
+                    name=name, table_name=table_name, rejects_table=rejects_name if rejects else None,
+                    source_file=meta.source_file, file_format=meta.file_format, encoding=meta.encoding,
+                    delimiter=meta.delimiter, mapping=json.dumps(meta.mapping, ensure_ascii=False),
+                    details=json.dumps(meta.details, ensure_ascii=False, default=str),
+                    columns=json.dumps(columns), rows=stats[0], rejected=rejected, customers=stats[1],
+                    revenue=stats[2] or 0.0, date_min=stats[3], date_max=stats[4],
+                    created_at=datetime.now(), version=version,
+                )
+                if existing is not None:
+                    assignments = ", ".join(f"{k} = ?" for k in values)
+                    cur.execute(f"UPDATE kam_datasets SET {assignments} WHERE id = ?", [*values.values(), existing.id])
+                    for old in (existing.table_name, existing.rejects_table):
+                        if old:
+                            cur.execute(f'DROP TABLE IF EXISTS "{_check_internal(old)}"')
+                    dataset_id = existing.id
+                else:
+                    dataset_id = cur.execute("SELECT coalesce(max(id), 0) + 1 FROM kam_datasets").fetchone()[0]
+                    cols = ", ".join(["id", *values])
+                    marks = ", ".join("?" * (len(values) + 1))
+                    cur.execute(f"INSERT INTO kam_datasets ({cols}) VALUES ({marks})", [dataset_id, *values.values()])
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                self.drop_tables(staging, rejects)
+                raise
+            return self.dataset_by_id(dataset_id)
+
+    def drop_tables(self, *names: str | None) -> None:
+        with self.write_lock:
+            for name in names:
+                if name:
+                    self.con.execute(f'DROP TABLE IF EXISTS "{_check_internal(name)}"')
+
+    def drop(self, name: str) -> None:
+        """Delete a dataset with its tables, follow-ups and settings, in one transaction."""
+        with self.write_lock:
+            dataset = self.dataset(name)
+            cur = self.cursor()
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                cur.execute("DELETE FROM kam_datasets WHERE id = ?", [dataset.id])
+                cur.execute("DELETE FROM kam_followups WHERE dataset_id = ?", [dataset.id])
+                cur.execute("DELETE FROM kam_settings WHERE dataset_id = ?", [dataset.id])
+                for table in (dataset.table_name, dataset.rejects_table, dataset.attributes_table):
+                    if table:
+                        cur.execute(f'DROP TABLE IF EXISTS "{_check_internal(table)}"')
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+
+    def rename(self, name: str, new_name: str) -> Dataset:
+        new_name = (new_name or "").strip()
+        with self.write_lock:
+            dataset = self.dataset(name)
+            if not new_name:
+                raise StoreError("dataset_name_empty")
+            if new_name != name and self.find(new_name) is not None:
+                raise StoreError("dataset_exists", name=new_name)
+            cur = self.cursor()
+            cur.execute("UPDATE kam_datasets SET name = ?, version = nextval('kam_version_seq') WHERE id = ?",
+                        [new_name, dataset.id])
+            return self.dataset_by_id(dataset.id)
+
+    def set_attributes(self, dataset: Dataset, staging: str) -> Dataset:
+        """Attach a per-customer attributes table (replacing any previous one) atomically."""
+        with self.write_lock:
+            number = self.next_table_number()
+            attr_name = f"attr_{number:04d}"
+            cur = self.cursor()
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                cur.execute(f'ALTER TABLE "{_check_internal(staging)}" RENAME TO "{attr_name}"')
+                if dataset.attributes_table:
+                    cur.execute(f'DROP TABLE IF EXISTS "{_check_internal(dataset.attributes_table)}"')
+                cur.execute("UPDATE kam_datasets SET attributes_table = ?, version = nextval('kam_version_seq') WHERE id = ?",
+                            [attr_name, dataset.id])
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                self.drop_tables(staging)
+                raise
+            return self.dataset_by_id(dataset.id)
+
+    # -- rejected rows ------------------------------------------------------------------
+    def rejected_rows(self, dataset: Dataset, limit: int | None = None):
+        """The rows an ingest refused, as a DataFrame (row number, reason, the raw cells)."""
+        import pandas as pd
+
+        if not dataset.rejects_table:
+            return pd.DataFrame(columns=["row", "reason"])
+        sql = f'SELECT * FROM "{_check_internal(dataset.rejects_table)}" ORDER BY "row"'
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return self.cursor().execute(sql).df()
+
+    # -- follow-ups (append-only) -------------------------------------------------------
+    def add_followup(self, dataset: Dataset, customer_id: str, status: str, note: str = "",
+                     owner: str = "") -> None:
+        if status not in FOLLOWUP_STATUSES:
+            raise StoreError("followup_status_unknown", status=status, statuses=", ".join(FOLLOWUP_STATUSES))
+        with self.write_lock:
+            self.cursor().execute(
+                "INSERT INTO kam_followups VALUES (?, ?, ?, ?, ?, ?)",
+                [dataset.id, str(customer_id), status, note or "", owner or "", datetime.now()],
+            )
+
+    def followups(self, dataset: Dataset, customer_id: str | None = None):
+        """Follow-up history, newest first (all accounts, or one)."""
+        sql = "SELECT customer_id, status, note, owner, created_at FROM kam_followups WHERE dataset_id = ?"
+        params: list = [dataset.id]
+        if customer_id is not None:
+            sql += " AND customer_id = ?"
+            params.append(str(customer_id))
+        return self.cursor().execute(sql + " ORDER BY created_at DESC, rowid DESC", params).df()
+
+    # -- per-dataset settings (e.g. scorecard weights) ----------------------------------
+    def get_setting(self, dataset: Dataset, key: str, default=None):
+        row = self.cursor().execute(
+            "SELECT value FROM kam_settings WHERE dataset_id = ? AND key = ? ORDER BY updated_at DESC LIMIT 1",
+            [dataset.id, key]).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def set_setting(self, dataset: Dataset, key: str, value) -> None:
+        with self.write_lock:
+            self.cursor().execute("INSERT INTO kam_settings VALUES (?, ?, ?, ?)",
+                                  [dataset.id, key, json.dumps(value, ensure_ascii=False), datetime.now()])
