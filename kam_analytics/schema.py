@@ -103,11 +103,16 @@ SYNONYMS: dict[str, list[str]] = {
 }
 
 _NORMALISE = re.compile(r"[\s_\-./\\()（）:：#]+")
+# Traditional -> simplified for the characters of common headers (Big5 files from 台湾/香港).
+_TRADITIONAL = str.maketrans(
+    "戶編碼稱訂單銷額號區業經負責數價產類務貨潤應間時員實際總計與購買賣貿稅費帳賬層級關聯開發據項線廠東華國優門",
+    "户编码称订单销额号区业经负责数价产类务货润应间时员实际总计与购买卖贸税费账账层级关联开发据项线厂东华国优门")
 
 
 def normalise_header(header: str) -> str:
     """Lower-case a header and fold separators to single spaces: 'Order_Date' -> 'order date'."""
-    text = _NORMALISE.sub(" ", str(header).replace("\ufeff", "")).strip().lower()
+    header = str(header).translate(_TRADITIONAL)
+    text = _NORMALISE.sub(" ", header.replace("\ufeff", "")).strip().lower()
     # 'CustomerID' / 'InvoiceDate' style: split camel case before lower-casing lost it.
     camel = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", str(header).replace("\ufeff", "").strip())
     camel = _NORMALISE.sub(" ", camel).strip().lower()

@@ -168,18 +168,29 @@ def detect_delimiter(lines: list[str]) -> str | None:
             best, best_key = delimiter, key
     if best is not None:
         return best
-    widths = Counter(len(_whitespace_fields(line)) for line in lines)
-    fields, hits = widths.most_common(1)[0]
-    if fields >= 2 and hits / len(lines) >= 0.8:
+    if whitespace_splitter(lines) is not None:
         return WHITESPACE
     return None
 
 
 _WS_FIELD = re.compile(r'"[^"]*"|\S+')
+_WIDE_GAP = re.compile(r"\s{2,}|\t")
 
 
-def _whitespace_fields(line: str) -> list[str]:
-    return _WS_FIELD.findall(line)
+def whitespace_splitter(lines: list[str]):
+    """How to split whitespace-aligned lines: on gaps of 2+ spaces (so 'Customer ID' stays one
+    header) when that is consistent, else on any run of spaces; None when neither is."""
+    lines = [line for line in lines if line.strip()]
+    if not lines:
+        return None
+    wide = lambda line: [f for f in _WIDE_GAP.split(line.strip()) if f]  # noqa: E731
+    narrow = _WS_FIELD.findall
+    for splitter in (wide, narrow):
+        widths = Counter(len(splitter(line)) for line in lines)
+        fields, hits = widths.most_common(1)[0]
+        if fields >= 2 and hits / len(lines) >= 0.8:
+            return splitter
+    return None
 
 
 # -- reading ----------------------------------------------------------------------------------
@@ -236,7 +247,8 @@ def _read_text(con, path: Path, table: str, head: bytes, truncated: bool, tmp_di
     temp: Path | None = None
     try:
         if not native:
-            temp, replaced = _transcode(path, encoding, delimiter == WHITESPACE, tmp_dir)
+            splitter = whitespace_splitter(lines) if delimiter == WHITESPACE else None
+            temp, replaced = _transcode(path, encoding, splitter, tmp_dir)
             source = temp
             if replaced:
                 warnings.append(f"undecodable_bytes:{replaced}")
@@ -250,7 +262,7 @@ def _read_text(con, path: Path, table: str, head: bytes, truncated: bool, tmp_di
                 encoding = detect_encoding(_non_ascii_sample(path), truncated=False)
                 if encoding in ("utf-8", "utf-8-sig"):
                     encoding = "gb18030"
-                temp, replaced = _transcode(path, encoding, False, tmp_dir)
+                temp, replaced = _transcode(path, encoding, None, tmp_dir)
                 if replaced:
                     warnings.append(f"undecodable_bytes:{replaced}")
                 _load_csv(con, temp, table, delimiter)
@@ -282,7 +294,7 @@ def _non_ascii_sample(path: Path, limit: int = SAMPLE_BYTES) -> bytes:
     return bytes(out)
 
 
-def _transcode(path: Path, encoding: str, whitespace: bool, tmp_dir: Path | None) -> tuple[Path, int]:
+def _transcode(path: Path, encoding: str, splitter, tmp_dir: Path | None) -> tuple[Path, int]:
     """Stream ``path`` into a UTF-8 temp file (tab-separated when whitespace-delimited).
 
     Returns the temp path and the number of undecodable characters replaced by U+FFFD.
@@ -293,9 +305,9 @@ def _transcode(path: Path, encoding: str, whitespace: bool, tmp_dir: Path | None
     replaced = 0
     with open(path, encoding=encoding, errors="replace", newline="") as src, \
             os.fdopen(fd, "w", encoding="utf-8", newline="") as dst:
-        if whitespace:
+        if splitter is not None:
             for line in src:
-                fields = _whitespace_fields(line)
+                fields = splitter(line)
                 replaced += line.count("\ufffd")
                 dst.write("\t".join(f.strip('"') for f in fields) + "\n")
         else:
@@ -370,22 +382,24 @@ def list_sheets(path: str | Path) -> list[str]:
     import openpyxl
 
     try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        with open(path, "rb") as handle:
+            workbook = openpyxl.load_workbook(handle, read_only=True, data_only=True)
+            names = list(workbook.sheetnames)
+            workbook.close()
+            return names
     except Exception:
         raise IngestError("file_bad_xlsx", file=Path(path).name) from None
-    try:
-        return list(workbook.sheetnames)
-    finally:
-        workbook.close()
 
 
 def _read_xlsx(con, path: Path, table: str, sheet: str | None) -> RawTable:
     import openpyxl
     import pandas as pd
 
+    handle = open(path, "rb")  # a file object: openpyxl refuses names not ending in .xlsx
     try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError, EOFError, TypeError):
+        workbook = openpyxl.load_workbook(handle, read_only=True, data_only=True)
+    except Exception:
+        handle.close()
         raise IngestError("file_bad_xlsx", file=path.name) from None
     try:
         names = list(workbook.sheetnames)
@@ -405,6 +419,7 @@ def _read_xlsx(con, path: Path, table: str, sheet: str | None) -> RawTable:
             raise IngestError("file_bad_xlsx", file=path.name) from error
     finally:
         workbook.close()
+        handle.close()
     if chosen is None:
         raise IngestError("file_empty", file=path.name)
     width = max(len(r) for r in rows)

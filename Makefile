@@ -1,0 +1,43 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8501
+
+.PHONY: run test setup dev bench browser clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.installed
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@
+
+setup: $(VENV)/.installed
+
+dev: $(VENV)/.dev-installed
+
+## make run: set up, seed the demo store on first run, start the app
+run: setup
+	$(BIN)/python -m kam_analytics datasets > /dev/null
+	$(BIN)/streamlit run app.py --server.port $(PORT)
+
+## make test: set up and run every test (browser tests need Debian's chromium; see `make browser`)
+test: dev
+	$(BIN)/python -m pytest -q
+
+## make browser: install Debian's chromium and chromium-driver for the browser tests (root)
+browser:
+	apt-get update -qq && apt-get install -y -qq chromium chromium-driver
+
+## make bench: the performance benchmarks (not part of make test)
+bench: dev
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

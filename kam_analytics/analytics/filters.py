@@ -1,0 +1,47 @@
+"""The slice of transactions a figure is computed on: period, as-of date and dimension filters."""
+from __future__ import annotations
+
+import datetime as dt
+
+import ibis
+
+from kam_analytics.schema import DIMENSIONS
+
+
+def _end_of_day(value) -> dt.datetime:
+    day = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+    if isinstance(day, dt.datetime):
+        day = day.date()
+    return dt.datetime.combine(day, dt.time.max)
+
+
+def _start_of_day(value) -> dt.datetime:
+    day = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+    if isinstance(day, dt.datetime):
+        day = day.date()
+    return dt.datetime.combine(day, dt.time.min)
+
+
+def apply_filters(table: ibis.Table, start=None, end=None, as_of=None,
+                  dimensions: dict[str, list[str]] | None = None) -> ibis.Table:
+    """Transactions dated in [start, end] (whole days, inclusive), on or before ``as_of``, and
+    whose dimension values are in the chosen lists (an empty or missing list means all).
+
+    ``as_of`` is the no-leakage cut: nothing dated after it is kept, whatever ``end`` says.
+    """
+    if start is not None:
+        table = table.filter(table.order_date >= _start_of_day(start))
+    for bound in (end, as_of):
+        if bound is not None:
+            table = table.filter(table.order_date <= _end_of_day(bound))
+    for column, values in (dimensions or {}).items():
+        if column in DIMENSIONS and values and column in table.columns:
+            table = table.filter(table[column].isin(list(values)))
+    return table
+
+
+def orders_expr(table: ibis.Table):
+    """Orders of a group: distinct order ids when the dataset has them, else distinct order days."""
+    if "order_id" in table.columns:
+        return table.order_id.nunique()
+    return table.order_date.date().nunique()

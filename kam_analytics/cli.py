@@ -1,0 +1,213 @@
+"""The command line: each command is one library call plus its output.
+
+Contract (see README): errors exit ≠ 0 with one or two plain sentences on stderr and no
+traceback unless KAM_DEBUG=1; ``--json`` prints one JSON object on the last line of stdout;
+CSV outputs start with customer_id and are guarded against formula injection.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+from kam_analytics import config
+from kam_analytics.errors import KamError
+from kam_analytics.i18n import normalise_lang, t
+
+
+def open_store(db: str | None = None, seed: bool = True):
+    """Open the store file; a new store is seeded with the demo dataset (unless KAM_NO_DEMO=1)."""
+    from kam_analytics.store import Store
+
+    path = config.db_path(db)
+    is_new = not path.exists()
+    store = Store.open(path)
+    if is_new and seed and not config.flags().no_demo:
+        from kam_analytics import demo
+
+        demo.seed_store(store)
+    return store
+
+
+def _json_default(value):
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+def _clean(value):
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def print_json(obj) -> None:
+    print(json.dumps(_clean(obj), ensure_ascii=False, default=_json_default))
+
+
+def _lang() -> str:
+    return normalise_lang(config.setting("KAM_LANG") or "en")
+
+
+# -- commands ---------------------------------------------------------------------------------
+def cmd_ingest(args, store) -> int:
+    from kam_analytics.ingest import ingest_file, parse_overrides
+
+    report = ingest_file(store, args.file, dataset=args.dataset, mapping=parse_overrides(args.map),
+                         sheet=args.sheet, date_format=args.date_format, replace=args.replace)
+    lang = _lang()
+    if args.json:
+        print_json(report.to_json())
+        return 0
+    print(t("cli_ingested", lang, dataset=report.dataset, rows=report.rows, customers=report.customers,
+            revenue=f"{report.revenue:,.2f}", date_min=report.date_min, date_max=report.date_max))
+    print(t("cli_detected", lang, encoding=report.encoding or "-", delimiter=report.delimiter or "-",
+            file_format=report.file_format))
+    print(t("cli_mapping", lang, mapping=", ".join(f"{k} ← {v}" for k, v in report.mapping.items())))
+    if report.rejected:
+        print(t("cli_rejected", lang, rejected=report.rejected, reasons=", ".join(
+            f"{t('reject_' + k, lang)}: {v}" for k, v in report.rejected_reasons.items())))
+        for example in report.rejected_examples:
+            print(t("cli_rejected_example", lang, row=example["row"], reason=t("reject_" + example["reason"], lang)))
+        print(t("cli_rejected_hint", lang, dataset=report.dataset))
+    return 0
+
+
+def cmd_datasets(args, store) -> int:
+    datasets = store.datasets()
+    if args.json:
+        print_json({"datasets": [
+            {"name": d.name, "rows": d.rows, "rejected": d.rejected, "customers": d.customers,
+             "revenue": d.revenue, "date_min": d.date_min, "date_max": d.date_max, "source_file": d.source_file,
+             "encoding": d.encoding, "version": d.version, "created_at": d.created_at} for d in datasets]})
+        return 0
+    if not datasets:
+        print(t("cli_no_datasets", _lang()))
+    for d in datasets:
+        print(f"{d.name}\t{d.rows:,} rows\t{d.customers:,} customers\t{d.revenue:,.2f}\t"
+              f"{d.date_min:%Y-%m-%d}…{d.date_max:%Y-%m-%d}\t{d.source_file or ''}")
+    return 0
+
+
+def cmd_drop(args, store) -> int:
+    store.drop(args.name)
+    print(t("cli_dropped", _lang(), name=args.name))
+    return 0
+
+
+def cmd_rejects(args, store) -> int:
+    from kam_analytics.export import write_csv
+
+    dataset = store.dataset(args.dataset)
+    frame = store.rejected_rows(dataset)
+    headers = dataset.details.get("headers", [])
+    frame = frame.rename(columns={f"c{i}": h for i, h in enumerate(headers)})
+    write_csv(frame, args.out)
+    print(t("cli_written", _lang(), rows=len(frame), path=args.out))
+    return 0
+
+
+def _dataset_table(store, args):
+    from kam_analytics.analytics.filters import apply_filters
+
+    dataset = store.dataset(args.dataset)
+    table = apply_filters(store.table(dataset), start=getattr(args, "start", None),
+                          end=getattr(args, "end", None), as_of=getattr(args, "as_of", None))
+    return dataset, table
+
+
+def cmd_customers(args, store) -> int:
+    from kam_analytics.analytics.customers import customer_summary
+    from kam_analytics.export import write_csv
+
+    _, table = _dataset_table(store, args)
+    frame = customer_summary(table)
+    write_csv(frame, args.out)
+    print(t("cli_written", _lang(), rows=len(frame), path=args.out))
+    return 0
+
+
+def _date(text: str) -> str:
+    import datetime as dt
+
+    try:
+        dt.date.fromisoformat(text[:10])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date; write it as YYYY-MM-DD") from None
+    return text[:10]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m kam_analytics", description="KAM Analytics command line.")
+    parser.add_argument("--db", help="store file (default: KAM_DB or data/kam.duckdb)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("ingest", help="load a CSV/TSV/TXT/XLSX/Parquet file as a dataset")
+    p.add_argument("file")
+    p.add_argument("--dataset", help="dataset name (default: the file name)")
+    p.add_argument("--map", action="append", metavar="CANONICAL=SOURCE", help="map a field to a column")
+    p.add_argument("--sheet", help="Excel sheet (default: the first non-empty one)")
+    p.add_argument("--date-format", help="dmy, mdy, ymd or a strptime format such as %%d/%%m/%%Y")
+    p.add_argument("--replace", action="store_true", help="replace an existing dataset of that name")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("datasets", help="list datasets")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_datasets)
+
+    p = sub.add_parser("drop", help="delete a dataset")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_drop)
+
+    p = sub.add_parser("rejects", help="write the rows an ingest refused, with reasons")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_rejects)
+
+    p = sub.add_parser("customers", help="one row per customer")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--as-of", type=_date)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_customers)
+
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    debug = config.flags().debug
+    store = None
+    try:
+        store = open_store(args.db)
+        return args.func(args, store)
+    except KamError as error:
+        if debug:
+            raise
+        print(error.message(_lang()), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(t("cli_interrupted", _lang()), file=sys.stderr)
+        return 130
+    except Exception as error:  # a bug, not bad input: say so briefly
+        if debug:
+            raise
+        print(t("cli_unexpected", _lang(), error=f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"),
+              file=sys.stderr)
+        return 1
+    finally:
+        if store is not None:
+            store.close()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""Writing results for spreadsheets: CSV (UTF-8 with BOM so Excel shows Chinese) and Excel."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pandas as pd
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def guard_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text cells starting with = + - @ tab or CR get a leading ' so no spreadsheet runs them
+    as formulas (CSV injection). Numbers are left alone."""
+    out = frame.copy()
+    for column in out.columns:
+        series = out[column]
+        if series.dtype == object or pd.api.types.is_string_dtype(series):
+            out[column] = series.map(
+                lambda v: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v)
+    return out
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
+    guard_formulas(frame).to_csv(path, index=False, encoding="utf-8-sig")
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    return guard_formulas(frame).to_csv(index=False).encode("utf-8-sig")
+
+
+def excel_bytes(frame: pd.DataFrame, sheet: str = "data") -> bytes:
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="xlsxwriter") as writer:
+        guard_formulas(frame).to_excel(writer, index=False, sheet_name=sheet[:31])
+    return buffer.getvalue()
