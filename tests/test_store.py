@@ -1,0 +1,132 @@
+"""The store: registry, versions, atomic replace, drop/rename, follow-ups, locking, kills."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from kam_analytics.errors import StoreError
+from kam_analytics.ingest import ingest_file
+from kam_analytics.store import Store
+
+from conftest import ROOT, run_cli
+
+
+def _csv(tmp_path, name, rows):
+    path = tmp_path / name
+    path.write_text("客户编号,订单日期,金额\n" + "".join(f"{c},{d},{a}\n" for c, d, a in rows), encoding="utf-8")
+    return path
+
+
+def test_registry_versions_and_generated_table_names(store, tmp_path):
+    a = ingest_file(store, _csv(tmp_path, "a.csv", [("X", "2020-01-01", 5)]), dataset="Robert'); DROP TABLE x;--")
+    first = store.dataset(a.dataset)
+    assert first.table_name == "tx_0001" and first.rows == 1 and first.revenue == 5.0
+    ingest_file(store, _csv(tmp_path, "b.csv", [("Y", "2020-01-01", 7), ("Z", "2020-01-02", 8)]),
+                dataset=a.dataset, replace=True)
+    second = store.dataset(a.dataset)
+    assert second.id == first.id and second.rows == 2 and second.revenue == 15.0
+    assert second.version > first.version and second.table_name != first.table_name
+    tables = {t for (t,) in store.cursor().execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    assert first.table_name not in tables and second.table_name in tables
+    renamed = store.rename(a.dataset, "华东 2020")
+    assert renamed.version > second.version and store.find(a.dataset) is None
+    with pytest.raises(StoreError):
+        store.rename("华东 2020", "  ")
+    store.drop("华东 2020")
+    assert store.datasets() == []
+    assert not {t for (t,) in store.cursor().execute("SELECT table_name FROM duckdb_tables()").fetchall()} & {
+        second.table_name, second.rejects_table}
+
+
+def test_unknown_dataset_sentence(store):
+    with pytest.raises(StoreError) as caught:
+        store.dataset("nope")
+    assert "There is no dataset called 'nope'" in str(caught.value)
+
+
+def test_followups_are_append_only_history(store, tmp_path):
+    ingest_file(store, _csv(tmp_path, "a.csv", [("X", "2020-01-01", 5)]), dataset="d")
+    dataset = store.dataset("d")
+    store.add_followup(dataset, "X", "contacted", "called 王芳", "李娜")
+    store.add_followup(dataset, "X", "recovering", "new order promised", "李娜")
+    history = store.followups(dataset, "X")
+    assert list(history["status"]) == ["recovering", "contacted"]
+    with pytest.raises(StoreError):
+        store.add_followup(dataset, "X", "maybe")
+
+
+def test_orphaned_staging_tables_dropped_on_open(tmp_path):
+    path = tmp_path / "s.duckdb"
+    with Store.open(path) as s:
+        s.con.execute("CREATE TABLE stg_deadbeef0001 AS SELECT 1 AS x")
+    with Store.open(path) as s:
+        names = [t for (t,) in s.cursor().execute("SELECT table_name FROM duckdb_tables()").fetchall()]
+        assert "stg_deadbeef0001" not in names
+
+
+def test_second_process_gets_a_plain_locked_message(tmp_path):
+    db = tmp_path / "locked.duckdb"
+    Store.open(db).close()
+    holder = subprocess.Popen([sys.executable, "-c",
+                               f"from kam_analytics.store import Store; s = Store.open({str(db)!r}); "
+                               "print('open', flush=True); import time; time.sleep(60)"],
+                              cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        result = run_cli("datasets", db=db)
+        assert result.returncode == 2
+        assert "in use by another program" in result.stderr and str(holder.pid) in result.stderr
+        assert "Traceback" not in result.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def _big_csv(path, rows: int):
+    import duckdb
+
+    duckdb.connect().execute(
+        f"""COPY (SELECT 'C' || (i % 5000) AS "客户编号", strftime(DATE '2020-01-01' + CAST(i % 1000 AS INTEGER), '%Y/%m/%d')
+            AS "订单日期", '¥' || (i % 997) || '.50' AS "金额", 'note ' || i AS "备注" FROM range({rows}) t(i))
+            TO '{path}' (HEADER, DELIMITER ',')""")
+
+
+@pytest.mark.parametrize("replace", [False, True], ids=["new-dataset", "replace-existing"])
+def test_sigkill_mid_ingest_leaves_store_intact_and_usable(tmp_path, replace):
+    db = tmp_path / "kill.duckdb"
+    small = _csv(tmp_path, "small.csv", [("A", "2020-01-01", 1), ("B", "2020-01-02", 2)])
+    assert run_cli("ingest", small, "--dataset", "keep", db=db).returncode == 0
+    big = tmp_path / "big.csv"
+    _big_csv(big, 3_000_000)
+    args = [sys.executable, "-m", "kam_analytics", "--db", str(db), "ingest", str(big), "--dataset",
+            "keep" if replace else "big"] + (["--replace"] if replace else [])
+    env = {**os.environ, "KAM_NO_DEMO": "1"}
+    started = time.monotonic()
+    process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # kill once the ingest has begun writing (the store file grows), well before it can finish
+    size0 = db.stat().st_size
+    while time.monotonic() - started < 20 and process.poll() is None:
+        wal = db.with_suffix(".duckdb.wal")
+        if db.stat().st_size > size0 or (wal.exists() and wal.stat().st_size > 1_000_000):
+            break
+        time.sleep(0.05)
+    assert process.poll() is None, "the ingest finished before it could be killed; use a bigger file"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    with Store.open(db) as s:
+        names = [d.name for d in s.datasets()]
+        assert names == ["keep"]
+        kept = s.dataset("keep")
+        assert kept.rows == 2 and kept.revenue == 3.0
+        count = s.cursor().execute(f'SELECT count(*) FROM "{kept.table_name}"').fetchone()[0]
+        assert count == 2
+        leftovers = [t for (t,) in s.cursor().execute(
+            "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'stg_%'").fetchall()]
+        assert leftovers == []
+        report = ingest_file(s, _csv(tmp_path, "after.csv", [("Z", "2021-01-01", 9)]), dataset="after")
+        assert report.rows == 1
