@@ -139,7 +139,7 @@ def _orders_for(p: dict, rng, index: int) -> list[tuple[dt.date, float]]:
     if kind == "lapsed_key":
         last = dt.date(2025, 6, 1) + dt.timedelta(days=25 * (index % 4))
         dates = _order_dates(rng, p["start"], dt.date(2024, 12, 31), p["gap"])
-        decline = _order_dates(rng, dt.date(2025, 1, 10), last, p["gap"] * 2.5)
+        decline = [d for d in _order_dates(rng, dt.date(2025, 1, 10), last, p["gap"] * 2.5) if d < last] + [last]
         out += [(d, p["size"] * rng.lognormal(0, 0.25)) for d in dates]
         out += [(d, p["size"] * 0.45 * rng.lognormal(0, 0.25)) for d in decline]
         return out

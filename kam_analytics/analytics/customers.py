@@ -49,3 +49,9 @@ def dataset_totals(table: ibis.Table) -> dict:
         "date_min": row["date_min"] if pd.notna(row["date_min"]) else None,
         "date_max": row["date_max"] if pd.notna(row["date_max"]) else None,
     }
+
+
+def dimension_values(table: ibis.Table, column: str, limit: int = 500) -> list[str]:
+    """The distinct non-null values of a dimension column, sorted; at most ``limit``."""
+    values = table.select(table[column]).filter(table[column].notnull()).distinct().order_by(column).limit(limit)
+    return [str(v) for v in values.to_pandas()[column]]

@@ -271,3 +271,67 @@ def _reject_examples(con, table: str, raw: RawTable) -> list[dict]:
         cells = {h: v for h, v in zip(raw.headers, row[2:]) if v is not None}
         out.append({"row": int(row[0]), "reason": row[1], "values": cells})
     return out
+
+
+@dataclass
+class Preview:
+    """What the upload page shows before loading: detection results and the first rows."""
+
+    headers: list[str]
+    rows: list[list]
+    encoding: str | None
+    delimiter: str | None
+    file_format: str
+    sheet: str | None
+    sheets: list[str]
+    mapping: dict[str, str]
+    date_formats: dict[str, str]
+    error: str | None = None  # an IngestError key when detection already shows a problem
+    error_params: dict = field(default_factory=dict)
+
+
+PREVIEW_BYTES = 2 << 20
+
+
+def preview_file(path: str | Path, sheet: str | None = None, mapping: dict[str, str] | None = None,
+                 date_format: str | None = None, rows: int = 20) -> Preview:
+    """Read the start of ``path`` (2 MB of a text file) into a throw-away in-memory database
+    and report what an ingest would detect. Raises IngestError when the file is unusable."""
+    import duckdb
+
+    from kam_analytics.ingest.read import sniff_format
+
+    path = Path(path)
+    source = path
+    temp = None
+    if path.exists() and path.is_file():
+        with open(path, "rb") as fh:
+            head = fh.read(PREVIEW_BYTES + 1)
+        if sniff_format(path, head[:8]) == "text" and len(head) > PREVIEW_BYTES:
+            import tempfile
+
+            cut = head[: head.rfind(b"\n", 0, PREVIEW_BYTES) + 1] or head[:PREVIEW_BYTES]
+            fd, name = tempfile.mkstemp(suffix=path.suffix or ".csv")
+            with open(fd, "wb") as out:
+                out.write(cut)
+            source = temp = Path(name)
+    con = duckdb.connect()
+    try:
+        raw = read_raw(con, source, "stg_preview", sheet=sheet)
+        chosen = resolve_mapping(raw.headers, mapping)
+        preview_rows = con.execute(
+            f'SELECT {", ".join(raw.columns)} FROM stg_preview WHERE rowid > {raw.header_rowid} '
+            f"ORDER BY rowid LIMIT {int(rows)}").fetchall()
+        result = Preview(raw.headers, [list(r) for r in preview_rows], raw.encoding, raw.delimiter,
+                         raw.file_format, raw.sheet, raw.sheets, chosen, {})
+        try:
+            _check_required(chosen, raw.headers, path.name)
+            plan = _Plan(con, raw, chosen, date_format, path.name)
+            result.date_formats = plan.date_formats
+        except IngestError as error:
+            result.error, result.error_params = error.key, error.params
+        return result
+    finally:
+        con.close()
+        if temp is not None:
+            temp.unlink(missing_ok=True)

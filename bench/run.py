@@ -1,0 +1,72 @@
+"""Benchmarks (not part of `make test`). Usage: python bench/run.py [ingest|analytics|all] [--rows N]
+
+Each benchmark prints one JSON line with its measurements and the target it checks.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import duckdb  # noqa: E402
+
+OUT = Path(__file__).resolve().parent / "out"
+
+
+def make_csv(path: Path, rows: int, customers: int) -> Path:
+    """A transaction CSV like an ERP export: order id, date, customer, region, amount, quantity."""
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    duckdb.connect().execute(f"""COPY (
+        SELECT 'SO' || i AS order_id,
+               strftime(DATE '2021-01-01' + CAST(hash(i) % 1095 AS INTEGER), '%Y-%m-%d') AS order_date,
+               'C' || lpad(CAST(hash(i * 7) % {customers} AS VARCHAR), 6, '0') AS customer_id,
+               ['华东', '华南', '华北', '西南'][1 + CAST(hash(i * 3) % 4 AS INTEGER)] AS region,
+               round((hash(i * 11) % 100000) / 100.0 - 50, 2) AS amount,
+               1 + hash(i * 13) % 20 AS quantity
+        FROM range({rows}) t(i)) TO '{path}' (HEADER, DELIMITER ',')""")
+    return path
+
+
+def bench_ingest(rows: int) -> dict:
+    from kam_analytics.ingest import ingest_file
+    from kam_analytics.store import Store
+
+    csv = make_csv(OUT / f"tx_{rows}.csv", rows, max(1, rows // 100))
+    with tempfile.TemporaryDirectory(dir=OUT) as tmp:
+        con = duckdb.connect(str(Path(tmp) / "baseline.duckdb"))
+        started = time.perf_counter()
+        con.execute("CREATE TABLE t AS SELECT * FROM read_csv(?)", [str(csv)])
+        baseline = time.perf_counter() - started
+        con.close()
+        store = Store.open(Path(tmp) / "kam.duckdb")
+        started = time.perf_counter()
+        report = ingest_file(store, csv, dataset="bench")
+        ours = time.perf_counter() - started
+        store.close()
+    return {"benchmark": "ingest", "rows": rows, "file_mb": round(csv.stat().st_size / 1e6, 1),
+            "duckdb_read_csv_s": round(baseline, 2), "kam_ingest_s": round(ours, 2),
+            "ratio": round(ours / baseline, 2), "target_ratio": 1.5, "loaded": report.rows}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("which", nargs="?", default="all")
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    args = parser.parse_args()
+    OUT.mkdir(exist_ok=True)
+    benches = {"ingest": bench_ingest}
+    for name, fn in benches.items():
+        if args.which in ("all", name):
+            print(json.dumps(fn(args.rows), ensure_ascii=False), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

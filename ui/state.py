@@ -1,0 +1,187 @@
+"""The app-side frame shared by every page: the store, language, dataset, period and filters.
+
+The sidebar widgets live in ``app.py``'s run (before ``st.navigation``), so their values persist
+across pages; every selection is mirrored into the URL query string so a view can be shared.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import streamlit as st
+
+from kam_analytics.i18n import format_amount, normalise_lang, t
+from kam_analytics.schema import DIMENSIONS
+
+PRESETS = ("all", "last_12_months", "this_year", "last_year", "custom")
+
+
+@st.cache_resource(show_spinner=False)
+def get_store():
+    """One read-write connection for the server process (queries use cursors of their own)."""
+    from kam_analytics.cli import open_store
+
+    return open_store()
+
+
+def lang() -> str:
+    return st.session_state.get("lang", "en")
+
+
+def tr(key: str, **params) -> str:
+    return t(key, lang(), **params)
+
+
+def money(value) -> str:
+    return format_amount(value, lang())
+
+
+@dataclass
+class View:
+    """What every page computes on: the dataset and the slice the sidebar selected."""
+
+    store: object
+    dataset: object | None
+    lang: str
+    start: dt.date | None = None
+    end: dt.date | None = None
+    dimensions: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple:
+        """Cache key part: dataset id + version + the slice."""
+        if self.dataset is None:
+            return (None,)
+        dims = tuple(sorted((k, tuple(sorted(v))) for k, v in self.dimensions.items() if v))
+        return (self.dataset.id, self.dataset.version, self.start, self.end, dims)
+
+    def table(self):
+        from kam_analytics.analytics.filters import apply_filters
+
+        return apply_filters(self.store.table(self.dataset), start=self.start, end=self.end,
+                             dimensions=self.dimensions)
+
+
+def _query(name: str, default=None):
+    value = st.query_params.get(name)
+    return value if value not in (None, "") else default
+
+
+def _init_language() -> None:
+    if "lang" not in st.session_state:
+        wanted = _query("lang")
+        if wanted is None:
+            from kam_analytics.config import setting
+
+            wanted = setting("KAM_LANG") or getattr(st.context, "locale", None) or "en"
+        st.session_state["lang"] = normalise_lang(wanted)
+
+
+def _preset_range(preset: str, first: dt.date, last: dt.date) -> tuple[dt.date, dt.date]:
+    """Period presets relative to the data's last date (never 'today': data may be old)."""
+    if preset == "last_12_months":
+        return max(first, (last - dt.timedelta(days=364))), last
+    if preset == "this_year":
+        return max(first, dt.date(last.year, 1, 1)), last
+    if preset == "last_year":
+        return max(first, dt.date(last.year - 1, 1, 1)), min(last, dt.date(last.year - 1, 12, 31))
+    return first, last
+
+
+def _as_date(value, fallback: dt.date) -> dt.date:
+    try:
+        return dt.date.fromisoformat(str(value)[:10])
+    except (TypeError, ValueError):
+        return fallback
+
+
+def sidebar() -> View:
+    """Draw the shared sidebar and return the current view."""
+    _init_language()
+    store = get_store()
+    with st.sidebar:
+        st.radio(t("sidebar_language", lang()), ["zh", "en"], key="lang", horizontal=True,
+                 format_func=lambda code: {"zh": "中文", "en": "English"}[code])
+        datasets = store.datasets()
+        if not datasets:
+            st.info(tr("sidebar_no_datasets"))
+            view = View(store, None, lang())
+            st.query_params["lang"] = lang()
+            return view
+        by_id = {d.id: d for d in datasets}
+        if st.session_state.get("dataset_id") not in by_id:
+            wanted = _query("ds")
+            st.session_state["dataset_id"] = int(wanted) if wanted and wanted.isdigit() and int(wanted) in by_id \
+                else datasets[0].id
+        st.selectbox(tr("sidebar_dataset"), list(by_id), key="dataset_id", format_func=lambda i: by_id[i].name)
+        dataset = by_id[st.session_state["dataset_id"]]
+        first = dataset.date_min.date() if dataset.date_min else dt.date(2000, 1, 1)
+        last = dataset.date_max.date() if dataset.date_max else dt.date.today()
+
+        # the period: presets or custom dates; reset to the query string / defaults per dataset
+        if st.session_state.get("_period_dataset") != dataset.id:
+            st.session_state["_period_dataset"] = dataset.id
+            preset = _query("period", "all")
+            st.session_state["period"] = preset if preset in PRESETS else "all"
+            start = _as_date(_query("start"), first)
+            end = _as_date(_query("end"), last)
+            st.session_state["period_dates"] = (max(first, min(start, last)), min(last, max(end, first)))
+        preset = st.selectbox(tr("sidebar_period"), PRESETS, key="period", format_func=lambda p: tr(f"period_{p}"))
+        if preset == "custom":
+            chosen = st.date_input(tr("sidebar_dates"), key="period_dates", min_value=first, max_value=last)
+            start, end = (chosen if isinstance(chosen, (tuple, list)) and len(chosen) == 2 else (first, last))
+        else:
+            start, end = _preset_range(preset, first, last)
+        st.caption(tr("sidebar_period_shown", start=start.isoformat(), end=end.isoformat()))
+
+        dimensions: dict[str, list[str]] = {}
+        present = [d for d in DIMENSIONS if dataset.has(d)]
+        if present:
+            with st.expander(tr("sidebar_filters"), expanded=bool(any(_query(d) for d in present))):
+                for dim in present:
+                    options = _dimension_values(store, dataset, dim)
+                    key = f"filter_{dataset.id}_{dim}"
+                    if key not in st.session_state:
+                        wanted = [v for v in (_query(dim) or "").split("|") if v in options]
+                        st.session_state[key] = wanted
+                    dimensions[dim] = st.multiselect(tr(f"field_{dim}"), options, key=key,
+                                                     placeholder=tr("sidebar_all"))
+    view = View(store, dataset, lang(), start, end, {k: v for k, v in dimensions.items() if v})
+    _mirror_to_url(view, preset)
+    return view
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _dimension_values_cached(dataset_id: int, version: int, dim: str) -> list[str]:
+    from kam_analytics.analytics.customers import dimension_values
+
+    store = get_store()
+    return dimension_values(store.table(store.dataset_by_id(dataset_id)), dim)
+
+
+def _dimension_values(store, dataset, dim: str) -> list[str]:
+    return _dimension_values_cached(dataset.id, dataset.version, dim)
+
+
+def _mirror_to_url(view: View, preset: str) -> None:
+    params = {"lang": view.lang}
+    if view.dataset is not None:
+        params["ds"] = str(view.dataset.id)
+        params["period"] = preset
+        if preset == "custom":
+            params["start"], params["end"] = view.start.isoformat(), view.end.isoformat()
+        for dim, values in view.dimensions.items():
+            params[dim] = "|".join(values)
+    keep = {k: v for k, v in st.query_params.to_dict().items() if k in ("account",)}
+    if st.query_params.to_dict() != {**params, **keep}:
+        st.query_params.from_dict({**params, **keep})
+
+
+def current() -> View:
+    return st.session_state["_view"]
+
+
+def open_account(customer_id: str) -> None:
+    """Go to the account page for ``customer_id`` (every list and chart links here)."""
+    st.session_state["account_id"] = str(customer_id)
+    st.switch_page("pages/account.py", query_params={**st.query_params.to_dict(), "account": str(customer_id)})
