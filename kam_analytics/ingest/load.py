@@ -96,13 +96,19 @@ class _Plan:
         self.col = {canonical: raw.columns[raw.headers.index(h)] for canonical, h in mapping.items()}
         filled = " OR ".join(f"nullif(trim({c}), '') IS NOT NULL" for c in raw.columns)
         self.where = f"rowid > {raw.header_rowid} AND ({filled})"
-        self.data_rows = con.execute(f'SELECT count(*) FROM "{raw.table}" WHERE {self.where}').fetchone()[0]
+        dates = [c for c, (_, kind) in COLUMNS.items() if kind == "date" and c in self.col]
+        numeric = [c for c, (_, kind) in COLUMNS.items() if kind in ("money", "number", "rate") and c in self.col]
+        profile = self._profile(con, dates, numeric)
+        self.data_rows = profile["data_rows"]
         if self.data_rows == 0:
             raise IngestError("file_header_only", file=file)
         self.date_formats: dict[str, str] = {}
         self.warnings: list[str] = list(raw.warnings)
-        for canonical, (_, kind) in COLUMNS.items():
-            if kind != "date" or canonical not in self.col:
+        for canonical in dates:
+            filled_dates, iso = profile[f"{canonical}:filled"], profile[f"{canonical}:iso"]
+            if date_format is None and filled_dates and iso == filled_dates:
+                # every value is ISO text: no family to choose between
+                self.date_formats[canonical] = "%Y-%m-%d"
                 continue
             choice = parse.infer_date_family(con, raw.table, self.col[canonical], date_format,
                                              header=mapping[canonical], where=self.where)
@@ -117,9 +123,27 @@ class _Plan:
                 del self.col[canonical]
                 continue
             self.date_formats[canonical] = choice.family
-        numeric = [c for c, (_, kind) in COLUMNS.items() if kind in ("money", "number", "rate") and c in self.col]
-        self.styles = parse.infer_number_styles(con, raw.table, [self.col[c] for c in numeric], raw.delimiter)
+        plain = [c for c in numeric if profile[f"{c}:filled"] == profile[f"{c}:castable"] and not profile[f"{c}:commas"]]
+        self.styles = {self.col[c]: parse.NumberStyle(decimal_comma=False, plain=True) for c in plain}
+        self.styles.update(parse.infer_number_styles(
+            con, raw.table, [self.col[c] for c in numeric if c not in plain], raw.delimiter, where=self.where))
         self.decimal_comma = [mapping[c] for c in numeric if self.styles[self.col[c]].decimal_comma]
+
+    def _profile(self, con, dates: list[str], numeric: list[str]) -> dict:
+        """One scan for what most files need: data rows, whether date columns are plain ISO
+        text, whether number columns are plain numbers. Only columns that are not plain get
+        the slower whole-column inference afterwards."""
+        parts = {"data_rows": "count(*)"}
+        for canonical in dates + numeric:
+            v = f"nullif(trim({self.col[canonical]}), '')"
+            parts[f"{canonical}:filled"] = f"count({v})"
+            if canonical in dates:
+                parts[f"{canonical}:iso"] = f"count({parse.iso_cast_sql(v)})"
+            else:
+                parts[f"{canonical}:castable"] = f"count(TRY_CAST({v} AS DOUBLE))"
+                parts[f"{canonical}:commas"] = f"count(*) FILTER (WHERE contains({v}, ','))"
+        row = con.execute(f'SELECT {", ".join(parts.values())} FROM "{self.raw.table}" WHERE {self.where}').fetchone()
+        return dict(zip(parts, row))
 
     def expr(self, canonical: str) -> str:
         kind = COLUMNS[canonical][1]
@@ -200,17 +224,22 @@ def ingest_file(store: Store, path: str | Path, dataset: str | None = None,
             step(0.6, "progress_parsing")
             select = plan.select_list()
             rownum = raw.row_number_sql()
-            con.execute(f"""CREATE TABLE "{tx_table}" AS SELECT * EXCLUDE (_keep) FROM (
-                SELECT {select}, true AS _keep FROM "{raw_table}" WHERE {plan.where})
+            # MATERIALIZED: without it the optimiser pushes the NOT NULL filter into the
+            # parsing expressions and parses every date and amount twice (measured: 2x slower).
+            con.execute(f"""CREATE TABLE "{tx_table}" AS WITH parsed AS MATERIALIZED (
+                SELECT {select} FROM "{raw_table}" WHERE {plan.where})
+                SELECT * FROM parsed
                 WHERE customer_id IS NOT NULL AND order_date IS NOT NULL AND amount IS NOT NULL""")
+            loaded = con.execute(f'SELECT count(*) FROM "{tx_table}"').fetchone()[0]
+            step(0.8, "progress_validating")
             raw_cells = ", ".join(raw.columns)
+            # Every data row loaded: the reject table is empty, so skip re-parsing the file for it.
+            no_rejects = "AND false" if loaded == plan.data_rows else ""
             con.execute(f"""CREATE TABLE "{rej_table}" AS SELECT "row", reason, {raw_cells} FROM (
                 SELECT *, {plan.reason_sql()} AS reason FROM (
                     SELECT {rownum} AS "row", {raw_cells}, {plan.required_select()}
-                    FROM "{raw_table}" WHERE {plan.where}))
+                    FROM "{raw_table}" WHERE {plan.where} {no_rejects}))
                 WHERE reason IS NOT NULL""")
-            step(0.85, "progress_validating")
-            loaded = con.execute(f'SELECT count(*) FROM "{tx_table}"').fetchone()[0]
             reasons = dict(con.execute(
                 f'SELECT reason, count(*) FROM "{rej_table}" GROUP BY reason ORDER BY count(*) DESC').fetchall())
             if loaded == 0:
@@ -232,7 +261,9 @@ def ingest_file(store: Store, path: str | Path, dataset: str | None = None,
             store.drop_tables(tx_table, rej_table)
             raise
         finally:
-            store.drop_tables(raw_table)
+            # the raw table is a TEMP table of this cursor's connection: drop it there
+            con.execute(f'DROP TABLE IF EXISTS "{raw_table}"')
+            con.close()
     step(1.0, "progress_done")
     return IngestReport(
         dataset=registered.name, rows=registered.rows, rejected=registered.rejected,

@@ -319,7 +319,7 @@ def _transcode(path: Path, encoding: str, splitter, tmp_dir: Path | None) -> tup
 
 def _load_csv(con, source: Path, table: str, delimiter: str) -> None:
     con.execute(
-        f"""CREATE TABLE "{table}" AS SELECT * FROM read_csv(?, delim = ?, header = false,
+        f"""CREATE TEMP TABLE "{table}" AS SELECT * FROM read_csv(?, delim = ?, header = false,
             all_varchar = true, null_padding = true, quote = '"', escape = '"',
             max_line_size = 10000000, ignore_errors = false)""",
         [str(source), delimiter],
@@ -428,7 +428,7 @@ def _read_xlsx(con, path: Path, table: str, sheet: str | None) -> RawTable:
     con.register("_kam_xlsx_rows", frame)
     try:
         casts = ", ".join(f'CAST("c{i}" AS VARCHAR) AS "c{i}"' for i in range(width))
-        con.execute(f'CREATE TABLE "{table}" AS SELECT {casts} FROM _kam_xlsx_rows')
+        con.execute(f'CREATE TEMP TABLE "{table}" AS SELECT {casts} FROM _kam_xlsx_rows')
     finally:
         con.unregister("_kam_xlsx_rows")
     columns, headers, header_rowid = _find_header(con, table)
@@ -446,5 +446,5 @@ def _read_parquet(con, path: Path, table: str) -> RawTable:
     # Column names are user text: select them through the expression API, never spliced into SQL.
     relation = con.read_parquet(str(path)).select(
         *[duckdb.ColumnExpression(n).cast(duckdb.sqltype("VARCHAR")).alias(f"c{i}") for i, n in enumerate(names)])
-    relation.create(table)
+    con.execute(f'CREATE TEMP TABLE "{table}" AS SELECT * FROM relation')
     return RawTable(table, [f"c{i}" for i in range(len(names))], _clean_headers(names), -1, "parquet")
