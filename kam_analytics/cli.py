@@ -108,8 +108,6 @@ def cmd_rejects(args, store) -> int:
 
     dataset = store.dataset(args.dataset)
     frame = store.rejected_rows(dataset)
-    headers = dataset.details.get("headers", [])
-    frame = frame.rename(columns={f"c{i}": h for i, h in enumerate(headers)})
     write_csv(frame, args.out)
     print(t("cli_written", _lang(), rows=len(frame), path=args.out))
     return 0

@@ -369,7 +369,9 @@ class Store:
         sql = f'SELECT * FROM "{_check_internal(dataset.rejects_table)}" ORDER BY "row"'
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        return self.cursor().execute(sql).df()
+        frame = self.cursor().execute(sql).df()
+        headers = dataset.details.get("headers", [])
+        return frame.rename(columns={f"c{i}": h for i, h in enumerate(headers)})
 
     # -- follow-ups (append-only) -------------------------------------------------------
     def add_followup(self, dataset: Dataset, customer_id: str, status: str, note: str = "",

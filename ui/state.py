@@ -32,6 +32,14 @@ def tr(key: str, **params) -> str:
     return t(key, lang(), **params)
 
 
+def labeller(prefix: str):
+    """A format_func for widgets whose options are codes: '<prefix><code>' from the catalog.
+    The language is fixed when the widget is drawn (the function may be called later, outside
+    the script run, where the session is not at hand)."""
+    lang_now = lang()
+    return lambda code: t(f"{prefix}{code}", lang_now)
+
+
 def money(value) -> str:
     return format_amount(value, lang())
 
@@ -95,13 +103,25 @@ def _as_date(value, fallback: dt.date) -> dt.date:
         return fallback
 
 
+def _copy_from_widget(key: str) -> None:
+    st.session_state[key] = st.session_state[f"_w_{key}"]
+
+
+def _persistent(widget, label: str, options, key: str, **kwargs):
+    """Draw ``widget`` whose value lives in ``st.session_state[key]`` rather than in the
+    widget's own state: Streamlit forgets widget state on page changes, a plain key it keeps."""
+    st.session_state[f"_w_{key}"] = st.session_state[key]
+    widget(label, options, key=f"_w_{key}", on_change=_copy_from_widget, args=(key,), **kwargs)
+    return st.session_state[key]
+
+
 def sidebar() -> View:
     """Draw the shared sidebar and return the current view."""
     _init_language()
     store = get_store()
     with st.sidebar:
-        st.radio(t("sidebar_language", lang()), ["zh", "en"], key="lang", horizontal=True,
-                 format_func=lambda code: {"zh": "中文", "en": "English"}[code])
+        _persistent(st.radio, t("sidebar_language", lang()), ["zh", "en"], "lang", horizontal=True,
+                    format_func=lambda code: {"zh": "中文", "en": "English"}[code])
         datasets = store.datasets()
         if not datasets:
             st.info(tr("sidebar_no_datasets"))
@@ -109,11 +129,14 @@ def sidebar() -> View:
             st.query_params["lang"] = lang()
             return view
         by_id = {d.id: d for d in datasets}
+        pending = st.session_state.pop("_select_dataset", None)  # set by the data page after a load
+        if pending in by_id:
+            st.session_state["dataset_id"] = pending
         if st.session_state.get("dataset_id") not in by_id:
             wanted = _query("ds")
             st.session_state["dataset_id"] = int(wanted) if wanted and wanted.isdigit() and int(wanted) in by_id \
                 else datasets[0].id
-        st.selectbox(tr("sidebar_dataset"), list(by_id), key="dataset_id", format_func=lambda i: by_id[i].name)
+        _persistent(st.selectbox, tr("sidebar_dataset"), list(by_id), "dataset_id", format_func=lambda i: by_id[i].name)
         dataset = by_id[st.session_state["dataset_id"]]
         first = dataset.date_min.date() if dataset.date_min else dt.date(2000, 1, 1)
         last = dataset.date_max.date() if dataset.date_max else dt.date.today()
@@ -126,9 +149,11 @@ def sidebar() -> View:
             start = _as_date(_query("start"), first)
             end = _as_date(_query("end"), last)
             st.session_state["period_dates"] = (max(first, min(start, last)), min(last, max(end, first)))
-        preset = st.selectbox(tr("sidebar_period"), PRESETS, key="period", format_func=lambda p: tr(f"period_{p}"))
+        preset = _persistent(st.selectbox, tr("sidebar_period"), PRESETS, "period", format_func=labeller("period_"))
         if preset == "custom":
-            chosen = st.date_input(tr("sidebar_dates"), key="period_dates", min_value=first, max_value=last)
+            st.session_state["_w_period_dates"] = st.session_state["period_dates"]
+            chosen = st.date_input(tr("sidebar_dates"), key="_w_period_dates", min_value=first, max_value=last,
+                                   on_change=_copy_from_widget, args=("period_dates",))
             start, end = (chosen if isinstance(chosen, (tuple, list)) and len(chosen) == 2 else (first, last))
         else:
             start, end = _preset_range(preset, first, last)
@@ -144,8 +169,8 @@ def sidebar() -> View:
                     if key not in st.session_state:
                         wanted = [v for v in (_query(dim) or "").split("|") if v in options]
                         st.session_state[key] = wanted
-                    dimensions[dim] = st.multiselect(tr(f"field_{dim}"), options, key=key,
-                                                     placeholder=tr("sidebar_all"))
+                    dimensions[dim] = _persistent(st.multiselect, tr(f"field_{dim}"), options, key,
+                                                  placeholder=tr("sidebar_all"))
     view = View(store, dataset, lang(), start, end, {k: v for k, v in dimensions.items() if v})
     _mirror_to_url(view, preset)
     return view

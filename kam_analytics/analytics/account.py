@@ -68,3 +68,14 @@ def account_profile(table: ibis.Table, customer_id: str) -> AccountProfile | Non
         revenue_share=float(row["revenue"]) / total if total > 0 else None, rank=rank,
         customers=len(summary), monthly=monthly,
     )
+
+
+def account_attributes(attributes: ibis.Table | None, customer_id: str) -> dict:
+    """The uploaded per-customer attributes of ``customer_id`` (empty when none were uploaded
+    or the customer is not in them). Null attributes are left out."""
+    if attributes is None:
+        return {}
+    rows = attributes.filter(attributes.customer_id == str(customer_id)).limit(1).to_pandas()
+    if rows.empty:
+        return {}
+    return {k: v for k, v in rows.iloc[0].items() if k != "customer_id" and pd.notna(v)}

@@ -1,0 +1,133 @@
+"""The overview's headline figures and the things a manager should look at today.
+
+Everything here is computed from per-customer results (``customer_summary``) and the monthly
+trend (``revenue_by_period``), both already aggregated in the database.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pandas as pd
+
+ACTIVE_DAYS = 90
+DEPENDENCY_SHARE = 0.10
+LAPSED_DAYS = 90
+TOP_FRACTION = 0.20
+
+
+def top_n_share(revenue: pd.Series, n: int) -> float | None:
+    """Share of total revenue brought by the ``n`` customers with the most revenue.
+
+    share = (sum of the n largest per-customer revenues) / (sum of all per-customer revenues).
+    Revenue is net, so customers with negative revenue reduce the total. Ties at the n-th
+    place do not change the sum. None when there are no customers or the total is not positive;
+    with fewer than n customers the share is 1.
+    """
+    revenue = pd.Series(revenue, dtype="float64").dropna()
+    total = float(revenue.sum())
+    if revenue.empty or total <= 0:
+        return None
+    return float(revenue.nlargest(n).sum()) / total
+
+
+@dataclass
+class Headline:
+    """Headline figures of the filtered period.
+
+    revenue: net revenue; customers: customers with any line in the period; active_customers:
+    customers whose last order falls in the last ``active_days`` days up to ``period_end``
+    (inclusive); top1_share / top5_share: see ``top_n_share``; top1_customer: the customer
+    with the most revenue (ties: the smaller customer_id).
+    """
+
+    revenue: float
+    customers: int
+    active_customers: int
+    active_days: int
+    top1_share: float | None
+    top5_share: float | None
+    top1_customer: str | None
+    top1_name: str | None
+
+
+def _end_timestamp(period_end) -> pd.Timestamp:
+    return pd.Timestamp(period_end).normalize() + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+
+
+def ranked(summary: pd.DataFrame) -> pd.DataFrame:
+    """Customers by revenue, largest first; ties by customer_id (the one ordering every list uses)."""
+    return summary.sort_values(["revenue", "customer_id"], ascending=[False, True], kind="mergesort")
+
+
+def headline(summary: pd.DataFrame, period_end, active_days: int = ACTIVE_DAYS) -> Headline:
+    if summary.empty:
+        return Headline(0.0, 0, 0, active_days, None, None, None, None)
+    end = _end_timestamp(period_end)
+    since = end.normalize() - pd.Timedelta(days=active_days - 1)
+    last = pd.to_datetime(summary["last_order"])
+    top = ranked(summary).iloc[0]
+    return Headline(
+        revenue=float(summary["revenue"].sum()), customers=len(summary),
+        active_customers=int(((last >= since) & (last <= end)).sum()), active_days=active_days,
+        top1_share=top_n_share(summary["revenue"], 1), top5_share=top_n_share(summary["revenue"], 5),
+        top1_customer=str(top["customer_id"]), top1_name=top.get("name") if "name" in summary else None,
+    )
+
+
+def attention_items(summary: pd.DataFrame, monthly: pd.DataFrame, period_end) -> list[dict]:
+    """Up to three findings worth a manager's look, most important first. Each is a dict with
+    ``kind`` and the figures its sentence needs:
+
+    - ``dependency``: the largest customer brings at least 10% of revenue (customer_id, name, share);
+    - ``lapsed``: customers in the top 20% by revenue (at least one) whose last order is more
+      than 90 days before the period end (count, and the largest of them: customer_id, name,
+      revenue, days);
+    - ``trend``: revenue of the last three calendar months of the period against the same three
+      months a year earlier (recent, prior, change = recent / prior − 1), when both exist and
+      prior > 0. Months absent from ``monthly`` count as zero.
+    """
+    items: list[dict] = []
+    if summary.empty:
+        return items
+    by_revenue = ranked(summary)
+    share = top_n_share(summary["revenue"], 1)
+    top = by_revenue.iloc[0]
+    name = lambda row: row.get("name") if "name" in row.index else None  # noqa: E731
+    if share is not None and share >= DEPENDENCY_SHARE:
+        items.append({"kind": "dependency", "customer_id": str(top["customer_id"]), "name": name(top), "share": share})
+    end = _end_timestamp(period_end)
+    top_count = max(1, int(len(by_revenue) * TOP_FRACTION))
+    big = by_revenue.head(top_count)
+    big = big[big["revenue"] > 0]
+    days = (end.normalize() - pd.to_datetime(big["last_order"]).dt.normalize()).dt.days
+    lapsed = big[days > LAPSED_DAYS]
+    if not lapsed.empty:
+        first = lapsed.iloc[0]
+        items.append({"kind": "lapsed", "count": len(lapsed), "customer_id": str(first["customer_id"]),
+                      "name": name(first), "revenue": float(first["revenue"]),
+                      "days": int(days.loc[first.name])})
+    change = recent_vs_last_year(monthly, period_end)
+    if change is not None:
+        items.append({"kind": "trend", **change})
+    return items
+
+
+def recent_vs_last_year(monthly: pd.DataFrame, period_end, months: int = 3) -> dict | None:
+    """Revenue of the last ``months`` calendar months up to ``period_end`` (the month holding
+    it included) against the same months a year earlier. None without data for both windows
+    or when the earlier revenue is not positive."""
+    if monthly.empty:
+        return None
+    end_month = pd.Timestamp(period_end).to_period("M")
+    periods = pd.to_datetime(monthly["period"]).dt.to_period("M")
+    recent_months = {end_month - i for i in range(months)}
+    prior_months = {m - 12 for m in recent_months}
+    if periods.min() > min(prior_months):
+        return None
+    recent = float(monthly.loc[periods.isin(recent_months), "revenue"].sum())
+    prior = float(monthly.loc[periods.isin(prior_months), "revenue"].sum())
+    if prior <= 0:
+        return None
+    return {"recent": recent, "prior": prior, "change": recent / prior - 1,
+            "from_month": str(min(recent_months)), "to_month": str(end_month)}

@@ -1,0 +1,54 @@
+"""Account: find any customer by id or name; its revenue over time, orders, share and rank."""
+import streamlit as st
+
+from kam_analytics.charts import revenue_trend
+from kam_analytics.i18n import format_count, format_share
+from ui import queries
+from ui.state import current, money, tr
+from ui.widgets import no_dataset
+
+view = current()
+st.title(tr("account_title"))
+if view.dataset is None:
+    no_dataset()
+    st.stop()
+
+wanted = st.query_params.get("account") or st.session_state.get("account_id")
+query = st.text_input(tr("account_search"), key="account_query", placeholder=tr("account_search_placeholder"))
+found = queries.find_customers(view.key, query)
+options = [str(c) for c in found["customer_id"]]
+names = dict(zip(options, found["name"])) if "name" in found else {}
+if wanted and str(wanted) not in options and not query:
+    options.insert(0, str(wanted))
+if not options:
+    st.warning(tr("account_none_found", query=query))
+    st.stop()
+index = options.index(str(wanted)) if wanted and str(wanted) in options else 0
+chosen = st.selectbox(tr("account_choose"), options, index=index,
+                      format_func=lambda c: f"{c} · {names[c]}" if names.get(c) and names[c] != c else c)
+if chosen != wanted:
+    st.session_state["account_id"] = chosen
+    st.query_params["account"] = chosen
+
+profile = queries.account_profile(view.key, chosen)
+if profile is None:
+    st.info(tr("account_no_transactions", customer=chosen))
+    st.stop()
+
+st.subheader(f"{profile.customer_id} · {profile.name}" if profile.name and profile.name != profile.customer_id
+             else profile.customer_id)
+cols = st.columns(5)
+cols[0].metric(tr("kpi_revenue"), money(profile.revenue))
+cols[1].metric(tr("account_share"), format_share(profile.revenue_share), help=tr("account_share_help"))
+cols[2].metric(tr("account_rank"), tr("account_rank_value", rank=format_count(profile.rank),
+                                      customers=format_count(profile.customers)), help=tr("account_rank_help"))
+cols[3].metric(tr("col_orders"), format_count(profile.orders), help=tr("orders_help"))
+cols[4].metric(tr("col_profit"), money(profile.profit) if profile.profit is not None else "–")
+st.caption(tr("account_dates", first=str(profile.first_order)[:10], last=str(profile.last_order)[:10]))
+
+attributes = queries.account_attributes(view.key, chosen)
+if attributes:
+    st.markdown(" · ".join(f"**{tr('field_' + k)}**: {v}" for k, v in attributes.items()))
+
+st.plotly_chart(revenue_trend(profile.monthly, view.lang, title_key="chart_account_trend"),
+                width="stretch", config={"displayModeBar": False})

@@ -1,0 +1,12 @@
+"""concentration page: what it will show is stated until its analysis lands."""
+import streamlit as st
+
+from ui.state import current, tr
+from ui.widgets import no_dataset
+
+view = current()
+st.title(tr("concentration_title"))
+if view.dataset is None:
+    no_dataset()
+    st.stop()
+st.info(tr("concentration_placeholder"))

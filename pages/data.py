@@ -1,0 +1,231 @@
+"""Data: upload a file (preview, detected encoding/delimiter/mapping, corrections, load with
+progress, report with rejected rows), manage datasets, attach per-customer attributes."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from kam_analytics.errors import KamError
+from kam_analytics.export import csv_bytes
+from kam_analytics.i18n import format_count, t
+from kam_analytics.ingest import ingest_attributes, ingest_file, resolve_mapping
+from kam_analytics.schema import COLUMNS, REQUIRED
+from ui.state import current, labeller, money, tr
+from ui.uploads import forget_upload, preview, save_upload
+
+DATE_FORMATS = ("auto", "dmy", "mdy", "ymd")
+FILE_TYPES = ["csv", "tsv", "txt", "xlsx", "parquet"]
+
+view = current()
+store = view.store
+st.title(tr("data_title"))
+
+
+def field_label(canonical: str) -> str:
+    return tr(f"field_{canonical}") + (" *" if canonical in REQUIRED else "")
+
+
+def show_report(report: dict) -> None:
+    st.success(tr("report_loaded", dataset=report["dataset"], rows=format_count(report["rows"]),
+                  customers=format_count(report["customers"]), revenue=money(report["revenue"]),
+                  start=(report["date_min"] or "")[:10], end=(report["date_max"] or "")[:10]))
+    details = [tr("report_format", format=report["file_format"].upper())]
+    if report.get("encoding"):
+        details.append(tr("report_encoding", encoding=report["encoding"]))
+    if report.get("delimiter"):
+        details.append(tr("report_delimiter", delimiter=tr(f"delimiter_{report['delimiter']}")))
+    if report.get("amount_source") == "quantity_x_unit_price":
+        details.append(tr("report_amount_derived"))
+    st.caption(" · ".join(details))
+    for warning in report.get("warnings", []):
+        key, _, value = warning.partition(":")
+        st.warning(tr(f"warning_{key}", value=value))
+    if report["rejected"]:
+        st.warning(tr("report_rejected", rejected=format_count(report["rejected"])))
+        reasons = pd.DataFrame([{tr("col_reason"): tr(f"reason_{k}"), tr("col_rows"): v}
+                                for k, v in report["rejected_reasons"].items()])
+        st.dataframe(reasons, hide_index=True)
+        examples = pd.DataFrame([{tr("col_row"): e["row"], tr("col_reason"): tr(f"reason_{e['reason']}"),
+                                  **e["values"]} for e in report["rejected_examples"]])
+        st.caption(tr("report_examples"))
+        st.dataframe(examples, hide_index=True)
+        dataset = store.find(report["dataset"])
+        if dataset is not None:
+            rejected_download(dataset, key="report_rejects")
+    else:
+        st.caption(tr("report_no_rejects"))
+    if st.button(tr("report_analyse"), type="primary"):
+        st.switch_page("pages/overview.py")
+
+
+def rejected_download(dataset, key: str) -> None:
+    st.download_button(tr("download_rejected"), data=csv_bytes(store.rejected_rows(dataset)),
+                       file_name=f"{dataset.name}-rejected.csv", mime="text/csv", key=key)
+
+
+def mapping_editor(headers: list[str], auto: dict, upload_key: str) -> dict[str, str]:
+    """Dropdowns correcting the automatic mapping; returns only the changes (CANONICAL -> header or '')."""
+    options = [""] + headers
+    unused = tr("mapping_unused")
+    label = lambda h: h if h else unused  # noqa: E731
+    chosen: dict[str, str] = {}
+    required = [c for c in COLUMNS if c in REQUIRED]
+    optional = [c for c in COLUMNS if c not in REQUIRED]
+    for group, container in ((required, st.container()), (optional, st.expander(tr("mapping_more")))):
+        with container:
+            cols = st.columns(3)
+            for i, canonical in enumerate(group):
+                default = auto.get(canonical, "")
+                chosen[canonical] = cols[i % 3].selectbox(
+                    field_label(canonical), options, index=options.index(default) if default in options else 0,
+                    format_func=label, key=f"map_{upload_key}_{canonical}")
+    return {c: v for c, v in chosen.items() if v != auto.get(c, "")}
+
+
+def upload_section() -> None:
+    uploaded = st.file_uploader(tr("upload_label"), type=FILE_TYPES, help=tr("upload_help"), key="upload_file")
+    if uploaded is None:
+        return
+    path = save_upload(uploaded)
+    upload_key = path.parent.name
+    sheet = st.session_state.get(f"sheet_{upload_key}")
+    date_format = st.session_state.get(f"datefmt_{upload_key}", "auto")
+    overrides = st.session_state.get(f"overrides_{upload_key}", {})
+    result, error = preview(str(path), path.stat().st_size, sheet, tuple(sorted(overrides.items())),
+                            None if date_format == "auto" else date_format)
+    if error is not None:
+        st.error(error.message(view.lang))
+        return
+    detected = [tr("report_format", format=result.file_format.upper())]
+    if result.encoding:
+        detected.append(tr("report_encoding", encoding=result.encoding))
+    if result.delimiter:
+        detected.append(tr("report_delimiter", delimiter=tr(f"delimiter_{result.delimiter}")))
+    st.markdown(f"**{tr('upload_detected')}** " + " · ".join(detected))
+    if len(result.sheets) > 1:
+        st.selectbox(tr("upload_sheet"), result.sheets, index=result.sheets.index(result.sheet),
+                     key=f"sheet_{upload_key}")
+    st.caption(tr("upload_preview", rows=len(result.rows)))
+    frame = pd.DataFrame([list(r) + [None] * (len(result.headers) - len(r)) for r in result.rows],
+                         columns=[f"{h}" for h in result.headers])
+    st.dataframe(frame, hide_index=True, width="stretch", height=240)
+
+    st.subheader(tr("mapping_title"))
+    st.caption(tr("mapping_help"))
+    auto = resolve_mapping(result.headers, None)
+    st.session_state[f"overrides_{upload_key}"] = mapping_editor(result.headers, auto, upload_key)
+    st.selectbox(tr("upload_date_format"), DATE_FORMATS, key=f"datefmt_{upload_key}",
+                 format_func=labeller("date_format_"))
+    if result.date_formats:
+        st.caption(tr("upload_date_detected", formats=", ".join(
+            f"{tr('field_' + c)}: {f}" for c, f in result.date_formats.items())))
+    if result.error:
+        st.warning(t(result.error, view.lang, **result.error_params))
+
+    name = st.text_input(tr("upload_name"), value=path.stem, key=f"name_{upload_key}").strip()
+    replace = False
+    if name and store.find(name) is not None:
+        replace = st.checkbox(tr("upload_replace", name=name), key=f"replace_{upload_key}")
+    blocked = bool(result.error) or not name or (store.find(name) is not None and not replace)
+    if st.button(tr("upload_load"), type="primary", disabled=blocked, key=f"load_{upload_key}"):
+        bar = st.progress(0.0, text=tr("progress_reading"))
+        try:
+            report = ingest_file(store, path, dataset=name, mapping=st.session_state[f"overrides_{upload_key}"],
+                                 sheet=result.sheet if result.file_format == "xlsx" else None,
+                                 date_format=None if date_format == "auto" else date_format, replace=replace,
+                                 progress=lambda fraction, key: bar.progress(fraction, text=tr(key)))
+        except KamError as failure:
+            bar.empty()
+            st.error(failure.message(view.lang))
+            return
+        st.session_state["_ingest_report"] = report.to_json()
+        st.session_state["_select_dataset"] = store.find(report.dataset).id
+        forget_upload(path)
+        st.session_state.pop("upload_file", None)
+        st.rerun()
+
+
+def manage_section() -> None:
+    datasets = store.datasets()
+    if not datasets:
+        st.info(tr("no_dataset"))
+        return
+    listing = pd.DataFrame([{
+        tr("col_dataset"): d.name, tr("col_rows"): d.rows, tr("col_customers"): d.customers,
+        tr("col_revenue"): money(d.revenue),
+        tr("col_period"): f"{str(d.date_min)[:10]} – {str(d.date_max)[:10]}",
+        tr("col_rejected"): d.rejected, tr("col_source"): d.source_file or "",
+        tr("col_encoding"): d.encoding or "", tr("col_created"): str(d.created_at)[:16],
+    } for d in datasets])
+    st.dataframe(listing, hide_index=True, width="stretch")
+    by_id = {d.id: d for d in datasets}
+    default = view.dataset.id if view.dataset is not None and view.dataset.id in by_id else datasets[0].id
+    chosen = by_id[st.selectbox(tr("manage_choose"), list(by_id), index=list(by_id).index(default),
+                                format_func=lambda i: by_id[i].name, key="manage_dataset")]
+    left, right = st.columns(2)
+    with left:
+        new_name = st.text_input(tr("manage_new_name"), value=chosen.name, key=f"rename_{chosen.id}").strip()
+        if st.button(tr("manage_rename"), disabled=not new_name or new_name == chosen.name):
+            try:
+                store.rename(chosen.name, new_name)
+                st.rerun()
+            except KamError as failure:
+                st.error(failure.message(view.lang))
+        if chosen.rejected:
+            rejected_download(chosen, key=f"rejects_{chosen.id}")
+        st.caption(tr("manage_replace_hint", name=chosen.name))
+    with right:
+        confirm_key = f"confirm_delete_{chosen.id}"
+        if not st.session_state.get(confirm_key):
+            if st.button(tr("manage_delete"), key=f"delete_{chosen.id}"):
+                st.session_state[confirm_key] = True
+                st.rerun()
+        else:
+            st.warning(tr("manage_delete_confirm", name=chosen.name, rows=format_count(chosen.rows)))
+            yes, no = st.columns(2)
+            if yes.button(tr("manage_delete_yes"), type="primary", key=f"delete_yes_{chosen.id}"):
+                store.drop(chosen.name)
+                st.session_state.pop(confirm_key, None)
+                st.rerun()
+            if no.button(tr("manage_delete_no"), key=f"delete_no_{chosen.id}"):
+                st.session_state.pop(confirm_key, None)
+                st.rerun()
+    attributes_section(chosen)
+
+
+def attributes_section(dataset) -> None:
+    st.subheader(tr("attributes_title"))
+    st.caption(tr("attributes_help"))
+    if dataset.attributes_table:
+        st.caption(tr("attributes_present"))
+    uploaded = st.file_uploader(tr("attributes_upload"), type=FILE_TYPES, key=f"attr_file_{dataset.id}")
+    if uploaded is None:
+        return
+    if st.button(tr("attributes_attach", name=dataset.name), key=f"attr_go_{dataset.id}"):
+        path = save_upload(uploaded)
+        try:
+            report = ingest_attributes(store, dataset, path)
+        except KamError as failure:
+            st.error(failure.message(view.lang))
+            return
+        finally:
+            forget_upload(path)
+        st.success(tr("attributes_loaded", customers=format_count(report.customers),
+                      matched=format_count(report.matched), duplicates=format_count(report.duplicates),
+                      fields=", ".join(tr(f"field_{c}") for c in report.mapping if c != "customer_id")))
+
+
+report = st.session_state.get("_ingest_report")
+if report:
+    with st.container(border=True):
+        st.subheader(tr("report_title"))
+        show_report(report)
+        if st.button(tr("report_dismiss")):
+            st.session_state.pop("_ingest_report", None)
+            st.rerun()
+
+upload_tab, manage_tab = st.tabs([tr("data_tab_upload"), tr("data_tab_manage")])
+with upload_tab:
+    upload_section()
+with manage_tab:
+    manage_section()

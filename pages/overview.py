@@ -1,0 +1,64 @@
+"""Overview: headline KPIs, the revenue trend, the top customers and what to look at today."""
+import streamlit as st
+
+from kam_analytics.charts import revenue_trend
+from kam_analytics.i18n import format_count, format_share
+from ui import queries
+from ui.state import current, labeller, money, open_account, tr
+from ui.widgets import customer_table, no_dataset
+
+view = current()
+st.title(tr("overview_title"))
+if view.dataset is None:
+    no_dataset()
+    st.stop()
+
+headline = queries.headline(view.key, view.end)
+if headline.customers == 0:
+    st.info(tr("empty_slice"))
+    st.stop()
+
+cols = st.columns(5)
+cols[0].metric(tr("kpi_revenue"), money(headline.revenue), help=tr("kpi_revenue_help"))
+cols[1].metric(tr("kpi_customers"), format_count(headline.customers), help=tr("kpi_customers_help"))
+cols[2].metric(tr("kpi_active"), format_count(headline.active_customers),
+               help=tr("kpi_active_help", days=headline.active_days))
+cols[3].metric(tr("kpi_top1"), format_share(headline.top1_share), help=tr("kpi_top1_help"))
+cols[4].metric(tr("kpi_top5"), format_share(headline.top5_share), help=tr("kpi_top5_help"))
+
+st.subheader(tr("overview_attention"))
+items = queries.attention(view.key, view.end)
+if not items:
+    st.success(tr("attention_none"))
+for i, item in enumerate(items):
+    label = item.get("name") or item.get("customer_id") or ""
+    if item["kind"] == "dependency":
+        text = tr("attention_dependency", customer=label, share=format_share(item["share"]))
+    elif item["kind"] == "lapsed":
+        text = tr("attention_lapsed", count=item["count"], customer=label, revenue=money(item["revenue"]),
+                  days=item["days"])
+    else:
+        key = "attention_trend_up" if item["change"] >= 0 else "attention_trend_down"
+        text = tr(key, change=format_share(abs(item["change"])), recent=money(item["recent"]),
+                  prior=money(item["prior"]), start=item["from_month"], end=item["to_month"])
+    with st.container(border=True):
+        st.markdown(f"**{i + 1}.** {text}")
+        if item.get("customer_id"):
+            if st.button(tr("open_account"), key=f"attention_{i}"):
+                open_account(item["customer_id"])
+
+
+@st.fragment
+def trend_chart():
+    freq = st.segmented_control(tr("trend_granularity"), ["month", "quarter"], default="month",
+                                format_func=labeller("axis_"), key="overview_freq") or "month"
+    chart = revenue_trend(queries.periods(view.key, freq), view.lang, freq=freq)
+    st.plotly_chart(chart, width="stretch", config={"displayModeBar": False})
+
+
+trend_chart()
+
+st.subheader(tr("overview_top_customers"))
+st.caption(tr("click_row_to_open"))
+summary = queries.customer_summary(view.key)
+customer_table(summary, key="overview_top", limit=10)

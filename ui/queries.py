@@ -1,0 +1,61 @@
+"""Cached library calls for the pages.
+
+Every cached function takes the view's key (dataset id, dataset version, period, filters)
+as its first argument, so a new upload, replace or rename (each bumps the version) or a new
+slice gets fresh results, and an unrelated widget change re-uses what is cached.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from kam_analytics.analytics import account, customers, overview, trend
+from kam_analytics.analytics.filters import apply_filters
+from ui.state import get_store
+
+
+def _table(key: tuple):
+    dataset_id, _version, start, end, dims = key
+    store = get_store()
+    dataset = store.dataset_by_id(dataset_id)
+    return apply_filters(store.table(dataset), start=start, end=end,
+                         dimensions={name: list(values) for name, values in dims})
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def customer_summary(key: tuple):
+    return customers.customer_summary(_table(key))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def periods(key: tuple, freq: str = "month"):
+    return trend.revenue_by_period(_table(key), freq)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def totals(key: tuple):
+    return customers.dataset_totals(_table(key))
+
+
+def headline(key: tuple, period_end):
+    return overview.headline(customer_summary(key), period_end)
+
+
+def attention(key: tuple, period_end):
+    return overview.attention_items(customer_summary(key), periods(key, "month"), period_end)
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def find_customers(key: tuple, query: str):
+    return account.find_customers(_table(key), query)
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def account_profile(key: tuple, customer_id: str):
+    return account.account_profile(_table(key), customer_id)
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def account_attributes(key: tuple, customer_id: str) -> dict:
+    store = get_store()
+    dataset = store.dataset_by_id(key[0])
+    return account.account_attributes(store.attributes(dataset), customer_id)
