@@ -1,11 +1,11 @@
 """KAM Analytics — entry point: page config, the shared sidebar, navigation over pages/."""
 import streamlit as st
 
-from ui.state import sidebar, tr
+from ui.state import init_language, tr
 
 st.set_page_config(page_title="KAM Analytics", page_icon="📊", layout="wide")
 
-st.session_state["_view"] = sidebar()
+init_language()
 
 PAGES = [
     ("pages/overview.py", "nav_overview", "🏠", True),

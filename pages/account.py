@@ -4,11 +4,10 @@ import streamlit as st
 from kam_analytics.charts import revenue_trend
 from kam_analytics.i18n import format_count, format_share
 from ui import queries
-from ui.state import current, money, tr
+from ui.state import frame, money, tr
 from ui.widgets import no_dataset
 
-view = current()
-st.title(tr("account_title"))
+view = frame("account_title")
 if view.dataset is None:
     no_dataset()
     st.stop()
@@ -24,7 +23,7 @@ if not options:
     st.warning(tr("account_none_found", query=query))
     st.stop()
 index = options.index(str(wanted)) if wanted and str(wanted) in options else 0
-chosen = st.selectbox(tr("account_choose"), options, index=index,
+chosen = st.selectbox(tr("account_choose"), options, index=index, key="account_choice",
                       format_func=lambda c: f"{c} · {names[c]}" if names.get(c) and names[c] != c else c)
 if chosen != wanted:
     st.session_state["account_id"] = chosen

@@ -10,15 +10,14 @@ from kam_analytics.export import csv_bytes
 from kam_analytics.i18n import format_count, t
 from kam_analytics.ingest import ingest_attributes, ingest_file, resolve_mapping
 from kam_analytics.schema import COLUMNS, REQUIRED
-from ui.state import current, labeller, money, tr
+from ui.state import frame, labeller, money, tr
 from ui.uploads import forget_upload, preview, save_upload
 
 DATE_FORMATS = ("auto", "dmy", "mdy", "ymd")
 FILE_TYPES = ["csv", "tsv", "txt", "xlsx", "parquet"]
 
-view = current()
+view = frame("data_title")
 store = view.store
-st.title(tr("data_title"))
 
 
 def field_label(canonical: str) -> str:
@@ -106,9 +105,9 @@ def upload_section() -> None:
         st.selectbox(tr("upload_sheet"), result.sheets, index=result.sheets.index(result.sheet),
                      key=f"sheet_{upload_key}")
     st.caption(tr("upload_preview", rows=len(result.rows)))
-    frame = pd.DataFrame([list(r) + [None] * (len(result.headers) - len(r)) for r in result.rows],
+    first_rows = pd.DataFrame([list(r) + [None] * (len(result.headers) - len(r)) for r in result.rows],
                          columns=[f"{h}" for h in result.headers])
-    st.dataframe(frame, hide_index=True, width="stretch", height=240)
+    st.dataframe(first_rows, hide_index=True, width="stretch", height=240)
 
     st.subheader(tr("mapping_title"))
     st.caption(tr("mapping_help"))

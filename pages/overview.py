@@ -4,11 +4,10 @@ import streamlit as st
 from kam_analytics.charts import revenue_trend
 from kam_analytics.i18n import format_count, format_share
 from ui import queries
-from ui.state import current, labeller, money, open_account, tr
+from ui.state import frame, labeller, money, open_account, tr
 from ui.widgets import customer_table, no_dataset
 
-view = current()
-st.title(tr("overview_title"))
+view = frame("overview_title")
 if view.dataset is None:
     no_dataset()
     st.stop()

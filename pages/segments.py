@@ -1,11 +1,10 @@
 """segments page: what it will show is stated until its analysis lands."""
 import streamlit as st
 
-from ui.state import current, tr
+from ui.state import frame, tr
 from ui.widgets import no_dataset
 
-view = current()
-st.title(tr("segments_title"))
+view = frame("segments_title")
 if view.dataset is None:
     no_dataset()
     st.stop()

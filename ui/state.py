@@ -202,8 +202,17 @@ def _mirror_to_url(view: View, preset: str) -> None:
         st.query_params.from_dict({**params, **keep})
 
 
-def current() -> View:
-    return st.session_state["_view"]
+def frame(title_key: str) -> View:
+    """Start a page: the shared sidebar, then the page title. Every page calls this first
+    (the sidebar is drawn by the page, so it is there however the page was reached)."""
+    view = sidebar()
+    st.title(tr(title_key))
+    return view
+
+
+def init_language() -> None:
+    """Settle the language before ``st.navigation`` titles the pages."""
+    _init_language()
 
 
 def open_account(customer_id: str) -> None:

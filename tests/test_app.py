@@ -1,0 +1,197 @@
+"""AppTest of every page in both languages, the upload flow with a real GB18030 file, and the
+account drill-down. Expected figures are worked out by hand from the small file below."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from kam_analytics.i18n import catalog
+
+PAGES = ["overview", "concentration", "key_accounts", "segments", "churn", "account", "data"]
+TITLE_KEY = {"overview": "overview_title", "concentration": "concentration_title",
+             "key_accounts": "key_accounts_title", "segments": "segments_title", "churn": "churn_title",
+             "account": "account_title", "data": "data_title"}
+
+# Three customers. Revenue: C001 500 + 100 = 600, C002 300, C003 100 -> total 1,000.
+# Top-1 share 600/1000 = 60.0%; top-5 share 100.0%. Last date 2024-03-10, so the 90-day
+# active window is 2023-12-12..2024-03-10: C001 and C002 are active, C003 (2023-10-01) is not.
+SMALL_CSV = (
+    "客户编号,客户名称,订单日期,销售额,区域\r\n"
+    "C001,上海甲公司,2024-01-15,500.00,华东\r\n"
+    "C001,上海甲公司,2024-03-10,100.00,华东\r\n"
+    "C002,广州乙公司,2024-02-20,300.00,华南\r\n"
+    "C003,北京丙公司,2023-10-01,100.00,华北\r\n"
+)
+
+
+def T(key: str, lang: str, **params) -> str:
+    text = catalog(lang)[key]
+    return text.format(**params) if params else text
+
+
+@pytest.fixture
+def app_env(tmp_path, monkeypatch):
+    """A fresh store file for the app (no demo), and Streamlit's caches emptied around the test."""
+    import streamlit as st
+
+    monkeypatch.setenv("KAM_DB", str(tmp_path / "app.duckdb"))
+    monkeypatch.setenv("KAM_NO_DEMO", "1")
+    monkeypatch.delenv("KAM_LANG", raising=False)
+
+    def load_small():
+        from kam_analytics.ingest import ingest_file
+        from kam_analytics.store import Store
+
+        path = tmp_path / "小样本.csv"
+        path.write_bytes(SMALL_CSV.encode("gb18030"))
+        with Store.open(tmp_path / "app.duckdb") as store:
+            ingest_file(store, path, dataset="测试数据")
+        return path
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield load_small
+    from ui.state import get_store
+
+    try:
+        get_store().close()
+    except Exception:
+        pass
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def open_app(lang: str, page: str = "overview", **params) -> AppTest:
+    at = AppTest.from_file("../app.py", default_timeout=60)
+    at.query_params["lang"] = lang
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.run()
+    if page != "overview":
+        at.switch_page(f"pages/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def visible_texts(at: AppTest) -> list[str]:
+    """Every piece of UI text a user can read on the page (labels, options, messages, chart titles)."""
+    texts = []
+    for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning", "success", "error"):
+        texts += [str(e.value) for e in at.get(kind)]
+    for e in at.metric:
+        texts += [e.label, str(e.value)]
+    for kind in ("button", "checkbox", "text_input", "date_input", "tabs", "expander"):
+        texts += [str(getattr(e, "label", "")) for e in at.get(kind)]
+    for kind in ("selectbox", "radio", "multiselect", "segmented_control"):
+        for e in at.get(kind):
+            texts.append(e.label)
+            texts += [str(o) for o in getattr(e, "options", [])]
+    for chart in at.get("plotly_chart"):
+        layout = json.loads(chart.proto.spec).get("layout", {})
+        for part in (layout.get("title"), layout.get("xaxis", {}).get("title"), layout.get("yaxis", {}).get("title")):
+            if isinstance(part, dict):
+                texts.append(str(part.get("text", "")))
+    return texts
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_with_its_title(app_env, page, lang):
+    app_env()
+    at = open_app(lang, page)
+    assert [t.value for t in at.title] == [T(TITLE_KEY[page], lang)]
+    assert at.sidebar.radio[0].value == lang
+
+
+# English words that are allowed on a Chinese page: product and format names, data values.
+ALLOWED = re.compile(r"KAM Analytics|ABC|HHI|RFM|CSV|TSV|TXT|Excel|Parquet|xlsx|UTF-\d+|GB18030|Big5|English|C00\d")
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_chinese_pages_have_no_english_left(app_env, page):
+    app_env()
+    at = open_app("zh", page)
+    leftovers = [text for text in visible_texts(at) if re.search(r"[A-Za-z]{3,}", ALLOWED.sub("", text))]
+    assert leftovers == []
+
+
+@pytest.mark.parametrize("lang,revenue", [("zh", "1,000"), ("en", "1.0K")])
+def test_overview_figures(app_env, lang, revenue):
+    app_env()
+    at = open_app(lang)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics == {
+        T("kpi_revenue", lang): revenue, T("kpi_customers", lang): "3", T("kpi_active", lang): "2",
+        T("kpi_top1", lang): "60.0%", T("kpi_top5", lang): "100.0%",
+    }
+    # the one thing to look at: C001 alone brings 60% of revenue
+    attention = [m.value for m in at.markdown if m.value.startswith("**1.**")]
+    assert attention == ["**1.** " + T("attention_dependency", lang, customer="上海甲公司", share="60.0%")]
+    assert not [m for m in at.markdown if m.value.startswith("**2.**")]
+
+
+def test_period_filter_and_region_filter_change_the_figures(app_env):
+    app_env()
+    at = open_app("en", period="custom", start="2024-01-01", end="2024-02-29", region="华东|华南")
+    metrics = {m.label: m.value for m in at.metric}
+    # Jan–Feb 2024 in 华东/华南: C001 500 (2024-01-15) and C002 300 (2024-02-20) -> 800
+    assert metrics["Revenue"] == "800"
+    assert metrics["Customers"] == "2"
+    assert metrics["Top-1 share"] == "62.5%"  # 500 / 800
+    assert at.query_params["region"] in ("华东|华南", ["华东|华南"])  # AppTest keeps str or list
+
+
+def test_account_page_from_a_link(app_env):
+    app_env()
+    at = open_app("zh", "account", account="C002")
+    assert [s.value for s in at.subheader] == ["C002 · 广州乙公司"]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics[T("account_share", "zh")] == "30.0%"
+    assert metrics[T("account_rank", "zh")] == T("account_rank_value", "zh", rank="2", customers="3")
+    assert metrics[T("kpi_revenue", "zh")] == "300"
+
+
+def test_account_search_by_chinese_name(app_env):
+    app_env()
+    at = open_app("en", "account")
+    at.text_input(key="account_query").input("北京").run()
+    assert not at.exception
+    assert at.selectbox(key="account_choice").value == "C003"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Revenue"] == "100" and metrics["Share of revenue"] == "10.0%"
+
+
+def test_upload_flow_with_a_gb18030_file(app_env, tmp_path):
+    at = open_app("zh", "data")
+    assert at.sidebar.info[0].value == T("sidebar_no_datasets", "zh")
+    at.file_uploader[0].upload("客户订单.csv", SMALL_CSV.encode("gb18030"), "text/csv").run()
+    assert not at.exception, [e.value for e in at.exception]
+    detected = [m.value for m in at.markdown if T("upload_detected", "zh") in m.value][0]
+    assert "GB18030" in detected and T("delimiter_comma", "zh") in detected
+    mapping = {s.label: s.value for s in at.selectbox if s.key and s.key.startswith("map_")}
+    assert mapping[T("field_customer_id", "zh") + " *"] == "客户编号"
+    assert mapping[T("field_order_date", "zh") + " *"] == "订单日期"
+    assert mapping[T("field_amount", "zh") + " *"] == "销售额"
+    assert mapping[T("field_region", "zh")] == "区域"
+    assert at.text_input[-1].value == "客户订单"
+    [load] = [b for b in at.button if b.label == T("upload_load", "zh")]
+    load.click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.success[0].value == T("report_loaded", "zh", dataset="客户订单", rows="4", customers="3",
+                                    revenue="1,000", start="2023-10-01", end="2024-03-10")
+    assert at.sidebar.selectbox[0].value is not None
+    at.switch_page("pages/overview.py").run()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics[T("kpi_revenue", "zh")] == "1,000"
+    assert metrics[T("kpi_top1", "zh")] == "60.0%"
+
+
+def test_upload_of_an_unusable_file_says_why(app_env):
+    at = open_app("en", "data")
+    at.file_uploader[0].upload("page.csv", b"<html><body>Sign in</body></html>", "text/csv").run()
+    assert not at.exception
+    assert len(at.error) == 1 and "page.csv" in at.error[0].value
+    assert not [b for b in at.button if b.label == "Load"]
