@@ -1,4 +1,9 @@
-"""KAM Analytics — entry point: page config, the shared sidebar, navigation over pages/."""
+"""KAM Analytics — entry point: page config, language, navigation over app_pages/.
+
+The page modules live in app_pages/, not pages/: Streamlit also auto-discovers a pages/ folder
+as legacy pages, and a shared link such as /data would then run that page without this entry
+point (no navigation menu). Each page draws the shared sidebar itself (ui.state.frame).
+"""
 import streamlit as st
 
 from ui.state import init_language, tr
@@ -8,13 +13,13 @@ st.set_page_config(page_title="KAM Analytics", page_icon="📊", layout="wide")
 init_language()
 
 PAGES = [
-    ("pages/overview.py", "nav_overview", "🏠", True),
-    ("pages/concentration.py", "nav_concentration", "📈", False),
-    ("pages/key_accounts.py", "nav_key_accounts", "⭐", False),
-    ("pages/segments.py", "nav_segments", "🧩", False),
-    ("pages/churn.py", "nav_churn", "⚠️", False),
-    ("pages/account.py", "nav_account", "🔎", False),
-    ("pages/data.py", "nav_data", "📂", False),
+    ("app_pages/overview.py", "nav_overview", "🏠", True),
+    ("app_pages/concentration.py", "nav_concentration", "📈", False),
+    ("app_pages/key_accounts.py", "nav_key_accounts", "⭐", False),
+    ("app_pages/segments.py", "nav_segments", "🧩", False),
+    ("app_pages/churn.py", "nav_churn", "⚠️", False),
+    ("app_pages/account.py", "nav_account", "🔎", False),
+    ("app_pages/data.py", "nav_data", "📂", False),
 ]
 navigation = st.navigation([
     st.Page(path, title=tr(key), icon=icon, default=default, url_path=path.split("/")[1][:-3])

@@ -71,7 +71,7 @@ def open_app(lang: str, page: str = "overview", **params) -> AppTest:
         at.query_params[key] = value
     at.run()
     if page != "overview":
-        at.switch_page(f"pages/{page}.py").run()
+        at.switch_page(f"app_pages/{page}.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
@@ -183,7 +183,7 @@ def test_upload_flow_with_a_gb18030_file(app_env, tmp_path):
     assert at.success[0].value == T("report_loaded", "zh", dataset="客户订单", rows="4", customers="3",
                                     revenue="1,000", start="2023-10-01", end="2024-03-10")
     assert at.sidebar.selectbox[0].value is not None
-    at.switch_page("pages/overview.py").run()
+    at.switch_page("app_pages/overview.py").run()
     metrics = {m.label: m.value for m in at.metric}
     assert metrics[T("kpi_revenue", "zh")] == "1,000"
     assert metrics[T("kpi_top1", "zh")] == "60.0%"

@@ -217,5 +217,5 @@ def init_language() -> None:
 
 def open_account(customer_id: str) -> None:
     """Go to the account page for ``customer_id`` (every list and chart links here)."""
-    st.session_state["account_id"] = str(customer_id)
-    st.switch_page("pages/account.py", query_params={**st.query_params.to_dict(), "account": str(customer_id)})
+    st.session_state["_open_account"] = str(customer_id)
+    st.switch_page("app_pages/account.py")

@@ -10,7 +10,7 @@ from ui.state import open_account, tr
 
 def no_dataset() -> None:
     st.info(tr("no_dataset"))
-    st.page_link("pages/data.py", label=tr("go_to_data"), icon="📂")
+    st.page_link("app_pages/data.py", label=tr("go_to_data"), icon="📂")
 
 
 def customer_table(summary: pd.DataFrame, key: str, limit: int | None = None) -> None:

@@ -353,7 +353,8 @@ def preview_file(path: str | Path, sheet: str | None = None, mapping: dict[str, 
         preview_rows = con.execute(
             f'SELECT {", ".join(raw.columns)} FROM stg_preview WHERE rowid > {raw.header_rowid} '
             f"ORDER BY rowid LIMIT {int(rows)}").fetchall()
-        result = Preview(raw.headers, [list(r) for r in preview_rows], raw.encoding, raw.delimiter,
+        filled = [list(r) for r in preview_rows if any(v is not None and str(v).strip() for v in r)]
+        result = Preview(raw.headers, filled, raw.encoding, raw.delimiter,
                          raw.file_format, raw.sheet, raw.sheets, chosen, {})
         try:
             _check_required(chosen, raw.headers, path.name)

@@ -12,7 +12,8 @@ if view.dataset is None:
     no_dataset()
     st.stop()
 
-wanted = st.query_params.get("account") or st.session_state.get("account_id")
+wanted = st.session_state.pop("_open_account", None) or st.query_params.get("account") \
+    or st.session_state.get("account_id")
 query = st.text_input(tr("account_search"), key="account_query", placeholder=tr("account_search_placeholder"))
 found = queries.find_customers(view.key, query)
 options = [str(c) for c in found["customer_id"]]
@@ -25,9 +26,9 @@ if not options:
 index = options.index(str(wanted)) if wanted and str(wanted) in options else 0
 chosen = st.selectbox(tr("account_choose"), options, index=index, key="account_choice",
                       format_func=lambda c: f"{c} · {names[c]}" if names.get(c) and names[c] != c else c)
-if chosen != wanted:
-    st.session_state["account_id"] = chosen
-    st.query_params["account"] = chosen
+st.session_state["account_id"] = chosen
+if st.query_params.get("account") != chosen:
+    st.query_params["account"] = chosen  # the account is part of a shareable link
 
 profile = queries.account_profile(view.key, chosen)
 if profile is None:

@@ -28,7 +28,7 @@ def show_report(report: dict) -> None:
     st.success(tr("report_loaded", dataset=report["dataset"], rows=format_count(report["rows"]),
                   customers=format_count(report["customers"]), revenue=money(report["revenue"]),
                   start=(report["date_min"] or "")[:10], end=(report["date_max"] or "")[:10]))
-    details = [tr("report_format", format=report["file_format"].upper())]
+    details = [tr("report_format", format=tr(f"format_{report['file_format']}"))]
     if report.get("encoding"):
         details.append(tr("report_encoding", encoding=report["encoding"]))
     if report.get("delimiter"):
@@ -54,7 +54,7 @@ def show_report(report: dict) -> None:
     else:
         st.caption(tr("report_no_rejects"))
     if st.button(tr("report_analyse"), type="primary"):
-        st.switch_page("pages/overview.py")
+        st.switch_page("app_pages/overview.py")
 
 
 def rejected_download(dataset, key: str) -> None:
@@ -95,7 +95,7 @@ def upload_section() -> None:
     if error is not None:
         st.error(error.message(view.lang))
         return
-    detected = [tr("report_format", format=result.file_format.upper())]
+    detected = [tr("report_format", format=tr(f"format_{result.file_format}"))]
     if result.encoding:
         detected.append(tr("report_encoding", encoding=result.encoding))
     if result.delimiter:

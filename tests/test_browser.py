@@ -1,0 +1,144 @@
+"""A real Chromium (Debian's package) driven by Playwright against `streamlit run app.py` on a
+fresh store: every page in both languages, a language switch, and the upload of a
+GB18030-encoded CSV with Chinese headers. Screenshots go to tests/screenshots/."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from kam_analytics.i18n import catalog
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = ROOT / "tests" / "screenshots"
+PAGES = [("", "overview_title"), ("concentration", "concentration_title"), ("key_accounts", "key_accounts_title"),
+         ("segments", "segments_title"), ("churn", "churn_title"), ("account", "account_title"), ("data", "data_title")]
+
+pytestmark = pytest.mark.browser
+
+if not Path(CHROMIUM).exists():
+    print(f"\nbrowser tests skipped: {CHROMIUM} is absent (apt-get install chromium chromium-driver, or `make browser`)")
+    pytest.skip(f"{CHROMIUM} is absent: install Debian's chromium (make browser)", allow_module_level=True)
+try:
+    from playwright.sync_api import expect, sync_playwright
+except ImportError:  # pragma: no cover - the dev requirements install it
+    pytest.skip("playwright is not installed (make dev)", allow_module_level=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`streamlit run app.py` on a free port with a fresh store (seeded with the demo on start)."""
+    port = _free_port()
+    store = tmp_path_factory.mktemp("browser") / "kam.duckdb"
+    env = {**os.environ, "KAM_DB": str(store)}
+    env.pop("KAM_NO_DEMO", None)
+    env.pop("KAM_LANG", None)
+    log = open(store.with_suffix(".log"), "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
+         "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        process.kill()
+        pytest.fail(f"streamlit did not start; see {log.name}")
+    yield url
+    process.terminate()
+    process.wait(timeout=20)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        yield chromium
+        chromium.close()
+
+
+def _settle(page) -> None:
+    """Wait until Streamlit has finished the script run (no 'running' indicator)."""
+    page.wait_for_load_state("networkidle")
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+
+
+def _visit(page, url: str, title: str, shot: str) -> None:
+    page.goto(url)
+    expect(page.locator("h1").first).to_have_text(title, timeout=90_000)
+    _settle(page)
+    assert page.locator('[data-testid="stException"]').count() == 0, f"exception on {url}"
+    SHOTS.mkdir(exist_ok=True)
+    page.wait_for_timeout(1500)  # let Plotly draw before the screenshot
+    page.screenshot(path=str(SHOTS / f"{shot}.png"), full_page=True)
+
+
+def test_every_page_in_both_languages(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    for lang in ("zh", "en"):
+        for path, title_key in PAGES:
+            _visit(page, f"{server}/{path}?lang={lang}", catalog(lang)[title_key], f"{lang}_{path or 'overview'}")
+    # the overview of the demo shows its figures: 1,500 customers
+    page.goto(f"{server}/?lang=en")
+    expect(page.get_by_text("1,500").first).to_be_visible(timeout=60_000)
+    page.close()
+
+
+def test_language_switch_keeps_the_page(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    _visit(page, f"{server}/concentration?lang=zh", catalog("zh")["concentration_title"], "switch_before")
+    page.locator('[data-testid="stSidebar"]').get_by_text("English", exact=True).click()
+    expect(page.locator("h1").first).to_have_text(catalog("en")["concentration_title"], timeout=60_000)
+    assert "lang=en" in page.url
+    page.close()
+
+
+def test_upload_a_gb18030_csv_and_see_it_analysed(server, browser, tmp_path):
+    csv = tmp_path / "华东客户订单.csv"
+    lines = ["客户编号,客户名称,订单日期,含税金额,大区"]
+    # 4 customers; revenue 甲 5,000 + 3,000 = 8,000; 乙 1,500; 丙 400; 丁 100 -> total 10,000
+    lines += ["K01,杭州甲贸易有限公司,2025/1/3,\"5,000.00\",华东", "K01,杭州甲贸易有限公司,2025/2/7,\"3,000.00\",华东",
+              "K02,苏州乙科技,2025/1/20,\"1,500.00\",华东", "K03,宁波丙实业,2025/2/1,400,华东", "K04,无锡丁公司,2025/2/2,100,华东"]
+    csv.write_bytes(("\r\n".join(lines) + "\r\n").encode("gb18030"))
+    zh = catalog("zh")
+    page = browser.new_page(viewport={"width": 1400, "height": 1200})
+    _visit(page, f"{server}/data?lang=zh", zh["data_title"], "upload_0_data")
+    page.locator('input[type="file"]').first.set_input_files(str(csv))
+    expect(page.get_by_text("GB18030").first).to_be_visible(timeout=60_000)
+    _settle(page)
+    page.screenshot(path=str(SHOTS / "upload_1_preview.png"), full_page=True)
+    page.get_by_role("button", name=zh["upload_load"], exact=True).click()
+    expect(page.get_by_text("已导入“华东客户订单”").first).to_be_visible(timeout=90_000)
+    _settle(page)
+    page.screenshot(path=str(SHOTS / "upload_2_report.png"), full_page=True)
+    page.get_by_role("button", name=zh["report_analyse"]).click()
+    expect(page.locator("h1").first).to_have_text(zh["overview_title"], timeout=60_000)
+    _settle(page)
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    expect(sidebar.get_by_role("combobox", name=zh["sidebar_dataset"])).to_have_value("华东客户订单")
+    metrics = page.locator('[data-testid="stMetricValue"]')
+    expect(metrics.nth(0)).to_have_text("1.0万")  # 10,000 in 万
+    expect(metrics.nth(1)).to_have_text("4")
+    expect(metrics.nth(3)).to_have_text("80.0%")  # 8,000 / 10,000
+    page.screenshot(path=str(SHOTS / "upload_3_overview.png"), full_page=True)
+    page.close()
