@@ -33,7 +33,7 @@ test: dev
 
 ## make browser: install Debian's chromium and chromium-driver for the browser tests (root)
 browser:
-	apt-get update -qq && apt-get install -y -qq chromium chromium-driver
+	apt-get update -qq && apt-get install -y -qq chromium chromium-driver fonts-noto-cjk
 
 ## make bench: the performance benchmarks (not part of make test)
 bench: dev
