@@ -1,0 +1,67 @@
+"""Headline figures, top-N shares and the attention list, pinned to hand-worked values."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from kam_analytics.analytics.overview import attention_items, headline, recent_vs_last_year, top_n_share
+
+
+def summary(rows):
+    return pd.DataFrame(rows, columns=["customer_id", "name", "last_order", "revenue"]).assign(
+        last_order=lambda f: pd.to_datetime(f["last_order"]))
+
+
+@pytest.mark.parametrize("revenue,n,expected", [
+    ([600, 300, 100], 1, 0.6),
+    ([600, 300, 100], 5, 1.0),               # fewer customers than n
+    ([500, 500, 100], 1, 500 / 1100),       # a tie at the top: either one, same share
+    ([800, 300, -100], 1, 0.8),             # a net-negative customer reduces the total: 800 / 1000
+    ([100, -100], 1, None),                 # total 0: no share
+    ([], 1, None),
+])
+def test_top_n_share(revenue, n, expected):
+    share = top_n_share(pd.Series(revenue, dtype="float64"), n)
+    assert share == (pytest.approx(expected) if expected is not None else None)
+
+
+def test_headline_active_window_is_inclusive():
+    # period end 2024-03-31; 90-day window is 2024-01-02 .. 2024-03-31
+    frame = summary([("A", "甲", "2024-01-02", 500.0), ("B", "乙", "2024-01-01", 300.0), ("C", None, "2024-03-31", 200.0)])
+    h = headline(frame, dt.date(2024, 3, 31))
+    assert (h.revenue, h.customers, h.active_customers) == (1000.0, 3, 2)
+    assert (h.top1_customer, h.top1_name, h.top1_share, h.top5_share) == ("A", "甲", 0.5, 1.0)
+
+
+def test_headline_top_customer_tie_goes_to_smaller_id():
+    h = headline(summary([("B", None, "2024-01-01", 100.0), ("A", None, "2024-01-01", 100.0)]), dt.date(2024, 1, 1))
+    assert h.top1_customer == "A"
+
+
+def test_attention_dependency_and_lapsed():
+    # 10 customers; top 20% = 2 customers: A (5,000, last order 2024-06-30) and B (2,000, 2024-02-01).
+    # Period end 2024-06-30: B is 150 days silent (> 90) -> lapsed; A brings 5,000/9,000 = 55.6%.
+    rows = [("A", "甲", "2024-06-30", 5000.0), ("B", "乙", "2024-02-01", 2000.0)]
+    rows += [(f"Z{i}", None, "2024-06-01", 250.0) for i in range(8)]
+    items = attention_items(summary(rows), pd.DataFrame(columns=["period", "revenue"]), dt.date(2024, 6, 30))
+    assert items == [
+        {"kind": "dependency", "customer_id": "A", "name": "甲", "share": pytest.approx(5000 / 9000)},
+        {"kind": "lapsed", "count": 1, "customer_id": "B", "name": "乙", "revenue": 2000.0, "days": 150},
+    ]
+
+
+def test_no_dependency_below_ten_percent():
+    rows = [(f"C{i:02d}", None, "2024-06-30", 100.0) for i in range(11)]  # each 1/11 = 9.1%
+    assert attention_items(summary(rows), pd.DataFrame(columns=["period", "revenue"]), dt.date(2024, 6, 30)) == []
+
+
+def test_recent_vs_last_year():
+    months = pd.date_range("2023-01-01", "2024-06-01", freq="MS")
+    monthly = pd.DataFrame({"period": months, "revenue": [100.0] * len(months)})
+    monthly.loc[monthly["period"] == "2024-05-01", "revenue"] = 400.0  # Apr–Jun 2024: 100 + 400 + 100 = 600
+    change = recent_vs_last_year(monthly, dt.date(2024, 6, 15))
+    assert change == {"recent": 600.0, "prior": 300.0, "change": 1.0, "from_month": "2024-04", "to_month": "2024-06"}
+    # no data a year before the window -> nothing to compare
+    assert recent_vs_last_year(monthly[monthly["period"] >= "2023-06-01"], dt.date(2024, 6, 15)) is None
