@@ -195,3 +195,26 @@ def test_upload_of_an_unusable_file_says_why(app_env):
     assert not at.exception
     assert len(at.error) == 1 and "page.csv" in at.error[0].value
     assert not [b for b in at.button if b.label == "Load"]
+
+
+def test_rename_and_delete_with_confirmation(app_env):
+    app_env()
+    at = open_app("en", "data")
+    at.text_input(key=[k for k in (w.key for w in at.text_input) if k and k.startswith("rename_")][0]).input("华东 2024").run()
+    [rename] = [b for b in at.button if b.label == "Rename"]
+    rename.click().run()
+    assert not at.exception
+    assert at.selectbox(key="manage_dataset").options == ["华东 2024"]
+    [delete] = [b for b in at.button if b.label == "Delete this dataset"]
+    delete.click().run()
+    assert at.warning[0].value == T("manage_delete_confirm", "en", name="华东 2024", rows="4")
+    [cancel] = [b for b in at.button if b.label == "Cancel"]
+    cancel.click().run()
+    assert at.selectbox(key="manage_dataset").options == ["华东 2024"]
+    [delete] = [b for b in at.button if b.label == "Delete this dataset"]
+    delete.click().run()
+    [yes] = [b for b in at.button if b.label == "Yes, delete"]
+    yes.click().run()
+    assert not at.exception
+    assert [i.value for i in at.sidebar.info] == [T("sidebar_no_datasets", "en")]
+    assert [i.value for i in at.main.info] == [T("no_dataset", "en")]

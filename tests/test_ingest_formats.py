@@ -170,7 +170,7 @@ def test_bad_rows_are_rejected_with_row_and_reason(store, tmp_path):
         (7, "date_missing")]
     full = store.rejected_rows(store.dataset("m"))
     assert list(full["row"]) == [3, 4, 5, 6, 7]
-    assert [None if v is None or v != v else v for v in full["c1"]] == [
+    assert [None if v is None or v != v else v for v in full["订单日期"]] == [
         "2020-01-02", "someday", "2020-01-04", "2020-01-05", None]
 
 
