@@ -31,3 +31,69 @@ def revenue_trend(periods: pd.DataFrame, lang: str, title_key: str = "chart_reve
         fig.add_bar(x=pd.to_datetime(periods["period"]), y=periods["revenue"], marker_color=COLOURS["primary"],
                     hovertext=hover, hoverinfo="text", name=t("axis_revenue", lang))
     return _layout(fig, t(title_key, lang), t(f"axis_{freq}", lang), t("axis_revenue", lang))
+
+
+def _customer_label(row) -> str:
+    name = row.get("name") if hasattr(row, "get") else None
+    return f"{row['customer_id']} · {name}" if isinstance(name, str) and name and name != row["customer_id"] \
+        else str(row["customer_id"])
+
+
+def pareto(table: pd.DataFrame, lang: str, measure: str = "revenue", limit: int = 300) -> go.Figure:
+    """Bars: each customer's share (first ``limit`` in rank order, coloured by ABC class);
+    line: cumulative share; dashed line at 80%. customdata carries the customer_id for clicks."""
+    shown = table.head(limit)
+    colours = {"A": COLOURS["primary"], "B": COLOURS["accent"], "C": COLOURS["muted"]}
+    fig = go.Figure()
+    labels = [_customer_label(r) for _, r in shown.iterrows()]
+    hover = [t("chart_hover_customer", lang, customer=label, value=format_amount(v, lang),
+               share=f"{s * 100:.2f}%", cum=f"{c * 100:.1f}%", abc=k)
+             for label, v, s, c, k in zip(labels, shown["value"], shown["share"], shown["cum_share"], shown["abc"])]
+    fig.add_bar(x=shown["rank"], y=shown["share"], marker_color=[colours[k] for k in shown["abc"]],
+                customdata=shown["customer_id"], hovertext=hover, hoverinfo="text", name=t("chart_share", lang))
+    fig.add_scatter(x=shown["rank"], y=shown["cum_share"], mode="lines", yaxis="y2", customdata=shown["customer_id"],
+                    line=dict(color="#333333"), hovertext=hover, hoverinfo="text", name=t("chart_cum_share", lang))
+    fig.add_hline(y=0.8, line_dash="dash", line_color=COLOURS["accent"], yref="y2")
+    fig.update_layout(yaxis=dict(tickformat=".1%"), yaxis2=dict(overlaying="y", side="right", range=[0, 1.02],
+                                                                 tickformat=".0%"),
+                      legend=dict(orientation="h", y=-0.2), clickmode="event+select")
+    return _layout(fig, t("chart_pareto", lang, measure=t(f"measure_{measure}", lang)), t("axis_rank", lang),
+                   t("chart_share", lang))
+
+
+def lorenz(points: pd.DataFrame, gini_value: float | None, lang: str) -> go.Figure:
+    fig = go.Figure()
+    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color=COLOURS["muted"]),
+                    name=t("chart_equality", lang), hoverinfo="skip")
+    fig.add_scatter(x=points["customer_share"], y=points["value_share"], mode="lines", fill="tonexty",
+                    line=dict(color=COLOURS["primary"]), name=t("chart_lorenz_curve", lang),
+                    hovertemplate=t("chart_hover_lorenz", lang) + "<extra></extra>")
+    fig.update_layout(xaxis=dict(tickformat=".0%"), yaxis=dict(tickformat=".0%"), legend=dict(orientation="h", y=-0.2))
+    title = t("chart_lorenz", lang, gini="–" if gini_value is None else f"{gini_value:.3f}")
+    return _layout(fig, title, t("axis_customer_share", lang), t("axis_value_share", lang))
+
+
+def indicator_trend(periods: pd.DataFrame, lang: str, freq: str = "month") -> go.Figure:
+    """CR5 and Gini (left axis, 0–1) and HHI (right axis) per period."""
+    fig = go.Figure()
+    x = pd.to_datetime(periods["group"]) if len(periods) else []
+    fig.add_scatter(x=x, y=periods["top5_share"], mode="lines+markers", name=t("kpi_top5", lang))
+    fig.add_scatter(x=x, y=periods["gini"], mode="lines+markers", name="Gini")
+    fig.add_scatter(x=x, y=periods["hhi"], mode="lines+markers", name="HHI", yaxis="y2", line=dict(dash="dot"))
+    fig.update_layout(yaxis=dict(tickformat=".0%", range=[0, 1]), yaxis2=dict(overlaying="y", side="right", title="HHI"),
+                      legend=dict(orientation="h", y=-0.2))
+    return _layout(fig, t("chart_concentration_trend", lang), t(f"axis_{freq}", lang), t("axis_share_or_gini", lang))
+
+
+def whale(curve: pd.DataFrame, lang: str) -> go.Figure:
+    """Cumulative profit share of customers ranked by profit; customdata = customer_id."""
+    fig = go.Figure()
+    labels = [_customer_label(r) for _, r in curve.iterrows()]
+    hover = [t("chart_hover_whale", lang, customer=label, profit=format_amount(p, lang), cum=f"{c * 100:.1f}%")
+             for label, p, c in zip(labels, curve["profit"], curve["cum_share"])]
+    fig.add_scatter(x=curve["rank"], y=curve["cum_share"], mode="lines", customdata=curve["customer_id"],
+                    line=dict(color=COLOURS["primary"]), hovertext=hover, hoverinfo="text",
+                    name=t("chart_cum_profit", lang))
+    fig.add_hline(y=1.0, line_dash="dash", line_color=COLOURS["muted"])
+    fig.update_layout(yaxis=dict(tickformat=".0%"), clickmode="event+select")
+    return _layout(fig, t("chart_whale", lang), t("axis_rank_profit", lang), t("chart_cum_profit", lang))

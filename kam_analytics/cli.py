@@ -133,6 +133,40 @@ def cmd_customers(args, store) -> int:
     return 0
 
 
+def concentration_report(table, measure: str = "revenue") -> dict:
+    """The ``concentration --json`` object (see README): indicators of revenue, or with
+    measure='profit' the same on profit plus the whale-curve figures."""
+    from kam_analytics.analytics import concentration as conc
+
+    report = conc.concentration(conc.ranked_customers(table, measure), measure).to_json()
+    if measure == "profit":
+        whale = conc.whale_curve(conc.ranked_customers(table, "profit"))
+        report.update(unprofitable_customers=whale.unprofitable_customers,
+                      break_even_customers=whale.break_even_customers,
+                      profitable_customers=whale.profitable_customers, peak_share=whale.peak_share,
+                      peak_customers=whale.peak_customers, top20pct_share=whale.top20pct_share,
+                      total=whale.total_profit)
+    return report
+
+
+def cmd_concentration(args, store) -> int:
+    from kam_analytics.errors import StoreError
+
+    dataset, table = _dataset_table(store, args)
+    if args.measure == "profit" and "profit" not in table.columns:
+        raise StoreError("no_profit", name=dataset.name)
+    report = concentration_report(table, args.measure)
+    if args.json:
+        print_json(report)
+    else:
+        for key, value in report.items():
+            if key != "flags":
+                print(f"{key}: {value}")
+        for flag in report["flags"]:
+            print("flag: " + ", ".join(f"{k}={v}" for k, v in flag.items()))
+    return 0
+
+
 def _date(text: str) -> str:
     import datetime as dt
 
@@ -176,6 +210,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", type=_date)
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_customers)
+
+    p = sub.add_parser("concentration", help="how concentrated revenue (or profit) is on few customers")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--measure", choices=["revenue", "profit"], default="revenue")
+    p.add_argument("--start", type=_date)
+    p.add_argument("--end", type=_date)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_concentration)
 
     return parser
 

@@ -18,8 +18,9 @@ def summary(rows):
     ([600, 300, 100], 1, 0.6),
     ([600, 300, 100], 5, 1.0),               # fewer customers than n
     ([500, 500, 100], 1, 500 / 1100),       # a tie at the top: either one, same share
-    ([800, 300, -100], 1, 0.8),             # a net-negative customer reduces the total: 800 / 1000
-    ([100, -100], 1, None),                 # total 0: no share
+    ([800, 300, -100], 1, 800 / 1100),      # a net-negative customer counts as 0
+    ([100, -100], 1, 1.0),
+    ([0, -100], 1, None),                   # nothing positive: no share
     ([], 1, None),
 ])
 def test_top_n_share(revenue, n, expected):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kam_analytics.analytics import account, customers, overview, trend
+from kam_analytics.analytics import account, concentration, customers, overview, trend
 from kam_analytics.analytics.filters import apply_filters
 from ui.state import get_store
 
@@ -59,3 +59,18 @@ def account_attributes(key: tuple, customer_id: str) -> dict:
     store = get_store()
     dataset = store.dataset_by_id(key[0])
     return account.account_attributes(store.attributes(dataset), customer_id)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def ranked_customers(key: tuple, measure: str = "revenue"):
+    return concentration.ranked_customers(_table(key), measure)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def indicators_by_period(key: tuple, freq: str, measure: str = "revenue"):
+    return concentration.indicators_by_period(_table(key), freq, measure)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def indicators_by_dimension(key: tuple, dimension: str, measure: str = "revenue"):
+    return concentration.grouped_indicators(_table(key), dimension, measure)

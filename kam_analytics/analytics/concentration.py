@@ -141,7 +141,7 @@ def concentration(ranked: pd.DataFrame, measure: str = "revenue", cuts: tuple[fl
         return Concentration(measure, n, total, positive, clipped, None, None, None, None, None, None, None,
                              None, None, {"A": 0, "B": 0, "C": n}, [])
     shares = x / positive
-    cum = np.cumsum(shares)
+    cum = np.cumsum(x) / positive  # divide once: the last value is exactly 1
     top = lambda k: float(cum[min(k, n) - 1])  # noqa: E731
     hhi = float(10_000 * np.sum(shares ** 2))
     reached = np.nonzero(cum >= 0.8 - 1e-12)[0]

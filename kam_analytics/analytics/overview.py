@@ -17,18 +17,19 @@ TOP_FRACTION = 0.20
 
 
 def top_n_share(revenue: pd.Series, n: int) -> float | None:
-    """Share of total revenue brought by the ``n`` customers with the most revenue.
+    """Share of revenue brought by the ``n`` customers with the most revenue — CRn, the same
+    definition as ``analytics.concentration``: customers with negative net revenue count as 0,
 
-    share = (sum of the n largest per-customer revenues) / (sum of all per-customer revenues).
-    Revenue is net, so customers with negative revenue reduce the total. Ties at the n-th
-    place do not change the sum. None when there are no customers or the total is not positive;
-    with fewer than n customers the share is 1.
+    share = (sum of the n largest max(revenue, 0)) / (sum of all max(revenue, 0)).
+
+    Ties at the n-th place do not change the sum. None when there are no customers or no
+    positive revenue; with fewer than n customers the share is 1.
     """
-    revenue = pd.Series(revenue, dtype="float64").dropna()
-    total = float(revenue.sum())
-    if revenue.empty or total <= 0:
+    positive = pd.Series(revenue, dtype="float64").dropna().clip(lower=0)
+    total = float(positive.sum())
+    if positive.empty or total <= 0:
         return None
-    return float(revenue.nlargest(n).sum()) / total
+    return float(positive.nlargest(n).sum()) / total
 
 
 @dataclass
