@@ -41,7 +41,7 @@ row1[0].metric(tr("conc_customers"), format_count(figures.customers))
 row1[1].metric("HHI", f"{figures.hhi:,.0f}", help=tr("help_hhi"))
 row1[2].metric(tr("conc_hhi_level"), tr(f"hhi_level_{figures.hhi_level}"), help=tr("help_hhi_level"))
 row1[3].metric(tr("conc_number_equivalent"), f"{figures.number_equivalent:,.1f}", help=tr("help_number_equivalent"))
-row1[4].metric("Gini", f"{figures.gini:.3f}", help=tr("help_gini"))
+row1[4].metric(tr("gini"), f"{figures.gini:.3f}", help=tr("help_gini"))
 row2 = st.columns(5)
 row2[0].metric("CR1", format_share(figures.top1_share), help=tr("help_crk"))
 row2[1].metric("CR5", format_share(figures.top5_share), help=tr("help_crk"))
@@ -78,15 +78,7 @@ def clicked_customer(event) -> str | None:
     return None
 
 
-tabs = [tr("conc_tab_pareto"), tr("conc_tab_lorenz"), tr("conc_tab_trend"), tr("conc_tab_whatif")]
-if has_profit:
-    tabs.append(tr("conc_tab_whale"))
-present = [d for d in DIMENSIONS if view.dataset.has(d)]
-if present:
-    tabs.append(tr("conc_tab_breakdown"))
-tab = dict(zip(tabs, st.tabs(tabs)))
-
-with tab[tr("conc_tab_pareto")]:
+def pareto_section():
     table = conc.pareto_table(ranked, cuts)
     st.caption(tr("conc_pareto_help", shown=format_count(min(300, len(table))), customers=format_count(len(table))))
     event = st.plotly_chart(charts.pareto(table, view.lang, measure), on_select="rerun", selection_mode="points",
@@ -95,7 +87,8 @@ with tab[tr("conc_tab_pareto")]:
     if chosen:
         open_account(chosen)
 
-with tab[tr("conc_tab_lorenz")]:
+
+def lorenz_section():
     st.plotly_chart(charts.lorenz(conc.lorenz_points(ranked), figures.gini, view.lang), config={"displayModeBar": False})
     st.caption(tr("help_gini"))
 
@@ -108,17 +101,13 @@ def trend_section():
     st.plotly_chart(charts.indicator_trend(periods, view.lang, freq), config={"displayModeBar": False})
 
 
-with tab[tr("conc_tab_trend")]:
-    trend_section()
-
-
 @st.fragment
 def what_if_section():
     mode = st.radio(tr("whatif_mode"), ["top", "pick"], horizontal=True, format_func=labeller("whatif_mode_"),
                     key="whatif_mode")
     ids = ranked["customer_id"].astype(str).tolist()
     if mode == "top":
-        count = st.slider(tr("whatif_top_n"), 1, min(50, len(ids)), min(1, len(ids)), key="whatif_top_n")
+        count = st.slider(tr("whatif_top_n"), 1, max(2, min(50, len(ids))), 1, key="whatif_top_n")
         lost = ids[:count]
     else:
         label = lambda c: f"{c} · {names[c]}" if names.get(c) and names[c] != c else c  # noqa: E731
@@ -135,57 +124,69 @@ def what_if_section():
     cols[2].metric("HHI", f"{after['hhi']:,.0f}" if after["hhi"] is not None else "–",
                    delta=f"{after['hhi'] - before['hhi']:+,.0f}" if after["hhi"] is not None else None,
                    delta_color="inverse")
-    cols[3].metric("CR5", format_share(after["top5_share"]),
-                   delta=f"{(after['top5_share'] - before['top5_share']) * 100:+.1f}pp" if after["top5_share"] is not None else None,
-                   delta_color="inverse")
+    cr5_delta = f"{(after['top5_share'] - before['top5_share']) * 100:+.1f}pp" if after["top5_share"] is not None else None
+    cols[3].metric("CR5", format_share(after["top5_share"]), delta=cr5_delta, delta_color="inverse")
     st.caption(tr("whatif_gini", before=f"{before['gini']:.3f}",
                   after="–" if after["gini"] is None else f"{after['gini']:.3f}"))
 
 
-with tab[tr("conc_tab_whatif")]:
-    what_if_section()
+def whale_section():
+    whale = conc.whale_curve(queries.ranked_customers(view.key, "profit"))
+    cols = st.columns(4)
+    cols[0].metric(tr("whale_peak"), format_share(whale.peak_share), help=tr("help_whale"))
+    cols[1].metric(tr("whale_profitable"), format_count(whale.profitable_customers), help=tr("help_profit_class"))
+    cols[2].metric(tr("whale_break_even"), format_count(whale.break_even_customers), help=tr("help_profit_class"))
+    cols[3].metric(tr("whale_unprofitable"), format_count(whale.unprofitable_customers), help=tr("help_profit_class"))
+    if whale.peak_customers:
+        st.caption(tr("whale_peak_at", customers=format_count(whale.peak_customers)))
+    event = st.plotly_chart(charts.whale(whale.curve, view.lang), on_select="rerun", selection_mode="points",
+                            key="whale_chart", config={"displayModeBar": False})
+    chosen = clicked_customer(event)
+    if chosen:
+        open_account(chosen)
+    st.subheader(tr("whale_losers"))
+    losers = whale.loss_makers
+    if losers.empty:
+        st.caption(tr("whale_no_losers"))
+        return
+    config = {"customer_id": st.column_config.TextColumn(tr("col_customer_id")),
+              "name": st.column_config.TextColumn(tr("col_name")),
+              "revenue": st.column_config.NumberColumn(tr("col_revenue"), format="localized"),
+              "profit": st.column_config.NumberColumn(tr("col_profit"), format="localized"),
+              "discount": st.column_config.NumberColumn(tr("col_discount_depth"), format="percent",
+                                                        help=tr("help_discount_depth"))}
+    picked = st.dataframe(losers, hide_index=True, column_config=config, on_select="rerun",
+                          selection_mode="single-row", key="whale_losers")
+    if picked.selection.rows:
+        open_account(str(losers.iloc[picked.selection.rows[0]]["customer_id"]))
 
+
+def breakdown_section():
+    dimension = st.selectbox(tr("breakdown_by"), present, format_func=labeller("field_"), key="conc_dimension")
+    groups = queries.indicators_by_dimension(view.key, dimension, measure)
+    value_label = tr(f"measure_{measure}")
+    shown = pd.DataFrame({
+        tr(f"field_{dimension}"): groups["group"], tr("col_customers"): groups["customers"],
+        value_label: groups["total"], "CR1": groups["top1_share"], "CR5": groups["top5_share"],
+        "HHI": groups["hhi"], tr("gini"): groups["gini"]})
+    st.dataframe(shown, hide_index=True, column_config={
+        value_label: st.column_config.NumberColumn(format="localized"),
+        "CR1": st.column_config.NumberColumn(format="percent"), "CR5": st.column_config.NumberColumn(format="percent"),
+        "HHI": st.column_config.NumberColumn(format="%.0f"), tr("gini"): st.column_config.NumberColumn(format="%.3f")})
+    st.caption(tr("breakdown_help"))
+
+
+present = [d for d in DIMENSIONS if view.dataset.has(d)]
+sections = [("conc_tab_pareto", pareto_section), ("conc_tab_lorenz", lorenz_section),
+            ("conc_tab_trend", trend_section), ("conc_tab_whatif", what_if_section)]
 if has_profit:
-    with tab[tr("conc_tab_whale")]:
-        whale = conc.whale_curve(queries.ranked_customers(view.key, "profit"))
-        cols = st.columns(4)
-        cols[0].metric(tr("whale_peak"), format_share(whale.peak_share), help=tr("help_whale"))
-        cols[1].metric(tr("whale_profitable"), format_count(whale.profitable_customers), help=tr("help_profit_class"))
-        cols[2].metric(tr("whale_break_even"), format_count(whale.break_even_customers), help=tr("help_profit_class"))
-        cols[3].metric(tr("whale_unprofitable"), format_count(whale.unprofitable_customers), help=tr("help_profit_class"))
-        if whale.peak_customers:
-            st.caption(tr("whale_peak_at", customers=format_count(whale.peak_customers)))
-        event = st.plotly_chart(charts.whale(whale.curve, view.lang), on_select="rerun", selection_mode="points",
-                                key="whale_chart", config={"displayModeBar": False})
-        chosen = clicked_customer(event)
-        if chosen:
-            open_account(chosen)
-        st.subheader(tr("whale_losers"))
-        losers = whale.loss_makers
-        if losers.empty:
-            st.caption(tr("whale_no_losers"))
-        else:
-            config = {"customer_id": st.column_config.TextColumn(tr("col_customer_id")),
-                      "name": st.column_config.TextColumn(tr("col_name")),
-                      "revenue": st.column_config.NumberColumn(tr("col_revenue"), format="localized"),
-                      "profit": st.column_config.NumberColumn(tr("col_profit"), format="localized"),
-                      "discount": st.column_config.NumberColumn(tr("col_discount_depth"), format="percent",
-                                                                help=tr("help_discount_depth"))}
-            picked = st.dataframe(losers, hide_index=True, column_config=config, on_select="rerun",
-                                  selection_mode="single-row", key="whale_losers")
-            if picked.selection.rows:
-                open_account(str(losers.iloc[picked.selection.rows[0]]["customer_id"]))
-
+    sections.append(("conc_tab_whale", whale_section))
 if present:
-    with tab[tr("conc_tab_breakdown")]:
-        dimension = st.selectbox(tr("breakdown_by"), present, format_func=labeller("field_"), key="conc_dimension")
-        groups = queries.indicators_by_dimension(view.key, dimension, measure)
-        shown = pd.DataFrame({
-            tr(f"field_{dimension}"): groups["group"], tr("col_customers"): groups["customers"],
-            tr(f"measure_{measure}"): groups["total"], "CR1": groups["top1_share"], "CR5": groups["top5_share"],
-            "HHI": groups["hhi"], "Gini": groups["gini"]})
-        st.dataframe(shown, hide_index=True, column_config={
-            tr(f"measure_{measure}"): st.column_config.NumberColumn(format="localized"),
-            "CR1": st.column_config.NumberColumn(format="percent"), "CR5": st.column_config.NumberColumn(format="percent"),
-            "HHI": st.column_config.NumberColumn(format="%.0f"), "Gini": st.column_config.NumberColumn(format="%.3f")})
-        st.caption(tr("breakdown_help"))
+    sections.append(("conc_tab_breakdown", breakdown_section))
+# Lazy tabs: only the open one runs (the trend and the breakdowns cost a scan each).
+# (Switching language shows the first tab again: a tab is identified by its label.)
+containers = st.tabs([tr(key) for key, _ in sections], key="conc_tab", on_change="rerun")
+for (key, section), container in zip(sections, containers):
+    with container:
+        if container.open:
+            section()

@@ -1,4 +1,4 @@
-"""Benchmarks (not part of `make test`). Usage: python bench/run.py [ingest|analytics|all] [--rows N]
+"""Benchmarks (not part of `make test`). Usage: python bench/run.py [ingest|concentration|all] [--rows N]
 
 Each benchmark prints one JSON line with its measurements and the target it checks.
 """
@@ -55,13 +55,86 @@ def bench_ingest(rows: int) -> dict:
             "ratio": round(ours / baseline, 2), "target_ratio": 1.5, "loaded": report.rows}
 
 
+def _bench_store(rows: int):
+    """A store holding the generated file (ingested once, kept in bench/out)."""
+    from kam_analytics.ingest import ingest_file
+    from kam_analytics.store import Store
+
+    csv = make_csv(OUT / f"tx_{rows}.csv", rows, max(1, rows // 100))
+    store = Store.open(OUT / f"store_{rows}.duckdb")
+    if store.find("bench") is None:
+        ingest_file(store, csv, dataset="bench")
+    return store
+
+
+def _best_of(fn, repeat: int = 3) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def bench_concentration(rows: int) -> dict:
+    """Every figure of the concentration page (indicators, Pareto, Lorenz, quarterly trend,
+    breakdown by region) in the database vs the same computation in pandas on a DataFrame
+    already in memory (loading it is not counted)."""
+    import math
+
+    import numpy as np
+
+    from kam_analytics.analytics import concentration as conc
+
+    store = _bench_store(rows)
+    table = store.table("bench")
+
+    def ours():
+        ranked = conc.ranked_customers(table)
+        conc.concentration(ranked)
+        conc.pareto_table(ranked)
+        conc.lorenz_points(ranked)
+        conc.indicators_by_period(table, "quarter")
+        conc.grouped_indicators(table, "region")
+
+    frame = store.cursor().execute('SELECT customer_id, order_date, region, CAST(amount AS DOUBLE) AS amount '
+                                   f'FROM "{store.dataset("bench").table_name}"').df()
+
+    def indicators(values):
+        x = np.sort(np.clip(values.to_numpy(), 0, None))[::-1]
+        total, n = x.sum(), len(x)
+        shares = x / total
+        asc = x[::-1]
+        return {"hhi": 10_000 * (shares ** 2).sum(), "cr5": shares[:5].sum(),
+                "top20": shares[: math.ceil(0.2 * n)].sum(),
+                "gini": 2 * np.dot(np.arange(1, n + 1), asc) / (n * total) - (n + 1) / n}
+
+    def pandas_version():
+        per = frame.groupby("customer_id")["amount"].sum()
+        per = per.sort_values(ascending=False)
+        indicators(per)
+        per.clip(lower=0).cumsum()
+        quarter = frame["order_date"].dt.to_period("Q")
+        for _, group in frame.groupby([quarter, "customer_id"])["amount"].sum().groupby(level=0):
+            indicators(group)
+        for _, group in frame.groupby(["region", "customer_id"])["amount"].sum().groupby(level=0):
+            indicators(group)
+
+    result = {"benchmark": "concentration", "transactions": rows, "customers": int(table.customer_id.nunique().execute()),
+              "kam_s": round(_best_of(ours), 3), "pandas_s": round(_best_of(pandas_version), 3)}
+    result["speedup_vs_pandas"] = round(result["pandas_s"] / result["kam_s"], 2)
+    result["target"] = "about 1 s, several times faster than pandas"
+    store.close()
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("which", nargs="?", default="all")
     parser.add_argument("--rows", type=int, default=10_000_000)
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
-    benches = {"ingest": bench_ingest}
+    benches = {"ingest": bench_ingest, "concentration": bench_concentration}
     for name, fn in benches.items():
         if args.which in ("all", name):
             print(json.dumps(fn(args.rows), ensure_ascii=False), flush=True)

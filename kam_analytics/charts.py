@@ -78,7 +78,7 @@ def indicator_trend(periods: pd.DataFrame, lang: str, freq: str = "month") -> go
     fig = go.Figure()
     x = pd.to_datetime(periods["group"]) if len(periods) else []
     fig.add_scatter(x=x, y=periods["top5_share"], mode="lines+markers", name=t("kpi_top5", lang))
-    fig.add_scatter(x=x, y=periods["gini"], mode="lines+markers", name="Gini")
+    fig.add_scatter(x=x, y=periods["gini"], mode="lines+markers", name=t("gini", lang))
     fig.add_scatter(x=x, y=periods["hhi"], mode="lines+markers", name="HHI", yaxis="y2", line=dict(dash="dot"))
     fig.update_layout(yaxis=dict(tickformat=".0%", range=[0, 1]), yaxis2=dict(overlaying="y", side="right", title="HHI"),
                       legend=dict(orientation="h", y=-0.2))

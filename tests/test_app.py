@@ -107,7 +107,7 @@ def test_every_page_renders_with_its_title(app_env, page, lang):
 
 
 # English words that are allowed on a Chinese page: product and format names, data values.
-ALLOWED = re.compile(r"KAM Analytics|ABC|HHI|RFM|CSV|TSV|TXT|Excel|Parquet|xlsx|UTF-\d+|GB18030|Big5|English|C00\d")
+ALLOWED = re.compile(r"KAM Analytics|ABC|HHI|RFM|ASC \d+|GAAP|CSV|TSV|TXT|Excel|Parquet|xlsx|UTF-\d+|GB18030|Big5|English|C00\d")
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -218,3 +218,46 @@ def test_rename_and_delete_with_confirmation(app_env):
     assert not at.exception
     assert [i.value for i in at.sidebar.info] == [T("sidebar_no_datasets", "en")]
     assert [i.value for i in at.main.info] == [T("no_dataset", "en")]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_concentration_page_figures(app_env, lang):
+    # C001 600, C002 300, C003 100: worked out in test_concentration.test_three_customers_by_hand
+    app_env()
+    at = open_app(lang, "concentration")
+    metrics = {}
+    for m in at.metric:  # the first of a label: the what-if repeats HHI further down
+        metrics.setdefault(m.label, m.value)
+    assert {k: metrics[k] for k in ("HHI", T("gini", lang), "CR1", "CR5", "CR10")} == {
+        "HHI": "4,600", T("gini", lang): "0.333", "CR1": "60.0%", "CR5": "100.0%", "CR10": "100.0%"}
+    assert metrics[T("conc_customers", lang)] == "3"
+    assert metrics[T("conc_hhi_level", lang)] == T("hhi_level_high", lang)
+    assert metrics[T("conc_number_equivalent", lang)] == "2.2"
+    assert metrics[T("conc_top20pct", lang)] == "60.0%"
+    assert metrics[T("conc_for_80pct", lang)] == "2"
+    warnings = [w.value for w in at.warning]
+    assert warnings == [
+        T("flag_major_customer", lang, customer="上海甲公司", share="60.0%"),
+        T("flag_major_customer", lang, customer="广州乙公司", share="30.0%"),
+        T("flag_major_customer", lang, customer="北京丙公司", share="10.0%"),
+        T("flag_top5_above", lang, share="100.0%", level="30%"),
+        T("flag_hhi_high", lang, hhi="4,600"),
+    ]
+    # what-if (a lazy tab: open it), default: lose the largest customer -> 600 lost (60%),
+    # HHI of B 300 / C 100 = 6,250, Gini 0.333 -> 0.250
+    at.session_state["conc_tab"] = T("conc_tab_whatif", lang)
+    at.run()
+    assert not at.exception
+    whatif = {m.label: (m.value, m.delta) for m in at.metric[-4:]}
+    assert whatif == {T("whatif_revenue_lost", lang): ("600", "60.0%"), T("whatif_profit_lost", lang): ("–", ""),
+                      "HHI": ("6,250", "+1,650"), "CR5": ("100.0%", "+0.0pp")}
+    assert at.caption[-1].value == T("whatif_gini", lang, before="0.333", after="0.250")
+
+
+def test_concentration_page_abc_cutoffs_are_editable(app_env):
+    app_env()
+    at = open_app("en", "concentration")
+    assert at.caption[0].value == T("conc_abc_counts", "en", a="2", b="1", c="0", cut_a=80, cut_b=95)
+    at.number_input(key="conc_cut_a").set_value(50).run()
+    # before-shares 0, .6, .9: only the first is below 50%
+    assert at.caption[0].value == T("conc_abc_counts", "en", a="1", b="2", c="0", cut_a=50, cut_b=95)

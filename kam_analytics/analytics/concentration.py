@@ -33,20 +33,20 @@ ABC_CUTS = (0.80, 0.95)      # cumulative share limits of classes A and B (80/15
 BREAK_EVEN_MARGIN = 0.01     # |profit| <= 1% of revenue counts as break-even
 
 
-def _measure(table: ibis.Table, measure: str):
+def _measure_sum(table: ibis.Table, measure: str):
+    """Σ of the measure per group, summed exactly (DECIMAL) and cast once afterwards."""
     if measure not in ("revenue", "profit"):
         raise ValueError(f"unknown measure {measure!r}")
-    return (table.amount if measure == "revenue" else table.profit).cast("float64")
+    return (table.amount if measure == "revenue" else table.profit).sum().cast("float64")
 
 
 def ranked_customers(table: ibis.Table, measure: str = "revenue") -> pd.DataFrame:
     """One row per customer, ranked: customer_id, name (if known), value, revenue, profit (if
     known), rank (1 = largest value; ties by customer_id), x (= max(value, 0)), cum_x
     (running sum of x in rank order). Computed in the database."""
-    value = _measure(table, measure)
-    metrics = {"value": value.sum(), "revenue": table.amount.cast("float64").sum()}
+    metrics = {"value": _measure_sum(table, measure), "revenue": table.amount.sum().cast("float64")}
     if "profit" in table.columns:
-        metrics["profit"] = table.profit.cast("float64").sum()
+        metrics["profit"] = table.profit.sum().cast("float64")
     if "discount" in table.columns:
         # revenue-weighted average discount rate (discount depth)
         metrics["discount"] = (table.discount * table.amount.cast("float64")).sum() / table.amount.cast("float64").sum()
@@ -293,15 +293,13 @@ def grouped_indicators(table: ibis.Table, by, measure: str = "revenue") -> pd.Da
     groups counts in each with its value there). Groups whose Σ x is 0 have None shares.
     """
     key = table[by] if isinstance(by, str) else by
-    t = table.mutate(group=key, _v=_measure(table, measure))
-    per = t.group_by(["group", "customer_id"]).aggregate(value=t._v.sum())
+    t = table.mutate(group=key)
+    per = t.group_by(["group", "customer_id"]).aggregate(value=_measure_sum(t, measure))
     per = per.mutate(x=ibis.greatest(per.value, 0.0))
     order = ibis.window(group_by=per.group, order_by=[ibis.desc(per.value), per.customer_id])
     per = per.mutate(rank=ibis.row_number().over(order) + 1)
-    # ascending position for the Gini sum: n + 1 - rank (ties do not change Σ i·x_(i))
-    n = per.customer_id.count().over(ibis.window(group_by=per.group))
-    per = per.mutate(n=n)
-    per = per.mutate(asc=per.n + 1 - per.rank)
+    # Gini needs Σ i·x_(i) with i the ascending position n + 1 - rank, i.e.
+    # (n + 1)·Σx - Σ rank·x: no second window for n (ties do not change the sum)
     agg = per.group_by("group").aggregate(
         customers=per.customer_id.count(),
         total=per.value.sum(),
@@ -309,14 +307,16 @@ def grouped_indicators(table: ibis.Table, by, measure: str = "revenue") -> pd.Da
         sum_sq=(per.x * per.x).sum(),
         top1=per.x.sum(where=per.rank <= 1),
         top5=per.x.sum(where=per.rank <= 5),
-        weighted=(per.asc * per.x).sum(),
+        rank_weighted=(per.rank * per.x).sum(),
     ).order_by("group")
     out = agg.to_pandas()
     positive = out["positive"].where(out["positive"] > 0)
     out["top1_share"] = out["top1"] / positive
     out["top5_share"] = out["top5"] / positive
     out["hhi"] = 10_000 * out["sum_sq"] / positive ** 2
-    out["gini"] = 2 * out["weighted"] / (out["customers"] * positive) - (out["customers"] + 1) / out["customers"]
+    n = out["customers"]
+    weighted = (n + 1) * out["positive"] - out["rank_weighted"]
+    out["gini"] = 2 * weighted / (n * positive) - (n + 1) / n
     return out[["group", "customers", "total", "top1_share", "top5_share", "hhi", "gini"]]
 
 
