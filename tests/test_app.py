@@ -251,13 +251,13 @@ def test_concentration_page_figures(app_env, lang):
     whatif = {m.label: (m.value, m.delta) for m in at.metric[-4:]}
     assert whatif == {T("whatif_revenue_lost", lang): ("600", "60.0%"), T("whatif_profit_lost", lang): ("–", ""),
                       "HHI": ("6,250", "+1,650"), "CR5": ("100.0%", "+0.0pp")}
-    assert at.caption[-1].value == T("whatif_gini", lang, before="0.333", after="0.250")
+    assert at.main.caption[-1].value == T("whatif_gini", lang, before="0.333", after="0.250")
 
 
 def test_concentration_page_abc_cutoffs_are_editable(app_env):
     app_env()
     at = open_app("en", "concentration")
-    assert at.caption[0].value == T("conc_abc_counts", "en", a="2", b="1", c="0", cut_a=80, cut_b=95)
+    assert at.main.caption[0].value == T("conc_abc_counts", "en", a="2", b="1", c="0", cut_a=80, cut_b=95)
     at.number_input(key="conc_cut_a").set_value(50).run()
     # before-shares 0, .6, .9: only the first is below 50%
-    assert at.caption[0].value == T("conc_abc_counts", "en", a="1", b="2", c="0", cut_a=50, cut_b=95)
+    assert at.main.caption[0].value == T("conc_abc_counts", "en", a="1", b="2", c="0", cut_a=50, cut_b=95)
