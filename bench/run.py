@@ -39,17 +39,19 @@ def bench_ingest(rows: int) -> dict:
     from kam_analytics.store import Store
 
     csv = make_csv(OUT / f"tx_{rows}.csv", rows, max(1, rows // 100))
-    with tempfile.TemporaryDirectory(dir=OUT) as tmp:
-        con = duckdb.connect(str(Path(tmp) / "baseline.duckdb"))
-        started = time.perf_counter()
-        con.execute("CREATE TABLE t AS SELECT * FROM read_csv(?)", [str(csv)])
-        baseline = time.perf_counter() - started
-        con.close()
-        store = Store.open(Path(tmp) / "kam.duckdb")
-        started = time.perf_counter()
-        report = ingest_file(store, csv, dataset="bench")
-        ours = time.perf_counter() - started
-        store.close()
+    baseline = ours = float("inf")
+    for attempt in range(2):  # best of two: the machine's other work adds noise
+        with tempfile.TemporaryDirectory(dir=OUT) as tmp:
+            con = duckdb.connect(str(Path(tmp) / "baseline.duckdb"))
+            started = time.perf_counter()
+            con.execute("CREATE TABLE t AS SELECT * FROM read_csv(?)", [str(csv)])
+            baseline = min(baseline, time.perf_counter() - started)
+            con.close()
+            store = Store.open(Path(tmp) / "kam.duckdb")
+            started = time.perf_counter()
+            report = ingest_file(store, csv, dataset="bench")
+            ours = min(ours, time.perf_counter() - started)
+            store.close()
     return {"benchmark": "ingest", "rows": rows, "file_mb": round(csv.stat().st_size / 1e6, 1),
             "duckdb_read_csv_s": round(baseline, 2), "kam_ingest_s": round(ours, 2),
             "ratio": round(ours / baseline, 2), "target_ratio": 1.5, "loaded": report.rows}

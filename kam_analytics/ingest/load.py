@@ -43,6 +43,7 @@ class IngestReport:
     rejected_examples: list[dict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     replaced: bool = False
+    single_pass: bool = False  # parsed in one direct pass over the file (formats from its first rows)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -94,8 +95,8 @@ class _Plan:
     def __init__(self, con, raw: RawTable, mapping: dict[str, str], date_format: str | None, file: str):
         self.raw, self.mapping = raw, mapping
         self.col = {canonical: raw.columns[raw.headers.index(h)] for canonical, h in mapping.items()}
-        filled = " OR ".join(f"nullif(trim({c}), '') IS NOT NULL" for c in raw.columns)
-        self.where = f"rowid > {raw.header_rowid} AND ({filled})"
+        self.nonblank = "(" + " OR ".join(f"nullif(trim({c}), '') IS NOT NULL" for c in raw.columns) + ")"
+        self.where = f"rowid > {raw.header_rowid} AND {self.nonblank}"
         dates = [c for c, (_, kind) in COLUMNS.items() if kind == "date" and c in self.col]
         numeric = [c for c, (_, kind) in COLUMNS.items() if kind in ("money", "number", "rate") and c in self.col]
         profile = self._profile(con, dates, numeric)
@@ -211,30 +212,41 @@ def ingest_file(store: Store, path: str | Path, dataset: str | None = None,
     step = progress or (lambda fraction, key: None)
     if not replace and store.find(name) is not None:
         raise IngestError("dataset_exists_ingest", name=name)
+    temp_files: list[Path] = []
     with store.write_lock:
         con = store.cursor()
         raw_table, tx_table, rej_table = store.staging_name(), store.staging_name(), store.staging_name()
         try:
             step(0.05, "progress_reading")
-            raw = read_raw(con, path, raw_table, sheet=sheet, tmp_dir=store.path.parent / "tmp")
+            tmp_dir = store.path.parent / "tmp"
+            raw = read_raw(con, path, raw_table, sheet=sheet, tmp_dir=tmp_dir, sample_rows=FAST_SAMPLE_ROWS)
+            temp_files.extend(raw.temp_files)
             chosen = resolve_mapping(raw.headers, mapping)
             _check_required(chosen, raw.headers, path.name)
-            step(0.45, "progress_detecting")
-            plan = _Plan(con, raw, chosen, date_format, path.name)
-            step(0.6, "progress_parsing")
-            select = plan.select_list()
+            step(0.3, "progress_detecting")
+            plan = _fast_ingest(con, raw, chosen, date_format, path.name, tx_table, step) \
+                if raw.full_source is not None else None
+            if plan is None:
+                if raw.full_source is not None:  # the fast pass did not fit this file: read it all
+                    con.execute(f'DROP TABLE IF EXISTS "{raw_table}"')
+                    raw = read_raw(con, path, raw_table, sheet=sheet, tmp_dir=tmp_dir)
+                plan = _Plan(con, raw, chosen, date_format, path.name)
+                step(0.6, "progress_parsing")
+                # MATERIALIZED: without it the optimiser pushes the NOT NULL filter into the
+                # parsing expressions and parses every date and amount twice (measured: 2x slower).
+                con.execute(f"""CREATE TABLE "{tx_table}" AS WITH parsed AS MATERIALIZED (
+                    SELECT {plan.select_list()} FROM "{raw_table}" WHERE {plan.where})
+                    SELECT * FROM parsed
+                    WHERE customer_id IS NOT NULL AND order_date IS NOT NULL AND amount IS NOT NULL""")
+                data_rows = plan.data_rows
+            else:
+                data_rows = None  # the fast pass only stands when every data row loaded
             rownum = raw.row_number_sql()
-            # MATERIALIZED: without it the optimiser pushes the NOT NULL filter into the
-            # parsing expressions and parses every date and amount twice (measured: 2x slower).
-            con.execute(f"""CREATE TABLE "{tx_table}" AS WITH parsed AS MATERIALIZED (
-                SELECT {select} FROM "{raw_table}" WHERE {plan.where})
-                SELECT * FROM parsed
-                WHERE customer_id IS NOT NULL AND order_date IS NOT NULL AND amount IS NOT NULL""")
             loaded = con.execute(f'SELECT count(*) FROM "{tx_table}"').fetchone()[0]
             step(0.8, "progress_validating")
             raw_cells = ", ".join(raw.columns)
             # Every data row loaded: the reject table is empty, so skip re-parsing the file for it.
-            no_rejects = "AND false" if loaded == plan.data_rows else ""
+            no_rejects = "AND false" if data_rows is None or loaded == data_rows else ""
             con.execute(f"""CREATE TABLE "{rej_table}" AS SELECT "row", reason, {raw_cells} FROM (
                 SELECT *, {plan.reason_sql()} AS reason FROM (
                     SELECT {rownum} AS "row", {raw_cells}, {plan.required_select()}
@@ -264,6 +276,8 @@ def ingest_file(store: Store, path: str | Path, dataset: str | None = None,
             # the raw table is a TEMP table of this cursor's connection: drop it there
             con.execute(f'DROP TABLE IF EXISTS "{raw_table}"')
             con.close()
+            for temp in temp_files:
+                temp.unlink(missing_ok=True)
     step(1.0, "progress_done")
     return IngestReport(
         dataset=registered.name, rows=registered.rows, rejected=registered.rejected,
@@ -272,8 +286,47 @@ def ingest_file(store: Store, path: str | Path, dataset: str | None = None,
         date_min=_iso(registered.date_min), date_max=_iso(registered.date_max),
         date_formats=plan.date_formats, decimal_comma=plan.decimal_comma,
         amount_source=_amount_source(plan), discount_kind=discount_kind, rejected_reasons=reasons,
-        rejected_examples=examples, warnings=plan.warnings, replaced=existed,
+        rejected_examples=examples, warnings=plan.warnings, replaced=existed, single_pass=data_rows is None,
     )
+
+
+FAST_SAMPLE_ROWS = 200_000
+
+
+def _fast_ingest(con, raw: RawTable, mapping: dict[str, str], date_format: str | None, file: str,
+                 tx_table: str, step) -> _Plan | None:
+    """One direct pass over a long text file, with formats inferred from its first rows.
+
+    It stands only if every data row of the whole file parses (which also proves the formats
+    read the whole column); otherwise the table is dropped and None returned, and the caller
+    takes the general path (whole file loaded, whole-column inference, rejects with row
+    numbers). Only plain numbers and an undisputed date format qualify, so a format that
+    reads every value but differently from the rest of the file cannot slip through.
+    """
+    try:
+        plan = _Plan(con, raw, mapping, date_format, file)
+    except IngestError:
+        return None
+    if not all(style.plain for style in plan.styles.values()):
+        return None
+    step(0.4, "progress_parsing")
+    try:
+        # Row order inside the table carries no meaning; not preserving it lets DuckDB write
+        # in parallel (measured 11.2 s -> 9.1 s on 10 million rows).
+        con.execute("SET preserve_insertion_order = false")
+        con.execute(f"""CREATE TABLE "{tx_table}" AS SELECT {plan.select_list()}
+            FROM {raw.full_source} WHERE {plan.nonblank}""")
+    except Exception:
+        con.execute(f'DROP TABLE IF EXISTS "{tx_table}"')
+        return None
+    finally:
+        con.execute("RESET preserve_insertion_order")
+    unreadable = con.execute(f"""SELECT count(*) FROM "{tx_table}"
+        WHERE customer_id IS NULL OR order_date IS NULL OR amount IS NULL""").fetchone()[0]
+    if unreadable:
+        con.execute(f'DROP TABLE "{tx_table}"')
+        return None
+    return plan
 
 
 def _amount_source(plan: _Plan) -> str:

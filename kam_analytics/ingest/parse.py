@@ -72,8 +72,8 @@ def date_sql(col: str, family: str) -> str:
 def iso_cast_sql(value: str) -> str:
     """DuckDB's timestamp cast, only for 'YYYY-MM-DD…' text (the cast alone also reads
     '03/01/19', which must go through family inference instead)."""
-    return (f"(CASE WHEN substr({value}, 5, 1) = '-' AND substr({value}, 8, 1) = '-' "
-            f"THEN TRY_CAST({value} AS TIMESTAMP) END)")
+    # strpos, not substr: no string is built per row
+    return f"(CASE WHEN strpos({value}, '-') = 5 THEN TRY_CAST({value} AS TIMESTAMP) END)"
 
 
 @dataclass

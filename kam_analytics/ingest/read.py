@@ -41,6 +41,10 @@ class RawTable:
     sheet: str | None = None
     sheets: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # Set when ``table`` holds only the first rows of a longer text file: the SQL that reads the
+    # data records (after the header) of the whole file as c0…cN, and temp files it needs.
+    full_source: str | None = None
+    temp_files: list[Path] = field(default_factory=list)
 
     def row_number_sql(self) -> str:
         """The user-facing row number: the header is row 1, as a spreadsheet shows it."""
@@ -194,8 +198,13 @@ def whitespace_splitter(lines: list[str]):
 
 
 # -- reading ----------------------------------------------------------------------------------
-def read_raw(con, path: str | Path, table: str, sheet: str | None = None, tmp_dir: Path | None = None) -> RawTable:
-    """Read ``path`` into DuckDB table ``table`` (all VARCHAR). Raises IngestError when unusable."""
+def read_raw(con, path: str | Path, table: str, sheet: str | None = None, tmp_dir: Path | None = None,
+             sample_rows: int | None = None) -> RawTable:
+    """Read ``path`` into DuckDB table ``table`` (all VARCHAR). Raises IngestError when unusable.
+
+    With ``sample_rows``, a text file longer than that is read only up to that many records
+    and the RawTable carries ``full_source`` for one direct pass over the whole file later
+    (the caller deletes ``temp_files`` when done)."""
     path = Path(path)
     if not path.exists():
         raise IngestError("file_missing", file=path.name)
@@ -214,7 +223,8 @@ def read_raw(con, path: str | Path, table: str, sheet: str | None = None, tmp_di
     elif kind == "parquet":
         raw = _read_parquet(con, path, table)
     else:
-        raw = _read_text(con, path, table, head, truncated=size > len(head), tmp_dir=tmp_dir)
+        raw = _read_text(con, path, table, head, truncated=size > len(head), tmp_dir=tmp_dir,
+                         sample_rows=sample_rows)
     return raw
 
 
@@ -223,7 +233,8 @@ def _looks_like_html(text: str) -> bool:
     return start.startswith(("<!doctype html", "<html", "<?xml")) or "<html" in start or "<body" in start
 
 
-def _read_text(con, path: Path, table: str, head: bytes, truncated: bool, tmp_dir: Path | None) -> RawTable:
+def _read_text(con, path: Path, table: str, head: bytes, truncated: bool, tmp_dir: Path | None,
+               sample_rows: int | None = None) -> RawTable:
     encoding = detect_encoding(head, truncated)
     if "\x00" in head.decode(encoding if encoding.startswith("utf-16") else "latin-1", errors="replace") \
             and not encoding.startswith("utf-16"):
@@ -244,7 +255,9 @@ def _read_text(con, path: Path, table: str, head: bytes, truncated: bool, tmp_di
     warnings: list[str] = []
     source = path
     native = encoding in ("utf-8", "utf-8-sig") and delimiter != WHITESPACE
+    csv_delimiter = "\t" if delimiter == WHITESPACE else delimiter
     temp: Path | None = None
+    keep_temp = False
     try:
         if not native:
             splitter = whitespace_splitter(lines) if delimiter == WHITESPACE else None
@@ -253,7 +266,7 @@ def _read_text(con, path: Path, table: str, head: bytes, truncated: bool, tmp_di
             if replaced:
                 warnings.append(f"undecodable_bytes:{replaced}")
         try:
-            _load_csv(con, source, table, "\t" if delimiter == WHITESPACE else delimiter)
+            _load_csv(con, source, table, csv_delimiter, limit=sample_rows)
         except IngestError:
             raise
         except Exception as error:
@@ -263,18 +276,50 @@ def _read_text(con, path: Path, table: str, head: bytes, truncated: bool, tmp_di
                 if encoding in ("utf-8", "utf-8-sig"):
                     encoding = "gb18030"
                 temp, replaced = _transcode(path, encoding, None, tmp_dir)
+                source = temp
                 if replaced:
                     warnings.append(f"undecodable_bytes:{replaced}")
-                _load_csv(con, temp, table, delimiter)
+                _load_csv(con, temp, table, delimiter, limit=sample_rows)
             else:
                 raise IngestError("file_unreadable_text", file=path.name,
                                   reason=str(error).splitlines()[0][:300]) from None
+        columns, headers, header_rowid = _find_header(con, table)
+        raw = RawTable(table, columns, headers, header_rowid, "text", _encoding_label(encoding),
+                       DELIMITER_NAMES[delimiter], warnings=warnings)
+        if sample_rows is not None:
+            loaded = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+            skip = _plain_lines_before_data(source, header_rowid, "utf-8-sig")
+            if loaded >= sample_rows and skip is not None:
+                raw.full_source = _csv_sql(source, csv_delimiter, skip=skip, names=columns)
+                if temp is not None:
+                    raw.temp_files.append(temp)
+                    keep_temp = True
+        return raw
     finally:
-        if temp is not None:
+        if temp is not None and not keep_temp:
             temp.unlink(missing_ok=True)
-    columns, headers, header_rowid = _find_header(con, table)
-    return RawTable(table, columns, headers, header_rowid, "text", _encoding_label(encoding),
-                    DELIMITER_NAMES[delimiter], warnings=warnings)
+
+
+def _plain_lines_before_data(source: Path, header_rowid: int, encoding: str) -> int | None:
+    """How many physical lines precede the first data record, when each record up to the
+    header is one non-blank line without quotes (so ``skip`` can count lines); else None."""
+    with open(source, encoding=encoding, errors="replace", newline="") as fh:
+        for _ in range(header_rowid + 1):
+            line = fh.readline()
+            if not line.strip() or '"' in line:
+                return None
+    return header_rowid + 1
+
+
+def _csv_sql(source: Path, delimiter: str, skip: int = 0, names: list[str] | None = None) -> str:
+    """A read_csv call as SQL text (paths and delimiters quoted as literals; both are ours)."""
+    quote = lambda text: "'" + str(text).replace("'", "''") + "'"  # noqa: E731
+    extra = f", skip = {int(skip)}" if skip else ""
+    if names:
+        extra += ", names = [" + ", ".join(quote(n) for n in names) + "]"
+    return (f"read_csv({quote(source)}, delim = {quote(delimiter)}, header = false, all_varchar = true, "
+            f"null_padding = true, quote = '\"', escape = '\"', max_line_size = 10000000, "
+            f"ignore_errors = false{extra})")
 
 
 def _encoding_label(encoding: str) -> str:
@@ -317,13 +362,9 @@ def _transcode(path: Path, encoding: str, splitter, tmp_dir: Path | None) -> tup
     return Path(name), replaced
 
 
-def _load_csv(con, source: Path, table: str, delimiter: str) -> None:
-    con.execute(
-        f"""CREATE TEMP TABLE "{table}" AS SELECT * FROM read_csv(?, delim = ?, header = false,
-            all_varchar = true, null_padding = true, quote = '"', escape = '"',
-            max_line_size = 10000000, ignore_errors = false)""",
-        [str(source), delimiter],
-    )
+def _load_csv(con, source: Path, table: str, delimiter: str, limit: int | None = None) -> None:
+    limit_sql = f" LIMIT {int(limit)}" if limit is not None else ""
+    con.execute(f'CREATE TEMP TABLE "{table}" AS SELECT * FROM {_csv_sql(source, delimiter)}{limit_sql}')
 
 
 def _find_header(con, table: str) -> tuple[list[str], list[str], int]:
