@@ -11,6 +11,8 @@ from ui import queries
 from ui.state import frame, labeller, money, open_account, tr
 from ui.widgets import no_dataset
 
+PARETO_BARS = 2000  # bars drawn; beyond that the browser slows and the tail is flat anyway
+
 view = frame("concentration_title")
 if view.dataset is None:
     no_dataset()
@@ -80,8 +82,9 @@ def clicked_customer(event) -> str | None:
 
 def pareto_section():
     table = conc.pareto_table(ranked, cuts)
-    st.caption(tr("conc_pareto_help", shown=format_count(min(300, len(table))), customers=format_count(len(table))))
-    event = st.plotly_chart(charts.pareto(table, view.lang, measure), on_select="rerun", selection_mode="points",
+    shown = min(PARETO_BARS, len(table))
+    st.caption(tr("conc_pareto_help", shown=format_count(shown), customers=format_count(len(table))))
+    event = st.plotly_chart(charts.pareto(table, view.lang, measure, limit=shown), on_select="rerun", selection_mode="points",
                             key="pareto_chart", config={"displayModeBar": False})
     chosen = clicked_customer(event)
     if chosen:

@@ -30,6 +30,7 @@ def revenue_trend(periods: pd.DataFrame, lang: str, title_key: str = "chart_reve
         ]
         fig.add_bar(x=pd.to_datetime(periods["period"]), y=periods["revenue"], marker_color=COLOURS["primary"],
                     hovertext=hover, hoverinfo="text", name=t("axis_revenue", lang))
+    fig.update_layout(xaxis=dict(tickformat="%Y-%m"))
     return _layout(fig, t(title_key, lang), t(f"axis_{freq}", lang), t("axis_revenue", lang))
 
 
@@ -39,7 +40,7 @@ def _customer_label(row) -> str:
         else str(row["customer_id"])
 
 
-def pareto(table: pd.DataFrame, lang: str, measure: str = "revenue", limit: int = 300) -> go.Figure:
+def pareto(table: pd.DataFrame, lang: str, measure: str = "revenue", limit: int = 2000) -> go.Figure:
     """Bars: each customer's share (first ``limit`` in rank order, coloured by ABC class);
     line: cumulative share; dashed line at 80%. customdata carries the customer_id for clicks."""
     shown = table.head(limit)
@@ -55,7 +56,7 @@ def pareto(table: pd.DataFrame, lang: str, measure: str = "revenue", limit: int 
                     line=dict(color="#333333"), hovertext=hover, hoverinfo="text", name=t("chart_cum_share", lang))
     fig.add_hline(y=0.8, line_dash="dash", line_color=COLOURS["accent"], yref="y2")
     fig.update_layout(yaxis=dict(tickformat=".1%"), yaxis2=dict(overlaying="y", side="right", range=[0, 1.02],
-                                                                 tickformat=".0%"),
+                                                                 tickvals=[0, 0.2, 0.4, 0.6, 0.8, 1.0], tickformat=".0%"),
                       legend=dict(orientation="h", y=-0.2), clickmode="event+select")
     return _layout(fig, t("chart_pareto", lang, measure=t(f"measure_{measure}", lang)), t("axis_rank", lang),
                    t("chart_share", lang))
@@ -80,8 +81,9 @@ def indicator_trend(periods: pd.DataFrame, lang: str, freq: str = "month") -> go
     fig.add_scatter(x=x, y=periods["top5_share"], mode="lines+markers", name=t("kpi_top5", lang))
     fig.add_scatter(x=x, y=periods["gini"], mode="lines+markers", name=t("gini", lang))
     fig.add_scatter(x=x, y=periods["hhi"], mode="lines+markers", name="HHI", yaxis="y2", line=dict(dash="dot"))
-    fig.update_layout(yaxis=dict(tickformat=".0%", range=[0, 1]), yaxis2=dict(overlaying="y", side="right", title="HHI"),
-                      legend=dict(orientation="h", y=-0.2))
+    fig.update_layout(yaxis=dict(tickformat=".0%", range=[0, 1]),
+                      yaxis2=dict(overlaying="y", side="right", title="HHI", tickformat=",.0f", rangemode="tozero"),
+                      xaxis=dict(tickformat="%Y-%m"), legend=dict(orientation="h", y=-0.25))
     return _layout(fig, t("chart_concentration_trend", lang), t(f"axis_{freq}", lang), t("axis_share_or_gini", lang))
 
 
