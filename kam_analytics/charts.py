@@ -50,14 +50,23 @@ def pareto(table: pd.DataFrame, lang: str, measure: str = "revenue", limit: int 
     hover = [t("chart_hover_customer", lang, customer=label, value=format_amount(v, lang),
                share=f"{s * 100:.2f}%", cum=f"{c * 100:.1f}%", abc=k)
              for label, v, s, c, k in zip(labels, shown["value"], shown["share"], shown["cum_share"], shown["abc"])]
+    # Bars are drawn only; hover and clicks go to the markers of the cumulative line: with
+    # hundreds of customers a bar is a pixel wide, too thin for Plotly to pick on a click.
     fig.add_bar(x=shown["rank"], y=shown["share"], marker_color=[colours[k] for k in shown["abc"]],
-                customdata=shown["customer_id"], hovertext=hover, hoverinfo="text", name=t("chart_share", lang))
-    fig.add_scatter(x=shown["rank"], y=shown["cum_share"], mode="lines", yaxis="y2", customdata=shown["customer_id"],
-                    line=dict(color="#333333"), hovertext=hover, hoverinfo="text", name=t("chart_cum_share", lang))
+                hoverinfo="skip", name=t("chart_share", lang))
+    fig.add_scatter(x=shown["rank"], y=shown["cum_share"], mode="lines+markers", yaxis="y2",
+                    marker=dict(size=5, color=[colours[k] for k in shown["abc"]]), line=dict(color="#333333", width=1),
+                    customdata=shown["customer_id"], hovertext=hover, hoverinfo="text",
+                    name=t("chart_cum_share", lang))
     fig.add_hline(y=0.8, line_dash="dash", line_color=COLOURS["accent"], yref="y2")
+    reach = int(table["in_80pct"].sum()) if "in_80pct" in table else 0
+    if 0 < reach <= len(shown):  # the customers making 80%: up to this rank
+        fig.add_vline(x=reach + 0.5, line_dash="dot", line_color=COLOURS["accent"],
+                      annotation_text=t("chart_80pct_marker", lang, customers=f"{reach:,}"),
+                      annotation_position="top right")
     fig.update_layout(yaxis=dict(tickformat=".1%"), yaxis2=dict(overlaying="y", side="right", range=[0, 1.02],
                                                                  tickvals=[0, 0.2, 0.4, 0.6, 0.8, 1.0], tickformat=".0%"),
-                      legend=dict(orientation="h", y=-0.2), clickmode="event+select")
+                      legend=dict(orientation="h", y=-0.2))
     return _layout(fig, t("chart_pareto", lang, measure=t(f"measure_{measure}", lang)), t("axis_rank", lang),
                    t("chart_share", lang))
 
@@ -93,9 +102,10 @@ def whale(curve: pd.DataFrame, lang: str) -> go.Figure:
     labels = [_customer_label(r) for _, r in curve.iterrows()]
     hover = [t("chart_hover_whale", lang, customer=label, profit=format_amount(p, lang), cum=f"{c * 100:.1f}%")
              for label, p, c in zip(labels, curve["profit"], curve["cum_share"])]
-    fig.add_scatter(x=curve["rank"], y=curve["cum_share"], mode="lines", customdata=curve["customer_id"],
-                    line=dict(color=COLOURS["primary"]), hovertext=hover, hoverinfo="text",
-                    name=t("chart_cum_profit", lang))
+    # markers, not a bare line: Plotly selects (and Streamlit reports) only points it can mark
+    fig.add_scatter(x=curve["rank"], y=curve["cum_share"], mode="lines+markers", marker=dict(size=4),
+                    customdata=curve["customer_id"], line=dict(color=COLOURS["primary"]), hovertext=hover,
+                    hoverinfo="text", name=t("chart_cum_profit", lang))
     fig.add_hline(y=1.0, line_dash="dash", line_color=COLOURS["muted"])
-    fig.update_layout(yaxis=dict(tickformat=".0%"), clickmode="event+select")
+    fig.update_layout(yaxis=dict(tickformat=".0%"))
     return _layout(fig, t("chart_whale", lang), t("axis_rank_profit", lang), t("chart_cum_profit", lang))

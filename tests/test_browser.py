@@ -142,3 +142,21 @@ def test_upload_a_gb18030_csv_and_see_it_analysed(server, browser, tmp_path):
     expect(metrics.nth(3)).to_have_text("80.0%")  # 8,000 / 10,000
     page.screenshot(path=str(SHOTS / "upload_3_overview.png"), full_page=True)
     page.close()
+
+
+def test_clicking_a_pareto_point_opens_the_account(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    _visit(page, f"{server}/concentration?lang=en", catalog("en")["concentration_title"], "en_concentration_pareto")
+    point = page.locator(".js-plotly-plot .scatterlayer .points path").first
+    expect(point).to_be_visible(timeout=30_000)
+    box = point.bounding_box()  # Plotly's drag layer lies over the points: use the mouse there
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    hovered = page.locator(".hoverlayer").text_content(timeout=10_000)
+    customer = hovered.split(" ")[0]  # hover text starts with the customer id
+    assert customer.startswith("C")
+    page.mouse.click(x, y)
+    expect(page.locator("h1").first).to_have_text(catalog("en")["account_title"], timeout=60_000)
+    expect(page.get_by_role("heading", level=3).first).to_contain_text(customer, timeout=30_000)
+    page.screenshot(path=str(SHOTS / "en_account_from_pareto.png"), full_page=True)
+    page.close()

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
+from kam_analytics.errors import KamError
 from kam_analytics.i18n import format_amount, normalise_lang, t
 from kam_analytics.schema import DIMENSIONS
 
@@ -118,7 +119,11 @@ def _persistent(widget, label: str, options, key: str, **kwargs):
 def sidebar() -> View:
     """Draw the shared sidebar and return the current view."""
     _init_language()
-    store = get_store()
+    try:
+        store = get_store()
+    except KamError as error:  # e.g. the store file is locked by another program
+        st.error(error.message(lang()))
+        st.stop()
     with st.sidebar:
         _persistent(st.radio, t("sidebar_language", lang()), ["zh", "en"], "lang", horizontal=True,
                     format_func=lambda code: {"zh": "中文", "en": "English"}[code])
