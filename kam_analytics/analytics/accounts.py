@@ -1,0 +1,364 @@
+"""Identify key accounts the way the KAM method says: a multi-criteria customer value
+scorecard (客户价值计分卡), the customer pyramid (Platinum / Gold / Iron / Lead after
+Zeithaml, Rust & Lemon 2001), pseudo key accounts (伪大客户), margin and discount checks,
+rising accounts, and the key-account list with its rule.
+
+Per-customer features are aggregated in the database (``customer_features``, Ibis); the
+scorecard, tiers and flags are computed from that one row per customer.
+
+References
+----------
+Zeithaml, V. A., Rust, R. T., & Lemon, K. N. (2001). The customer pyramid: creating and
+serving profitable customers. California Management Review, 43(4), 118–142.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from kam_analytics.analytics.filters import apply_filters
+
+RECENT_DAYS = 365
+TIERS = ("platinum", "gold", "iron", "lead")
+TIER_CUTS = (0.20, 0.50, 0.80)  # cumulative share of customers: top 20% / next 30% / next 30% / rest
+KEY_SCORE = 70.0
+PSEUDO_TOP_SHARE = 0.20      # "large": among the top 20% by revenue
+PSEUDO_ORDER_SHARE = 0.60    # one order is at least 60% of the customer's revenue …
+PSEUDO_MAX_ORDERS = 2        # … or the customer placed at most 2 orders
+PSEUDO_SILENCE = 3.0         # and has been silent for more than 3 × the portfolio's ordering rhythm
+RISING_GROWTH = 1.5          # recent-year revenue at least 1.5 × the year before
+OVERDUE_DAYS = 30.0
+CREDIT_SCALE = {"AAA": 100, "AA": 90, "A": 80, "BBB": 70, "BB": 55, "B": 40, "CCC": 25, "CC": 15, "C": 5, "D": 0}
+
+# criterion -> (feature column, higher is better)
+CRITERIA: dict[str, tuple[str, bool]] = {
+    "revenue": ("revenue", True),
+    "orders": ("orders", True),
+    "regularity": ("regularity", True),
+    "avg_order_value": ("avg_order_value", True),
+    "margin": ("margin", True),
+    "collection_rate": ("collection_rate", True),
+    "overdue_days": ("overdue_days", False),
+    "tenure": ("tenure_days", True),
+    "growth": ("growth_ratio", True),
+    "credit": ("credit_score", True),
+    "influence": ("industry_influence", True),
+}
+PRESETS: dict[str, dict[str, float]] = {
+    "balanced": {c: 1.0 for c in CRITERIA},
+    "value": {"revenue": 3, "margin": 3, "avg_order_value": 1, "orders": 1, "growth": 1, "collection_rate": 1,
+              "overdue_days": 1, "regularity": 1, "tenure": 0.5, "credit": 0.5, "influence": 0.5},
+    "relationship": {"regularity": 3, "tenure": 2, "orders": 2, "collection_rate": 2, "overdue_days": 1,
+                     "revenue": 1, "margin": 1, "growth": 1, "avg_order_value": 0.5, "credit": 1, "influence": 1},
+}
+
+
+def customer_features(table: ibis.Table, as_of, attributes: ibis.Table | None = None,
+                      recent_days: int = RECENT_DAYS) -> pd.DataFrame:
+    """One row per customer with transactions up to ``as_of`` (nothing after it is used).
+
+    revenue: Σ amount (net); orders: distinct orders (or order days); first_order, last_order;
+    tenure_days: as_of − first_order; days_since_last: as_of − last_order;
+    avg_order_value: revenue / orders; active_months: months with any order;
+    regularity: active_months / calendar months from the first order's month to as_of's
+      month (inclusive), 0–1;
+    largest_order_share: the largest order's revenue / revenue (None when revenue ≤ 0);
+    recent_revenue, prior_revenue: revenue in (as_of − recent_days, as_of] and in the
+      recent_days before that; growth_ratio: recent / (recent + prior), 0.5 = flat, None
+      without revenue in both windows;
+    profit, margin (= profit / revenue, None when revenue ≤ 0) when profit is known;
+    discount: revenue-weighted average discount rate when discount is known;
+    collection_rate: Σ paid_amount / Σ amount over lines due by as_of, when payments are known;
+    overdue_days: revenue-weighted mean of max(0, (paid_date, or as_of if unpaid) − due_date)
+      over lines due by as_of;
+    name, and from the attributes upload: credit_rating, credit_score (CREDIT_SCALE), industry_influence.
+    """
+    end = pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+    t = apply_filters(table, as_of=as_of)
+    end_lit = ibis.literal(end.to_pydatetime())
+    recent_start = ibis.literal((end.normalize() - pd.Timedelta(days=recent_days - 1)).to_pydatetime())
+    prior_start = ibis.literal((end.normalize() - pd.Timedelta(days=2 * recent_days - 1)).to_pydatetime())
+    amount = t.amount.cast("float64")
+    order_key = t.order_id if "order_id" in t.columns else t.order_date.date().cast("string")
+    metrics = {
+        "revenue": t.amount.sum().cast("float64"),
+        "first_order": t.order_date.min(),
+        "last_order": t.order_date.max(),
+        "active_months": t.order_date.truncate("M").nunique(),
+        "recent_revenue": amount.sum(where=t.order_date >= recent_start),
+        "prior_revenue": amount.sum(where=(t.order_date >= prior_start) & (t.order_date < recent_start)),
+    }
+    if "customer_name" in t.columns:
+        metrics["name"] = t.customer_name.max()
+    if "profit" in t.columns:
+        metrics["profit"] = t.profit.sum().cast("float64")
+    if "discount" in t.columns:
+        metrics["discount_weighted"] = (t.discount * amount).sum()
+        metrics["discount_base"] = amount.sum(where=t.discount.notnull())
+    if "due_date" in t.columns:
+        due = t.due_date.notnull() & (t.due_date <= end_lit)
+        paid_on = t.paid_date.fill_null(end_lit) if "paid_date" in t.columns else end_lit
+        late = ibis.greatest(paid_on.delta(t.due_date, unit="day"), 0).cast("float64")
+        metrics["due_amount"] = amount.sum(where=due)
+        metrics["late_weighted"] = (late * amount).sum(where=due)
+        if "paid_amount" in t.columns:
+            metrics["paid"] = t.paid_amount.cast("float64").sum(where=due)
+    per = t.group_by("customer_id").aggregate(**metrics)
+    orders = t.group_by([t.customer_id, order_key.name("order_key")]).aggregate(value=amount.sum())
+    orders = orders.group_by("customer_id").aggregate(orders=orders.order_key.count(), largest=orders.value.max())
+    frame = per.join(orders, "customer_id").to_pandas().sort_values("customer_id", kind="mergesort")
+    frame = frame.reset_index(drop=True)
+    return _derive(frame, end, attributes)
+
+
+def _derive(frame: pd.DataFrame, end: pd.Timestamp, attributes) -> pd.DataFrame:
+    day = end.normalize()
+    first = pd.to_datetime(frame["first_order"])
+    last = pd.to_datetime(frame["last_order"])
+    frame["tenure_days"] = (day - first.dt.normalize()).dt.days
+    frame["days_since_last"] = (day - last.dt.normalize()).dt.days
+    frame["avg_order_value"] = frame["revenue"] / frame["orders"]
+    months = (day.year - first.dt.year) * 12 + (day.month - first.dt.month) + 1
+    frame["regularity"] = frame["active_months"] / months
+    positive = frame["revenue"].where(frame["revenue"] > 0)
+    frame["largest_order_share"] = frame["largest"] / positive
+    both = frame["recent_revenue"].fillna(0).clip(lower=0) + frame["prior_revenue"].fillna(0).clip(lower=0)
+    frame["growth_ratio"] = (frame["recent_revenue"].fillna(0).clip(lower=0) / both.where(both > 0))
+    if "profit" in frame:
+        frame["margin"] = frame["profit"] / positive
+    if "discount_weighted" in frame:
+        frame["discount"] = frame["discount_weighted"] / frame["discount_base"].where(frame["discount_base"] > 0)
+        frame = frame.drop(columns=["discount_weighted", "discount_base"])
+    if "due_amount" in frame:
+        base = frame["due_amount"].where(frame["due_amount"] > 0)
+        frame["overdue_days"] = frame["late_weighted"] / base
+        if "paid" in frame:
+            frame["collection_rate"] = (frame["paid"].fillna(0) / base).clip(upper=1.0)
+        frame = frame.drop(columns=[c for c in ("due_amount", "late_weighted", "paid") if c in frame])
+    if attributes is not None:
+        attrs = attributes.to_pandas()
+        keep = [c for c in ("customer_id", "credit_rating", "industry_influence") if c in attrs]
+        if len(keep) > 1:
+            frame = frame.merge(attrs[keep], on="customer_id", how="left")
+        if "credit_rating" in frame:
+            frame["credit_score"] = frame["credit_rating"].map(
+                lambda r: CREDIT_SCALE.get(str(r).strip().upper()) if pd.notna(r) else None).astype("float64")
+    return frame.drop(columns=["largest"])
+
+
+def available_criteria(features: pd.DataFrame) -> list[str]:
+    """Criteria the data supports: the feature column exists and has a value for someone."""
+    return [c for c, (col, _) in CRITERIA.items() if col in features and features[col].notna().any()]
+
+
+def percentile_scores(values: pd.Series, higher_is_better: bool = True) -> pd.Series:
+    """0–100 by percentile rank: (average rank − 1) / (n − 1) × 100, ties equal; the best gets
+    100. Missing values get 50 (no evidence either way); a single customer gets 100."""
+    known = values.dropna()
+    out = pd.Series(50.0, index=values.index)
+    if known.empty:
+        return out
+    if len(known) == 1:
+        out[known.index] = 100.0
+        return out
+    ranks = known.rank(method="average", ascending=higher_is_better)
+    out[known.index] = (ranks - 1) / (len(known) - 1) * 100
+    return out
+
+
+@dataclass
+class Scorecard:
+    """The scored customers (``table``: features, each criterion's normalised value
+    ``norm_<c>`` and contribution ``contrib_<c>``, score, score_rank, revenue_rank, tier, flags,
+    key_account) and how it was made."""
+
+    table: pd.DataFrame
+    criteria: list[str]
+    weights: dict[str, float]
+    tier_basis: str
+    tier_cuts: tuple
+    key_rule: dict
+    rhythm_days: float | None
+    as_of: object = None
+    notes: list[str] = field(default_factory=list)
+
+
+def score(features: pd.DataFrame, weights: dict[str, float] | None = None) -> tuple[pd.DataFrame, list[str], dict]:
+    """score = Σ w_c · norm_c / Σ w_c over the available criteria with a positive weight
+    (0–100); contrib_c = w_c · norm_c / Σ w_c, so the contributions add up to the score."""
+    criteria = [c for c in available_criteria(features) if (weights or PRESETS["balanced"]).get(c, 0) > 0]
+    used = {c: float((weights or PRESETS["balanced"])[c]) for c in criteria}
+    total = sum(used.values())
+    out = features.copy()
+    out["score"] = 0.0
+    for c in criteria:
+        column, higher = CRITERIA[c]
+        out[f"norm_{c}"] = percentile_scores(out[column], higher)
+        out[f"contrib_{c}"] = used[c] * out[f"norm_{c}"] / total if total else 0.0
+        out["score"] += out[f"contrib_{c}"]
+    return out, criteria, used
+
+
+def assign_tiers(values: pd.Series, ids: pd.Series, cuts: tuple = TIER_CUTS) -> pd.Series:
+    """Tier by position when ranked by ``values`` (descending, ties by customer_id): positions
+    1..⌈c1·n⌉ platinum, ..⌈c2·n⌉ gold, ..⌈c3·n⌉ iron, the rest lead."""
+    n = len(values)
+    order = pd.DataFrame({"v": values.fillna(-np.inf), "id": ids.astype(str)}).sort_values(
+        ["v", "id"], ascending=[False, True], kind="mergesort")
+    position = pd.Series(np.arange(1, n + 1), index=order.index)
+    limits = [math.ceil(c * n - 1e-9) for c in cuts]
+    tiers = np.select([position <= limits[0], position <= limits[1], position <= limits[2]],
+                      list(TIERS[:3]), default=TIERS[3])
+    return pd.Series(tiers, index=order.index).reindex(values.index)
+
+
+def ordering_rhythm(features: pd.DataFrame) -> float | None:
+    """The portfolio's ordering rhythm: the median, over customers with at least two orders,
+    of their mean gap between orders ((last − first) / (orders − 1), in days)."""
+    repeat = features[features["orders"] >= 2]
+    if repeat.empty:
+        return None
+    span = (pd.to_datetime(repeat["last_order"]) - pd.to_datetime(repeat["first_order"])).dt.days
+    gaps = span / (repeat["orders"] - 1)
+    return float(gaps.median())
+
+
+def scorecard(features: pd.DataFrame, weights: dict[str, float] | None = None, tier_cuts: tuple = TIER_CUTS,
+              key_rule: dict | None = None, as_of=None) -> Scorecard:
+    """Score, tiers, flags and the key-account list.
+
+    Tiers: by profit when the data has profit, else by score (``assign_tiers``).
+    Flags (each customer may carry several):
+      pseudo_key_account — among the top 20% by revenue, yet one order is ≥ 60% of its revenue
+        or it placed ≤ 2 orders, and it has been silent for more than 3 × the portfolio's
+        ordering rhythm (``ordering_rhythm``);
+      negative_margin — margin < 0; discount_exceeds_margin — discount rate > margin (both known);
+      overdue — overdue_days > 30 (payments are late by more than a month on average);
+      rising — not a key account, a customer for at least two years, prior-year revenue > 0,
+        recent-year revenue ≥ 1.5 × prior and at least the median recent-year revenue of the
+        customers who bought in it, and regularity at least the portfolio median.
+    Key accounts: ``key_rule`` {"kind": "score", "min": 70} (the default: score ≥ 70) or
+    {"kind": "tiers", "tiers": [...]}; pseudo key accounts are never key accounts.
+    """
+    rule = key_rule or {"kind": "score", "min": KEY_SCORE}
+    table, criteria, used = score(features, weights)
+    basis = "profit" if "profit" in table and table["profit"].notna().any() else "score"
+    table["tier"] = assign_tiers(table[basis], table["customer_id"], tier_cuts)
+    table["revenue_rank"] = table["revenue"].rank(method="min", ascending=False).astype(int)
+    table["score_rank"] = table["score"].rank(method="min", ascending=False).astype(int)
+    rhythm = ordering_rhythm(table)
+    flags = {i: [] for i in table.index}
+    top_revenue = table["revenue"] >= table["revenue"].quantile(1 - PSEUDO_TOP_SHARE) if len(table) else table["revenue"]
+    if rhythm is not None:
+        concentrated = (table["largest_order_share"] >= PSEUDO_ORDER_SHARE) | (table["orders"] <= PSEUDO_MAX_ORDERS)
+        silent = table["days_since_last"] > PSEUDO_SILENCE * rhythm
+        for i in table.index[top_revenue & concentrated & silent & (table["revenue"] > 0)]:
+            flags[i].append("pseudo_key_account")
+    if "margin" in table:
+        for i in table.index[table["margin"] < 0]:
+            flags[i].append("negative_margin")
+        if "discount" in table:
+            for i in table.index[(table["discount"] > table["margin"]) & table["discount"].gt(0)]:
+                flags[i].append("discount_exceeds_margin")
+    if "overdue_days" in table:
+        for i in table.index[(table["overdue_days"] > OVERDUE_DAYS).fillna(False)]:
+            flags[i].append("overdue")
+    pseudo = pd.Series([("pseudo_key_account" in flags[i]) for i in table.index], index=table.index)
+    if rule.get("kind") == "score":
+        key = table["score"] >= float(rule.get("min", KEY_SCORE))
+    else:
+        key = table["tier"].isin(rule.get("tiers", ["platinum"]))
+    table["key_account"] = key & ~pseudo
+    median_regularity = table["regularity"].median() if len(table) else 0
+    recent = table["recent_revenue"].fillna(0)
+    median_recent = recent[recent > 0].median() if (recent > 0).any() else 0
+    # growth means something only for customers present through the whole prior window
+    watched = table["tenure_days"] >= 2 * RECENT_DAYS - 1
+    growing = watched & (table["prior_revenue"].fillna(0) > 0) & \
+        (recent >= RISING_GROWTH * table["prior_revenue"].fillna(0)) & (recent >= median_recent)
+    for i in table.index[growing & (table["regularity"] >= median_regularity) & ~table["key_account"]]:
+        flags[i].append("rising")
+    table["flags"] = [";".join(flags[i]) for i in table.index]
+    table = table.sort_values(["score", "customer_id"], ascending=[False, True], kind="mergesort").reset_index(drop=True)
+    return Scorecard(table, criteria, used, basis, tuple(tier_cuts), rule, rhythm, as_of)
+
+
+def has_flag(table: pd.DataFrame, flag: str) -> pd.Series:
+    return table["flags"].str.split(";").apply(lambda items: flag in items)
+
+
+def tier_summary(card: Scorecard) -> pd.DataFrame:
+    """Per tier: customers, revenue, profit (when known), their shares of the totals, margin
+    (Σ profit / Σ revenue) and revenue-weighted discount — volume vs profit by tier."""
+    t = card.table
+    agg = {"customers": ("customer_id", "count"), "revenue": ("revenue", "sum")}
+    if "profit" in t:
+        agg["profit"] = ("profit", "sum")
+    out = t.groupby("tier").agg(**agg).reindex(list(TIERS)).fillna(0)
+    out["customers"] = out["customers"].astype(int)
+    out["revenue_share"] = out["revenue"] / t["revenue"].sum() if t["revenue"].sum() else np.nan
+    if "profit" in out:
+        out["profit_share"] = out["profit"] / t["profit"].sum() if t["profit"].sum() else np.nan
+        out["margin"] = out["profit"] / out["revenue"].where(out["revenue"] > 0)
+    if "discount" in t:
+        weighted = (t["discount"].fillna(0) * t["revenue"]).groupby(t["tier"]).sum().reindex(list(TIERS))
+        out["discount"] = weighted / out["revenue"].where(out["revenue"] > 0)
+    return out.reset_index()
+
+
+def rank_disagreement(card: Scorecard, top: int = 10) -> pd.DataFrame:
+    """Customers whose rank by revenue alone and by the scorecard differ most (|difference|,
+    ties by customer_id), among the customers in the top 100 by either rank."""
+    t = card.table
+    near_top = t[(t["revenue_rank"] <= 100) | (t["score_rank"] <= 100)].copy()
+    near_top["rank_gap"] = (near_top["revenue_rank"] - near_top["score_rank"]).abs()
+    return near_top.sort_values(["rank_gap", "customer_id"], ascending=[False, True], kind="mergesort").head(top)
+
+
+def period_ends(first: dt.date, last: dt.date, freq: str = "quarter") -> list[dt.date]:
+    """Ends of the calendar quarters / halves / years from ``first`` to ``last`` (the last one
+    is ``last`` itself when the period is not complete)."""
+    months = {"quarter": 3, "half": 6, "year": 12}[freq]
+    ends, year, month = [], first.year, ((first.month - 1) // months + 1) * months
+    while True:
+        end = (pd.Timestamp(year=year, month=month, day=1) + pd.offsets.MonthEnd(0)).date()
+        if end >= last:
+            ends.append(last)
+            return ends
+        ends.append(end)
+        month += months
+        if month > 12:
+            year, month = year + 1, month - 12
+
+
+def tier_migration(before: Scorecard, after: Scorecard) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The tier-migration matrix between two evaluations (rows: tier before, columns: tier
+    after; customers absent from one side are 'none'), and the customers that entered or
+    left the key-account list with the criterion whose contribution moved most."""
+    a = before.table.set_index("customer_id")
+    b = after.table.set_index("customer_id")
+    ids = a.index.union(b.index)
+    tier_a = a["tier"].reindex(ids).fillna("none")
+    tier_b = b["tier"].reindex(ids).fillna("none")
+    order = list(TIERS) + ["none"]
+    matrix = pd.crosstab(tier_a, tier_b).reindex(index=order, columns=order, fill_value=0)
+    key_a = a["key_account"].reindex(ids).fillna(False).astype(bool)
+    key_b = b["key_account"].reindex(ids).fillna(False).astype(bool)
+    changed = ids[key_a != key_b]
+    rows = []
+    common = [c for c in before.criteria if c in after.criteria]
+    for cid in changed:
+        deltas = {c: float(b.get(f"contrib_{c}", pd.Series(dtype=float)).get(cid, 0) or 0)
+                  - float(a.get(f"contrib_{c}", pd.Series(dtype=float)).get(cid, 0) or 0) for c in common}
+        mover = max(deltas, key=lambda c: abs(deltas[c])) if deltas else None
+        rows.append({"customer_id": cid, "change": "entered" if key_b[cid] else "left",
+                     "score_before": a["score"].get(cid), "score_after": b["score"].get(cid),
+                     "criterion": mover, "criterion_change": deltas.get(mover) if mover else None})
+    moves = pd.DataFrame(rows, columns=["customer_id", "change", "score_before", "score_after", "criterion",
+                                        "criterion_change"])
+    return matrix, moves
