@@ -1,11 +1,232 @@
-"""key accounts page: what it will show is stated until its analysis lands."""
+"""Key accounts: the customer value scorecard, the pyramid, the key-account list with its rule,
+pseudo key accounts, margin and discounts, rising accounts and the periodic review."""
+import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
-from ui.state import frame, tr
+from kam_analytics.analytics import accounts
+from kam_analytics.export import csv_bytes, excel_bytes
+from kam_analytics.i18n import format_count, format_share, t
+from ui import queries
+from ui.state import frame, labeller, money, open_account, tr
 from ui.widgets import no_dataset
 
 view = frame("key_accounts_title")
 if view.dataset is None:
     no_dataset()
     st.stop()
-st.info(tr("key_accounts_placeholder"))
+
+as_of = view.end
+features = queries.account_features(view.key, as_of)
+if features.empty:
+    st.info(tr("empty_slice"))
+    st.stop()
+available = accounts.available_criteria(features)
+saved = view.store.get_setting(view.dataset, "scorecard_weights") or {}
+
+with st.expander(tr("ka_settings"), expanded=False):
+    preset = st.selectbox(tr("ka_preset"), ["saved", *accounts.PRESETS], format_func=labeller("ka_preset_"),
+                          key=f"ka_preset_{view.dataset.id}", disabled=not saved,
+                          index=0 if saved else 1, help=tr("ka_preset_help"))
+    base = saved if preset == "saved" and saved else accounts.PRESETS.get(preset, accounts.PRESETS["balanced"])
+    cols = st.columns(4)
+    weights = {}
+    for i, criterion in enumerate(available):
+        weights[criterion] = cols[i % 4].slider(tr(f"criterion_{criterion}"), 0.0, 5.0, float(base.get(criterion, 1.0)),
+                                                0.5, key=f"ka_w_{view.dataset.id}_{preset}_{criterion}",
+                                                help=tr(f"criterion_{criterion}_help"))
+    if st.button(tr("ka_save_weights")):
+        view.store.set_setting(view.dataset, "scorecard_weights", weights)
+        st.success(tr("ka_saved"))
+    cut_cols = st.columns(4)
+    c1 = cut_cols[0].number_input(tr("ka_cut_platinum"), 1, 98, 20, key="ka_cut1")
+    c2 = cut_cols[1].number_input(tr("ka_cut_gold"), int(c1) + 1, 99, max(50, int(c1) + 1), key="ka_cut2")
+    c3 = cut_cols[2].number_input(tr("ka_cut_iron"), int(c2) + 1, 100, max(80, int(c2) + 1), key="ka_cut3")
+    rule_kind = cut_cols[3].radio(tr("ka_rule"), ["score", "tiers"], format_func=labeller("ka_rule_"), key="ka_rule")
+    if rule_kind == "score":
+        rule = {"kind": "score", "min": st.slider(tr("ka_min_score"), 0, 100, int(accounts.KEY_SCORE), key="ka_min")}
+    else:
+        rule = {"kind": "tiers", "tiers": st.multiselect(tr("ka_key_tiers"), list(accounts.TIERS), ["platinum"],
+                                                           format_func=labeller("tier_"), key="ka_tiers")}
+
+if not any(weights.values()):
+    st.warning(tr("ka_no_weights"))
+    st.stop()
+card = queries.scorecard(view.key, as_of, weights, (c1 / 100, c2 / 100, c3 / 100), rule)
+table = card.table
+names = dict(zip(table["customer_id"], table["name"])) if "name" in table else {}
+label = lambda cid: f"{cid} · {names[cid]}" if names.get(cid) and names[cid] != cid else cid  # noqa: E731
+
+key_rule_text = tr("ka_rule_score_text", min=rule["min"]) if rule["kind"] == "score" else \
+    tr("ka_rule_tiers_text", tiers="、".join(tr(f"tier_{x}") for x in rule["tiers"]) or "–")
+st.caption(tr("ka_as_of", as_of=str(as_of), basis=tr(f"ka_basis_{card.tier_basis}")) + " " + key_rule_text)
+key = table[table["key_account"]]
+cols = st.columns(6)
+cols[0].metric(tr("ka_key_accounts"), format_count(len(key)))
+cols[1].metric(tr("ka_key_share"), format_share(key["revenue"].sum() / table["revenue"].sum())
+               if table["revenue"].sum() > 0 else "–")
+for col, flag in zip(cols[2:], ["pseudo_key_account", "negative_margin", "rising", "overdue"]):
+    col.metric(tr(f"flag_name_{flag}"), format_count(int(accounts.has_flag(table, flag).sum())),
+               help=tr(f"flag_help_{flag}"))
+
+
+def flag_text(flags: str) -> str:
+    return "、".join(tr(f"flag_name_{f}") for f in flags.split(";") if f) if view.lang == "zh" else \
+        ", ".join(tr(f"flag_name_{f}") for f in flags.split(";") if f)
+
+
+def clickable(frame_: pd.DataFrame, key_: str, config: dict | None = None) -> None:
+    event = st.dataframe(frame_, hide_index=True, width="stretch", column_config=config or {},
+                         on_select="rerun", selection_mode="single-row", key=key_)
+    if event.selection.rows:
+        open_account(str(frame_.iloc[event.selection.rows[0]][tr("col_customer_id")]))
+
+
+def list_section():
+    st.caption(tr("ka_list_help"))
+    shown = key if len(key) else table.head(0)
+    data = {tr("col_customer_id"): shown["customer_id"]}
+    if "name" in shown:
+        data[tr("col_name")] = shown["name"]
+    data[tr("ka_score")] = shown["score"].round(1)
+    data[tr("ka_tier")] = shown["tier"].map(lambda x: tr(f"tier_{x}"))
+    for c in card.criteria:
+        data[tr(f"criterion_{c}")] = shown[f"contrib_{c}"].round(1)
+    data[tr("ka_flags")] = shown["flags"].map(flag_text)
+    config = {tr("ka_score"): st.column_config.ProgressColumn(tr("ka_score"), min_value=0, max_value=100, format="%.1f")}
+    for c in card.criteria:
+        config[tr(f"criterion_{c}")] = st.column_config.NumberColumn(
+            tr(f"criterion_{c}"), format="%.1f", help=tr("ka_contribution_help", weight=f"{card.weights[c]:g}"))
+    clickable(pd.DataFrame(data), "ka_list", config)
+    export = accounts.scorecard_export(card)
+    left, right = st.columns(2)
+    left.download_button(tr("ka_download_csv"), csv_bytes(export), file_name=f"{view.dataset.name}-accounts.csv",
+                         mime="text/csv")
+    right.download_button(tr("ka_download_xlsx"), excel_bytes(export, "accounts"),
+                          file_name=f"{view.dataset.name}-accounts.xlsx")
+
+
+def pyramid_section():
+    summary = accounts.tier_summary(card)
+    fig = go.Figure(go.Funnel(y=[tr(f"tier_{x}") for x in summary["tier"]], x=summary["customers"],
+                              text=[money(v) for v in summary["revenue"]], textinfo="value+text",
+                              marker=dict(color=["#6d7b8d", "#c9a227", "#8a8d91", "#5b5b5b"])))
+    fig.update_layout(title=tr("ka_pyramid_chart", basis=tr(f"ka_basis_{card.tier_basis}")), height=340,
+                      margin=dict(l=10, r=10, t=50, b=10))
+    st.plotly_chart(fig, config={"displayModeBar": False})
+    data = {tr("ka_tier"): summary["tier"].map(lambda x: tr(f"tier_{x}")), tr("col_customers"): summary["customers"],
+            tr("col_revenue"): summary["revenue"], tr("ka_revenue_share"): summary["revenue_share"]}
+    config = {tr("col_revenue"): st.column_config.NumberColumn(format="localized"),
+              tr("ka_revenue_share"): st.column_config.NumberColumn(format="percent")}
+    if "profit" in summary:
+        data.update({tr("col_profit"): summary["profit"], tr("ka_profit_share"): summary["profit_share"],
+                     tr("ka_margin"): summary["margin"]})
+        config.update({tr("col_profit"): st.column_config.NumberColumn(format="localized"),
+                       tr("ka_profit_share"): st.column_config.NumberColumn(format="percent"),
+                       tr("ka_margin"): st.column_config.NumberColumn(format="percent")})
+    if "discount" in summary:
+        data[tr("col_discount_depth")] = summary["discount"]
+        config[tr("col_discount_depth")] = st.column_config.NumberColumn(format="percent")
+    st.dataframe(pd.DataFrame(data), hide_index=True, column_config=config)
+    st.caption(tr("ka_pyramid_help"))
+
+
+def versus_section():
+    st.caption(tr("ka_versus_help"))
+    gap = accounts.rank_disagreement(card)
+    data = {tr("col_customer_id"): gap["customer_id"]}
+    if "name" in gap:
+        data[tr("col_name")] = gap["name"]
+    data.update({tr("ka_revenue_rank"): gap["revenue_rank"], tr("ka_score_rank"): gap["score_rank"],
+                 tr("ka_score"): gap["score"].round(1), tr("ka_flags"): gap["flags"].map(flag_text)})
+    clickable(pd.DataFrame(data), "ka_versus")
+
+
+def flagged_section(flag: str, columns: dict):
+    st.caption(tr(f"flag_help_{flag}"))
+    rows = table[accounts.has_flag(table, flag)]
+    if rows.empty:
+        st.success(tr("ka_none_flagged"))
+        return
+    data = {tr("col_customer_id"): rows["customer_id"]}
+    if "name" in rows:
+        data[tr("col_name")] = rows["name"]
+    config = {}
+    for column, (label_key, fmt) in columns.items():
+        if column in rows:
+            data[tr(label_key)] = rows[column]
+            config[tr(label_key)] = st.column_config.NumberColumn(format=fmt)
+    clickable(pd.DataFrame(data), f"ka_{flag}", config)
+
+
+def pseudo_section():
+    if card.rhythm_days:
+        st.caption(tr("ka_rhythm", days=f"{card.rhythm_days:.0f}", silence=f"{accounts.PSEUDO_SILENCE * card.rhythm_days:.0f}"))
+    flagged_section("pseudo_key_account", {
+        "revenue": ("col_revenue", "localized"), "orders": ("col_orders", "%d"),
+        "largest_order_share": ("ka_largest_order_share", "percent"), "days_since_last": ("ka_days_since_last", "%d")})
+
+
+def margin_section():
+    flagged_section("negative_margin", {"revenue": ("col_revenue", "localized"), "profit": ("col_profit", "localized"),
+                                        "margin": ("ka_margin", "percent"), "discount": ("col_discount_depth", "percent")})
+    st.subheader(tr("flag_name_discount_exceeds_margin"))
+    flagged_section("discount_exceeds_margin", {"revenue": ("col_revenue", "localized"), "margin": ("ka_margin", "percent"),
+                                                "discount": ("col_discount_depth", "percent")})
+
+
+def rising_section():
+    flagged_section("rising", {"prior_revenue": ("ka_prior_revenue", "localized"),
+                               "recent_revenue": ("ka_recent_revenue", "localized"),
+                               "regularity": ("criterion_regularity", "percent"), "score": ("ka_score", "%.1f")})
+
+
+def overdue_section():
+    flagged_section("overdue", {"revenue": ("col_revenue", "localized"), "overdue_days": ("criterion_overdue_days", "%.0f"),
+                                "collection_rate": ("criterion_collection_rate", "percent")})
+
+
+@st.fragment
+def review_section():
+    first = view.start or (view.dataset.date_min.date() if view.dataset.date_min else as_of)
+    freq = st.segmented_control(tr("ka_review_freq"), ["quarter", "half", "year"], default="quarter",
+                                format_func=labeller("ka_freq_"), key="ka_review_freq") or "quarter"
+    ends = accounts.period_ends(first, as_of, freq)
+    if len(ends) < 2:
+        st.info(tr("ka_review_short"))
+        return
+    left, right = st.columns(2)
+    before = left.selectbox(tr("ka_review_from"), ends[:-1], index=len(ends) - 2, key=f"ka_from_{freq}")
+    after = right.selectbox(tr("ka_review_to"), [e for e in ends if e > before], index=len([e for e in ends if e > before]) - 1,
+                            key=f"ka_to_{freq}")
+    cuts = (c1 / 100, c2 / 100, c3 / 100)
+    card_a = queries.scorecard(view.key, before, weights, cuts, rule)
+    card_b = queries.scorecard(view.key, after, weights, cuts, rule)
+    matrix, moves = accounts.tier_migration(card_a, card_b)
+    labels = {x: tr(f"tier_{x}") for x in list(accounts.TIERS) + ["none"]}
+    st.caption(tr("ka_matrix_help", before=str(before), after=str(after)))
+    st.dataframe(matrix.rename(index=labels, columns=labels))
+    st.subheader(tr("ka_moves"))
+    if moves.empty:
+        st.caption(tr("ka_no_moves"))
+        return
+    data = {tr("col_customer_id"): moves["customer_id"],
+            tr("col_name"): moves["customer_id"].map(lambda c: names.get(c, "")),
+            tr("ka_change"): moves["change"].map(lambda c: tr(f"ka_change_{c}")),
+            tr("ka_score_before"): moves["score_before"].round(1), tr("ka_score_after"): moves["score_after"].round(1),
+            tr("ka_mover"): moves["criterion"].map(lambda c: tr(f"criterion_{c}") if c else "")}
+    clickable(pd.DataFrame(data), "ka_moves")
+
+
+sections = [("ka_tab_list", list_section), ("ka_tab_pyramid", pyramid_section), ("ka_tab_versus", versus_section),
+            ("ka_tab_pseudo", pseudo_section), ("ka_tab_margin", margin_section), ("ka_tab_rising", rising_section),
+            ("ka_tab_overdue", overdue_section), ("ka_tab_review", review_section)]
+if "margin" not in table:
+    sections = [s for s in sections if s[0] != "ka_tab_margin"]
+if "overdue_days" not in table:
+    sections = [s for s in sections if s[0] != "ka_tab_overdue"]
+containers = st.tabs([tr(k) for k, _ in sections], key="ka_tab", on_change="rerun")
+for (name, section), container in zip(sections, containers):
+    with container:
+        if container.open:
+            section()

@@ -167,6 +167,31 @@ def cmd_concentration(args, store) -> int:
     return 0
 
 
+def accounts_table(store, dataset, as_of, weights=None):
+    """The scorecard of ``dataset`` as of ``as_of`` with the saved (or given) weights, as rows."""
+    from kam_analytics.analytics import accounts
+
+    features = accounts.customer_features(store.table(dataset), as_of, store.attributes(dataset))
+    card = accounts.scorecard(features, weights or saved_weights(store, dataset), as_of=as_of)
+    return accounts.scorecard_export(card)
+
+
+def saved_weights(store, dataset) -> dict | None:
+    """The scorecard weights saved for the dataset on the key-accounts page, if any."""
+    return store.get_setting(dataset, "scorecard_weights")
+
+
+def cmd_accounts(args, store) -> int:
+    from kam_analytics.export import write_csv
+
+    dataset = store.dataset(args.dataset)
+    as_of = args.as_of or (dataset.date_max.date().isoformat() if dataset.date_max else None)
+    frame = accounts_table(store, dataset, as_of)
+    write_csv(frame, args.out)
+    print(t("cli_written", _lang(), rows=len(frame), path=args.out))
+    return 0
+
+
 def _date(text: str) -> str:
     import datetime as dt
 
@@ -218,6 +243,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--end", type=_date)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_concentration)
+
+    p = sub.add_parser("accounts", help="customer value scorecard, tiers, flags and the key-account list")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--as-of", type=_date)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_accounts)
 
     return parser
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kam_analytics.analytics import account, concentration, customers, overview, trend
+from kam_analytics.analytics import account, accounts, concentration, customers, overview, trend
 from kam_analytics.analytics.filters import apply_filters
 from ui.state import get_store
 
@@ -74,3 +74,14 @@ def indicators_by_period(key: tuple, freq: str, measure: str = "revenue"):
 @st.cache_data(show_spinner=False, max_entries=64)
 def indicators_by_dimension(key: tuple, dimension: str, measure: str = "revenue"):
     return concentration.grouped_indicators(_table(key), dimension, measure)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def account_features(key: tuple, as_of):
+    store = get_store()
+    return accounts.customer_features(_table(key), as_of, store.attributes(store.dataset_by_id(key[0])))
+
+
+def scorecard(key: tuple, as_of, weights: dict, tier_cuts: tuple, key_rule: dict):
+    """Scoring is cheap once the features are cached: computed on every run."""
+    return accounts.scorecard(account_features(key, as_of), weights, tier_cuts, key_rule, as_of)

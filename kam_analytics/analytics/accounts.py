@@ -26,7 +26,7 @@ from kam_analytics.analytics.filters import apply_filters
 RECENT_DAYS = 365
 TIERS = ("platinum", "gold", "iron", "lead")
 TIER_CUTS = (0.20, 0.50, 0.80)  # cumulative share of customers: top 20% / next 30% / next 30% / rest
-KEY_SCORE = 70.0
+KEY_SCORE = 75.0
 PSEUDO_TOP_SHARE = 0.20      # "large": among the top 20% by revenue
 PSEUDO_ORDER_SHARE = 0.60    # one order is at least 60% of the customer's revenue …
 PSEUDO_MAX_ORDERS = 2        # … or the customer placed at most 2 orders
@@ -73,9 +73,9 @@ def customer_features(table: ibis.Table, as_of, attributes: ibis.Table | None = 
       without revenue in both windows;
     profit, margin (= profit / revenue, None when revenue ≤ 0) when profit is known;
     discount: revenue-weighted average discount rate when discount is known;
-    collection_rate: Σ paid_amount / Σ amount over lines due by as_of, when payments are known;
-    overdue_days: revenue-weighted mean of max(0, (paid_date, or as_of if unpaid) − due_date)
-      over lines due by as_of;
+    collection_rate: Σ paid_amount paid by as_of / Σ amount, over lines due by as_of (回款率);
+    overdue_days: revenue-weighted mean of max(0, (paid_date, or as_of if not paid by then)
+      − due_date) over lines due by as_of;
     name, and from the attributes upload: credit_rating, credit_score (CREDIT_SCALE), industry_influence.
     """
     end = pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
@@ -102,12 +102,15 @@ def customer_features(table: ibis.Table, as_of, attributes: ibis.Table | None = 
         metrics["discount_base"] = amount.sum(where=t.discount.notnull())
     if "due_date" in t.columns:
         due = t.due_date.notnull() & (t.due_date <= end_lit)
-        paid_on = t.paid_date.fill_null(end_lit) if "paid_date" in t.columns else end_lit
+        # as_of is a cut: a payment dated after it has not happened yet
+        paid_by_then = (t.paid_date.notnull() & (t.paid_date <= end_lit)) if "paid_date" in t.columns \
+            else ibis.literal(True)
+        paid_on = ibis.ifelse(paid_by_then, t.paid_date, end_lit) if "paid_date" in t.columns else end_lit
         late = ibis.greatest(paid_on.delta(t.due_date, unit="day"), 0).cast("float64")
         metrics["due_amount"] = amount.sum(where=due)
         metrics["late_weighted"] = (late * amount).sum(where=due)
         if "paid_amount" in t.columns:
-            metrics["paid"] = t.paid_amount.cast("float64").sum(where=due)
+            metrics["paid"] = t.paid_amount.cast("float64").sum(where=due & paid_by_then)
     per = t.group_by("customer_id").aggregate(**metrics)
     orders = t.group_by([t.customer_id, order_key.name("order_key")]).aggregate(value=amount.sum())
     orders = orders.group_by("customer_id").aggregate(orders=orders.order_key.count(), largest=orders.value.max())
@@ -157,8 +160,9 @@ def available_criteria(features: pd.DataFrame) -> list[str]:
 
 
 def percentile_scores(values: pd.Series, higher_is_better: bool = True) -> pd.Series:
-    """0–100 by percentile rank: (average rank − 1) / (n − 1) × 100, ties equal; the best gets
-    100. Missing values get 50 (no evidence either way); a single customer gets 100."""
+    """0–100 by percentile rank: the share of the other customers whose value is the same or
+    worse, (max rank − 1) / (n − 1) × 100. Ties get the same value; the best get 100; all equal
+    → all 100. Missing values get 50 (no evidence either way); a single customer gets 100."""
     known = values.dropna()
     out = pd.Series(50.0, index=values.index)
     if known.empty:
@@ -166,7 +170,7 @@ def percentile_scores(values: pd.Series, higher_is_better: bool = True) -> pd.Se
     if len(known) == 1:
         out[known.index] = 100.0
         return out
-    ranks = known.rank(method="average", ascending=higher_is_better)
+    ranks = known.rank(method="max", ascending=higher_is_better)
     out[known.index] = (ranks - 1) / (len(known) - 1) * 100
     return out
 
@@ -242,7 +246,7 @@ def scorecard(features: pd.DataFrame, weights: dict[str, float] | None = None, t
       rising — not a key account, a customer for at least two years, prior-year revenue > 0,
         recent-year revenue ≥ 1.5 × prior and at least the median recent-year revenue of the
         customers who bought in it, and regularity at least the portfolio median.
-    Key accounts: ``key_rule`` {"kind": "score", "min": 70} (the default: score ≥ 70) or
+    Key accounts: ``key_rule`` {"kind": "score", "min": 75} (the default: score ≥ 75) or
     {"kind": "tiers", "tiers": [...]}; pseudo key accounts are never key accounts.
     """
     rule = key_rule or {"kind": "score", "min": KEY_SCORE}
@@ -362,3 +366,19 @@ def tier_migration(before: Scorecard, after: Scorecard) -> tuple[pd.DataFrame, p
     moves = pd.DataFrame(rows, columns=["customer_id", "change", "score_before", "score_after", "criterion",
                                         "criterion_change"])
     return matrix, moves
+
+
+def scorecard_export(card: Scorecard) -> pd.DataFrame:
+    """The ``accounts --out`` rows (best score first): customer_id, name, score, tier,
+    key_account (true/false), flags (semicolon-separated), each criterion's normalised value
+    (criterion_<name>), revenue, profit."""
+    t = card.table
+    out = t[["customer_id"] + (["name"] if "name" in t else []) + ["score", "tier", "key_account", "flags"]].copy()
+    out["score"] = out["score"].round(2)
+    out["key_account"] = out["key_account"].map({True: "true", False: "false"})
+    for criterion in card.criteria:
+        out[f"criterion_{criterion}"] = t[f"norm_{criterion}"].round(2)
+    out["revenue"] = t["revenue"].round(2)
+    if "profit" in t:
+        out["profit"] = t["profit"].round(2)
+    return out

@@ -1,0 +1,121 @@
+"""The key-account scorecard: pinned hand-worked cases (percentiles, ties, tiers, weights,
+as-of) and the planted patterns of the demo data found, on the page's library calls and the CLI."""
+from __future__ import annotations
+
+import csv
+
+import pandas as pd
+import pytest
+
+from kam_analytics import demo
+from kam_analytics.analytics import accounts
+from kam_analytics.ingest import ingest_file
+
+
+@pytest.mark.parametrize("values,higher,expected", [
+    ([10, 20, 30], True, [0, 50, 100]),
+    ([10, 20, 30], False, [100, 50, 0]),
+    ([10, 20, 20, 40], True, [0, 200 / 3, 200 / 3, 100]),  # ties: max rank, the same value
+    ([5, 5, 5], True, [100, 100, 100]),                    # all equal: nobody is worse
+    ([7], True, [100]),
+    ([1, None, 3], True, [0, 50, 100]),                    # missing: neutral 50
+])
+def test_percentile_scores(values, higher, expected):
+    got = accounts.percentile_scores(pd.Series(values, dtype="float64"), higher)
+    assert got.tolist() == pytest.approx(expected)
+
+
+def test_tier_cut_offs_are_exact():
+    # 10 customers ranked by value: ⌈2⌉ platinum, up to ⌈5⌉ gold, up to ⌈8⌉ iron, 2 lead
+    values = pd.Series([100, 90, 80, 70, 60, 50, 40, 30, 20, 10], dtype="float64")
+    ids = pd.Series([f"C{i}" for i in range(10)])
+    assert accounts.assign_tiers(values, ids).tolist() == ["platinum"] * 2 + ["gold"] * 3 + ["iron"] * 3 + ["lead"] * 2
+    # 7 customers: ⌈1.4⌉ = 2 platinum, ⌈3.5⌉ = 4 (2 gold), ⌈5.6⌉ = 6 (2 iron), 1 lead; tie broken by id
+    values = pd.Series([5, 9, 9, 1, 3, 7, 2], dtype="float64")
+    ids = pd.Series(["e", "b", "a", "g", "d", "c", "f"])
+    assert dict(zip(ids, accounts.assign_tiers(values, ids))) == {
+        "a": "platinum", "b": "platinum", "c": "gold", "e": "gold", "d": "iron", "f": "iron", "g": "lead"}
+
+
+def small(store, tmp_path, lines, header="客户编号,订单编号,订单日期,金额,利润"):
+    path = tmp_path / "s.csv"
+    path.write_text(header + "\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    ingest_file(store, path, dataset="s")
+    return store.table("s")
+
+
+def test_features_by_hand_and_as_of(store, tmp_path):
+    table = small(store, tmp_path, [
+        "A,1,2024-01-10,600,60", "A,1,2024-01-10,400,40", "A,2,2024-03-05,1000,-100",
+        "B,3,2024-02-01,300,30",
+        "A,4,2024-07-01,5000,500",  # after the as-of date: must not count
+    ])
+    f = accounts.customer_features(table, "2024-03-31").set_index("customer_id")
+    a = f.loc["A"]
+    assert (a["revenue"], a["orders"], a["avg_order_value"]) == (2000.0, 2, 1000.0)
+    assert a["largest_order_share"] == 0.5              # orders 1,000 and 1,000
+    assert a["margin"] == pytest.approx(0.0)            # 60 + 40 − 100 = 0
+    assert (a["tenure_days"], a["days_since_last"]) == (81, 26)
+    assert a["active_months"] == 2 and a["regularity"] == pytest.approx(2 / 3)  # Jan, Mar of Jan–Mar
+    assert f.loc["B", "regularity"] == 0.5  # ordered in Feb, of the months Feb–Mar
+    later = accounts.customer_features(table, "2024-07-31").set_index("customer_id")
+    assert later.loc["A", "revenue"] == 7000.0
+
+
+def test_weights_change_the_ranking(store, tmp_path):
+    # H: big revenue, thin margin; P: small revenue, fat margin
+    table = small(store, tmp_path, ["H,1,2024-01-10,10000,100", "P,2,2024-01-10,1000,500"])
+    f = accounts.customer_features(table, "2024-01-31")
+    by_revenue = accounts.scorecard(f, {"revenue": 1.0, "margin": 0.0}).table
+    by_margin = accounts.scorecard(f, {"revenue": 0.0, "margin": 1.0}).table
+    assert by_revenue["customer_id"].tolist() == ["H", "P"] and by_revenue["score"].tolist() == [100.0, 0.0]
+    assert by_margin["customer_id"].tolist() == ["P", "H"]
+    both = accounts.scorecard(f, {"revenue": 3.0, "margin": 1.0}).table.set_index("customer_id")
+    assert both.loc["H", "score"] == 75.0 and both.loc["H", "contrib_revenue"] == 75.0
+
+
+@pytest.fixture(scope="module")
+def demo_card(tmp_path_factory):
+    from kam_analytics.store import Store
+
+    folder = tmp_path_factory.mktemp("demo")
+    store = Store.open(folder / "demo.duckdb")
+    demo.seed_store(store)
+    dataset = store.dataset(demo.DATASET_NAME)
+    features = accounts.customer_features(store.table(dataset), "2025-12-31", store.attributes(dataset))
+    card = accounts.scorecard(features, as_of="2025-12-31")
+    yield card, store, dataset
+    store.close()
+
+
+def flagged(card, flag):
+    return set(card.table.loc[accounts.has_flag(card.table, flag), "customer_id"])
+
+
+def test_demo_planted_patterns_are_found(demo_card):
+    card, _, _ = demo_card
+    t = card.table.set_index("customer_id")
+    # the whale is a key account; the pseudo key accounts are flagged and kept off the list
+    assert t.loc["C0001", "key_account"] and t.loc["C0001", "tier"] == "platinum"
+    assert flagged(card, "pseudo_key_account") == set(demo.PLANTED["pseudo_key"])
+    assert not t.loc[demo.PLANTED["pseudo_key"], "key_account"].any()
+    # heavily discounted big accounts: negative margin, discount above margin
+    assert flagged(card, "negative_margin") == set(demo.PLANTED["unprofitable"])
+    assert set(demo.PLANTED["unprofitable"]) <= flagged(card, "discount_exceeds_margin")
+    # slow payers
+    assert flagged(card, "overdue") == set(demo.PLANTED["slow_payer"])
+    # rising accounts: each is either already a key account or flagged rising
+    for cid in demo.PLANTED["rising"]:
+        assert t.loc[cid, "key_account"] or "rising" in t.loc[cid, "flags"].split(";"), cid
+    assert len(flagged(card, "rising") & set(demo.PLANTED["rising"])) >= 3
+
+
+def test_cli_gives_the_same_list(demo_card, tmp_path):
+    card, store, dataset = demo_card
+    from kam_analytics.cli import accounts_table
+
+    rows = accounts_table(store, dataset, "2025-12-31")
+    key = set(rows.loc[rows["key_account"] == "true", "customer_id"])
+    assert key == set(card.table.loc[card.table["key_account"], "customer_id"])
+    assert list(rows.columns[:6]) == ["customer_id", "name", "score", "tier", "key_account", "flags"]
+    assert {f"criterion_{c}" for c in card.criteria} <= set(rows.columns)
