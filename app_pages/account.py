@@ -1,6 +1,7 @@
 """Account: find any customer by id or name; its revenue over time, orders, share and rank."""
 import streamlit as st
 
+from kam_analytics.analytics import accounts
 from kam_analytics.charts import revenue_trend
 from kam_analytics.i18n import format_count, format_share
 from ui import queries
@@ -49,6 +50,21 @@ st.caption(tr("account_dates", first=str(profile.first_order)[:10], last=str(pro
 attributes = queries.account_attributes(view.key, chosen)
 if attributes:
     st.markdown(" · ".join(f"**{tr('field_' + k)}**: {v}" for k, v in attributes.items()))
+
+# the scorecard's view of this account (saved weights, default tiers and rule)
+weights = view.store.get_setting(view.dataset, "scorecard_weights") or accounts.PRESETS["balanced"]
+card = queries.scorecard(view.key, view.end, weights, accounts.TIER_CUTS, {"kind": "score", "min": accounts.KEY_SCORE})
+row = card.table[card.table["customer_id"] == chosen]
+if not row.empty:
+    row = row.iloc[0]
+    flags = [tr(f"flag_name_{f}") for f in row["flags"].split(";") if f]
+    st.markdown(tr("account_scorecard", score=f"{row['score']:.1f}", rank=format_count(row["score_rank"]),
+                   tier=tr(f"tier_{row['tier']}"),
+                   status=tr("account_is_key") if row["key_account"] else tr("account_not_key"),
+                   flags="、".join(flags) if view.lang == "zh" else ", ".join(flags)) if flags else
+                tr("account_scorecard_no_flags", score=f"{row['score']:.1f}", rank=format_count(row["score_rank"]),
+                   tier=tr(f"tier_{row['tier']}"),
+                   status=tr("account_is_key") if row["key_account"] else tr("account_not_key")))
 
 st.plotly_chart(revenue_trend(profile.monthly, view.lang, title_key="chart_account_trend"),
                 width="stretch", config={"displayModeBar": False})

@@ -1,6 +1,7 @@
 """Overview: headline KPIs, the revenue trend, the top customers and what to look at today."""
 import streamlit as st
 
+from kam_analytics.analytics import accounts
 from kam_analytics.charts import revenue_trend
 from kam_analytics.i18n import format_count, format_share
 from ui import queries
@@ -17,13 +18,17 @@ if headline.customers == 0:
     st.info(tr("empty_slice"))
     st.stop()
 
-cols = st.columns(5)
+cols = st.columns(6)
 cols[0].metric(tr("kpi_revenue"), money(headline.revenue), help=tr("kpi_revenue_help"))
 cols[1].metric(tr("kpi_customers"), format_count(headline.customers), help=tr("kpi_customers_help"))
 cols[2].metric(tr("kpi_active"), format_count(headline.active_customers),
                help=tr("kpi_active_help", days=headline.active_days))
 cols[3].metric(tr("kpi_top1"), format_share(headline.top1_share), help=tr("kpi_top1_help"))
 cols[4].metric(tr("kpi_top5"), format_share(headline.top5_share), help=tr("kpi_top5_help"))
+weights = view.store.get_setting(view.dataset, "scorecard_weights") or accounts.PRESETS["balanced"]
+card = queries.scorecard(view.key, view.end, weights, accounts.TIER_CUTS, {"kind": "score", "min": accounts.KEY_SCORE})
+cols[5].metric(tr("ka_key_accounts"), format_count(int(card.table["key_account"].sum())),
+               help=tr("kpi_key_help", min=int(accounts.KEY_SCORE)))
 
 st.subheader(tr("overview_attention"))
 items = queries.attention(view.key, view.end)

@@ -1,4 +1,4 @@
-"""Benchmarks (not part of `make test`). Usage: python bench/run.py [ingest|concentration|all] [--rows N]
+"""Benchmarks (not part of `make test`). Usage: python bench/run.py [ingest|concentration|accounts|all] [--rows N]
 
 Each benchmark prints one JSON line with its measurements and the target it checks.
 """
@@ -132,13 +132,29 @@ def bench_concentration(rows: int) -> dict:
     return result
 
 
+def bench_accounts(rows: int) -> dict:
+    """The key-account scorecard (features in the database + scoring, tiers and flags)."""
+    from kam_analytics.analytics import accounts
+
+    store = _bench_store(rows)
+    table = store.table("bench")
+    as_of = store.dataset("bench").date_max.date()
+    features_s = _best_of(lambda: accounts.customer_features(table, as_of), 2)
+    features = accounts.customer_features(table, as_of)
+    scoring_s = _best_of(lambda: accounts.scorecard(features), 2)
+    store.close()
+    return {"benchmark": "accounts", "transactions": rows, "customers": len(features),
+            "features_s": round(features_s, 3), "scoring_s": round(scoring_s, 3),
+            "total_s": round(features_s + scoring_s, 3), "target": "about 1 s"}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("which", nargs="?", default="all")
     parser.add_argument("--rows", type=int, default=10_000_000)
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
-    benches = {"ingest": bench_ingest, "concentration": bench_concentration}
+    benches = {"ingest": bench_ingest, "concentration": bench_concentration, "accounts": bench_accounts}
     for name, fn in benches.items():
         if args.which in ("all", name):
             print(json.dumps(fn(args.rows), ensure_ascii=False), flush=True)

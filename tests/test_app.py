@@ -126,6 +126,7 @@ def test_overview_figures(app_env, lang, revenue):
     assert metrics == {
         T("kpi_revenue", lang): revenue, T("kpi_customers", lang): "3", T("kpi_active", lang): "2",
         T("kpi_top1", lang): "60.0%", T("kpi_top5", lang): "100.0%",
+        T("ka_key_accounts", lang): "1",  # C001, score 91.7 (see test_key_accounts_page)
     }
     # the one thing to look at: C001 alone brings 60% of revenue
     attention = [m.value for m in at.markdown if m.value.startswith("**1.**")]
@@ -261,3 +262,30 @@ def test_concentration_page_abc_cutoffs_are_editable(app_env):
     at.number_input(key="conc_cut_a").set_value(50).run()
     # before-shares 0, .6, .9: only the first is below 50%
     assert at.main.caption[0].value == T("conc_abc_counts", "en", a="1", b="2", c="0", cut_a=50, cut_b=95)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_key_accounts_page(app_env, lang):
+    # Balanced weights over the 6 criteria the small file supports (percentiles, max rank):
+    # C001: revenue 100, orders 100, regularity 100 (2 of Jan–Mar), avg order 100 (tie with C002),
+    #       tenure 50, growth 100 (all equal) -> 550 / 6 = 91.7 ≥ 75: the only key account (60% of revenue)
+    # C002: 50, 50 (tie), 50, 100, 0, 100 -> 58.3;  C003: 0, 50, 0, 0, 100, 100 -> 41.7
+    app_env()
+    at = open_app(lang, "key_accounts")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics[T("ka_key_accounts", lang)] == "1"
+    assert metrics[T("ka_key_share", lang)] == "60.0%"
+    assert metrics[T("flag_name_pseudo_key_account", lang)] == "0"
+    [listing] = [d.value for d in at.dataframe]
+    assert listing[T("col_customer_id", lang)].tolist() == ["C001"]
+    assert listing[T("ka_score", lang)].tolist() == [91.7]
+    assert listing[T("criterion_tenure", lang)].tolist() == [pytest.approx(8.3, abs=0.05)]  # 50 / 6
+
+
+def test_account_page_shows_the_scorecard(app_env):
+    app_env()
+    at = open_app("en", "account", account="C001")
+    assert not at.exception
+    lines = [m.value for m in at.markdown if m.value.startswith("Scorecard")]
+    assert lines == [T("account_scorecard_no_flags", "en", score="91.7", rank="1", tier=T("tier_platinum", "en"),
+                       status=T("account_is_key", "en"))]
