@@ -195,11 +195,19 @@ def review_section():
     if len(ends) < 2:
         st.info(tr("ka_review_short"))
         return
+    cuts = (c1 / 100, c2 / 100, c3 / 100)
+    by_period = {}
+    for end in ends[-12:]:  # the last twelve review dates
+        period_card = queries.scorecard(view.key, end, weights, cuts, rule)
+        counts = period_card.table["tier"].value_counts()
+        by_period[str(end)] = {**{tr(f"tier_{x}"): int(counts.get(x, 0)) for x in accounts.TIERS},
+                               tr("ka_key_accounts"): int(period_card.table["key_account"].sum())}
+    st.caption(tr("ka_tiers_per_period"))
+    st.dataframe(pd.DataFrame(by_period))
     left, right = st.columns(2)
     before = left.selectbox(tr("ka_review_from"), ends[:-1], index=len(ends) - 2, key=f"ka_from_{freq}")
     after = right.selectbox(tr("ka_review_to"), [e for e in ends if e > before], index=len([e for e in ends if e > before]) - 1,
                             key=f"ka_to_{freq}")
-    cuts = (c1 / 100, c2 / 100, c3 / 100)
     card_a = queries.scorecard(view.key, before, weights, cuts, rule)
     card_b = queries.scorecard(view.key, after, weights, cuts, rule)
     matrix, moves = accounts.tier_migration(card_a, card_b)
