@@ -1,11 +1,129 @@
-"""segments page: what it will show is stated until its analysis lands."""
+"""Segments: RFM scores and named segments, R×F grid, scikit-learn clusters, migration."""
+import datetime as dt
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
 import streamlit as st
 
-from ui.state import frame, tr
+from kam_analytics.analytics import rfm
+from kam_analytics.i18n import format_count, format_share
+from ui import queries
+from ui.state import frame, labeller, money, open_account, tr
 from ui.widgets import no_dataset
 
 view = frame("segments_title")
 if view.dataset is None:
     no_dataset()
     st.stop()
-st.info(tr("segments_placeholder"))
+
+as_of = view.end
+k_choice = st.selectbox(tr("seg_k"), ["auto", 2, 3, 4, 5, 6, 7, 8], key="seg_k",
+                        format_func=lambda k, auto=tr("seg_k_auto"): auto if k == "auto" else str(k))
+result, silhouette, k = queries.rfm_result(view.key, as_of, k_choice)
+table = result.table
+if table.empty:
+    st.info(tr("empty_slice"))
+    st.stop()
+st.caption(tr("seg_as_of", as_of=str(as_of)))
+for dim, used in result.collapsed.items():
+    limits = result.thresholds[dim]
+    ranges = "; ".join(f"{int(r.score)}: {r['min']:,.0f}–{r['max']:,.0f}" for _, r in limits.iterrows())
+    st.warning(tr("seg_ties", dim=tr(f"seg_dim_{dim}"), used=", ".join(map(str, used)), ranges=ranges))
+
+names = dict(zip(table["customer_id"], table["name"])) if "name" in table else {}
+seg_label = labeller("segment_")
+
+
+def cluster_label(code: str) -> str:
+    return " · ".join(tr(f"cluster_word_{w}") for w in str(code).split("-"))
+
+
+def segments_section():
+    summary = rfm.segment_summary(result)
+    fig = go.Figure()
+    fig.add_bar(x=[seg_label(s) for s in summary["segment"]], y=summary["customers"], name=tr("col_customers"),
+                marker_color="#1f5fa8")
+    fig.add_scatter(x=[seg_label(s) for s in summary["segment"]], y=summary["revenue_share"], yaxis="y2",
+                    mode="markers+lines", name=tr("ka_revenue_share"), marker_color="#d9822b")
+    fig.update_layout(title=tr("seg_chart_sizes"), yaxis=dict(title=tr("col_customers")),
+                      yaxis2=dict(overlaying="y", side="right", tickformat=".0%", title=tr("ka_revenue_share")),
+                      height=380, margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=-0.3))
+    st.plotly_chart(fig, config={"displayModeBar": False})
+    st.dataframe(pd.DataFrame({
+        tr("seg_segment"): [seg_label(s) for s in summary["segment"]], tr("col_customers"): summary["customers"],
+        tr("col_revenue"): summary["revenue"], tr("ka_revenue_share"): summary["revenue_share"],
+        tr("seg_median_recency"): summary["recency"], tr("seg_median_frequency"): summary["frequency"]}),
+        hide_index=True, column_config={tr("col_revenue"): st.column_config.NumberColumn(format="localized"),
+                                        tr("ka_revenue_share"): st.column_config.NumberColumn(format="percent")})
+    st.caption(tr("seg_rule_help"))
+
+
+def grid_section():
+    grid = rfm.rf_grid(result)
+    fig = px.imshow(grid.values, x=[f"F{f}" for f in grid.columns], y=[f"R{r}" for r in grid.index],
+                    text_auto=True, color_continuous_scale="Blues", aspect="auto")
+    fig.update_layout(title=tr("seg_chart_grid"), xaxis_title=tr("seg_dim_f"), yaxis_title=tr("seg_dim_r"),
+                      height=420, margin=dict(l=10, r=10, t=50, b=10))
+    st.plotly_chart(fig, config={"displayModeBar": False})
+
+
+def clusters_section():
+    st.caption(tr("seg_silhouette", k=k, silhouette="–" if silhouette is None else f"{silhouette:.3f}"))
+    shown = table.assign(cluster_label=table["cluster_name"].map(cluster_label))
+    fig = px.scatter(shown, x="frequency", y="monetary", color="cluster_label", log_x=True, log_y=True,
+                     custom_data=["customer_id"], hover_name="customer_id",
+                     labels={"frequency": tr("seg_dim_f"), "monetary": tr("seg_dim_m"), "cluster_label": tr("seg_cluster")})
+    fig.update_layout(title=tr("seg_chart_clusters"), height=460, margin=dict(l=10, r=10, t=50, b=10))
+    event = st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="seg_scatter",
+                            config={"displayModeBar": False})
+    points = event.selection.points if event is not None else []
+    if points:
+        value = points[0].get("customdata")
+        open_account(str(value[0] if isinstance(value, (list, tuple)) else value))
+    profiles = rfm.cluster_profiles(result)
+    st.dataframe(pd.DataFrame({
+        tr("seg_cluster"): profiles["cluster_name"].map(cluster_label), tr("col_customers"): profiles["customers"],
+        tr("ka_revenue_share"): profiles["revenue_share"], tr("seg_median_recency"): profiles["recency"],
+        tr("seg_median_frequency"): profiles["frequency"], tr("seg_median_monetary"): profiles["monetary"]}),
+        hide_index=True, column_config={tr("ka_revenue_share"): st.column_config.NumberColumn(format="percent"),
+                                        tr("seg_median_monetary"): st.column_config.NumberColumn(format="localized")})
+
+
+@st.fragment
+def migration_section():
+    first = view.start or (view.dataset.date_min.date() if view.dataset.date_min else as_of)
+    default = max(first, as_of - dt.timedelta(days=182))
+    before = st.date_input(tr("seg_migration_from"), value=default, min_value=first, max_value=as_of, key="seg_from")
+    earlier = queries.rfm_result(view.key, before, k_choice)[0]
+    matrix = rfm.migration(earlier, result)
+    labels = {s: seg_label(s) for s in rfm.SEGMENT_ORDER}
+    labels["none"] = tr("tier_none")
+    st.caption(tr("seg_migration_help", before=str(before), after=str(as_of)))
+    st.dataframe(matrix.rename(index=labels, columns=labels))
+
+
+def customers_section():
+    data = {tr("col_customer_id"): table["customer_id"]}
+    if "name" in table:
+        data[tr("col_name")] = table["name"]
+    data.update({tr("seg_recency"): table["recency_days"], tr("seg_dim_f"): table["frequency"],
+                 tr("seg_dim_m"): table["monetary"], "RFM": table["rfm_score"],
+                 tr("seg_segment"): table["segment"].map(seg_label),
+                 tr("seg_cluster"): table["cluster_name"].map(cluster_label)})
+    frame_ = pd.DataFrame(data)
+    event = st.dataframe(frame_, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
+                         key="seg_customers",
+                         column_config={tr("seg_dim_m"): st.column_config.NumberColumn(format="localized")})
+    if event.selection.rows:
+        open_account(str(frame_.iloc[event.selection.rows[0]][tr("col_customer_id")]))
+
+
+sections = [("seg_tab_segments", segments_section), ("seg_tab_grid", grid_section),
+            ("seg_tab_clusters", clusters_section), ("seg_tab_migration", migration_section),
+            ("seg_tab_customers", customers_section)]
+containers = st.tabs([tr(key) for key, _ in sections], key="seg_tab", on_change="rerun")
+for (key, section), container in zip(sections, containers):
+    with container:
+        if container.open:
+            section()

@@ -192,6 +192,25 @@ def cmd_accounts(args, store) -> int:
     return 0
 
 
+def cmd_rfm(args, store) -> int:
+    from kam_analytics.analytics import rfm
+    from kam_analytics.export import write_csv
+
+    dataset = store.dataset(args.dataset)
+    as_of = args.as_of or (dataset.date_max.date().isoformat() if dataset.date_max else None)
+    result = rfm.rfm(rfm.rfm_values(store.table(dataset), as_of), as_of)
+    rfm.cluster_customers(result, "auto" if args.k == "auto" else int(args.k))
+    write_csv(rfm.rfm_export(result), args.out)
+    print(t("cli_written", _lang(), rows=len(result.table), path=args.out))
+    return 0
+
+
+def _k(text: str) -> str:
+    if text == "auto" or (text.isdigit() and 1 <= int(text) <= 20):
+        return text
+    raise argparse.ArgumentTypeError("use --k auto or a number of clusters from 1 to 20")
+
+
 def _date(text: str) -> str:
     import datetime as dt
 
@@ -249,6 +268,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", type=_date)
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_accounts)
+
+    p = sub.add_parser("rfm", help="RFM scores, segments and clusters per customer")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--as-of", type=_date)
+    p.add_argument("--k", type=_k, default="auto")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_rfm)
 
     return parser
 

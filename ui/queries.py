@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kam_analytics.analytics import account, accounts, concentration, customers, overview, trend
+from kam_analytics.analytics import account, accounts, concentration, customers, overview, rfm, trend
 from kam_analytics.analytics.filters import apply_filters
 from ui.state import get_store
 
@@ -85,3 +85,10 @@ def account_features(key: tuple, as_of):
 def scorecard(key: tuple, as_of, weights: dict, tier_cuts: tuple, key_rule: dict):
     """Scoring is cheap once the features are cached: computed on every run."""
     return accounts.scorecard(account_features(key, as_of), weights, tier_cuts, key_rule, as_of)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def rfm_result(key: tuple, as_of, n_clusters="auto"):
+    result = rfm.rfm(rfm.rfm_values(_table(key), as_of), as_of)
+    model = rfm.cluster_customers(result, n_clusters)
+    return result, (model.silhouette_ if model is not None else None), (model.n_clusters_ if model is not None else 1)

@@ -1,0 +1,1 @@
+"""scikit-learn estimators (segmentation, churn) following sklearn conventions."""

@@ -1,0 +1,84 @@
+"""Customer clusters on RFM-style features, as a scikit-learn estimator.
+
+Skewed money and count features are log-transformed (sign-preserving log1p) and robust-scaled
+(median / IQR) before KMeans, so a few whales do not become clusters of their own; k is chosen
+by the silhouette score over a range unless given. Deterministic for a fixed random_state.
+"""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.cluster import KMeans
+from sklearn.metrics import silhouette_score
+from sklearn.preprocessing import RobustScaler
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+SILHOUETTE_SAMPLE = 10_000
+
+
+def signed_log1p(x: np.ndarray) -> np.ndarray:
+    return np.sign(x) * np.log1p(np.abs(x))
+
+
+class RFMClusterer(ClusterMixin, BaseEstimator):
+    """KMeans on log-transformed, robust-scaled features.
+
+    Parameters
+    ----------
+    n_clusters : int or "auto", default="auto"
+        "auto" picks k in ``k_range`` with the best silhouette score (on at most 10,000
+        customers, sampled with ``random_state``).
+    k_range : tuple of int, default=(2, 8)
+    random_state : int, default=0
+    n_init : int, default=10
+
+    Attributes
+    ----------
+    n_clusters_ : int
+    silhouette_ : float or None (None when every point is in one cluster or n < 3)
+    scores_ : dict k -> silhouette (when n_clusters="auto")
+    scaler_ : RobustScaler ; kmeans_ : KMeans ; labels_ : ndarray ; n_features_in_ : int
+    """
+
+    def __init__(self, n_clusters="auto", k_range=(2, 8), random_state=0, n_init=10):
+        self.n_clusters = n_clusters
+        self.k_range = k_range
+        self.random_state = random_state
+        self.n_init = n_init
+
+    def _transform(self, X):
+        return self.scaler_.transform(signed_log1p(X))
+
+    def fit(self, X, y=None):
+        X = validate_data(self, X, dtype=np.float64)
+        logged = signed_log1p(X)
+        self.scaler_ = RobustScaler().fit(logged)
+        Z = self.scaler_.transform(logged)
+        n = len(Z)
+        distinct = len(np.unique(Z, axis=0))
+        if self.n_clusters == "auto":
+            low, high = self.k_range
+            candidates = [k for k in range(low, high + 1) if k < min(n, distinct + 1)]
+            self.scores_ = {}
+            rng = np.random.RandomState(self.random_state)
+            sample = rng.choice(n, SILHOUETTE_SAMPLE, replace=False) if n > SILHOUETTE_SAMPLE else np.arange(n)
+            for k in candidates:
+                labels = KMeans(n_clusters=k, n_init=self.n_init, random_state=self.random_state).fit_predict(Z)
+                if len(np.unique(labels[sample])) > 1:
+                    self.scores_[k] = float(silhouette_score(Z[sample], labels[sample]))
+            k = max(self.scores_, key=lambda c: (self.scores_[c], -c)) if self.scores_ else 1
+        else:
+            k = int(self.n_clusters)
+            if k < 1:
+                raise ValueError("n_clusters must be a positive integer or 'auto'")
+            k = min(k, n)
+        self.kmeans_ = KMeans(n_clusters=k, n_init=self.n_init, random_state=self.random_state).fit(Z)
+        self.n_clusters_ = k
+        self.labels_ = self.kmeans_.labels_
+        self.silhouette_ = float(silhouette_score(Z, self.labels_)) if 1 < len(np.unique(self.labels_)) < n else None
+        return self
+
+    def predict(self, X):
+        check_is_fitted(self, "kmeans_")
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        return self.kmeans_.predict(self._transform(X))
