@@ -1,4 +1,4 @@
-"""Benchmarks (not part of `make test`). Usage: python bench/run.py [ingest|concentration|accounts|all] [--rows N]
+"""Benchmarks (not part of `make test`). Usage: python bench/run.py [ingest|concentration|accounts|rfm|all] [--rows N]
 
 Each benchmark prints one JSON line with its measurements and the target it checks.
 """
@@ -148,13 +148,32 @@ def bench_accounts(rows: int) -> dict:
             "total_s": round(features_s + scoring_s, 3), "target": "about 1 s"}
 
 
+def bench_rfm(rows: int) -> dict:
+    """RFM values in the database, scores and segments, then clustering (k chosen by silhouette)."""
+    from kam_analytics.analytics import rfm
+
+    store = _bench_store(rows)
+    table = store.table("bench")
+    as_of = store.dataset("bench").date_max.date()
+    started = time.perf_counter()
+    result = rfm.rfm(rfm.rfm_values(table, as_of), as_of)
+    scores_s = time.perf_counter() - started
+    started = time.perf_counter()
+    model = rfm.cluster_customers(result)
+    cluster_s = time.perf_counter() - started
+    store.close()
+    return {"benchmark": "rfm", "transactions": rows, "customers": len(result.table), "rfm_s": round(scores_s, 2),
+            "clustering_s": round(cluster_s, 2), "k": model.n_clusters_, "total_s": round(scores_s + cluster_s, 2),
+            "target": "a few seconds"}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("which", nargs="?", default="all")
     parser.add_argument("--rows", type=int, default=10_000_000)
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
-    benches = {"ingest": bench_ingest, "concentration": bench_concentration, "accounts": bench_accounts}
+    benches = {"ingest": bench_ingest, "concentration": bench_concentration, "accounts": bench_accounts, "rfm": bench_rfm}
     for name, fn in benches.items():
         if args.which in ("all", name):
             print(json.dumps(fn(args.rows), ensure_ascii=False), flush=True)

@@ -289,3 +289,20 @@ def test_account_page_shows_the_scorecard(app_env):
     lines = [m.value for m in at.markdown if m.value.startswith("Scorecard")]
     assert lines == [T("account_scorecard_no_flags", "en", score="91.7", rank="1", tier=T("tier_platinum", "en"),
                        status=T("account_is_key", "en"))]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_segments_page(app_env, lang):
+    # 3 customers, score = 1 + ⌊5 (r − 1) / 3⌋ for min ranks r = 1, 2, 3 -> 1, 2, 4.
+    # Recency as of 2024-03-10: C001 0, C002 19, C003 161 days -> R 4, 2, 1;
+    # frequency 2, 1, 1 -> F 4, 1, 1 (the tie takes the lower rank); monetary 600, 300, 100 -> M 4, 2, 1.
+    # Segments: R4F4 loyal, R2F1 hibernating, R1F1 lost.
+    app_env()
+    at = open_app(lang, "segments")
+    assert not at.exception
+    at.session_state["seg_tab"] = T("seg_tab_customers", lang)
+    at.run()
+    [customers] = [d.value for d in at.dataframe]
+    assert customers["RFM"].tolist() == ["444", "212", "111"]
+    assert customers[T("seg_segment", lang)].tolist() == [
+        T("segment_loyal", lang), T("segment_hibernating", lang), T("segment_lost", lang)]

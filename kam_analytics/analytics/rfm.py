@@ -65,8 +65,9 @@ def rfm_values(table: ibis.Table, as_of) -> pd.DataFrame:
 def quintile_scores(values: pd.Series, higher_is_better: bool = True) -> pd.Series:
     """Scores 1–5 by position: score = 1 + ⌊5 · (r − 1) / n⌋, where r is the value's rank
     counted from the worst with ties taking the lowest rank of their group (method 'min').
-    So equal values always get equal scores, a big tie is pulled down to the score where it
-    starts, and the best value alone can reach 5. Higher is better unless told otherwise
+    So equal values always get equal scores and a big tie is pulled down to the score where
+    it starts; with n ≥ 5 distinct positions the best reaches 5, with fewer customers the top
+    score is lower (3 customers score 1, 2, 4). Higher is better unless told otherwise
     (recency: fewer days is better, so recent = 5)."""
     if values.empty:
         return pd.Series(dtype="int64")
