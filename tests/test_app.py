@@ -306,3 +306,16 @@ def test_segments_page(app_env, lang):
     assert customers["RFM"].tolist() == ["444", "212", "111"]
     assert customers[T("seg_segment", lang)].tolist() == [
         T("segment_loyal", lang), T("segment_hibernating", lang), T("segment_lost", lang)]
+
+
+@pytest.mark.parametrize("name", ["superstore.csv", "online_retail_sample.csv"])
+def test_analysis_pages_on_the_shared_datasets(app_env, shared_dataset, tmp_path, name):
+    from kam_analytics.ingest import ingest_file
+    from kam_analytics.store import Store
+
+    with Store.open(tmp_path / "app.duckdb") as store:
+        ingest_file(store, shared_dataset(name), dataset="shared")
+    for lang in ("zh", "en"):
+        for page in ("overview", "concentration", "key_accounts", "segments"):
+            at = open_app(lang, page)
+            assert [t.value for t in at.title] == [T(TITLE_KEY[page], lang)]
