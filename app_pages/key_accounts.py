@@ -213,7 +213,7 @@ def review_section():
     matrix, moves = accounts.tier_migration(card_a, card_b)
     labels = {x: tr(f"tier_{x}") for x in list(accounts.TIERS) + ["none"]}
     st.caption(tr("ka_matrix_help", before=str(before), after=str(after)))
-    st.dataframe(matrix.rename(index=labels, columns=labels))
+    st.dataframe(matrix.rename(index=labels, columns=labels).rename_axis(index=tr("ka_tier"), columns=None))
     st.subheader(tr("ka_moves"))
     if moves.empty:
         st.caption(tr("ka_no_moves"))

@@ -100,7 +100,7 @@ def migration_section():
     labels = {s: seg_label(s) for s in rfm.SEGMENT_ORDER}
     labels["none"] = tr("tier_none")
     st.caption(tr("seg_migration_help", before=str(before), after=str(as_of)))
-    st.dataframe(matrix.rename(index=labels, columns=labels))
+    st.dataframe(matrix.rename(index=labels, columns=labels).rename_axis(index=tr("seg_segment"), columns=None))
 
 
 def customers_section():
