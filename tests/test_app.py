@@ -319,3 +319,35 @@ def test_analysis_pages_on_the_shared_datasets(app_env, shared_dataset, tmp_path
         for page in ("overview", "concentration", "key_accounts", "segments"):
             at = open_app(lang, page)
             assert [t.value for t in at.title] == [T(TITLE_KEY[page], lang)]
+
+
+EDGE_FILES = {
+    # one customer, one order
+    "one_customer": "客户编号,订单日期,金额\nK1,2024-05-01,100\n",
+    # every customer nets to a return (negative revenue)
+    "all_returns": "客户编号,订单日期,金额\nK1,2024-05-01,-100\nK2,2024-05-02,-50\n",
+    # two customers tied exactly, no names, no order ids
+    "ties": "客户编号,订单日期,金额\nB,2024-05-01,100\nA,2024-05-01,100\n",
+}
+
+
+@pytest.mark.parametrize("case", list(EDGE_FILES))
+@pytest.mark.parametrize("page", PAGES)
+def test_pages_survive_odd_datasets(app_env, tmp_path, case, page):
+    from kam_analytics.ingest import ingest_file
+    from kam_analytics.store import Store
+
+    path = tmp_path / f"{case}.csv"
+    path.write_text(EDGE_FILES[case], encoding="utf-8")
+    with Store.open(tmp_path / "app.duckdb") as store:
+        ingest_file(store, path, dataset=case)
+    at = open_app("zh", page)
+    assert [t.value for t in at.title] == [T(TITLE_KEY[page], "zh")]
+
+
+def test_a_filter_that_empties_the_slice_says_so(app_env):
+    app_env()
+    for page in ("overview", "concentration", "key_accounts", "segments"):
+        # December 2023 lies inside the data's range (2023-10-01 … 2024-03-10) but has no order
+        at = open_app("en", page, period="custom", start="2023-12-01", end="2023-12-31")
+        assert [i.value for i in at.main.info] == [T("empty_slice", "en")], page
