@@ -205,6 +205,67 @@ def cmd_rfm(args, store) -> int:
     return 0
 
 
+def churn_table(store, dataset, as_of, horizon: int, scope: str = "key"):
+    """The ``churn --out`` rows, highest risk first: customer_id, name, risk, rank,
+    revenue_at_risk, reasons (plain English, '; '-separated), last_order, typical_gap_days,
+    status (latest follow-up). ``scope`` 'key' keeps the key accounts (the scorecard's list,
+    else the top 20% by revenue), 'all' every active account."""
+    import pandas as pd
+
+    from kam_analytics.analytics import accounts, churn
+
+    table = store.table(dataset)
+    scored = churn.score_accounts(table, as_of, horizon)
+    t = scored.table
+    if scope == "key" and not t.empty:
+        card = accounts.scorecard(accounts.customer_features(table, as_of, store.attributes(dataset)),
+                                  saved_weights(store, dataset), as_of=as_of)
+        key = set(card.table.loc[card.table["key_account"], "customer_id"])
+        if not key:
+            top = card.table.sort_values("revenue", ascending=False).head(max(1, len(card.table) // 5))
+            key = set(top["customer_id"])
+        t = t[t["customer_id"].isin(key)].copy()
+        t["rank"] = range(1, len(t) + 1)
+    names = {}
+    if "customer_name" in table.columns and not t.empty:
+        named = table.filter(table.customer_id.isin(list(t["customer_id"])))
+        names = dict(named.group_by("customer_id").aggregate(n=named.customer_name.max()).to_pandas().values)
+    followups = store.followups(dataset)
+    latest = {}
+    for customer, status in zip(followups["customer_id"], followups["status"]):  # newest first
+        latest.setdefault(customer, status)
+    return pd.DataFrame({
+        "customer_id": t["customer_id"], "name": [names.get(c) for c in t["customer_id"]],
+        "risk": t["risk"].round(4), "rank": t["rank"], "revenue_at_risk": t["revenue_at_risk"].round(2),
+        "reasons": ["; ".join(churn.reason_text(r, "en") for r in rs) for rs in t["reasons"]],
+        "last_order": pd.to_datetime(t["last"]).dt.date.astype(str), "typical_gap_days": t["typical_gap_days"].round(1),
+        "status": [latest.get(c, "") for c in t["customer_id"]],
+    })
+
+
+def cmd_churn(args, store) -> int:
+    from kam_analytics.export import write_csv
+
+    dataset = store.dataset(args.dataset)
+    frame = churn_table(store, dataset, args.as_of, args.horizon, args.scope)
+    write_csv(frame, args.out)
+    print(t("cli_written", _lang(), rows=len(frame), path=args.out))
+    return 0
+
+
+def cmd_backtest(args, store) -> int:
+    from kam_analytics.analytics import churn
+
+    dataset = store.dataset(args.dataset)
+    result = churn.backtest(store.table(dataset), args.as_of, args.horizon).to_json()
+    if args.json:
+        print_json(result)
+    else:
+        for key, value in result.items():
+            print(f"{key}: {value}")
+    return 0
+
+
 def _k(text: str) -> str:
     if text == "auto" or (text.isdigit() and 1 <= int(text) <= 20):
         return text
@@ -275,6 +336,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=_k, default="auto")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_rfm)
+
+    p = sub.add_parser("churn", help="lapse risk of key accounts (or all) with reasons")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--as-of", type=_date, required=True)
+    p.add_argument("--horizon", type=int, default=90)
+    p.add_argument("--scope", choices=["key", "all"], default="key")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_churn)
+
+    p = sub.add_parser("backtest", help="replay the churn model at an earlier date against what happened")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--as-of", type=_date, required=True)
+    p.add_argument("--horizon", type=int, default=90)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_backtest)
 
     return parser
 

@@ -147,6 +147,16 @@ def reasons(row: pd.Series, limit: int = 3) -> list[dict]:
     return [f for _, f in found[:limit]]
 
 
+def reason_text(reason: dict, lang: str = "en") -> str:
+    """One reason in words, e.g. 'no order for 94 days; usually orders every 21 days'."""
+    from kam_analytics.i18n import t
+
+    params = dict(reason)
+    if "change" in params:
+        params["change"] = f"{abs(params['change']) * 100:.0f}%"
+    return t(f"churn_reason_{reason['reason']}", lang, **params)
+
+
 def precision_at(scores: np.ndarray, labels: np.ndarray, fraction: float) -> float | None:
     """Share of lapsed accounts among the ⌈fraction · n⌉ highest scores (ties by position)."""
     n = len(scores)
