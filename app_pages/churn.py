@@ -1,11 +1,155 @@
-"""churn page: what it will show is stated until its analysis lands."""
+"""Churn warning: key accounts ranked by lapse risk with reasons, the model card (backtest
+against two baselines), follow-ups, and the post-mortem of accounts that lapsed."""
+import datetime as dt
+
+import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
-from ui.state import frame, tr
+from kam_analytics.analytics import accounts, churn
+from kam_analytics.export import csv_bytes, excel_bytes
+from kam_analytics.i18n import format_count, format_share
+from kam_analytics.store import FOLLOWUP_STATUSES
+from ui import queries
+from ui.state import frame, labeller, money, open_account, tr
 from ui.widgets import no_dataset
 
 view = frame("churn_title")
 if view.dataset is None:
     no_dataset()
     st.stop()
-st.info(tr("churn_placeholder"))
+
+top = st.columns([1, 1, 2])
+horizon = top[0].number_input(tr("churn_horizon"), 14, 365, churn.HORIZON_DAYS, step=7, key="churn_horizon",
+                              help=tr("churn_horizon_help"))
+scope = top[1].radio(tr("churn_scope"), ["key", "all"], format_func=labeller("churn_scope_"), key="churn_scope")
+as_of = view.end
+scored = queries.churn_scored(view.key, as_of, int(horizon))
+table = scored.table
+if table.empty:
+    st.info(tr("empty_slice"))
+    st.stop()
+if scored.method == "rule":
+    st.warning(tr(f"churn_rule_{scored.why or 'history_short'}", horizon=int(horizon)))
+
+weights = view.store.get_setting(view.dataset, "scorecard_weights") or accounts.PRESETS["balanced"]
+card = queries.scorecard(view.key, as_of, weights, accounts.TIER_CUTS, {"kind": "score", "min": accounts.KEY_SCORE})
+key_ids = set(card.table.loc[card.table["key_account"], "customer_id"])
+if scope == "key":
+    if not key_ids:
+        key_ids = set(card.table.sort_values("revenue", ascending=False).head(max(1, len(card.table) // 5))["customer_id"])
+        st.caption(tr("churn_scope_fallback"))
+    table = table[table["customer_id"].isin(key_ids)]
+names = dict(zip(card.table["customer_id"], card.table["name"])) if "name" in card.table else {}
+followups = view.store.followups(view.dataset)
+latest = {}
+for customer, status in zip(followups["customer_id"], followups["status"]):
+    latest.setdefault(customer, status)
+
+cols = st.columns(4)
+cols[0].metric(tr("churn_accounts"), format_count(len(table)))
+high = table[table["risk"] >= 0.5]
+cols[1].metric(tr("churn_high_risk"), format_count(len(high)), help=tr("churn_high_risk_help"))
+cols[2].metric(tr("churn_revenue_at_risk"), money(table["revenue_at_risk"].sum()), help=tr("churn_revenue_at_risk_help"))
+cols[3].metric(tr("churn_method"), tr(f"churn_method_{scored.method}"))
+
+
+def list_section():
+    shown = table.copy()
+    data = pd.DataFrame({
+        tr("col_customer_id"): shown["customer_id"], tr("col_name"): shown["customer_id"].map(lambda c: names.get(c, "")),
+        tr("churn_risk"): shown["risk"], tr("churn_revenue_at_risk"): shown["revenue_at_risk"],
+        tr("churn_reasons"): ["；".join(churn.reason_text(r, view.lang) for r in rs) if view.lang == "zh"
+                              else "; ".join(churn.reason_text(r, view.lang) for r in rs) for rs in shown["reasons"]],
+        tr("col_last_order"): pd.to_datetime(shown["last"]).dt.date,
+        tr("churn_status"): shown["customer_id"].map(lambda c: tr(f"status_{latest[c]}") if c in latest else ""),
+    })
+    event = st.dataframe(data, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
+                         key="churn_list", column_config={
+                             tr("churn_risk"): st.column_config.ProgressColumn(tr("churn_risk"), min_value=0, max_value=1,
+                                                                               format="percent"),
+                             tr("churn_revenue_at_risk"): st.column_config.NumberColumn(format="localized")})
+    if event.selection.rows:
+        open_account(str(data.iloc[event.selection.rows[0]][tr("col_customer_id")]))
+    export = data.rename(columns={tr("col_customer_id"): "customer_id"})
+    left, right = st.columns(2)
+    left.download_button(tr("churn_download_csv"), csv_bytes(export), file_name=f"{view.dataset.name}-churn.csv",
+                         mime="text/csv")
+    right.download_button(tr("churn_download_xlsx"), excel_bytes(export, "churn"), file_name=f"{view.dataset.name}-churn.xlsx")
+
+
+def model_card_section():
+    replay = as_of - dt.timedelta(days=int(horizon))
+    result = queries.churn_backtest(view.key, replay, int(horizon))
+    st.caption(tr("churn_card_help", replay=str(replay), horizon=int(horizon)))
+    if result.auc is None:
+        st.info(tr("churn_card_none"))
+        return
+    rows = pd.DataFrame({
+        tr("churn_card_method"): [tr(f"churn_method_{result.method}"), tr("churn_baseline_recency"), tr("churn_baseline_bgnbd")],
+        "ROC AUC": [result.auc, result.baseline_recency_auc, result.baseline_bgnbd_auc],
+    })
+    st.dataframe(rows, hide_index=True, column_config={"ROC AUC": st.column_config.NumberColumn(format="%.3f")})
+    st.caption(tr("churn_card_precision", p10=format_share(result.precision_at_10pct),
+                  p20=format_share(result.precision_at_20pct), rate=format_share(result.lapse_rate),
+                  accounts=format_count(result.accounts)))
+    best_baseline = max(v for v in (result.baseline_recency_auc, result.baseline_bgnbd_auc) if v is not None)
+    if result.auc < 0.55 or result.auc <= best_baseline:
+        st.warning(tr("churn_card_no_skill"))
+
+
+def followup_section():
+    ids = table["customer_id"].tolist()
+    if not ids:
+        st.info(tr("churn_no_accounts"))
+        return
+    with st.form("churn_followup", clear_on_submit=True):
+        customer = st.selectbox(tr("churn_account"), ids, format_func=lambda c: f"{c} · {names[c]}" if names.get(c) else c)
+        status = st.selectbox(tr("churn_status"), list(FOLLOWUP_STATUSES), format_func=labeller("status_"))
+        owner = st.text_input(tr("churn_owner"))
+        note = st.text_area(tr("churn_note"))
+        if st.form_submit_button(tr("churn_save_followup")):
+            view.store.add_followup(view.dataset, customer, status, note=note, owner=owner)
+            st.success(tr("churn_followup_saved", customer=customer))
+    history = view.store.followups(view.dataset)
+    if len(history):
+        st.dataframe(pd.DataFrame({
+            tr("col_customer_id"): history["customer_id"], tr("churn_status"): history["status"].map(labeller("status_")),
+            tr("churn_owner"): history["owner"], tr("churn_note"): history["note"], tr("churn_when"): history["created_at"]}),
+            hide_index=True, width="stretch")
+
+
+def post_mortem_section():
+    by = "region" if view.dataset.has("region") else None
+    lapsed = queries.churn_post_mortem(view.key, as_of, int(horizon), by)
+    if lapsed.empty:
+        st.success(tr("churn_no_lapsed"))
+        return
+    st.caption(tr("churn_post_mortem_help", count=format_count(len(lapsed)), revenue=money(lapsed["revenue_lost"].sum())))
+    monthly = lapsed.groupby("lapse_month").agg(accounts=("customer_id", "count"), revenue=("revenue_lost", "sum")).reset_index()
+    fig = go.Figure()
+    fig.add_bar(x=monthly["lapse_month"], y=monthly["accounts"], name=tr("churn_lapsed_accounts"))
+    fig.add_scatter(x=monthly["lapse_month"], y=monthly["revenue"], yaxis="y2", mode="lines+markers",
+                    name=tr("churn_revenue_lost"))
+    fig.update_layout(title=tr("churn_post_mortem_chart"), yaxis=dict(title=tr("churn_lapsed_accounts")),
+                      yaxis2=dict(overlaying="y", side="right", title=tr("churn_revenue_lost")), height=360,
+                      margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=-0.25))
+    st.plotly_chart(fig, config={"displayModeBar": False})
+    if by:
+        grouped = lapsed.groupby(by).agg(accounts=("customer_id", "count"), revenue=("revenue_lost", "sum")).reset_index()
+        st.dataframe(grouped.rename(columns={by: tr(f"field_{by}"), "accounts": tr("churn_lapsed_accounts"),
+                                             "revenue": tr("churn_revenue_lost")}), hide_index=True)
+    tiers = card.table.set_index("customer_id")["tier"]
+    by_tier = lapsed.assign(tier=lapsed["customer_id"].map(tiers).fillna("none")).groupby("tier").agg(
+        accounts=("customer_id", "count"), revenue=("revenue_lost", "sum")).reset_index()
+    st.dataframe(by_tier.assign(tier=by_tier["tier"].map(labeller("tier_"))).rename(columns={
+        "tier": tr("ka_tier"), "accounts": tr("churn_lapsed_accounts"), "revenue": tr("churn_revenue_lost")}), hide_index=True)
+
+
+sections = [("churn_tab_list", list_section), ("churn_tab_card", model_card_section),
+            ("churn_tab_followup", followup_section), ("churn_tab_post_mortem", post_mortem_section)]
+containers = st.tabs([tr(k) for k, _ in sections], key="churn_tab", on_change="rerun")
+for (name, section), container in zip(sections, containers):
+    with container:
+        if container.open:
+            section()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kam_analytics.analytics import account, accounts, concentration, customers, overview, rfm, trend
+from kam_analytics.analytics import account, accounts, churn, concentration, customers, overview, rfm, trend
 from kam_analytics.analytics.filters import apply_filters
 from ui.state import get_store
 
@@ -92,3 +92,18 @@ def rfm_result(key: tuple, as_of, n_clusters="auto"):
     result = rfm.rfm(rfm.rfm_values(_table(key), as_of), as_of)
     model = rfm.cluster_customers(result, n_clusters)
     return result, (model.silhouette_ if model is not None else None), (model.n_clusters_ if model is not None else 1)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def churn_scored(key: tuple, as_of, horizon: int):
+    return churn.score_accounts(_table(key), as_of, horizon)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def churn_backtest(key: tuple, as_of, horizon: int):
+    return churn.backtest(_table(key), as_of, horizon)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def churn_post_mortem(key: tuple, as_of, horizon: int, by: str | None):
+    return churn.post_mortem(_table(key), as_of, horizon, by)

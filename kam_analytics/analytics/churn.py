@@ -267,3 +267,22 @@ def backtest(table: ibis.Table, as_of, horizon_days: int = HORIZON_DAYS) -> Back
                     precision_at_20pct=precision_at(risk, labels, 0.20),
                     baseline_recency_auc=auc(t["recency_days"].to_numpy(dtype=float)),
                     baseline_bgnbd_auc=bgnbd_auc, method=scored.method)
+
+
+def post_mortem(table: ibis.Table, as_of, horizon_days: int = HORIZON_DAYS, by: str | None = None) -> pd.DataFrame:
+    """Accounts that lapsed (last order more than ``horizon_days`` before as_of), one row each:
+    customer_id, last_order, lapse_month (month of the last order), revenue_lost (its revenue in
+    the 365 days up to its last order), and ``by`` (e.g. region: its most frequent value)."""
+    end = (_ts(as_of) + pd.Timedelta(days=1)).to_pydatetime()
+    t = table.filter(table.order_date < end)
+    last = t.group_by("customer_id").aggregate(last_order=t.order_date.max())
+    cutoff = (_ts(as_of) - pd.Timedelta(days=horizon_days)).to_pydatetime()
+    lapsed = last.filter(last.last_order < ibis.literal(cutoff) + ibis.interval(days=1))
+    j = t.join(lapsed, "customer_id")
+    window = j.order_date >= (j.last_order - ibis.interval(days=364)).truncate("D")
+    metrics = {"last_order": j.last_order.max(), "revenue_lost": j.amount.cast("float64").sum(where=window)}
+    if by and by in t.columns:
+        metrics[by] = j[by].mode()
+    out = j.group_by("customer_id").aggregate(**metrics).to_pandas().sort_values("customer_id", kind="mergesort")
+    out["lapse_month"] = pd.to_datetime(out["last_order"]).dt.to_period("M").astype(str)
+    return out.reset_index(drop=True)
