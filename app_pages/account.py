@@ -1,4 +1,5 @@
 """Account: find any customer by id or name; its revenue over time, orders, share and rank."""
+import pandas as pd
 import streamlit as st
 
 from kam_analytics.analytics import accounts
@@ -65,6 +66,13 @@ if not row.empty:
                 tr("account_scorecard_no_flags", score=f"{row['score']:.1f}", rank=format_count(row["score_rank"]),
                    tier=tr(f"tier_{row['tier']}"),
                    status=tr("account_is_key") if row["key_account"] else tr("account_not_key")))
+
+history = view.store.followups(view.dataset, chosen)
+if len(history):
+    st.subheader(tr("account_followups"))
+    st.dataframe(pd.DataFrame({tr("churn_status"): history["status"].map(lambda s: tr(f"status_{s}")),
+                               tr("churn_owner"): history["owner"], tr("churn_note"): history["note"],
+                               tr("churn_when"): history["created_at"]}), hide_index=True, width="stretch")
 
 st.plotly_chart(revenue_trend(profile.monthly, view.lang, title_key="chart_account_trend"),
                 width="stretch", config={"displayModeBar": False})

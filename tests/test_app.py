@@ -351,3 +351,36 @@ def test_a_filter_that_empties_the_slice_says_so(app_env):
         # December 2023 lies inside the data's range (2023-10-01 … 2024-03-10) but has no order
         at = open_app("en", page, period="custom", start="2023-12-01", end="2023-12-31")
         assert [i.value for i in at.main.info] == [T("empty_slice", "en")], page
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_churn_page_on_short_history_says_it_uses_the_rule(app_env, lang):
+    # four orders over five months cannot train a 90-day model: the page says the rule is used;
+    # the watched accounts are the key accounts: C001 only (score 91.7), 0 days since its last order
+    app_env()
+    at = open_app(lang, "churn")
+    assert [w.value for w in at.warning] == [T("churn_rule_history_short", lang, horizon=90)]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics[T("churn_accounts", lang)] == "1"
+    assert metrics[T("churn_method", lang)] == T("churn_method_rule", lang)
+    [listing] = [d.value for d in at.dataframe]
+    assert listing[T("col_customer_id", lang)].tolist() == ["C001"] and listing[T("churn_risk", lang)].tolist() == [0.0]
+
+
+def test_churn_follow_up_is_recorded_and_shown(app_env):
+    app_env()
+    at = open_app("en", "churn")
+    at.session_state["churn_tab"] = "Follow-ups"
+    at.run()
+    form_status = [s for s in at.selectbox if s.label == "Follow-up"][0]
+    form_status.set_value("contacted")
+    [owner] = [t for t in at.text_input if t.label == "Owner"]
+    owner.input("王芳")
+    [note] = [t for t in at.text_area if t.label == "Note"]
+    note.input("打电话确认下季度订单")
+    [save] = [b for b in at.button if b.label == "Save the follow-up"]
+    save.click().run()
+    assert not at.exception
+    assert at.success[0].value == "Follow-up saved for C001."
+    history = at.dataframe[-1].value
+    assert history["Follow-up"].tolist() == ["contacted"] and history["Owner"].tolist() == ["王芳"]
