@@ -19,7 +19,7 @@ from kam_analytics.analytics.filters import orders_expr
 HORIZON_DAYS = 90
 ACTIVE_DAYS = 365
 WINDOW_DAYS = 90
-SNAPSHOT_STEP_DAYS = 28
+SNAPSHOT_STEP_DAYS = 14
 MIN_TRAINING_ROWS = 200
 MIN_CLASS_ROWS = 20
 
@@ -96,7 +96,7 @@ def lapse_labels(table: ibis.Table, as_of, customers: pd.Series, horizon_days: i
 
 
 def snapshot_dates(first, as_of, horizon_days: int = HORIZON_DAYS, step_days: int = SNAPSHOT_STEP_DAYS,
-                   warmup_days: int = 2 * WINDOW_DAYS) -> list[dt.date]:
+                   warmup_days: int = WINDOW_DAYS) -> list[dt.date]:
     """Training snapshots every ``step_days`` going back from as_of − horizon (so every label is
     known by as_of) to the first date plus a warm-up; oldest first."""
     last = _ts(as_of) - pd.Timedelta(days=horizon_days)
