@@ -1,4 +1,4 @@
-"""Benchmarks (not part of `make test`). Usage: python bench/run.py [ingest|concentration|accounts|rfm|all] [--rows N]
+"""Benchmarks (not part of `make test`). Usage: python bench/run.py [ingest|concentration|accounts|rfm|churn|all] [--rows N]
 
 Each benchmark prints one JSON line with its measurements and the target it checks.
 """
@@ -167,13 +167,38 @@ def bench_rfm(rows: int) -> dict:
             "target": "a few seconds"}
 
 
+def bench_churn(rows: int) -> dict:
+    """Churn: training snapshots (features + labels) and the classifier fit, then scoring."""
+    from kam_analytics.analytics import churn
+    from kam_analytics.models.churn import ChurnClassifier
+
+    store = _bench_store(rows)
+    table = store.table("bench")
+    dataset = store.dataset("bench")
+    as_of, first = dataset.date_max.date(), dataset.date_min.date()
+    started = time.perf_counter()
+    train = churn.training_set(table, first, as_of, churn.HORIZON_DAYS)
+    features_s = time.perf_counter() - started
+    started = time.perf_counter()
+    model = ChurnClassifier().fit(train[churn.FEATURES].to_numpy(dtype=float), train["lapsed"].to_numpy(dtype=int))
+    training_s = time.perf_counter() - started
+    started = time.perf_counter()
+    now = churn.snapshot_features(table, as_of)
+    model.predict_proba(now[churn.FEATURES].to_numpy(dtype=float))
+    scoring_s = time.perf_counter() - started
+    store.close()
+    return {"benchmark": "churn", "transactions": rows, "snapshots": len(churn.snapshot_dates(first, as_of)),
+            "training_rows": len(train), "features_s": round(features_s, 1), "training_s": round(training_s, 1),
+            "scoring_s": round(scoring_s, 1), "target": "features + training within 60 s, scoring in seconds"}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("which", nargs="?", default="all")
     parser.add_argument("--rows", type=int, default=10_000_000)
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
-    benches = {"ingest": bench_ingest, "concentration": bench_concentration, "accounts": bench_accounts, "rfm": bench_rfm}
+    benches = {"ingest": bench_ingest, "concentration": bench_concentration, "accounts": bench_accounts, "rfm": bench_rfm, "churn": bench_churn}
     for name, fn in benches.items():
         if args.which in ("all", name):
             print(json.dumps(fn(args.rows), ensure_ascii=False), flush=True)
