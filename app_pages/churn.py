@@ -133,17 +133,20 @@ def post_mortem_section():
                     name=tr("churn_revenue_lost"))
     fig.update_layout(title=tr("churn_post_mortem_chart"), yaxis=dict(title=tr("churn_lapsed_accounts")),
                       yaxis2=dict(overlaying="y", side="right", title=tr("churn_revenue_lost")), height=360,
+                      xaxis=dict(type="category"),
                       margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=-0.25))
     st.plotly_chart(fig, config={"displayModeBar": False})
     if by:
         grouped = lapsed.groupby(by).agg(accounts=("customer_id", "count"), revenue=("revenue_lost", "sum")).reset_index()
         st.dataframe(grouped.rename(columns={by: tr(f"field_{by}"), "accounts": tr("churn_lapsed_accounts"),
-                                             "revenue": tr("churn_revenue_lost")}), hide_index=True)
+                                             "revenue": tr("churn_revenue_lost")}), hide_index=True,
+                     column_config={tr("churn_revenue_lost"): st.column_config.NumberColumn(format="localized")})
     tiers = card.table.set_index("customer_id")["tier"]
     by_tier = lapsed.assign(tier=lapsed["customer_id"].map(tiers).fillna("none")).groupby("tier").agg(
         accounts=("customer_id", "count"), revenue=("revenue_lost", "sum")).reset_index()
     st.dataframe(by_tier.assign(tier=by_tier["tier"].map(labeller("tier_"))).rename(columns={
-        "tier": tr("ka_tier"), "accounts": tr("churn_lapsed_accounts"), "revenue": tr("churn_revenue_lost")}), hide_index=True)
+        "tier": tr("ka_tier"), "accounts": tr("churn_lapsed_accounts"), "revenue": tr("churn_revenue_lost")}), hide_index=True,
+        column_config={tr("churn_revenue_lost"): st.column_config.NumberColumn(format="localized")})
 
 
 sections = [("churn_tab_list", list_section), ("churn_tab_card", model_card_section),
