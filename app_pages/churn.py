@@ -3,6 +3,7 @@ against two baselines), follow-ups, and the post-mortem of accounts that lapsed.
 import datetime as dt
 
 import pandas as pd
+import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -141,6 +142,15 @@ def post_mortem_section():
         st.dataframe(grouped.rename(columns={by: tr(f"field_{by}"), "accounts": tr("churn_lapsed_accounts"),
                                              "revenue": tr("churn_revenue_lost")}), hide_index=True,
                      column_config={tr("churn_revenue_lost"): st.column_config.NumberColumn(format="localized")})
+    retention = queries.cohort_retention(view.key, as_of)
+    if not retention.empty:
+        grid = retention.pivot(index="cohort", columns="k", values="share")
+        labels = [pd.Timestamp(c).to_period("Q").strftime("%Y-Q%q") for c in grid.index]
+        fig = px.imshow(grid.to_numpy(), x=[str(k) for k in grid.columns], y=labels, color_continuous_scale="Blues",
+                        zmin=0, zmax=1, aspect="auto", text_auto=".0%")
+        fig.update_layout(title=tr("churn_retention_chart"), xaxis_title=tr("churn_retention_k"),
+                          yaxis_title=tr("churn_retention_cohort"), height=420, margin=dict(l=10, r=10, t=50, b=10))
+        st.plotly_chart(fig, config={"displayModeBar": False})
     tiers = card.table.set_index("customer_id")["tier"]
     by_tier = lapsed.assign(tier=lapsed["customer_id"].map(tiers).fillna("none")).groupby("tier").agg(
         accounts=("customer_id", "count"), revenue=("revenue_lost", "sum")).reset_index()

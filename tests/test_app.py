@@ -384,3 +384,15 @@ def test_churn_follow_up_is_recorded_and_shown(app_env):
     assert at.success[0].value == "Follow-up saved for C001."
     history = at.dataframe[-1].value
     assert history["Follow-up"].tolist() == ["contacted"] and history["Owner"].tolist() == ["王芳"]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_churn_post_mortem(app_env, lang):
+    # horizon 90 days before 2024-03-10 -> C003 (last order 2023-10-01) lapsed, taking 100 with it
+    app_env()
+    at = open_app(lang, "churn")
+    at.session_state["churn_tab"] = T("churn_tab_post_mortem", lang)
+    at.run()
+    assert not at.exception
+    assert at.main.caption[-1].value == T("churn_post_mortem_help", lang, count="1", revenue="100")
+    assert len(at.get("plotly_chart")) == 2  # lapses by month, retention by cohort

@@ -114,3 +114,14 @@ def test_superstore_shows_no_skill(store, shared_dataset):
     report = ingest_file(store, shared_dataset("superstore.csv"))
     result = churn.backtest(store.table(report.dataset), "2022-06-30", 90)
     assert result.auc < 0.55 and result.baseline_recency_auc < 0.6
+
+
+def test_cohort_retention_by_hand(store, tmp_path):
+    # cohort 2024-Q1: A, B, C; A orders again in Q2 and Q3, B in Q3; cohort 2024-Q2: D (only then)
+    rows = ["A,1,2024-01-05,10", "B,2,2024-02-05,10", "C,3,2024-03-05,10", "A,4,2024-04-05,10",
+            "A,5,2024-07-05,10", "B,6,2024-08-05,10", "D,7,2024-05-05,10", "A,8,2024-10-05,10"]
+    got = churn.cohort_retention(load(store, tmp_path, rows), "2024-09-30")  # A's Q4 order is after as-of
+    q1 = got[got["cohort"] == "2024-01-01"]
+    assert q1[["k", "customers"]].values.tolist() == [[0, 3], [1, 1], [2, 2]]
+    assert q1["share"].tolist() == pytest.approx([1.0, 1 / 3, 2 / 3])
+    assert got[got["cohort"] == "2024-04-01"][["k", "customers", "share"]].values.tolist() == [[0, 1, 1.0]]

@@ -107,3 +107,8 @@ def churn_backtest(key: tuple, as_of, horizon: int):
 @st.cache_data(show_spinner=False, max_entries=16)
 def churn_post_mortem(key: tuple, as_of, horizon: int, by: str | None):
     return churn.post_mortem(_table(key), as_of, horizon, by)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def cohort_retention(key: tuple, as_of):
+    return churn.cohort_retention(_table(key), as_of)

@@ -289,3 +289,25 @@ def post_mortem(table: ibis.Table, as_of, horizon_days: int = HORIZON_DAYS, by: 
     out = j.group_by("customer_id").aggregate(**metrics).to_pandas().sort_values("customer_id", kind="mergesort")
     out["lapse_month"] = pd.to_datetime(out["last_order"]).dt.to_period("M").astype(str)
     return out.reset_index(drop=True)
+
+
+def cohort_retention(table: ibis.Table, as_of) -> pd.DataFrame:
+    """Retention by cohort: customers grouped by the calendar quarter of their first order; for
+    each later quarter k (0 = the first), the share of the cohort that ordered in it. Computed
+    in the database from (customer, quarter) pairs up to as_of. Columns: cohort (first day of
+    the quarter), k, customers (who ordered in quarter k), share (customers / cohort size)."""
+    end = (_ts(as_of) + pd.Timedelta(days=1)).to_pydatetime()
+    t = table.filter(table.order_date < end)
+    active = t.group_by([t.customer_id, t.order_date.truncate("Q").name("quarter")]).aggregate()
+    first = active.group_by("customer_id").aggregate(cohort=active.quarter.min())
+    joined = active.join(first, "customer_id")
+    counts = joined.group_by([joined.cohort, joined.quarter]).aggregate(customers=joined.customer_id.count())
+    out = counts.to_pandas()
+    if out.empty:
+        return pd.DataFrame(columns=["cohort", "k", "customers", "share"])
+    cohort = pd.to_datetime(out["cohort"])
+    quarter = pd.to_datetime(out["quarter"])
+    out["k"] = (quarter.dt.year - cohort.dt.year) * 4 + (quarter.dt.quarter - cohort.dt.quarter)
+    sizes = out[out["k"] == 0].set_index("cohort")["customers"]
+    out["share"] = out["customers"] / out["cohort"].map(sizes)
+    return out.drop(columns=["quarter"]).sort_values(["cohort", "k"]).reset_index(drop=True)
