@@ -8,13 +8,13 @@ The accounts considered at a snapshot are the customers with an order in the yea
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 
 import ibis
 import numpy as np
 import pandas as pd
 
-from kam_analytics.analytics.filters import orders_expr
 
 HORIZON_DAYS = 90
 ACTIVE_DAYS = 365
@@ -34,17 +34,26 @@ def _ts(day) -> pd.Timestamp:
     return pd.Timestamp(day).normalize()
 
 
+def order_starts(table: ibis.Table) -> ibis.Table:
+    """One row per order: customer_id and started (its earliest line's date). An order counts
+    at a date once it has started — known from the lines up to that date, so no look-ahead.
+    Orders are order ids, or order days when the dataset has none."""
+    key = table.order_id if "order_id" in table.columns else table.order_date.date().cast("string")
+    return table.group_by([table.customer_id, key.name("order_key")]).aggregate(started=table.order_date.min())
+
+
 def snapshot_features(table: ibis.Table, as_of, window_days: int = WINDOW_DAYS,
-                      active_days: int = ACTIVE_DAYS) -> pd.DataFrame:
+                      active_days: int = ACTIVE_DAYS, orders: ibis.Table | None = None) -> pd.DataFrame:
     """Features of every customer with an order in the ``active_days`` up to ``as_of``, from the
     transactions dated on or before ``as_of`` only (the end of that day).
 
-    recency_days: days from the last order to as_of; frequency: orders (distinct order ids, or
-    order days); monetary: net revenue; tenure_days: days since the first order;
+    recency_days: days from the last order to as_of; frequency: orders started by as_of
+    (``order_starts``; pass ``orders`` to reuse one across snapshots); monetary: net revenue;
+    tenure_days: days since the first order;
     typical_gap_days: (last − first order) / (orders − 1), None with one order;
     overdue_ratio: recency / typical gap (how late the next order is against the account's
-    own rhythm); orders_recent / orders_prior and revenue_recent / revenue_prior: in the last
-    ``window_days`` and the ``window_days`` before; *_trend = recent / prior − 1 (None when
+    own rhythm); orders_recent / orders_prior (orders started in) and revenue_recent /
+    revenue_prior (lines dated in) the last ``window_days`` and the ``window_days`` before; *_trend = recent / prior − 1 (None when
     prior is 0); basket_trend: average order value recent vs prior − 1; revenue_share: the
     account's revenue over the last year / the portfolio's.
     """
@@ -55,16 +64,22 @@ def snapshot_features(table: ibis.Table, as_of, window_days: int = WINDOW_DAYS,
     prior = (day - pd.Timedelta(days=2 * window_days - 1)).to_pydatetime()
     year = (day - pd.Timedelta(days=active_days - 1)).to_pydatetime()
     amount = t.amount.cast("float64")
-    order_key = t.order_id if "order_id" in t.columns else t.order_date.date()
     in_recent = t.order_date >= recent
     in_prior = (t.order_date >= prior) & (t.order_date < recent)
-    # one scan: the windows are filtered aggregates, not separate queries
-    joined = t.group_by("customer_id").aggregate(
-        first=t.order_date.min(), last=t.order_date.max(), frequency=orders_expr(t), monetary=amount.sum(),
+    # money from the lines (one scan, windows as filtered sums); counts from order starts,
+    # which are plain counts rather than distinct counts (the expensive part on big data)
+    money = t.group_by("customer_id").aggregate(
+        first=t.order_date.min(), last=t.order_date.max(), monetary=amount.sum(),
         revenue_year=amount.sum(where=t.order_date >= year),
-        orders_recent=order_key.nunique(where=in_recent), revenue_recent=amount.sum(where=in_recent),
-        orders_prior=order_key.nunique(where=in_prior), revenue_prior=amount.sum(where=in_prior))
-    joined = joined.filter(joined["last"] >= year)
+        revenue_recent=amount.sum(where=in_recent), revenue_prior=amount.sum(where=in_prior))
+    money = money.filter(money["last"] >= year)
+    o = orders if orders is not None else order_starts(table)
+    o = o.filter(o.started < end.to_pydatetime())
+    counts = o.group_by("customer_id").aggregate(
+        frequency=o.count(), orders_recent=o.count(where=o.started >= recent),
+        orders_prior=o.count(where=(o.started >= prior) & (o.started < recent)))
+    joined = money.join(counts, money.customer_id == counts.customer_id).select(
+        money, counts.frequency, counts.orders_recent, counts.orders_prior)
     out = joined.to_pandas().sort_values("customer_id", kind="mergesort").reset_index(drop=True)
     for column in ("orders_recent", "orders_prior", "revenue_recent", "revenue_prior"):
         out[column] = out[column].fillna(0)
@@ -113,14 +128,21 @@ def training_set(table: ibis.Table, first, as_of, horizon_days: int = HORIZON_DA
     ``MAX_ACCOUNTS_PER_SNAPSHOT`` accounts each, sampled with a fixed seed); no snapshot's
     label looks past ``as_of``."""
     frames = []
-    for snap in snapshot_dates(first, as_of, horizon_days)[-MAX_SNAPSHOTS:]:
-        features = snapshot_features(table, snap)
-        if features.empty:
-            continue
-        if len(features) > MAX_ACCOUNTS_PER_SNAPSHOT:
-            features = features.sample(MAX_ACCOUNTS_PER_SNAPSHOT, random_state=0).sort_index()
-        features["lapsed"] = lapse_labels(table, snap, features["customer_id"], horizon_days).to_numpy()
-        frames.append(features)
+    # one order table for every snapshot: a temp table on the same connection, dropped after
+    backend = table.get_backend()
+    name = f"_kam_orders_{uuid.uuid4().hex[:12]}"
+    orders = backend.create_table(name, order_starts(table), temp=True)
+    try:
+        for snap in snapshot_dates(first, as_of, horizon_days)[-MAX_SNAPSHOTS:]:
+            features = snapshot_features(table, snap, orders=orders)
+            if features.empty:
+                continue
+            if len(features) > MAX_ACCOUNTS_PER_SNAPSHOT:
+                features = features.sample(MAX_ACCOUNTS_PER_SNAPSHOT, random_state=0).sort_index()
+            features["lapsed"] = lapse_labels(table, snap, features["customer_id"], horizon_days).to_numpy()
+            frames.append(features)
+    finally:
+        backend.raw_sql(f'DROP TABLE IF EXISTS "{name}"')  # a generated name, never user text
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=FEATURES + ["lapsed"])
 
 
