@@ -25,6 +25,7 @@ MAX_ACCOUNTS_PER_SNAPSHOT = 50_000  # a fixed random sample beyond that keeps tr
 MIN_TRAINING_ROWS = 200
 MIN_CLASS_ROWS = 20
 
+OPTIONAL_FEATURES = ["discount_recent", "days_late", "breadth_trend"]  # when the data has them
 FEATURES = ["recency_days", "frequency", "monetary", "tenure_days", "typical_gap_days", "overdue_ratio",
             "orders_recent", "orders_prior", "orders_trend", "revenue_recent", "revenue_prior", "revenue_trend",
             "basket_trend", "revenue_share"]
@@ -68,10 +69,25 @@ def snapshot_features(table: ibis.Table, as_of, window_days: int = WINDOW_DAYS,
     in_prior = (t.order_date >= prior) & (t.order_date < recent)
     # money from the lines (one scan, windows as filtered sums); counts from order starts,
     # which are plain counts rather than distinct counts (the expensive part on big data)
+    optional = {}
+    if "discount" in t.columns:
+        optional["discount_weighted"] = (t.discount * amount).sum(where=in_recent)
+    if "due_date" in t.columns:
+        due = t.due_date.notnull() & (t.due_date < end.to_pydatetime())
+        paid_by = (t.paid_date.notnull() & (t.paid_date < end.to_pydatetime())) if "paid_date" in t.columns \
+            else ibis.literal(False)
+        settled = ibis.ifelse(paid_by, t.paid_date, ibis.literal(end.to_pydatetime())) if "paid_date" in t.columns \
+            else ibis.literal(end.to_pydatetime())
+        late = ibis.greatest(settled.delta(t.due_date, unit="day"), 0).cast("float64")
+        optional["late_weighted"] = (late * amount).sum(where=due & (t.order_date >= year))
+        optional["due_amount"] = amount.sum(where=due & (t.order_date >= year))
+    if "product" in t.columns:
+        optional["products_recent"] = t["product"].nunique(where=in_recent)
+        optional["products_prior"] = t["product"].nunique(where=in_prior)
     money = t.group_by("customer_id").aggregate(
         first=t.order_date.min(), last=t.order_date.max(), monetary=amount.sum(),
         revenue_year=amount.sum(where=t.order_date >= year),
-        revenue_recent=amount.sum(where=in_recent), revenue_prior=amount.sum(where=in_prior))
+        revenue_recent=amount.sum(where=in_recent), revenue_prior=amount.sum(where=in_prior), **optional)
     money = money.filter(money["last"] >= year)
     o = orders if orders is not None else order_starts(table)
     o = o.filter(o.started < end.to_pydatetime())
@@ -93,6 +109,12 @@ def snapshot_features(table: ibis.Table, as_of, window_days: int = WINDOW_DAYS,
     basket_recent = out["revenue_recent"] / out["orders_recent"].where(out["orders_recent"] > 0)
     basket_prior = out["revenue_prior"] / out["orders_prior"].where(out["orders_prior"] > 0)
     out["basket_trend"] = basket_recent / basket_prior.where(basket_prior > 0) - 1
+    if "discount_weighted" in out:
+        out["discount_recent"] = out["discount_weighted"] / out["revenue_recent"].where(out["revenue_recent"] > 0)
+    if "late_weighted" in out:
+        out["days_late"] = out["late_weighted"] / out["due_amount"].where(out["due_amount"] > 0)
+    if "products_recent" in out:
+        out["breadth_trend"] = out["products_recent"] / out["products_prior"].where(out["products_prior"] > 0) - 1
     total_year = out["revenue_year"].clip(lower=0).sum()
     out["revenue_share"] = out["revenue_year"].clip(lower=0) / total_year if total_year > 0 else 0.0
     out["as_of"] = day
@@ -144,6 +166,11 @@ def training_set(table: ibis.Table, first, as_of, horizon_days: int = HORIZON_DA
     finally:
         backend.raw_sql(f'DROP TABLE IF EXISTS "{name}"')  # a generated name, never user text
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=FEATURES + ["lapsed"])
+
+
+def feature_columns(frame: pd.DataFrame) -> list[str]:
+    """The model's inputs: the always-present FEATURES plus the optional ones the data has."""
+    return FEATURES + [c for c in OPTIONAL_FEATURES if c in frame]
 
 
 def rule_score(features: pd.DataFrame) -> pd.Series:
@@ -236,7 +263,9 @@ def _train(table, first, as_of, horizon_days):
         return None, "history_short", len(train)
     if min(positives, negatives) < MIN_CLASS_ROWS:
         return None, "labels_few", len(train)
-    model = ChurnClassifier().fit(train[FEATURES].to_numpy(dtype=float), train["lapsed"].to_numpy(dtype=int))
+    columns = feature_columns(train)
+    model = ChurnClassifier().fit(train[columns].to_numpy(dtype=float), train["lapsed"].to_numpy(dtype=int))
+    model.feature_columns_ = columns
     return model, None, len(train)
 
 
@@ -251,7 +280,7 @@ def score_accounts(table: ibis.Table, as_of, horizon_days: int = HORIZON_DAYS) -
         return Scored(features.assign(risk=[], rank=[], reasons=[]), as_of, horizon_days, "rule", "no_accounts")
     model, why, rows = _train(t, first, as_of, horizon_days) if pd.notna(first) else (None, "history_short", 0)
     if model is not None:
-        features["risk"] = model.predict_proba(features[FEATURES].to_numpy(dtype=float))[:, 1]
+        features["risk"] = model.predict_proba(features[model.feature_columns_].to_numpy(dtype=float))[:, 1]
         method = "model"
     else:
         features["risk"] = rule_score(features)
