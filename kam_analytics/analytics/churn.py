@@ -184,7 +184,9 @@ def rule_score(features: pd.DataFrame) -> pd.Series:
 def reasons(row: pd.Series, limit: int = 3) -> list[dict]:
     """The factors that raise this account's risk, strongest first, each with its numbers:
     overdue (recency vs its usual gap), revenue_down / orders_down (last 90 days vs the 90
-    before), basket_down, silent (no order for 90+ days without a rhythm). The page words them."""
+    before), basket_down, silent (no order for 90+ days without a rhythm), paying_late (more than
+    30 days late on average). The page words them; a high risk with none of these gets
+    'pattern' from ``score_accounts``."""
     found = []
     gap = row.get("typical_gap_days")
     if pd.notna(gap) and gap > 0 and row["recency_days"] > 1.5 * gap:
@@ -195,6 +197,9 @@ def reasons(row: pd.Series, limit: int = 3) -> list[dict]:
         value = row.get(key)
         if pd.notna(value) and value <= -0.3:
             found.append((-value, {"reason": name, "change": round(float(value), 3)}))
+    late = row.get("days_late")
+    if late is not None and pd.notna(late) and late > 30:
+        found.append((late / 30, {"reason": "paying_late", "days": int(round(late))}))
     found.sort(key=lambda item: -item[0])
     return [f for _, f in found[:limit]]
 
@@ -288,7 +293,8 @@ def score_accounts(table: ibis.Table, as_of, horizon_days: int = HORIZON_DAYS) -
     features["revenue_at_risk"] = features["risk"] * features["revenue_year"].clip(lower=0)
     features = features.sort_values(["risk", "customer_id"], ascending=[False, True], kind="mergesort")
     features["rank"] = np.arange(1, len(features) + 1)
-    features["reasons"] = [reasons(row) for _, row in features.iterrows()]
+    features["reasons"] = [reasons(row) or ([{"reason": "pattern"}] if row["risk"] >= 0.5 else [])
+                           for _, row in features.iterrows()]
     return Scored(features.reset_index(drop=True), as_of, horizon_days, method, why, rows)
 
 
