@@ -2,7 +2,6 @@
 import pandas as pd
 import streamlit as st
 
-from kam_analytics.analytics import accounts
 from kam_analytics.charts import revenue_trend
 from kam_analytics.i18n import format_count, format_share
 from ui import queries
@@ -53,8 +52,7 @@ if attributes:
     st.markdown(" · ".join(f"**{tr('field_' + k)}**: {v}" for k, v in attributes.items()))
 
 # the scorecard's view of this account (saved weights, default tiers and rule)
-weights = view.store.get_setting(view.dataset, "scorecard_weights") or accounts.PRESETS["balanced"]
-card = queries.scorecard(view.key, view.end, weights, accounts.TIER_CUTS, {"kind": "score", "min": accounts.KEY_SCORE})
+card = queries.default_scorecard(view)
 row = card.table[card.table["customer_id"] == chosen]
 if not row.empty:
     row = row.iloc[0]

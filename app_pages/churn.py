@@ -33,19 +33,14 @@ if table.empty:
 if scored.method == "rule":
     st.warning(tr(f"churn_rule_{scored.why or 'history_short'}", horizon=int(horizon)))
 
-weights = view.store.get_setting(view.dataset, "scorecard_weights") or accounts.PRESETS["balanced"]
-card = queries.scorecard(view.key, as_of, weights, accounts.TIER_CUTS, {"kind": "score", "min": accounts.KEY_SCORE})
-key_ids = set(card.table.loc[card.table["key_account"], "customer_id"])
+card = queries.default_scorecard(view, as_of)
 if scope == "key":
-    if not key_ids:
-        key_ids = set(card.table.sort_values("revenue", ascending=False).head(max(1, len(card.table) // 5))["customer_id"])
+    key_ids, fallback = accounts.watched_ids(card)
+    if fallback:
         st.caption(tr("churn_scope_fallback"))
     table = table[table["customer_id"].isin(key_ids)]
 names = dict(zip(card.table["customer_id"], card.table["name"])) if "name" in card.table else {}
-followups = view.store.followups(view.dataset)
-latest = {}
-for customer, status in zip(followups["customer_id"], followups["status"]):
-    latest.setdefault(customer, status)
+latest = view.store.latest_statuses(view.dataset)
 
 cols = st.columns(4)
 cols[0].metric(tr("churn_accounts"), format_count(len(table)))

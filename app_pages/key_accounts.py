@@ -6,7 +6,7 @@ import streamlit as st
 
 from kam_analytics.analytics import accounts
 from kam_analytics.export import csv_bytes, excel_bytes
-from kam_analytics.i18n import format_count, format_share, t
+from kam_analytics.i18n import format_count, format_share
 from ui import queries
 from ui.state import frame, labeller, money, open_account, tr
 from ui.widgets import no_dataset

@@ -7,9 +7,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from kam_analytics.analytics import rfm
-from kam_analytics.i18n import format_count, format_share
 from ui import queries
-from ui.state import frame, labeller, money, open_account, tr
+from ui.state import frame, labeller, open_account, tr
 from ui.widgets import no_dataset
 
 view = frame("segments_title")

@@ -10,7 +10,6 @@ import argparse
 import json
 import math
 import sys
-from pathlib import Path
 
 from kam_analytics import config
 from kam_analytics.errors import KamError
@@ -220,20 +219,14 @@ def churn_table(store, dataset, as_of, horizon: int, scope: str = "key"):
     if scope == "key" and not t.empty:
         card = accounts.scorecard(accounts.customer_features(table, as_of, store.attributes(dataset)),
                                   saved_weights(store, dataset), as_of=as_of)
-        key = set(card.table.loc[card.table["key_account"], "customer_id"])
-        if not key:
-            top = card.table.sort_values("revenue", ascending=False).head(max(1, len(card.table) // 5))
-            key = set(top["customer_id"])
+        key, _ = accounts.watched_ids(card)
         t = t[t["customer_id"].isin(key)].copy()
         t["rank"] = range(1, len(t) + 1)
     names = {}
     if "customer_name" in table.columns and not t.empty:
         named = table.filter(table.customer_id.isin(list(t["customer_id"])))
         names = dict(named.group_by("customer_id").aggregate(n=named.customer_name.max()).to_pandas().values)
-    followups = store.followups(dataset)
-    latest = {}
-    for customer, status in zip(followups["customer_id"], followups["status"]):  # newest first
-        latest.setdefault(customer, status)
+    latest = store.latest_statuses(dataset)
     return pd.DataFrame({
         "customer_id": t["customer_id"], "name": [names.get(c) for c in t["customer_id"]],
         "risk": t["risk"].round(4), "rank": t["rank"], "revenue_at_risk": t["revenue_at_risk"].round(2),

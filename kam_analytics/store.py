@@ -393,6 +393,14 @@ class Store:
             params.append(str(customer_id))
         return self.cursor().execute(sql + " ORDER BY created_at DESC, rowid DESC", params).df()
 
+    def latest_statuses(self, dataset: Dataset) -> dict[str, str]:
+        """The newest follow-up status of every account that has one."""
+        rows = self.cursor().execute(
+            """SELECT customer_id, arg_max(status, created_at) FROM
+               (SELECT customer_id, status, created_at FROM kam_followups WHERE dataset_id = ?)
+               GROUP BY customer_id""", [dataset.id]).fetchall()
+        return dict(rows)
+
     # -- per-dataset settings (e.g. scorecard weights) ----------------------------------
     def get_setting(self, dataset: Dataset, key: str, default=None):
         row = self.cursor().execute(

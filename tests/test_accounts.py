@@ -2,7 +2,6 @@
 as-of) and the planted patterns of the demo data found, on the page's library calls and the CLI."""
 from __future__ import annotations
 
-import csv
 
 import pandas as pd
 import pytest
@@ -119,3 +118,13 @@ def test_cli_gives_the_same_list(demo_card, tmp_path):
     assert key == set(card.table.loc[card.table["key_account"], "customer_id"])
     assert list(rows.columns[:6]) == ["customer_id", "name", "score", "tier", "key_account", "flags"]
     assert {f"criterion_{c}" for c in card.criteria} <= set(rows.columns)
+
+
+def test_watched_ids_fall_back_to_the_top_fifth(store, tmp_path):
+    # 6 customers; a key rule nobody meets -> ⌈0.2 · 6⌉ = 2 with the most revenue, tie broken by id
+    table = small(store, tmp_path, ["A,1,2024-01-10,100,1", "B,2,2024-01-10,300,1", "C,3,2024-01-10,300,1",
+                                    "D,4,2024-01-10,50,1", "E,5,2024-01-10,20,1", "F,6,2024-01-10,10,1"])
+    f = accounts.customer_features(table, "2024-01-31")
+    assert accounts.watched_ids(accounts.scorecard(f, key_rule={"kind": "score", "min": 101})) == ({"B", "C"}, True)
+    card = accounts.scorecard(f, key_rule={"kind": "tiers", "tiers": ["platinum"]})
+    assert accounts.watched_ids(card) == (set(card.table.loc[card.table["key_account"], "customer_id"]), False)

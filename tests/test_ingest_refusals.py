@@ -3,7 +3,6 @@ is left exactly as it was."""
 from __future__ import annotations
 
 import io
-import zipfile
 
 import pytest
 

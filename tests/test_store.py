@@ -130,3 +130,17 @@ def test_sigkill_mid_ingest_leaves_store_intact_and_usable(tmp_path, replace):
         assert leftovers == []
         report = ingest_file(s, _csv(tmp_path, "after.csv", [("Z", "2021-01-01", 9)]), dataset="after")
         assert report.rows == 1
+
+
+def test_latest_follow_up_status_per_account(store, tmp_path):
+    from kam_analytics.ingest import ingest_file
+
+    path = tmp_path / "f.csv"
+    path.write_text("客户编号,订单日期,金额\nA,2024-01-01,1\nB,2024-01-01,1\n", encoding="utf-8")
+    ingest_file(store, path, dataset="f")
+    dataset = store.dataset("f")
+    store.add_followup(dataset, "A", "new")
+    store.add_followup(dataset, "B", "contacted")
+    store.add_followup(dataset, "A", "recovering", note="下单了")
+    assert store.latest_statuses(dataset) == {"A": "recovering", "B": "contacted"}
+    assert store.followups(dataset, "A")["status"].tolist() == ["recovering", "new"]  # history kept

@@ -87,6 +87,14 @@ def scorecard(key: tuple, as_of, weights: dict, tier_cuts: tuple, key_rule: dict
     return accounts.scorecard(account_features(key, as_of), weights, tier_cuts, key_rule, as_of)
 
 
+def default_scorecard(view, as_of=None):
+    """The scorecard other pages show: the weights saved on the Key accounts page (else the
+    balanced preset), default tiers and the default key-account rule."""
+    weights = view.store.get_setting(view.dataset, "scorecard_weights") or accounts.PRESETS["balanced"]
+    return scorecard(view.key, as_of or view.end, weights, accounts.TIER_CUTS,
+                     {"kind": "score", "min": accounts.KEY_SCORE})
+
+
 @st.cache_data(show_spinner=False, max_entries=32)
 def rfm_result(key: tuple, as_of, n_clusters="auto"):
     result = rfm.rfm(rfm.rfm_values(_table(key), as_of), as_of)

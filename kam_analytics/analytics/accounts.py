@@ -292,6 +292,18 @@ def scorecard(features: pd.DataFrame, weights: dict[str, float] | None = None, t
     return Scorecard(table, criteria, used, basis, tuple(tier_cuts), rule, rhythm, as_of)
 
 
+def watched_ids(card: Scorecard) -> tuple[set[str], bool]:
+    """The accounts the churn warning watches by default: the key-account list, or — when the
+    rule selects nobody — the ⌈20%⌉ of customers with the most revenue (ties by customer_id).
+    The flag says whether that fallback was used."""
+    t = card.table
+    key = set(t.loc[t["key_account"], "customer_id"])
+    if key or t.empty:
+        return key, False
+    top = t.sort_values(["revenue", "customer_id"], ascending=[False, True], kind="mergesort")
+    return set(top.head(math.ceil(0.2 * len(t)))["customer_id"]), True
+
+
 def has_flag(table: pd.DataFrame, flag: str) -> pd.Series:
     return table["flags"].str.split(";").apply(lambda items: flag in items)
 

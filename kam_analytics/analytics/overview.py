@@ -5,7 +5,6 @@ trend (``revenue_by_period``), both already aggregated in the database.
 """
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 import pandas as pd

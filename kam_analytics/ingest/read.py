@@ -487,5 +487,10 @@ def _read_parquet(con, path: Path, table: str) -> RawTable:
     # Column names are user text: select them through the expression API, never spliced into SQL.
     relation = con.read_parquet(str(path)).select(
         *[duckdb.ColumnExpression(n).cast(duckdb.sqltype("VARCHAR")).alias(f"c{i}") for i, n in enumerate(names)])
-    con.execute(f'CREATE TEMP TABLE "{table}" AS SELECT * FROM relation')
+    # registered under a fixed name rather than found by DuckDB's scan of Python locals
+    con.register("_kam_parquet_rows", relation)
+    try:
+        con.execute(f'CREATE TEMP TABLE "{table}" AS SELECT * FROM _kam_parquet_rows')
+    finally:
+        con.unregister("_kam_parquet_rows")
     return RawTable(table, [f"c{i}" for i in range(len(names))], _clean_headers(names), -1, "parquet")
