@@ -125,8 +125,8 @@ def cmd_customers(args, store) -> int:
     from kam_analytics.analytics.customers import customer_summary
     from kam_analytics.export import write_csv
 
-    _, table = _dataset_table(store, args)
-    frame = customer_summary(table)
+    dataset, table = _dataset_table(store, args)
+    frame = customer_summary(table, store.single_line_orders(dataset))
     write_csv(frame, args.out)
     print(t("cli_written", _lang(), rows=len(frame), path=args.out))
     return 0
@@ -170,7 +170,8 @@ def accounts_table(store, dataset, as_of, weights=None):
     """The scorecard of ``dataset`` as of ``as_of`` with the saved (or given) weights, as rows."""
     from kam_analytics.analytics import accounts
 
-    features = accounts.customer_features(store.table(dataset), as_of, store.attributes(dataset))
+    features = accounts.customer_features(store.table(dataset), as_of, store.attributes(dataset),
+                                          single_line_orders=store.single_line_orders(dataset))
     card = accounts.scorecard(features, weights or saved_weights(store, dataset), as_of=as_of)
     return accounts.scorecard_export(card)
 
@@ -197,7 +198,7 @@ def cmd_rfm(args, store) -> int:
 
     dataset = store.dataset(args.dataset)
     as_of = args.as_of or (dataset.date_max.date().isoformat() if dataset.date_max else None)
-    result = rfm.rfm(rfm.rfm_values(store.table(dataset), as_of), as_of)
+    result = rfm.rfm(rfm.rfm_values(store.table(dataset), as_of, store.single_line_orders(dataset)), as_of)
     rfm.cluster_customers(result, "auto" if args.k == "auto" else int(args.k))
     write_csv(rfm.rfm_export(result), args.out)
     print(t("cli_written", _lang(), rows=len(result.table), path=args.out))
@@ -217,7 +218,8 @@ def churn_table(store, dataset, as_of, horizon: int, scope: str = "key"):
     scored = churn.score_accounts(table, as_of, horizon)
     t = scored.table
     if scope == "key" and not t.empty:
-        card = accounts.scorecard(accounts.customer_features(table, as_of, store.attributes(dataset)),
+        card = accounts.scorecard(accounts.customer_features(table, as_of, store.attributes(dataset),
+                                                             single_line_orders=store.single_line_orders(dataset)),
                                   saved_weights(store, dataset), as_of=as_of)
         key, _ = accounts.watched_ids(card)
         t = t[t["customer_id"].isin(key)].copy()

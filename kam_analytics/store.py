@@ -401,6 +401,25 @@ class Store:
                GROUP BY customer_id""", [dataset.id]).fetchall()
         return dict(rows)
 
+    def single_line_orders(self, dataset: Dataset) -> bool:
+        """True when no two lines of the dataset share an order: every (customer_id, order
+        key) pair occurs once and no order key is missing (the order key is the order id, or
+        the order day without order ids). Then orders can be counted as lines and an order's
+        value is its line's amount, which skips a grouping by order (the costly part on ten
+        million lines); any filter of the lines keeps it true. Checked once per loaded table
+        and remembered in the store (a replace loads a new table, so it is checked again)."""
+        key = f"single_line_orders:{dataset.table_name}"
+        cached = self.get_setting(dataset, key)
+        if cached is not None:
+            return bool(cached)
+        name = _check_internal(dataset.table_name)
+        order_key = "order_id" if dataset.has("order_id") else "CAST(order_date AS DATE)"
+        lines, keyed, distinct = self.cursor().execute(
+            f'SELECT count(*), count({order_key}), count(DISTINCT (customer_id, {order_key})) FROM "{name}"').fetchone()
+        answer = bool(lines == keyed == distinct)
+        self.set_setting(dataset, key, answer)
+        return answer
+
     # -- per-dataset settings (e.g. scorecard weights) ----------------------------------
     def get_setting(self, dataset: Dataset, key: str, default=None):
         row = self.cursor().execute(

@@ -61,6 +61,39 @@ def test_features_by_hand_and_as_of(store, tmp_path):
     assert later.loc["A", "revenue"] == 7000.0
 
 
+def test_single_line_path_gives_the_same_features(store, tmp_path):
+    # one line per order (Store.single_line_orders): orders and the largest order come from the
+    # lines in the same pass; every feature must equal the general path's (which groups by order)
+    table = small(store, tmp_path, [
+        "A,1,2024-01-10,600,60", "A,2,2024-01-20,400,40", "A,3,2024-03-05,-100,-10",
+        "B,1,2024-02-01,300,30", "C,9,2023-02-01,50,5",
+    ])
+    assert store.single_line_orders(store.dataset("s"))
+    general = accounts.customer_features(table, "2024-03-31")
+    fast = accounts.customer_features(table, "2024-03-31", single_line_orders=True)
+    pd.testing.assert_frame_equal(fast[general.columns], general)
+    a = fast.set_index("customer_id").loc["A"]
+    assert (a["orders"], a["active_months"]) == (3, 2)  # Jan, Mar
+    assert a["largest_order_share"] == pytest.approx(600 / 900)  # net revenue 600 + 400 − 100
+
+
+def test_active_months_over_more_than_one_bit_word(store, tmp_path):
+    # active months are counted from 62-month bit words: months 0–61 before the as-of month in
+    # the first word, 62–123 in the second, … ; compare with a plain count of distinct months
+    days = ["2024-12-31", "2024-12-01",             # month 0 (twice)
+            "2019-11-15",                           # 61 months back: last bit of word 0
+            "2019-10-15", "2019-10-01",             # 62 months back: first bit of word 1
+            "2014-08-09",                           # 124 months back: word 2
+            "2009-01-20"]                           # 191 months back: word 3
+    table = small(store, tmp_path, [f"A,{i},{d},10,1" for i, d in enumerate(days)] + ["B,99,2024-06-30,5,1"])
+    f = accounts.customer_features(table, "2024-12-31").set_index("customer_id")
+    assert f.loc["A", "active_months"] == len({d[:7] for d in days}) == 5
+    assert f.loc["A", "regularity"] == pytest.approx(5 / 192)  # Jan 2009 – Dec 2024
+    assert f.loc["B", "active_months"] == 1
+    # as of a date before some of them: only the months up to it count
+    assert accounts.customer_features(table, "2015-01-31").set_index("customer_id").loc["A", "active_months"] == 2
+
+
 def test_weights_change_the_ranking(store, tmp_path):
     # H: big revenue, thin margin; P: small revenue, fat margin
     table = small(store, tmp_path, ["H,1,2024-01-10,10000,100", "P,2,2024-01-10,1000,500"])

@@ -144,3 +144,33 @@ def test_latest_follow_up_status_per_account(store, tmp_path):
     store.add_followup(dataset, "A", "recovering", note="下单了")
     assert store.latest_statuses(dataset) == {"A": "recovering", "B": "contacted"}
     assert store.followups(dataset, "A")["status"].tolist() == ["recovering", "new"]  # history kept
+
+
+def _orders_csv(tmp_path, name, header, rows):
+    path = tmp_path / name
+    path.write_text(header + "\n" + "".join(",".join(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_single_line_orders_is_checked_per_loaded_table(store, tmp_path):
+    header = "客户编号,订单编号,订单日期,金额"
+    # every (customer, order id) once: single-line; the same order id at two customers is fine
+    ingest_file(store, _orders_csv(tmp_path, "a.csv", header, [("A", "1", "2024-01-01", "5"), ("A", "2", "2024-01-01", "6"),
+                                                               ("B", "1", "2024-01-02", "7")]), dataset="d")
+    assert store.single_line_orders(store.dataset("d")) is True
+    # an order of two lines: no longer single-line (the replace loads a new table, checked again)
+    ingest_file(store, _orders_csv(tmp_path, "b.csv", header, [("A", "1", "2024-01-01", "5"), ("A", "1", "2024-01-01", "6")]),
+                dataset="d", replace=True)
+    assert store.single_line_orders(store.dataset("d")) is False
+    # a line without an order id: not single-line (its order is unknown)
+    ingest_file(store, _orders_csv(tmp_path, "c.csv", header, [("A", "1", "2024-01-01", "5"), ("A", "", "2024-01-02", "6")]),
+                dataset="d", replace=True)
+    assert store.single_line_orders(store.dataset("d")) is False
+    # without order ids the order is the day: two lines of one customer on one day share it
+    plain = "客户编号,订单日期,金额"
+    ingest_file(store, _orders_csv(tmp_path, "e.csv", plain, [("A", "2024-01-01", "5"), ("A", "2024-01-02", "6"),
+                                                              ("B", "2024-01-01", "1")]), dataset="e")
+    assert store.single_line_orders(store.dataset("e")) is True
+    ingest_file(store, _orders_csv(tmp_path, "f.csv", plain, [("A", "2024-01-01", "5"), ("A", "2024-01-01", "6")]),
+                dataset="e", replace=True)
+    assert store.single_line_orders(store.dataset("e")) is False

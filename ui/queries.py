@@ -21,9 +21,14 @@ def _table(key: tuple):
                          dimensions={name: list(values) for name, values in dims})
 
 
+def _single_line_orders(key: tuple) -> bool:
+    store = get_store()
+    return store.single_line_orders(store.dataset_by_id(key[0]))
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
 def customer_summary(key: tuple):
-    return customers.customer_summary(_table(key))
+    return customers.customer_summary(_table(key), _single_line_orders(key))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -79,7 +84,8 @@ def indicators_by_dimension(key: tuple, dimension: str, measure: str = "revenue"
 @st.cache_data(show_spinner=False, max_entries=32)
 def account_features(key: tuple, as_of):
     store = get_store()
-    return accounts.customer_features(_table(key), as_of, store.attributes(store.dataset_by_id(key[0])))
+    return accounts.customer_features(_table(key), as_of, store.attributes(store.dataset_by_id(key[0])),
+                                      single_line_orders=_single_line_orders(key))
 
 
 def scorecard(key: tuple, as_of, weights: dict, tier_cuts: tuple, key_rule: dict):
@@ -97,7 +103,7 @@ def default_scorecard(view, as_of=None):
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def rfm_result(key: tuple, as_of, n_clusters="auto"):
-    result = rfm.rfm(rfm.rfm_values(_table(key), as_of), as_of)
+    result = rfm.rfm(rfm.rfm_values(_table(key), as_of, _single_line_orders(key)), as_of)
     model = rfm.cluster_customers(result, n_clusters)
     return result, (model.silhouette_ if model is not None else None), (model.n_clusters_ if model is not None else 1)
 

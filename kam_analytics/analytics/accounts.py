@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 import ibis
 import numpy as np
 import pandas as pd
 
-from kam_analytics.analytics.filters import apply_filters
+from kam_analytics.analytics.filters import apply_filters, order_key, orders_expr
 
 RECENT_DAYS = 365
 TIERS = ("platinum", "gold", "iron", "lead")
@@ -59,7 +60,7 @@ PRESETS: dict[str, dict[str, float]] = {
 
 
 def customer_features(table: ibis.Table, as_of, attributes: ibis.Table | None = None,
-                      recent_days: int = RECENT_DAYS) -> pd.DataFrame:
+                      recent_days: int = RECENT_DAYS, single_line_orders: bool = False) -> pd.DataFrame:
     """One row per customer with transactions up to ``as_of`` (nothing after it is used).
 
     revenue: Σ amount (net); orders: distinct orders (or order days); first_order, last_order;
@@ -77,6 +78,10 @@ def customer_features(table: ibis.Table, as_of, attributes: ibis.Table | None = 
     overdue_days: revenue-weighted mean of max(0, (paid_date, or as_of if not paid by then)
       − due_date) over lines due by as_of;
     name, and from the attributes upload: credit_rating, credit_score (CREDIT_SCALE), industry_influence.
+
+    ``single_line_orders`` (``Store.single_line_orders``): no two lines share an order, so
+    orders and the largest order come from the lines in the same pass — the same values,
+    without grouping by order.
     """
     end = pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
     t = apply_filters(table, as_of=as_of)
@@ -84,15 +89,14 @@ def customer_features(table: ibis.Table, as_of, attributes: ibis.Table | None = 
     recent_start = ibis.literal((end.normalize() - pd.Timedelta(days=recent_days - 1)).to_pydatetime())
     prior_start = ibis.literal((end.normalize() - pd.Timedelta(days=2 * recent_days - 1)).to_pydatetime())
     amount = t.amount.cast("float64")
-    order_key = t.order_id if "order_id" in t.columns else t.order_date.date().cast("string")
     metrics = {
         "revenue": t.amount.sum().cast("float64"),
         "first_order": t.order_date.min(),
         "last_order": t.order_date.max(),
-        "active_months": t.order_date.truncate("M").nunique(),
         "recent_revenue": amount.sum(where=t.order_date >= recent_start),
         "prior_revenue": amount.sum(where=(t.order_date >= prior_start) & (t.order_date < recent_start)),
     }
+    metrics.update(month_words(t, end))
     if "customer_name" in t.columns:
         metrics["name"] = t.customer_name.max()
     if "profit" in t.columns:
@@ -111,16 +115,55 @@ def customer_features(table: ibis.Table, as_of, attributes: ibis.Table | None = 
         metrics["late_weighted"] = (late * amount).sum(where=due)
         if "paid_amount" in t.columns:
             metrics["paid"] = t.paid_amount.cast("float64").sum(where=due & paid_by_then)
-    per = t.group_by("customer_id").aggregate(**metrics)
-    orders = t.group_by([t.customer_id, order_key.name("order_key")]).aggregate(value=amount.sum())
-    orders = orders.group_by("customer_id").aggregate(orders=orders.order_key.count(), largest=orders.value.max())
-    frame = per.join(orders, "customer_id").to_pandas().sort_values("customer_id", kind="mergesort")
+    if single_line_orders:
+        metrics.update(orders=orders_expr(t, single_line_orders=True), largest=amount.max())
+        per = t.group_by("customer_id").aggregate(**metrics)
+    else:
+        per = t.group_by("customer_id").aggregate(**metrics)
+        orders = t.group_by([t.customer_id, order_key(t).name("order_key")]).aggregate(value=amount.sum())
+        orders = orders.group_by("customer_id").aggregate(orders=orders.order_key.count(), largest=orders.value.max())
+        per = per.join(orders, "customer_id")
+    frame = per.to_pandas().sort_values("customer_id", kind="mergesort")
     frame = frame.reset_index(drop=True)
     return _derive(frame, end, attributes)
 
 
+MONTH_BITS = 62  # months per bit word: bits 0–61 of a 64-bit integer, clear of the sign bit
+
+
+def month_words(t: ibis.Table, end: pd.Timestamp) -> dict:
+    """The months a customer ordered in, as bit words for ``count_months``: bit i of word k
+    (``months_k``) is set when the customer has a line dated in the month that is
+    MONTH_BITS·k + i months before ``end``'s month. A bitwise OR per customer is a plain
+    aggregate, where counting distinct months is a distinct count (twice the time on ten
+    million lines). Words cover the months back to the earliest line of ``t``."""
+    first = t.order_date.min().execute()
+    first = end if first is None or pd.isna(first) else pd.Timestamp(first)  # no lines: one word
+    back = (end.year - t.order_date.year()) * 12 + (end.month - t.order_date.month())
+    words = ((end.year - first.year) * 12 + end.month - first.month) // MONTH_BITS + 1
+    one = ibis.literal(1, "int64")
+    if words == 1:
+        return {"months_0": (one << back.cast("int64")).bit_or()}
+    out = {}
+    for k in range(words):
+        inside = (back >= MONTH_BITS * k) & (back < MONTH_BITS * (k + 1))
+        # the shift stays in range on every line (the database may evaluate it before the filter)
+        shift = ibis.ifelse(inside, back - MONTH_BITS * k, 0).cast("int64")
+        out[f"months_{k}"] = (one << shift).bit_or(where=inside)
+    return out
+
+
+def count_months(frame: pd.DataFrame) -> pd.Series:
+    """Active months from the ``month_words`` columns (set bits counted); drops the words."""
+    columns = [c for c in frame.columns if c.startswith("months_")]
+    bits = sum(np.bitwise_count(frame[c].fillna(0).astype("int64").to_numpy()) for c in columns)
+    frame.drop(columns=columns, inplace=True)
+    return pd.Series(np.asarray(bits, dtype="int64"), index=frame.index)
+
+
 def _derive(frame: pd.DataFrame, end: pd.Timestamp, attributes) -> pd.DataFrame:
     day = end.normalize()
+    frame["active_months"] = count_months(frame)
     first = pd.to_datetime(frame["first_order"])
     last = pd.to_datetime(frame["last_order"])
     frame["tenure_days"] = (day - first.dt.normalize()).dt.days
@@ -256,7 +299,7 @@ def scorecard(features: pd.DataFrame, weights: dict[str, float] | None = None, t
     table["revenue_rank"] = table["revenue"].rank(method="min", ascending=False).astype(int)
     table["score_rank"] = table["score"].rank(method="min", ascending=False).astype(int)
     rhythm = ordering_rhythm(table)
-    flags = {i: [] for i in table.index}
+    flags: dict = defaultdict(list)  # index -> flags, only for the customers that carry one
     top_revenue = table["revenue"] >= table["revenue"].quantile(1 - PSEUDO_TOP_SHARE) if len(table) else table["revenue"]
     if rhythm is not None:
         concentrated = (table["largest_order_share"] >= PSEUDO_ORDER_SHARE) | (table["orders"] <= PSEUDO_MAX_ORDERS)
@@ -272,7 +315,7 @@ def scorecard(features: pd.DataFrame, weights: dict[str, float] | None = None, t
     if "overdue_days" in table:
         for i in table.index[(table["overdue_days"] > OVERDUE_DAYS).fillna(False)]:
             flags[i].append("overdue")
-    pseudo = pd.Series([("pseudo_key_account" in flags[i]) for i in table.index], index=table.index)
+    pseudo = pd.Series(table.index.isin([i for i, f in flags.items() if "pseudo_key_account" in f]), index=table.index)
     if rule.get("kind") == "score":
         key = table["score"] >= float(rule.get("min", KEY_SCORE))
     else:
@@ -287,7 +330,7 @@ def scorecard(features: pd.DataFrame, weights: dict[str, float] | None = None, t
         (recent >= RISING_GROWTH * table["prior_revenue"].fillna(0)) & (recent >= median_recent)
     for i in table.index[growing & (table["regularity"] >= median_regularity) & ~table["key_account"]]:
         flags[i].append("rising")
-    table["flags"] = [";".join(flags[i]) for i in table.index]
+    table["flags"] = pd.Series({i: ";".join(f) for i, f in flags.items()}, dtype="str").reindex(table.index).fillna("")
     table = table.sort_values(["score", "customer_id"], ascending=[False, True], kind="mergesort").reset_index(drop=True)
     return Scorecard(table, criteria, used, basis, tuple(tier_cuts), rule, rhythm, as_of)
 

@@ -15,6 +15,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from kam_analytics.analytics.filters import order_key
 
 HORIZON_DAYS = 90
 ACTIVE_DAYS = 365
@@ -39,8 +40,8 @@ def order_starts(table: ibis.Table) -> ibis.Table:
     """One row per order: customer_id and started (its earliest line's date). An order counts
     at a date once it has started — known from the lines up to that date, so no look-ahead.
     Orders are order ids, or order days when the dataset has none."""
-    key = table.order_id if "order_id" in table.columns else table.order_date.date().cast("string")
-    return table.group_by([table.customer_id, key.name("order_key")]).aggregate(started=table.order_date.min())
+    return table.group_by([table.customer_id, order_key(table).name("order_key")]).aggregate(
+        started=table.order_date.min())
 
 
 def snapshot_features(table: ibis.Table, as_of, window_days: int = WINDOW_DAYS,

@@ -40,8 +40,19 @@ def apply_filters(table: ibis.Table, start=None, end=None, as_of=None,
     return table
 
 
-def orders_expr(table: ibis.Table):
-    """Orders of a group: distinct order ids when the dataset has them, else distinct order days."""
+def order_key(table: ibis.Table):
+    """What identifies an order: the order id when the dataset has one, else the order day."""
     if "order_id" in table.columns:
-        return table.order_id.nunique()
-    return table.order_date.date().nunique()
+        return table.order_id
+    return table.order_date.date().cast("string")
+
+
+def orders_expr(table: ibis.Table, single_line_orders: bool = False):
+    """Orders of a group: distinct order keys (``order_key``). With ``single_line_orders``
+    (``Store.single_line_orders``: no two lines share a (customer, order key) pair) and a
+    group of one customer's lines, that is the number of lines with a key — a plain count
+    instead of a distinct count, the same number. Not for groups spanning customers (two
+    customers may use the same order id)."""
+    if single_line_orders:
+        return order_key(table).count()
+    return order_key(table).nunique()
