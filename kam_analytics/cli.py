@@ -168,10 +168,10 @@ def cmd_concentration(args, store) -> int:
 
 def accounts_table(store, dataset, as_of, weights=None):
     """The scorecard of ``dataset`` as of ``as_of`` with the saved (or given) weights, as rows."""
-    from kam_analytics.analytics import accounts
+    from kam_analytics.analytics import account_features, accounts
 
-    features = accounts.customer_features(store.table(dataset), as_of, store.attributes(dataset),
-                                          single_line_orders=store.single_line_orders(dataset))
+    features = account_features.customer_features(store.table(dataset), as_of, store.attributes(dataset),
+                                                  single_line_orders=store.single_line_orders(dataset))
     card = accounts.scorecard(features, weights or saved_weights(store, dataset), as_of=as_of)
     return accounts.scorecard_export(card)
 
@@ -212,15 +212,15 @@ def churn_table(store, dataset, as_of, horizon: int, scope: str = "key"):
     else the top 20% by revenue), 'all' every active account."""
     import pandas as pd
 
-    from kam_analytics.analytics import accounts, churn
+    from kam_analytics.analytics import account_features, accounts, churn
 
     table = store.table(dataset)
     scored = churn.score_accounts(table, as_of, horizon)
     t = scored.table
     if scope == "key" and not t.empty:
-        card = accounts.scorecard(accounts.customer_features(table, as_of, store.attributes(dataset),
-                                                             single_line_orders=store.single_line_orders(dataset)),
-                                  saved_weights(store, dataset), as_of=as_of)
+        features = account_features.customer_features(table, as_of, store.attributes(dataset),
+                                                      single_line_orders=store.single_line_orders(dataset))
+        card = accounts.scorecard(features, saved_weights(store, dataset), as_of=as_of)
         key, _ = accounts.watched_ids(card)
         t = t[t["customer_id"].isin(key)].copy()
         t["rank"] = range(1, len(t) + 1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from kam_analytics.analytics import account, accounts, churn, concentration, customers, overview, rfm, trend
+from kam_analytics.analytics.account_features import customer_features
 from kam_analytics.analytics.filters import apply_filters
 from ui.state import get_store
 
@@ -84,8 +85,8 @@ def indicators_by_dimension(key: tuple, dimension: str, measure: str = "revenue"
 @st.cache_data(show_spinner=False, max_entries=32)
 def account_features(key: tuple, as_of):
     store = get_store()
-    return accounts.customer_features(_table(key), as_of, store.attributes(store.dataset_by_id(key[0])),
-                                      single_line_orders=_single_line_orders(key))
+    return customer_features(_table(key), as_of, store.attributes(store.dataset_by_id(key[0])),
+                             single_line_orders=_single_line_orders(key))
 
 
 def scorecard(key: tuple, as_of, weights: dict, tier_cuts: tuple, key_rule: dict):

@@ -3,8 +3,8 @@ scorecard (客户价值计分卡), the customer pyramid (Platinum / Gold / Iron 
 Zeithaml, Rust & Lemon 2001), pseudo key accounts (伪大客户), margin and discount checks,
 rising accounts, and the key-account list with its rule.
 
-Per-customer features are aggregated in the database (``customer_features``, Ibis); the
-scorecard, tiers and flags are computed from that one row per customer.
+Per-customer features are aggregated in the database (``account_features.customer_features``,
+Ibis); the scorecard, tiers and flags are computed from that one row per customer.
 
 References
 ----------
@@ -18,13 +18,11 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-import ibis
 import numpy as np
 import pandas as pd
 
-from kam_analytics.analytics.filters import apply_filters, order_key, orders_expr
+from kam_analytics.analytics.account_features import RECENT_DAYS
 
-RECENT_DAYS = 365
 TIERS = ("platinum", "gold", "iron", "lead")
 TIER_CUTS = (0.20, 0.50, 0.80)  # cumulative share of customers: top 20% / next 30% / next 30% / rest
 KEY_SCORE = 75.0
@@ -34,7 +32,6 @@ PSEUDO_MAX_ORDERS = 2        # … or the customer placed at most 2 orders
 PSEUDO_SILENCE = 3.0         # and has been silent for more than 3 × the portfolio's ordering rhythm
 RISING_GROWTH = 1.5          # recent-year revenue at least 1.5 × the year before
 OVERDUE_DAYS = 30.0
-CREDIT_SCALE = {"AAA": 100, "AA": 90, "A": 80, "BBB": 70, "BB": 55, "B": 40, "CCC": 25, "CC": 15, "C": 5, "D": 0}
 
 # criterion -> (feature column, higher is better)
 CRITERIA: dict[str, tuple[str, bool]] = {
@@ -57,144 +54,6 @@ PRESETS: dict[str, dict[str, float]] = {
     "relationship": {"regularity": 3, "tenure": 2, "orders": 2, "collection_rate": 2, "overdue_days": 1,
                      "revenue": 1, "margin": 1, "growth": 1, "avg_order_value": 0.5, "credit": 1, "influence": 1},
 }
-
-
-def customer_features(table: ibis.Table, as_of, attributes: ibis.Table | None = None,
-                      recent_days: int = RECENT_DAYS, single_line_orders: bool = False) -> pd.DataFrame:
-    """One row per customer with transactions up to ``as_of`` (nothing after it is used).
-
-    revenue: Σ amount (net); orders: distinct orders (or order days); first_order, last_order;
-    tenure_days: as_of − first_order; days_since_last: as_of − last_order;
-    avg_order_value: revenue / orders; active_months: months with any order;
-    regularity: active_months / calendar months from the first order's month to as_of's
-      month (inclusive), 0–1;
-    largest_order_share: the largest order's revenue / revenue (None when revenue ≤ 0);
-    recent_revenue, prior_revenue: revenue in (as_of − recent_days, as_of] and in the
-      recent_days before that; growth_ratio: recent / (recent + prior), 0.5 = flat, None
-      without revenue in both windows;
-    profit, margin (= profit / revenue, None when revenue ≤ 0) when profit is known;
-    discount: revenue-weighted average discount rate when discount is known;
-    collection_rate: Σ paid_amount paid by as_of / Σ amount, over lines due by as_of (回款率);
-    overdue_days: revenue-weighted mean of max(0, (paid_date, or as_of if not paid by then)
-      − due_date) over lines due by as_of;
-    name, and from the attributes upload: credit_rating, credit_score (CREDIT_SCALE), industry_influence.
-
-    ``single_line_orders`` (``Store.single_line_orders``): no two lines share an order, so
-    orders and the largest order come from the lines in the same pass — the same values,
-    without grouping by order.
-    """
-    end = pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
-    t = apply_filters(table, as_of=as_of)
-    end_lit = ibis.literal(end.to_pydatetime())
-    recent_start = ibis.literal((end.normalize() - pd.Timedelta(days=recent_days - 1)).to_pydatetime())
-    prior_start = ibis.literal((end.normalize() - pd.Timedelta(days=2 * recent_days - 1)).to_pydatetime())
-    amount = t.amount.cast("float64")
-    metrics = {
-        "revenue": t.amount.sum().cast("float64"),
-        "first_order": t.order_date.min(),
-        "last_order": t.order_date.max(),
-        "recent_revenue": amount.sum(where=t.order_date >= recent_start),
-        "prior_revenue": amount.sum(where=(t.order_date >= prior_start) & (t.order_date < recent_start)),
-    }
-    metrics.update(month_words(t, end))
-    if "customer_name" in t.columns:
-        metrics["name"] = t.customer_name.max()
-    if "profit" in t.columns:
-        metrics["profit"] = t.profit.sum().cast("float64")
-    if "discount" in t.columns:
-        metrics["discount_weighted"] = (t.discount * amount).sum()
-        metrics["discount_base"] = amount.sum(where=t.discount.notnull())
-    if "due_date" in t.columns:
-        due = t.due_date.notnull() & (t.due_date <= end_lit)
-        # as_of is a cut: a payment dated after it has not happened yet
-        paid_by_then = (t.paid_date.notnull() & (t.paid_date <= end_lit)) if "paid_date" in t.columns \
-            else ibis.literal(True)
-        paid_on = ibis.ifelse(paid_by_then, t.paid_date, end_lit) if "paid_date" in t.columns else end_lit
-        late = ibis.greatest(paid_on.delta(t.due_date, unit="day"), 0).cast("float64")
-        metrics["due_amount"] = amount.sum(where=due)
-        metrics["late_weighted"] = (late * amount).sum(where=due)
-        if "paid_amount" in t.columns:
-            metrics["paid"] = t.paid_amount.cast("float64").sum(where=due & paid_by_then)
-    if single_line_orders:
-        metrics.update(orders=orders_expr(t, single_line_orders=True), largest=amount.max())
-        per = t.group_by("customer_id").aggregate(**metrics)
-    else:
-        per = t.group_by("customer_id").aggregate(**metrics)
-        orders = t.group_by([t.customer_id, order_key(t).name("order_key")]).aggregate(value=amount.sum())
-        orders = orders.group_by("customer_id").aggregate(orders=orders.order_key.count(), largest=orders.value.max())
-        per = per.join(orders, "customer_id")
-    frame = per.to_pandas().sort_values("customer_id", kind="mergesort")
-    frame = frame.reset_index(drop=True)
-    return _derive(frame, end, attributes)
-
-
-MONTH_BITS = 62  # months per bit word: bits 0–61 of a 64-bit integer, clear of the sign bit
-
-
-def month_words(t: ibis.Table, end: pd.Timestamp) -> dict:
-    """The months a customer ordered in, as bit words for ``count_months``: bit i of word k
-    (``months_k``) is set when the customer has a line dated in the month that is
-    MONTH_BITS·k + i months before ``end``'s month. A bitwise OR per customer is a plain
-    aggregate, where counting distinct months is a distinct count (twice the time on ten
-    million lines). Words cover the months back to the earliest line of ``t``."""
-    first = t.order_date.min().execute()
-    first = end if first is None or pd.isna(first) else pd.Timestamp(first)  # no lines: one word
-    back = (end.year - t.order_date.year()) * 12 + (end.month - t.order_date.month())
-    words = ((end.year - first.year) * 12 + end.month - first.month) // MONTH_BITS + 1
-    one = ibis.literal(1, "int64")
-    if words == 1:
-        return {"months_0": (one << back.cast("int64")).bit_or()}
-    out = {}
-    for k in range(words):
-        inside = (back >= MONTH_BITS * k) & (back < MONTH_BITS * (k + 1))
-        # the shift stays in range on every line (the database may evaluate it before the filter)
-        shift = ibis.ifelse(inside, back - MONTH_BITS * k, 0).cast("int64")
-        out[f"months_{k}"] = (one << shift).bit_or(where=inside)
-    return out
-
-
-def count_months(frame: pd.DataFrame) -> pd.Series:
-    """Active months from the ``month_words`` columns (set bits counted); drops the words."""
-    columns = [c for c in frame.columns if c.startswith("months_")]
-    bits = sum(np.bitwise_count(frame[c].fillna(0).astype("int64").to_numpy()) for c in columns)
-    frame.drop(columns=columns, inplace=True)
-    return pd.Series(np.asarray(bits, dtype="int64"), index=frame.index)
-
-
-def _derive(frame: pd.DataFrame, end: pd.Timestamp, attributes) -> pd.DataFrame:
-    day = end.normalize()
-    frame["active_months"] = count_months(frame)
-    first = pd.to_datetime(frame["first_order"])
-    last = pd.to_datetime(frame["last_order"])
-    frame["tenure_days"] = (day - first.dt.normalize()).dt.days
-    frame["days_since_last"] = (day - last.dt.normalize()).dt.days
-    frame["avg_order_value"] = frame["revenue"] / frame["orders"]
-    months = (day.year - first.dt.year) * 12 + (day.month - first.dt.month) + 1
-    frame["regularity"] = frame["active_months"] / months
-    positive = frame["revenue"].where(frame["revenue"] > 0)
-    frame["largest_order_share"] = frame["largest"] / positive
-    both = frame["recent_revenue"].fillna(0).clip(lower=0) + frame["prior_revenue"].fillna(0).clip(lower=0)
-    frame["growth_ratio"] = (frame["recent_revenue"].fillna(0).clip(lower=0) / both.where(both > 0))
-    if "profit" in frame:
-        frame["margin"] = frame["profit"] / positive
-    if "discount_weighted" in frame:
-        frame["discount"] = frame["discount_weighted"] / frame["discount_base"].where(frame["discount_base"] > 0)
-        frame = frame.drop(columns=["discount_weighted", "discount_base"])
-    if "due_amount" in frame:
-        base = frame["due_amount"].where(frame["due_amount"] > 0)
-        frame["overdue_days"] = frame["late_weighted"] / base
-        if "paid" in frame:
-            frame["collection_rate"] = (frame["paid"].fillna(0) / base).clip(upper=1.0)
-        frame = frame.drop(columns=[c for c in ("due_amount", "late_weighted", "paid") if c in frame])
-    if attributes is not None:
-        attrs = attributes.to_pandas()
-        keep = [c for c in ("customer_id", "credit_rating", "industry_influence") if c in attrs]
-        if len(keep) > 1:
-            frame = frame.merge(attrs[keep], on="customer_id", how="left")
-        if "credit_rating" in frame:
-            frame["credit_score"] = frame["credit_rating"].map(
-                lambda r: CREDIT_SCALE.get(str(r).strip().upper()) if pd.notna(r) else None).astype("float64")
-    return frame.drop(columns=["largest"])
 
 
 def available_criteria(features: pd.DataFrame) -> list[str]:
