@@ -160,3 +160,46 @@ def test_clicking_a_pareto_point_opens_the_account(server, browser):
     expect(page.get_by_role("heading", level=3).first).to_contain_text(customer, timeout=30_000)
     page.screenshot(path=str(SHOTS / "en_account_from_pareto.png"), full_page=True)
     page.close()
+
+
+def test_key_accounts_page_shows_the_planted_patterns(server, browser):
+    from kam_analytics import demo
+
+    for lang in ("zh", "en"):
+        words = catalog(lang)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        _visit(page, f"{server}/key_accounts?lang={lang}", words["key_accounts_title"], f"{lang}_key_accounts_metrics")
+        metrics = page.locator('[data-testid="stMetricValue"]')
+        # the headline counts: pseudo key accounts, negative margin, (rising), slow payers — as planted
+        expect(metrics.nth(2)).to_have_text(str(len(demo.PLANTED["pseudo_key"])))
+        expect(metrics.nth(3)).to_have_text(str(len(demo.PLANTED["unprofitable"])))
+        expect(metrics.nth(5)).to_have_text(str(len(demo.PLANTED["slow_payer"])))
+        page.get_by_role("tab", name=words["ka_tab_pseudo"]).click()
+        captions = page.locator('[data-testid="stCaptionContainer"]')
+        expect(captions.filter(has_text=words["flag_help_pseudo_key_account"][:12]).first).to_be_visible(timeout=60_000)
+        _settle(page)
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(SHOTS / f"{lang}_key_accounts_pseudo.png"), full_page=True)
+        page.close()
+
+
+def test_clicking_a_cluster_point_opens_the_account(server, browser):
+    words = catalog("zh")
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    _visit(page, f"{server}/segments?lang=zh", words["segments_title"], "zh_segments_sizes")
+    page.get_by_role("tab", name=words["seg_tab_clusters"]).click()
+    point = page.locator(".js-plotly-plot .scatterlayer .points path").first
+    expect(point).to_be_visible(timeout=60_000)
+    _settle(page)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(SHOTS / "zh_segments_clusters.png"), full_page=True)
+    box = point.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    customer = page.locator(".hoverlayer").text_content(timeout=10_000).split(" ")[0]
+    assert customer.startswith("C")
+    page.mouse.click(x, y)
+    expect(page.locator("h1").first).to_have_text(words["account_title"], timeout=60_000)
+    expect(page.get_by_role("heading", level=3).first).to_contain_text(customer, timeout=30_000)
+    page.screenshot(path=str(SHOTS / "zh_account_from_cluster.png"), full_page=True)
+    page.close()
