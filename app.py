@@ -13,13 +13,13 @@ st.set_page_config(page_title="KAM Analytics", page_icon="📊", layout="wide")
 init_language()
 
 PAGES = [
-    ("app_pages/overview.py", "nav_overview", "🏠", True),
-    ("app_pages/concentration.py", "nav_concentration", "📈", False),
-    ("app_pages/key_accounts.py", "nav_key_accounts", "⭐", False),
-    ("app_pages/segments.py", "nav_segments", "🧩", False),
-    ("app_pages/churn.py", "nav_churn", "⚠️", False),
-    ("app_pages/account.py", "nav_account", "🔎", False),
-    ("app_pages/data.py", "nav_data", "📂", False),
+    ("app_pages/overview.py", "nav_overview", ":material/home:", True),
+    ("app_pages/concentration.py", "nav_concentration", ":material/trending_up:", False),
+    ("app_pages/key_accounts.py", "nav_key_accounts", ":material/star:", False),
+    ("app_pages/segments.py", "nav_segments", ":material/scatter_plot:", False),
+    ("app_pages/churn.py", "nav_churn", ":material/warning:", False),
+    ("app_pages/account.py", "nav_account", ":material/person_search:", False),
+    ("app_pages/data.py", "nav_data", ":material/folder_open:", False),
 ]
 navigation = st.navigation([
     st.Page(path, title=tr(key), icon=icon, default=default, url_path=path.split("/")[1][:-3])

@@ -67,15 +67,27 @@ def grid_section():
     st.plotly_chart(fig, config={"displayModeBar": False})
 
 
+AXES = {"frequency": "seg_dim_f", "monetary": "seg_dim_m", "recency_days": "seg_recency",
+        "tenure_days": "seg_dim_tenure", "avg_order_value": "seg_dim_aov"}
+
+
 def clusters_section():
     st.caption(tr("seg_silhouette", k=k, silhouette="–" if silhouette is None else f"{silhouette:.3f}"))
+    left, right = st.columns(2)
+    axis_names = {column: tr(key_) for column, key_ in AXES.items()}  # fixed now: see ui.state.labeller
+    x_axis = left.selectbox(tr("seg_axis_x"), list(AXES), format_func=axis_names.get, key="seg_x")
+    y_axis = right.selectbox(tr("seg_axis_y"), list(AXES), index=1, format_func=axis_names.get, key="seg_y")
     shown = table.assign(cluster_label=table["cluster_name"].map(cluster_label))
-    fig = px.scatter(shown, x="frequency", y="monetary", color="cluster_label", log_x=True, log_y=True,
+    drawable = (shown[x_axis] > 0) & (shown[y_axis] > 0)
+    fig = px.scatter(shown[drawable], x=x_axis, y=y_axis, color="cluster_label", log_x=True, log_y=True,
+                     color_discrete_sequence=px.colors.qualitative.D3,
                      custom_data=["customer_id"], hover_name="customer_id",
-                     labels={"frequency": tr("seg_dim_f"), "monetary": tr("seg_dim_m"), "cluster_label": tr("seg_cluster")})
+                     labels={x_axis: axis_names[x_axis], y_axis: axis_names[y_axis], "cluster_label": tr("seg_cluster")})
     fig.update_layout(title=tr("seg_chart_clusters"), height=460, margin=dict(l=10, r=10, t=50, b=10))
     event = st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="seg_scatter",
                             config={"displayModeBar": False})
+    if not drawable.all():
+        st.caption(tr("seg_not_on_log_axes", n=int((~drawable).sum())))
     points = event.selection.points if event is not None else []
     if points:
         value = points[0].get("customdata")
@@ -84,7 +96,8 @@ def clusters_section():
     st.dataframe(pd.DataFrame({
         tr("seg_cluster"): profiles["cluster_name"].map(cluster_label), tr("col_customers"): profiles["customers"],
         tr("ka_revenue_share"): profiles["revenue_share"], tr("seg_median_recency"): profiles["recency"],
-        tr("seg_median_frequency"): profiles["frequency"], tr("seg_median_monetary"): profiles["monetary"]}),
+        tr("seg_median_frequency"): profiles["frequency"], tr("seg_median_monetary"): profiles["monetary"].round(0),
+        tr("seg_median_tenure"): profiles["tenure"]}),
         hide_index=True, column_config={tr("ka_revenue_share"): st.column_config.NumberColumn(format="percent"),
                                         tr("seg_median_monetary"): st.column_config.NumberColumn(format="localized")})
 

@@ -396,3 +396,27 @@ def test_churn_post_mortem(app_env, lang):
     assert not at.exception
     assert at.main.caption[-1].value == T("churn_post_mortem_help", lang, count="1", revenue="100")
     assert len(at.get("plotly_chart")) == 2  # lapses by month, retention by cohort
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_cluster_scatter_axes_and_points_a_log_axis_cannot_show(app_env, tmp_path, lang):
+    from kam_analytics.ingest import ingest_file
+    from kam_analytics.store import Store
+
+    # as of 2024-03-05 (the data's end): K4 nets to −50 (a return), K3 last ordered that day (recency 0)
+    path = tmp_path / "returns.csv"
+    path.write_text("客户编号,订单日期,金额\nK1,2024-01-05,100\nK1,2024-03-01,200\nK2,2024-02-01,300\n"
+                    "K3,2024-03-05,50\nK4,2024-01-10,100\nK4,2024-02-10,-150\n", encoding="utf-8")
+    with Store.open(tmp_path / "app.duckdb") as store:
+        ingest_file(store, path, dataset="returns")
+    at = open_app(lang, "segments")
+    at.session_state["seg_tab"] = T("seg_tab_clusters", lang)
+    at.run()
+    assert not at.exception
+    captions = [c.value for c in at.main.caption]
+    assert T("seg_not_on_log_axes", lang, n=1) in captions  # frequency × revenue: K4 only
+    at.selectbox(key="seg_x").set_value("recency_days").run()
+    captions = [c.value for c in at.main.caption]
+    assert T("seg_not_on_log_axes", lang, n=2) in captions  # recency × revenue: K3 (0 days) and K4
+    [profiles] = [d.value for d in at.dataframe]
+    assert profiles[T("col_customers", lang)].sum() == 4   # everyone is still in the profiles

@@ -96,3 +96,17 @@ def test_shared_datasets(store, shared_dataset, name):
     customer = "Customer ID" if "Customer ID" in raw else "CustomerID"
     assert t["recency_days"].min() == 0 and t["recency_days"].max() > 30
     assert set(t["customer_id"]) == set(raw[customer].dropna().str.replace(r"\.0$", "", regex=True))
+
+
+def test_cluster_names_from_medians_against_terciles():
+    # 9 customers in 3 clusters; terciles (linear interpolation) worked by hand:
+    # recency 34.3 / 113.3, frequency 7.67 / 19.33, monetary 69 / 533.3, tenure 343.3 / 800
+    t = pd.DataFrame({
+        "cluster": [0, 0, 0, 1, 1, 1, 2, 2, 2],
+        "recency_days": [1, 2, 3, 50, 60, 70, 200, 300, 400],
+        "frequency": [30, 40, 50, 10, 12, 14, 1, 2, 3],
+        "monetary": [5, 6, 7, 1000, 2000, 3000, 100, 200, 300],
+        "tenure_days": [10, 20, 30, 500, 600, 700, 1000, 1100, 1200],
+    })
+    assert rfm.cluster_names(t) == {0: "recent-frequent-low-new", 1: "lapsing-occasional-high-established",
+                                    2: "dormant-rare-mid-long_standing"}

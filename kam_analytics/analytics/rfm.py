@@ -173,26 +173,31 @@ def _level(value: float, series: pd.Series, words: tuple[str, str, str], higher_
 
 
 def cluster_names(t: pd.DataFrame) -> dict[int, str]:
-    """A plain-language name per cluster from its medians against the customers' terciles:
-    recency recent/lapsing/dormant, frequency frequent/occasional/rare, value high/mid/low —
-    joined as 'recent-frequent-high' (the page translates each word)."""
+    """A plain-language name per cluster from its medians against all customers' terciles
+    (at or beyond a tercile boundary counts as beyond it): recency recent/lapsing/dormant,
+    frequency frequent/occasional/rare, value high/mid/low, tenure long_standing/established/new
+    — joined as 'recent-frequent-high-long_standing' (the page translates each word). Tenure is
+    named because the clusters are fitted on it too: a group of newer customers otherwise
+    looks like a random subset on the R/F/M words."""
     names = {}
     for cluster, group in t.groupby("cluster"):
         names[int(cluster)] = "-".join([
             _level(group["recency_days"].median(), t["recency_days"], ("recent", "lapsing", "dormant"), False),
             _level(group["frequency"].median(), t["frequency"], ("frequent", "occasional", "rare")),
             _level(group["monetary"].median(), t["monetary"], ("high", "mid", "low")),
+            _level(group["tenure_days"].median(), t["tenure_days"], ("long_standing", "established", "new")),
         ])
     return names
 
 
 def cluster_profiles(result: RFM) -> pd.DataFrame:
-    """Per cluster: name, customers, revenue share, median recency, frequency, monetary."""
+    """Per cluster: name, customers, revenue share, median recency, frequency, monetary, tenure."""
     t = result.table
     total = t["monetary"].sum()
     out = t.groupby("cluster").agg(cluster_name=("cluster_name", "first"), customers=("customer_id", "count"),
                                    revenue=("monetary", "sum"), recency=("recency_days", "median"),
-                                   frequency=("frequency", "median"), monetary=("monetary", "median")).reset_index()
+                                   frequency=("frequency", "median"), monetary=("monetary", "median"),
+                                   tenure=("tenure_days", "median")).reset_index()
     out["revenue_share"] = out["revenue"] / total if total else np.nan
     return out
 
