@@ -289,6 +289,9 @@ class Store:
                     for old in (existing.table_name, existing.rejects_table):
                         if old:
                             cur.execute(f'DROP TABLE IF EXISTS "{_check_internal(old)}"')
+                    # what was remembered about the old table (see single_line_orders) goes with it
+                    cur.execute("DELETE FROM kam_settings WHERE dataset_id = ? AND key = ?",
+                                [existing.id, f"single_line_orders:{existing.table_name}"])
                     dataset_id = existing.id
                 else:
                     dataset_id = cur.execute("SELECT coalesce(max(id), 0) + 1 FROM kam_datasets").fetchone()[0]

@@ -162,6 +162,8 @@ def test_single_line_orders_is_checked_per_loaded_table(store, tmp_path):
     ingest_file(store, _orders_csv(tmp_path, "b.csv", header, [("A", "1", "2024-01-01", "5"), ("A", "1", "2024-01-01", "6")]),
                 dataset="d", replace=True)
     assert store.single_line_orders(store.dataset("d")) is False
+    remembered = store.cursor().execute("SELECT key FROM kam_settings WHERE key LIKE 'single_line_orders:%'").fetchall()
+    assert remembered == [(f"single_line_orders:{store.dataset('d').table_name}",)]  # the replaced table's is gone
     # a line without an order id: not single-line (its order is unknown)
     ingest_file(store, _orders_csv(tmp_path, "c.csv", header, [("A", "1", "2024-01-01", "5"), ("A", "", "2024-01-02", "6")]),
                 dataset="d", replace=True)
