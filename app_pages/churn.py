@@ -25,7 +25,8 @@ horizon = top[0].number_input(tr("churn_horizon"), 14, 365, churn.HORIZON_DAYS, 
                               help=tr("churn_horizon_help"))
 scope = top[1].radio(tr("churn_scope"), ["key", "all"], format_func=labeller("churn_scope_"), key="churn_scope")
 as_of = view.end
-scored = queries.churn_scored(view.key, as_of, int(horizon))
+with st.spinner(tr("computing")):
+    scored = queries.churn_scored(view.key, as_of, int(horizon))
 table = scored.table
 if table.empty:
     st.info(tr("empty_slice"))
@@ -76,7 +77,8 @@ def list_section():
 
 def model_card_section():
     replay = as_of - dt.timedelta(days=int(horizon))
-    result = queries.churn_backtest(view.key, replay, int(horizon))
+    with st.spinner(tr("computing")):
+        result = queries.churn_backtest(view.key, replay, int(horizon))
     st.caption(tr("churn_card_help", replay=str(replay), horizon=int(horizon)))
     if result.auc is None:
         st.info(tr("churn_card_none"))

@@ -17,7 +17,8 @@ if view.dataset is None:
     st.stop()
 
 as_of = view.end
-features = queries.account_features(view.key, as_of)
+with st.spinner(tr("computing")):
+    features = queries.account_features(view.key, as_of)
 if features.empty:
     st.info(tr("empty_slice"))
     st.stop()
@@ -198,7 +199,8 @@ def review_section():
     cuts = (c1 / 100, c2 / 100, c3 / 100)
     by_period = {}
     for end in ends[-12:]:  # the last twelve review dates
-        period_card = queries.scorecard(view.key, end, weights, cuts, rule)
+        with st.spinner(tr("computing")):
+            period_card = queries.scorecard(view.key, end, weights, cuts, rule)
         counts = period_card.table["tier"].value_counts()
         by_period[str(end)] = {**{tr(f"tier_{x}"): int(counts.get(x, 0)) for x in accounts.TIERS},
                                tr("ka_key_accounts"): int(period_card.table["key_account"].sum())}

@@ -19,7 +19,8 @@ if view.dataset is None:
 as_of = view.end
 k_choice = st.selectbox(tr("seg_k"), ["auto", 2, 3, 4, 5, 6, 7, 8], key="seg_k",
                         format_func=lambda k, auto=tr("seg_k_auto"): auto if k == "auto" else str(k))
-result, silhouette, k = queries.rfm_result(view.key, as_of, k_choice)
+with st.spinner(tr("computing")):
+    result, silhouette, k = queries.rfm_result(view.key, as_of, k_choice)
 table = result.table
 if table.empty:
     st.info(tr("empty_slice"))
@@ -107,7 +108,8 @@ def migration_section():
     first = view.start or (view.dataset.date_min.date() if view.dataset.date_min else as_of)
     default = max(first, as_of - dt.timedelta(days=182))
     before = st.date_input(tr("seg_migration_from"), value=default, min_value=first, max_value=as_of, key="seg_from")
-    earlier = queries.rfm_result(view.key, before, k_choice)[0]
+    with st.spinner(tr("computing")):
+        earlier = queries.rfm_result(view.key, before, k_choice)[0]
     matrix = rfm.migration(earlier, result)
     labels = {s: seg_label(s) for s in rfm.SEGMENT_ORDER}
     labels["none"] = tr("tier_none")
