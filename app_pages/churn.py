@@ -1,6 +1,7 @@
 """Churn warning: key accounts ranked by lapse risk with reasons, the model card (backtest
 against two baselines), follow-ups, and the post-mortem of accounts that lapsed."""
 import datetime as dt
+from functools import partial
 
 import pandas as pd
 import plotly.express as px
@@ -70,9 +71,11 @@ def list_section():
         open_account(str(data.iloc[event.selection.rows[0]][tr("col_customer_id")]))
     export = data.rename(columns={tr("col_customer_id"): "customer_id"})
     left, right = st.columns(2)
-    left.download_button(tr("churn_download_csv"), csv_bytes(export), file_name=f"{view.dataset.name}-churn.csv",
+    left.download_button(tr("churn_download_csv"), partial(csv_bytes, export),
+                         file_name=f"{view.dataset.name}-churn.csv",
                          mime="text/csv")
-    right.download_button(tr("churn_download_xlsx"), excel_bytes(export, "churn"), file_name=f"{view.dataset.name}-churn.xlsx")
+    right.download_button(tr("churn_download_xlsx"), partial(excel_bytes, export, "churn"),
+                          file_name=f"{view.dataset.name}-churn.xlsx")
 
 
 def model_card_section():

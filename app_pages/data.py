@@ -58,7 +58,7 @@ def show_report(report: dict) -> None:
 
 
 def rejected_download(dataset, key: str) -> None:
-    st.download_button(tr("download_rejected"), data=csv_bytes(store.rejected_rows(dataset)),
+    st.download_button(tr("download_rejected"), data=lambda: csv_bytes(store.rejected_rows(dataset)),
                        file_name=f"{dataset.name}-rejected.csv", mime="text/csv", key=key)
 
 

@@ -1,5 +1,7 @@
 """Key accounts: the customer value scorecard, the pyramid, the key-account list with its rule,
 pseudo key accounts, margin and discounts, rising accounts and the periodic review."""
+from functools import partial
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -101,9 +103,10 @@ def list_section():
     clickable(pd.DataFrame(data), "ka_list", config)
     export = accounts.scorecard_export(card)
     left, right = st.columns(2)
-    left.download_button(tr("ka_download_csv"), csv_bytes(export), file_name=f"{view.dataset.name}-accounts.csv",
+    left.download_button(tr("ka_download_csv"), partial(csv_bytes, export),
+                         file_name=f"{view.dataset.name}-accounts.csv",
                          mime="text/csv")
-    right.download_button(tr("ka_download_xlsx"), excel_bytes(export, "accounts"),
+    right.download_button(tr("ka_download_xlsx"), partial(excel_bytes, export, "accounts"),
                           file_name=f"{view.dataset.name}-accounts.xlsx")
 
 

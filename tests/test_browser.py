@@ -210,3 +210,31 @@ def test_clicking_a_cluster_point_opens_the_account(server, browser):
     expect(page.get_by_role("heading", level=3).first).to_contain_text("C0001", timeout=30_000)
     page.screenshot(path=str(SHOTS / "zh_account_from_cluster.png"), full_page=True)
     page.close()
+
+
+def test_scorecard_downloads_are_made_on_click(server, browser, tmp_path):
+    # the files are generated when the button is clicked (an Excel file of 100,000 rows takes
+    # ~11 s, too long to build on every run of the page); both must hold the whole scorecard
+    import pandas as pd
+
+    from kam_analytics import demo
+
+    words = catalog("en")
+    page = browser.new_page(viewport={"width": 1400, "height": 1100}, accept_downloads=True)
+    _visit(page, f"{server}/key_accounts?lang=en", words["key_accounts_title"], "en_key_accounts_download")
+    key_count = int(page.locator('[data-testid="stMetricValue"]').nth(0).text_content())
+    files = {}
+    for label, suffix in (("ka_download_csv", "csv"), ("ka_download_xlsx", "xlsx")):
+        with page.expect_download(timeout=60_000) as download:
+            page.get_by_role("button", name=words[label]).click()
+        files[suffix] = tmp_path / f"scorecard.{suffix}"
+        download.value.save_as(files[suffix])
+        _settle(page)
+    page.close()
+    csv = pd.read_csv(files["csv"], dtype={"key_account": str})
+    xlsx = pd.read_excel(files["xlsx"], dtype={"key_account": str})
+    assert len(csv) == len(xlsx) == 1500  # every demo customer
+    assert (csv["key_account"] == "true").sum() == key_count
+    pseudo = set(csv.loc[csv["flags"].fillna("").str.contains("pseudo_key_account"), "customer_id"])
+    assert pseudo == set(demo.PLANTED["pseudo_key"])
+    assert set(xlsx["customer_id"]) == set(csv["customer_id"])
