@@ -66,3 +66,38 @@ def test_recent_vs_last_year():
     assert change == {"recent": 600.0, "prior": 300.0, "change": 1.0, "from_month": "2024-04", "to_month": "2024-06"}
     # no data a year before the window -> nothing to compare
     assert recent_vs_last_year(monthly[monthly["period"] >= "2023-06-01"], dt.date(2024, 6, 15)) is None
+
+
+def _load(store, tmp_path, text):
+    from kam_analytics.ingest import ingest_file
+
+    path = tmp_path / "t.csv"
+    path.write_text(text, encoding="utf-8")
+    ingest_file(store, path, dataset="t")
+    return store.table("t")
+
+
+def test_orders_per_month_count_customer_order_pairs(store, tmp_path):
+    from kam_analytics.analytics.trend import revenue_by_period
+
+    # January: order 1 has two lines (one order); order 7 is used by A and by B (two orders);
+    # a line without an order id is no order. February: one order of C.
+    table = _load(store, tmp_path, "客户编号,订单编号,订单日期,金额\n"
+                  "A,1,2024-01-03,10\nA,1,2024-01-04,5\nA,7,2024-01-09,20\nB,7,2024-01-10,30\n"
+                  "B,,2024-01-11,1\nC,9,2024-02-01,40\n")
+    got = revenue_by_period(table, "month")
+    assert got["orders"].tolist() == [3, 1] and got["customers"].tolist() == [2, 1]
+    assert got["revenue"].tolist() == [66.0, 40.0]
+
+
+def test_orders_per_month_single_line_path_agrees(store, tmp_path):
+    from kam_analytics.analytics.trend import revenue_by_period
+
+    # one line per (customer, order): the plain count gives the same numbers, shared id 7 included
+    table = _load(store, tmp_path, "客户编号,订单编号,订单日期,金额\n"
+                  "A,1,2024-01-03,10\nA,7,2024-01-09,20\nB,7,2024-01-10,30\nC,9,2024-02-01,40\n")
+    assert store.single_line_orders(store.dataset("t"))
+    general = revenue_by_period(table, "month")
+    fast = revenue_by_period(table, "month", single_line_orders=True)
+    pd.testing.assert_frame_equal(fast, general)
+    assert general["orders"].tolist() == [3, 1]

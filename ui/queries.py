@@ -34,7 +34,7 @@ def customer_summary(key: tuple):
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def periods(key: tuple, freq: str = "month"):
-    return trend.revenue_by_period(_table(key), freq)
+    return trend.revenue_by_period(_table(key), freq, _single_line_orders(key))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -47,12 +47,16 @@ def order_key(table: ibis.Table):
     return table.order_date.date().cast("string")
 
 
-def orders_expr(table: ibis.Table, single_line_orders: bool = False):
-    """Orders of a group: distinct order keys (``order_key``). With ``single_line_orders``
-    (``Store.single_line_orders``: no two lines share a (customer, order key) pair) and a
-    group of one customer's lines, that is the number of lines with a key — a plain count
-    instead of a distinct count, the same number. Not for groups spanning customers (two
-    customers may use the same order id)."""
+def orders_expr(table: ibis.Table, single_line_orders: bool = False, across_customers: bool = False):
+    """Orders of a group: its distinct (customer, order key) pairs (``order_key``), so an order
+    id used by two customers is two orders. In a group of one customer's lines that is the
+    distinct order keys; for a group spanning customers (a month, a region) pass
+    ``across_customers``. With ``single_line_orders`` (``Store.single_line_orders``: no two
+    lines share a pair, and none lacks a key) it is the number of lines — a plain count
+    instead of a distinct count, the same number."""
+    key = order_key(table)
     if single_line_orders:
-        return order_key(table).count()
-    return order_key(table).nunique()
+        return key.count()
+    if across_customers:
+        return ibis.struct({"customer": table.customer_id, "order": key}).nunique(where=key.notnull())
+    return key.nunique()
