@@ -119,11 +119,11 @@ def pyramid_section():
                       margin=dict(l=10, r=10, t=50, b=10))
     st.plotly_chart(fig, config={"displayModeBar": False})
     data = {tr("ka_tier"): summary["tier"].map(lambda x: tr(f"tier_{x}")), tr("col_customers"): summary["customers"],
-            tr("col_revenue"): summary["revenue"], tr("ka_revenue_share"): summary["revenue_share"]}
+            tr("col_revenue"): summary["revenue"].round(2), tr("ka_revenue_share"): summary["revenue_share"]}
     config = {tr("col_revenue"): st.column_config.NumberColumn(format="localized"),
               tr("ka_revenue_share"): st.column_config.NumberColumn(format="percent")}
     if "profit" in summary:
-        data.update({tr("col_profit"): summary["profit"], tr("ka_profit_share"): summary["profit_share"],
+        data.update({tr("col_profit"): summary["profit"].round(2), tr("ka_profit_share"): summary["profit_share"],
                      tr("ka_margin"): summary["margin"]})
         config.update({tr("col_profit"): st.column_config.NumberColumn(format="localized"),
                        tr("ka_profit_share"): st.column_config.NumberColumn(format="percent"),
@@ -146,19 +146,23 @@ def versus_section():
     clickable(pd.DataFrame(data), "ka_versus")
 
 
-def flagged_section(flag: str, columns: dict):
+def flagged_section(flag: str, columns: dict, order: tuple[str, bool]):
+    """The accounts carrying ``flag`` with the evidence columns, sorted by ``order`` (column,
+    ascending) — the strongest evidence first; money to the cent."""
     st.caption(tr(f"flag_help_{flag}"))
     rows = table[accounts.has_flag(table, flag)]
     if rows.empty:
         st.success(tr("ka_none_flagged"))
         return
+    column, ascending = order
+    rows = rows.sort_values([column, "customer_id"], ascending=[ascending, True], kind="mergesort")
     data = {tr("col_customer_id"): rows["customer_id"]}
     if "name" in rows:
         data[tr("col_name")] = rows["name"]
     config = {}
-    for column, (label_key, fmt) in columns.items():
-        if column in rows:
-            data[tr(label_key)] = rows[column]
+    for name, (label_key, fmt) in columns.items():
+        if name in rows:
+            data[tr(label_key)] = rows[name].round(2) if fmt == "localized" else rows[name]
             config[tr(label_key)] = st.column_config.NumberColumn(format=fmt)
     clickable(pd.DataFrame(data), f"ka_{flag}", config)
 
@@ -168,26 +172,29 @@ def pseudo_section():
         st.caption(tr("ka_rhythm", days=f"{card.rhythm_days:.0f}", silence=f"{accounts.PSEUDO_SILENCE * card.rhythm_days:.0f}"))
     flagged_section("pseudo_key_account", {
         "revenue": ("col_revenue", "localized"), "orders": ("col_orders", "%d"),
-        "largest_order_share": ("ka_largest_order_share", "percent"), "days_since_last": ("ka_days_since_last", "%d")})
+        "largest_order_share": ("ka_largest_order_share", "percent"), "days_since_last": ("ka_days_since_last", "%d")},
+        ("revenue", False))
 
 
 def margin_section():
     flagged_section("negative_margin", {"revenue": ("col_revenue", "localized"), "profit": ("col_profit", "localized"),
-                                        "margin": ("ka_margin", "percent"), "discount": ("col_discount_depth", "percent")})
+                                        "margin": ("ka_margin", "percent"), "discount": ("col_discount_depth", "percent")},
+                    ("profit", True))
     st.subheader(tr("flag_name_discount_exceeds_margin"))
     flagged_section("discount_exceeds_margin", {"revenue": ("col_revenue", "localized"), "margin": ("ka_margin", "percent"),
-                                                "discount": ("col_discount_depth", "percent")})
+                                                "discount": ("col_discount_depth", "percent")}, ("revenue", False))
 
 
 def rising_section():
     flagged_section("rising", {"prior_revenue": ("ka_prior_revenue", "localized"),
                                "recent_revenue": ("ka_recent_revenue", "localized"),
-                               "regularity": ("criterion_regularity", "percent"), "score": ("ka_score", "%.1f")})
+                               "regularity": ("criterion_regularity", "percent"), "score": ("ka_score", "%.1f")},
+                    ("recent_revenue", False))
 
 
 def overdue_section():
     flagged_section("overdue", {"revenue": ("col_revenue", "localized"), "overdue_days": ("criterion_overdue_days", "%.0f"),
-                                "collection_rate": ("criterion_collection_rate", "percent")})
+                                "collection_rate": ("criterion_collection_rate", "percent")}, ("overdue_days", False))
 
 
 @st.fragment

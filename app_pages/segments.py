@@ -52,7 +52,7 @@ def segments_section():
     st.plotly_chart(fig, config={"displayModeBar": False})
     st.dataframe(pd.DataFrame({
         tr("seg_segment"): [seg_label(s) for s in summary["segment"]], tr("col_customers"): summary["customers"],
-        tr("col_revenue"): summary["revenue"], tr("ka_revenue_share"): summary["revenue_share"],
+        tr("col_revenue"): summary["revenue"].round(2), tr("ka_revenue_share"): summary["revenue_share"],
         tr("seg_median_recency"): summary["recency"], tr("seg_median_frequency"): summary["frequency"]}),
         hide_index=True, column_config={tr("col_revenue"): st.column_config.NumberColumn(format="localized"),
                                         tr("ka_revenue_share"): st.column_config.NumberColumn(format="percent")})
@@ -122,7 +122,7 @@ def customers_section():
     if "name" in table:
         data[tr("col_name")] = table["name"]
     data.update({tr("seg_recency"): table["recency_days"], tr("seg_dim_f"): table["frequency"],
-                 tr("seg_dim_m"): table["monetary"], "RFM": table["rfm_score"],
+                 tr("seg_dim_m"): table["monetary"].round(2), "RFM": table["rfm_score"],
                  tr("seg_segment"): table["segment"].map(seg_label),
                  tr("seg_cluster"): table["cluster_name"].map(cluster_label)})
     frame_ = pd.DataFrame(data)

@@ -420,3 +420,24 @@ def test_cluster_scatter_axes_and_points_a_log_axis_cannot_show(app_env, tmp_pat
     assert T("seg_not_on_log_axes", lang, n=2) in captions  # recency × revenue: K3 (0 days) and K4
     [profiles] = [d.value for d in at.dataframe]
     assert profiles[T("col_customers", lang)].sum() == 4   # everyone is still in the profiles
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_negative_margin_list_starts_with_the_biggest_loss(app_env, tmp_path, lang):
+    from kam_analytics.ingest import ingest_file
+    from kam_analytics.store import Store
+
+    # losses: N2 −50, N3 −20, N1 −5.004 (shown to the cent); P makes money
+    path = tmp_path / "margins.csv"
+    path.write_text("客户编号,订单日期,金额,利润\nN1,2024-01-05,100.126,-5.004\nN2,2024-01-06,200,-50\n"
+                    "N3,2024-01-07,300,-20\nP,2024-01-08,1000,100\n", encoding="utf-8")
+    with Store.open(tmp_path / "app.duckdb") as store:
+        ingest_file(store, path, dataset="margins")
+    at = open_app(lang, "key_accounts")
+    at.session_state["ka_tab"] = T("ka_tab_margin", lang)
+    at.run()
+    assert not at.exception
+    losses = at.dataframe[0].value
+    assert losses[T("col_customer_id", lang)].tolist() == ["N2", "N3", "N1"]
+    assert losses[T("col_profit", lang)].tolist() == [-50.0, -20.0, -5.0]
+    assert losses[T("col_revenue", lang)].tolist() == [200.0, 300.0, 100.13]
