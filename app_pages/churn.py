@@ -73,9 +73,9 @@ def list_section():
     left, right = st.columns(2)
     left.download_button(tr("churn_download_csv"), partial(csv_bytes, export),
                          file_name=f"{view.dataset.name}-churn.csv",
-                         mime="text/csv")
+                         mime="text/csv", on_click="ignore")
     right.download_button(tr("churn_download_xlsx"), partial(excel_bytes, export, "churn"),
-                          file_name=f"{view.dataset.name}-churn.xlsx")
+                          file_name=f"{view.dataset.name}-churn.xlsx", on_click="ignore")
 
 
 def model_card_section():

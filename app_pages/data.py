@@ -59,7 +59,8 @@ def show_report(report: dict) -> None:
 
 def rejected_download(dataset, key: str) -> None:
     st.download_button(tr("download_rejected"), data=lambda: csv_bytes(store.rejected_rows(dataset)),
-                       file_name=f"{dataset.name}-rejected.csv", mime="text/csv", key=key)
+                       file_name=f"{dataset.name}-rejected.csv", mime="text/csv", key=key,
+                       on_click="ignore")
 
 
 def mapping_editor(headers: list[str], auto: dict, upload_key: str) -> dict[str, str]:

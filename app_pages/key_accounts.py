@@ -105,9 +105,9 @@ def list_section():
     left, right = st.columns(2)
     left.download_button(tr("ka_download_csv"), partial(csv_bytes, export),
                          file_name=f"{view.dataset.name}-accounts.csv",
-                         mime="text/csv")
+                         mime="text/csv", on_click="ignore")
     right.download_button(tr("ka_download_xlsx"), partial(excel_bytes, export, "accounts"),
-                          file_name=f"{view.dataset.name}-accounts.xlsx")
+                          file_name=f"{view.dataset.name}-accounts.xlsx", on_click="ignore")
 
 
 def pyramid_section():
