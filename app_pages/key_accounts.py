@@ -112,8 +112,14 @@ def list_section():
 
 def pyramid_section():
     summary = accounts.tier_summary(card)
+    labels = []
+    for _, row in summary.iterrows():  # four tiers
+        parts = [f"{tr('col_customers')} {row['customers']:,}", f"{tr('col_revenue')} {money(row['revenue'])}"]
+        if "profit" in summary:
+            parts.append(f"{tr('col_profit')} {money(row['profit'])}")
+        labels.append("<br>".join(parts))
     fig = go.Figure(go.Funnel(y=[tr(f"tier_{x}") for x in summary["tier"]], x=summary["customers"],
-                              text=[money(v) for v in summary["revenue"]], textinfo="value+text",
+                              text=labels, textinfo="text", hoverinfo="y+text",
                               marker=dict(color=["#6d7b8d", "#c9a227", "#8a8d91", "#5b5b5b"])))
     fig.update_layout(title=tr("ka_pyramid_chart", basis=tr(f"ka_basis_{card.tier_basis}")), height=340,
                       margin=dict(l=10, r=10, t=50, b=10))
