@@ -1,7 +1,6 @@
 """Churn warning: key accounts ranked by lapse risk with reasons, the model card (backtest
 against two baselines), follow-ups, and the post-mortem of accounts that lapsed."""
 import datetime as dt
-from functools import partial
 
 import pandas as pd
 import plotly.express as px
@@ -9,12 +8,11 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from kam_analytics.analytics import accounts, churn
-from kam_analytics.export import csv_bytes, excel_bytes
 from kam_analytics.i18n import format_count, format_share
 from kam_analytics.store import FOLLOWUP_STATUSES
 from ui import queries
-from ui.state import frame, labeller, money, open_account, tr
-from ui.widgets import no_dataset
+from ui.state import frame, labeller, money, tr
+from ui.widgets import clickable_table, download_buttons, no_dataset
 
 view = frame("churn_title")
 if view.dataset is None:
@@ -62,20 +60,11 @@ def list_section():
         tr("col_last_order"): pd.to_datetime(shown["last"]).dt.date,
         tr("churn_status"): shown["customer_id"].map(lambda c: tr(f"status_{latest[c]}") if c in latest else ""),
     })
-    event = st.dataframe(data, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
-                         key="churn_list", column_config={
-                             tr("churn_risk"): st.column_config.ProgressColumn(tr("churn_risk"), min_value=0, max_value=1,
-                                                                               format="percent"),
-                             tr("churn_revenue_at_risk"): st.column_config.NumberColumn(format="localized")})
-    if event.selection.rows:
-        open_account(str(data.iloc[event.selection.rows[0]][tr("col_customer_id")]))
-    export = data.rename(columns={tr("col_customer_id"): "customer_id"})
-    left, right = st.columns(2)
-    left.download_button(tr("churn_download_csv"), partial(csv_bytes, export),
-                         file_name=f"{view.dataset.name}-churn.csv",
-                         mime="text/csv", on_click="ignore")
-    right.download_button(tr("churn_download_xlsx"), partial(excel_bytes, export, "churn"),
-                          file_name=f"{view.dataset.name}-churn.xlsx", on_click="ignore")
+    clickable_table(data, "churn_list", {
+        tr("churn_risk"): st.column_config.ProgressColumn(tr("churn_risk"), min_value=0, max_value=1, format="percent"),
+        tr("churn_revenue_at_risk"): st.column_config.NumberColumn(format="localized")})
+    download_buttons(data.rename(columns={tr("col_customer_id"): "customer_id"}), f"{view.dataset.name}-churn", "churn",
+                     tr("churn_download_csv"), tr("churn_download_xlsx"))
 
 
 def model_card_section():

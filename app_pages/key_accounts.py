@@ -1,17 +1,14 @@
 """Key accounts: the customer value scorecard, the pyramid, the key-account list with its rule,
 pseudo key accounts, margin and discounts, rising accounts and the periodic review."""
-from functools import partial
-
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 from kam_analytics.analytics import accounts
-from kam_analytics.export import csv_bytes, excel_bytes
 from kam_analytics.i18n import format_count, format_share
 from ui import queries
-from ui.state import frame, labeller, money, open_account, tr
-from ui.widgets import no_dataset
+from ui.state import frame, labeller, money, tr
+from ui.widgets import clickable_table, download_buttons, no_dataset
 
 view = frame("key_accounts_title")
 if view.dataset is None:
@@ -78,13 +75,6 @@ def flag_text(flags: str) -> str:
         ", ".join(tr(f"flag_name_{f}") for f in flags.split(";") if f)
 
 
-def clickable(frame_: pd.DataFrame, key_: str, config: dict | None = None) -> None:
-    event = st.dataframe(frame_, hide_index=True, width="stretch", column_config=config or {},
-                         on_select="rerun", selection_mode="single-row", key=key_)
-    if event.selection.rows:
-        open_account(str(frame_.iloc[event.selection.rows[0]][tr("col_customer_id")]))
-
-
 def list_section():
     st.caption(tr("ka_list_help"))
     shown = key if len(key) else table.head(0)
@@ -100,14 +90,9 @@ def list_section():
     for c in card.criteria:
         config[tr(f"criterion_{c}")] = st.column_config.NumberColumn(
             tr(f"criterion_{c}"), format="%.1f", help=tr("ka_contribution_help", weight=f"{card.weights[c]:g}"))
-    clickable(pd.DataFrame(data), "ka_list", config)
-    export = accounts.scorecard_export(card)
-    left, right = st.columns(2)
-    left.download_button(tr("ka_download_csv"), partial(csv_bytes, export),
-                         file_name=f"{view.dataset.name}-accounts.csv",
-                         mime="text/csv", on_click="ignore")
-    right.download_button(tr("ka_download_xlsx"), partial(excel_bytes, export, "accounts"),
-                          file_name=f"{view.dataset.name}-accounts.xlsx", on_click="ignore")
+    clickable_table(pd.DataFrame(data), "ka_list", config)
+    download_buttons(accounts.scorecard_export(card), f"{view.dataset.name}-accounts", "accounts",
+                     tr("ka_download_csv"), tr("ka_download_xlsx"))
 
 
 def pyramid_section():
@@ -149,7 +134,7 @@ def versus_section():
         data[tr("col_name")] = gap["name"]
     data.update({tr("ka_revenue_rank"): gap["revenue_rank"], tr("ka_score_rank"): gap["score_rank"],
                  tr("ka_score"): gap["score"].round(1), tr("ka_flags"): gap["flags"].map(flag_text)})
-    clickable(pd.DataFrame(data), "ka_versus")
+    clickable_table(pd.DataFrame(data), "ka_versus")
 
 
 def flagged_section(flag: str, columns: dict, order: tuple[str, bool]):
@@ -170,7 +155,7 @@ def flagged_section(flag: str, columns: dict, order: tuple[str, bool]):
         if name in rows:
             data[tr(label_key)] = rows[name].round(2) if fmt == "localized" else rows[name]
             config[tr(label_key)] = st.column_config.NumberColumn(format=fmt)
-    clickable(pd.DataFrame(data), f"ka_{flag}", config)
+    clickable_table(pd.DataFrame(data), f"ka_{flag}", config)
 
 
 def pseudo_section():
@@ -241,7 +226,7 @@ def review_section():
             tr("ka_change"): moves["change"].map(lambda c: tr(f"ka_change_{c}")),
             tr("ka_score_before"): moves["score_before"].round(1), tr("ka_score_after"): moves["score_after"].round(1),
             tr("ka_mover"): moves["criterion"].map(lambda c: tr(f"criterion_{c}") if c else "")}
-    clickable(pd.DataFrame(data), "ka_moves")
+    clickable_table(pd.DataFrame(data), "ka_moves")
 
 
 sections = [("ka_tab_list", list_section), ("ka_tab_pyramid", pyramid_section), ("ka_tab_versus", versus_section),

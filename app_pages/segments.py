@@ -9,7 +9,7 @@ import streamlit as st
 from kam_analytics.analytics import rfm
 from ui import queries
 from ui.state import frame, labeller, open_account, tr
-from ui.widgets import no_dataset
+from ui.widgets import clickable_table, no_dataset
 
 view = frame("segments_title")
 if view.dataset is None:
@@ -125,12 +125,8 @@ def customers_section():
                  tr("seg_dim_m"): table["monetary"].round(2), "RFM": table["rfm_score"],
                  tr("seg_segment"): table["segment"].map(seg_label),
                  tr("seg_cluster"): table["cluster_name"].map(cluster_label)})
-    frame_ = pd.DataFrame(data)
-    event = st.dataframe(frame_, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
-                         key="seg_customers",
-                         column_config={tr("seg_dim_m"): st.column_config.NumberColumn(format="localized")})
-    if event.selection.rows:
-        open_account(str(frame_.iloc[event.selection.rows[0]][tr("col_customer_id")]))
+    clickable_table(pd.DataFrame(data), "seg_customers",
+                    {tr("seg_dim_m"): st.column_config.NumberColumn(format="localized")})
 
 
 sections = [("seg_tab_segments", segments_section), ("seg_tab_grid", grid_section),

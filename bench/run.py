@@ -135,31 +135,36 @@ def bench_concentration(rows: int) -> dict:
     return result
 
 
-def _order_check(store, dataset) -> tuple[bool, float]:
-    """``Store.single_line_orders`` timed as on a freshly loaded table (its remembered answer
-    is cleared first); later calls read the remembered answer."""
-    store.cursor().execute("DELETE FROM kam_settings WHERE dataset_id = ? AND key LIKE 'single_line_orders:%'",
-                           [dataset.id])
-    started = time.perf_counter()
-    answer = store.single_line_orders(dataset)
-    return answer, time.perf_counter() - started
+def _order_shapes(rows: int):
+    """For the generated file with one line per order and the one with five: (lines per order,
+    table, as-of date, single_line_orders, seconds the order check took). The check's
+    remembered answer is cleared first, so it is timed as on a freshly loaded table."""
+    from kam_analytics.analytics.filters import single_line_orders
+
+    for lines_per_order in (1, 5):
+        store = _bench_store(rows, lines_per_order)
+        dataset = store.dataset("bench")
+        store.cursor().execute("DELETE FROM kam_settings WHERE dataset_id = ? AND key LIKE 'single_line_orders:%'",
+                               [dataset.id])
+        started = time.perf_counter()
+        single = single_line_orders(store, dataset)
+        check_s = time.perf_counter() - started
+        try:
+            yield lines_per_order, store.table(dataset), dataset.date_max.date(), single, check_s
+        finally:
+            store.close()
 
 
 def bench_accounts(rows: int) -> dict:
     """The key-account scorecard (features in the database + scoring, tiers and flags), on the
     generated file with one line per order (features take the single-line path,
-    ``Store.single_line_orders``) and on one with five lines per order (2M orders: the general
-    path, which groups lines by order). ``general_path_on_10M_orders_s`` is the general path
-    forced on the first file, where every line is its own order — its slowest case."""
+    ``filters.single_line_orders``) and on one with five lines per order (2M orders: the
+    general path, which groups lines by order). ``general_path_on_10M_orders_s`` is the
+    general path forced on the first file, where every line is its own order — its slowest case."""
     from kam_analytics.analytics import account_features, accounts
 
     result = {"benchmark": "accounts", "transactions": rows, "target": "about 1 s"}
-    for lines_per_order in (1, 5):
-        store = _bench_store(rows, lines_per_order)
-        table = store.table("bench")
-        dataset = store.dataset("bench")
-        as_of = dataset.date_max.date()
-        single, check_s = _order_check(store, dataset)
+    for lines_per_order, table, as_of, single, check_s in _order_shapes(rows):
         features_s = _best_of(lambda: account_features.customer_features(table, as_of, single_line_orders=single), 3)
         features = account_features.customer_features(table, as_of, single_line_orders=single)
         scoring_s = _best_of(lambda: accounts.scorecard(features), 3)
@@ -170,7 +175,6 @@ def bench_accounts(rows: int) -> dict:
             general_s = _best_of(lambda: account_features.customer_features(table, as_of), 2)
             part["general_path_on_10M_orders_s"] = round(general_s, 3)
         result[f"{lines_per_order}_lines_per_order"] = part
-        store.close()
     return result
 
 
@@ -183,12 +187,7 @@ def bench_rfm(rows: int) -> dict:
     from kam_analytics.analytics import rfm
 
     result = {"benchmark": "rfm", "transactions": rows, "target": "a few seconds"}
-    for lines_per_order in (1, 5):
-        store = _bench_store(rows, lines_per_order)
-        table = store.table("bench")
-        dataset = store.dataset("bench")
-        as_of = dataset.date_max.date()
-        single = store.single_line_orders(dataset)
+    for lines_per_order, table, as_of, single, _ in _order_shapes(rows):
         scores_s = _best_of(lambda: rfm.rfm(rfm.rfm_values(table, as_of, single), as_of), 3)
         scored = rfm.rfm(rfm.rfm_values(table, as_of, single), as_of)
         started = time.perf_counter()
@@ -197,7 +196,6 @@ def bench_rfm(rows: int) -> dict:
         result[f"{lines_per_order}_lines_per_order"] = {
             "customers": len(scored.table), "single_line_orders": single, "rfm_s": round(scores_s, 2),
             "clustering_s": round(cluster_s, 2), "k": model.n_clusters_, "total_s": round(scores_s + cluster_s, 2)}
-        store.close()
     return result
 
 

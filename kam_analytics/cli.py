@@ -125,8 +125,10 @@ def cmd_customers(args, store) -> int:
     from kam_analytics.analytics.customers import customer_summary
     from kam_analytics.export import write_csv
 
+    from kam_analytics.analytics.filters import single_line_orders
+
     dataset, table = _dataset_table(store, args)
-    frame = customer_summary(table, store.single_line_orders(dataset))
+    frame = customer_summary(table, single_line_orders(store, dataset))
     write_csv(frame, args.out)
     print(t("cli_written", _lang(), rows=len(frame), path=args.out))
     return 0
@@ -166,14 +168,27 @@ def cmd_concentration(args, store) -> int:
     return 0
 
 
-def accounts_table(store, dataset, as_of, weights=None):
-    """The scorecard of ``dataset`` as of ``as_of`` with the saved (or given) weights, as rows."""
+def scorecard(store, dataset, as_of, weights=None):
+    """The scorecard of ``dataset`` as of ``as_of`` with the saved (or given) weights, default
+    tiers and key-account rule — the one the pages show by default."""
     from kam_analytics.analytics import account_features, accounts
+    from kam_analytics.analytics.filters import single_line_orders
 
     features = account_features.customer_features(store.table(dataset), as_of, store.attributes(dataset),
-                                                  single_line_orders=store.single_line_orders(dataset))
-    card = accounts.scorecard(features, weights or saved_weights(store, dataset), as_of=as_of)
-    return accounts.scorecard_export(card)
+                                                  single_line_orders=single_line_orders(store, dataset))
+    return accounts.scorecard(features, weights or saved_weights(store, dataset), as_of=as_of)
+
+
+def accounts_table(store, dataset, as_of, weights=None):
+    """The scorecard of ``dataset`` as of ``as_of`` with the saved (or given) weights, as rows."""
+    from kam_analytics.analytics import accounts
+
+    return accounts.scorecard_export(scorecard(store, dataset, as_of, weights))
+
+
+def _as_of(args, dataset) -> str | None:
+    """--as-of, else the dataset's last day."""
+    return args.as_of or (dataset.date_max.date().isoformat() if dataset.date_max else None)
 
 
 def saved_weights(store, dataset) -> dict | None:
@@ -185,8 +200,7 @@ def cmd_accounts(args, store) -> int:
     from kam_analytics.export import write_csv
 
     dataset = store.dataset(args.dataset)
-    as_of = args.as_of or (dataset.date_max.date().isoformat() if dataset.date_max else None)
-    frame = accounts_table(store, dataset, as_of)
+    frame = accounts_table(store, dataset, _as_of(args, dataset))
     write_csv(frame, args.out)
     print(t("cli_written", _lang(), rows=len(frame), path=args.out))
     return 0
@@ -194,11 +208,12 @@ def cmd_accounts(args, store) -> int:
 
 def cmd_rfm(args, store) -> int:
     from kam_analytics.analytics import rfm
+    from kam_analytics.analytics.filters import single_line_orders
     from kam_analytics.export import write_csv
 
     dataset = store.dataset(args.dataset)
-    as_of = args.as_of or (dataset.date_max.date().isoformat() if dataset.date_max else None)
-    result = rfm.rfm(rfm.rfm_values(store.table(dataset), as_of, store.single_line_orders(dataset)), as_of)
+    as_of = _as_of(args, dataset)
+    result = rfm.rfm(rfm.rfm_values(store.table(dataset), as_of, single_line_orders(store, dataset)), as_of)
     rfm.cluster_customers(result, "auto" if args.k == "auto" else int(args.k))
     write_csv(rfm.rfm_export(result), args.out)
     print(t("cli_written", _lang(), rows=len(result.table), path=args.out))
@@ -212,16 +227,13 @@ def churn_table(store, dataset, as_of, horizon: int, scope: str = "key"):
     else the top 20% by revenue), 'all' every active account."""
     import pandas as pd
 
-    from kam_analytics.analytics import account_features, accounts, churn
+    from kam_analytics.analytics import accounts, churn
 
     table = store.table(dataset)
     scored = churn.score_accounts(table, as_of, horizon)
     t = scored.table
     if scope == "key" and not t.empty:
-        features = account_features.customer_features(table, as_of, store.attributes(dataset),
-                                                      single_line_orders=store.single_line_orders(dataset))
-        card = accounts.scorecard(features, saved_weights(store, dataset), as_of=as_of)
-        key, _ = accounts.watched_ids(card)
+        key, _ = accounts.watched_ids(scorecard(store, dataset, as_of))
         t = t[t["customer_id"].isin(key)].copy()
         t["rank"] = range(1, len(t) + 1)
     names = {}

@@ -289,9 +289,9 @@ class Store:
                     for old in (existing.table_name, existing.rejects_table):
                         if old:
                             cur.execute(f'DROP TABLE IF EXISTS "{_check_internal(old)}"')
-                    # what was remembered about the old table (see single_line_orders) goes with it
-                    cur.execute("DELETE FROM kam_settings WHERE dataset_id = ? AND key = ?",
-                                [existing.id, f"single_line_orders:{existing.table_name}"])
+                    # what was remembered about the old table (``table_setting``) goes with it
+                    cur.execute("DELETE FROM kam_settings WHERE dataset_id = ? AND key LIKE ?",
+                                [existing.id, f"%:{existing.table_name}"])
                     dataset_id = existing.id
                 else:
                     dataset_id = cur.execute("SELECT coalesce(max(id), 0) + 1 FROM kam_datasets").fetchone()[0]
@@ -404,25 +404,6 @@ class Store:
                GROUP BY customer_id""", [dataset.id]).fetchall()
         return dict(rows)
 
-    def single_line_orders(self, dataset: Dataset) -> bool:
-        """True when no two lines of the dataset share an order: every (customer_id, order
-        key) pair occurs once and no order key is missing (the order key is the order id, or
-        the order day without order ids). Then orders can be counted as lines and an order's
-        value is its line's amount, which skips a grouping by order (the costly part on ten
-        million lines); any filter of the lines keeps it true. Checked once per loaded table
-        and remembered in the store (a replace loads a new table, so it is checked again)."""
-        key = f"single_line_orders:{dataset.table_name}"
-        cached = self.get_setting(dataset, key)
-        if cached is not None:
-            return bool(cached)
-        name = _check_internal(dataset.table_name)
-        order_key = "order_id" if dataset.has("order_id") else "CAST(order_date AS DATE)"
-        lines, keyed, distinct = self.cursor().execute(
-            f'SELECT count(*), count({order_key}), count(DISTINCT (customer_id, {order_key})) FROM "{name}"').fetchone()
-        answer = bool(lines == keyed == distinct)
-        self.set_setting(dataset, key, answer)
-        return answer
-
     # -- per-dataset settings (e.g. scorecard weights) ----------------------------------
     def get_setting(self, dataset: Dataset, key: str, default=None):
         row = self.cursor().execute(
@@ -434,3 +415,12 @@ class Store:
         with self.write_lock:
             self.cursor().execute("INSERT INTO kam_settings VALUES (?, ?, ?, ?)",
                                   [dataset.id, key, json.dumps(value, ensure_ascii=False), datetime.now()])
+
+    def table_setting(self, dataset: Dataset, name: str, default=None):
+        """A fact remembered about the dataset's current table (e.g. a property checked once).
+        Stored as '<name>:<table>', so a replace, which loads a new table, starts afresh and
+        drops what was remembered about the old one."""
+        return self.get_setting(dataset, f"{name}:{dataset.table_name}", default)
+
+    def set_table_setting(self, dataset: Dataset, name: str, value) -> None:
+        self.set_setting(dataset, f"{name}:{dataset.table_name}", value)

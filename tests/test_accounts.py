@@ -8,6 +8,7 @@ import pytest
 
 from kam_analytics import demo
 from kam_analytics.analytics import account_features, accounts
+from kam_analytics.analytics.filters import single_line_orders
 from kam_analytics.ingest import ingest_file
 
 
@@ -62,13 +63,13 @@ def test_features_by_hand_and_as_of(store, tmp_path):
 
 
 def test_single_line_path_gives_the_same_features(store, tmp_path):
-    # one line per order (Store.single_line_orders): orders and the largest order come from the
+    # one line per order (filters.single_line_orders): orders and the largest order come from the
     # lines in the same pass; every feature must equal the general path's (which groups by order)
     table = small(store, tmp_path, [
         "A,1,2024-01-10,600,60", "A,2,2024-01-20,400,40", "A,3,2024-03-05,-100,-10",
         "B,1,2024-02-01,300,30", "C,9,2023-02-01,50,5",
     ])
-    assert store.single_line_orders(store.dataset("s"))
+    assert single_line_orders(store, store.dataset("s"))
     general = account_features.customer_features(table, "2024-03-31")
     fast = account_features.customer_features(table, "2024-03-31", single_line_orders=True)
     pd.testing.assert_frame_equal(fast[general.columns], general)

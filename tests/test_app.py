@@ -64,6 +64,17 @@ def app_env(tmp_path, monkeypatch):
     st.cache_resource.clear()
 
 
+def load_csv(tmp_path, name: str, text: str) -> None:
+    """Write ``text`` as <name>.csv and load it as dataset ``name`` into the app's store."""
+    from kam_analytics.ingest import ingest_file
+    from kam_analytics.store import Store
+
+    path = tmp_path / f"{name}.csv"
+    path.write_text(text, encoding="utf-8")
+    with Store.open(tmp_path / "app.duckdb") as store:
+        ingest_file(store, path, dataset=name)
+
+
 def open_app(lang: str, page: str = "overview", **params) -> AppTest:
     at = AppTest.from_file("../app.py", default_timeout=60)
     at.query_params["lang"] = lang
@@ -334,13 +345,7 @@ EDGE_FILES = {
 @pytest.mark.parametrize("case", list(EDGE_FILES))
 @pytest.mark.parametrize("page", PAGES)
 def test_pages_survive_odd_datasets(app_env, tmp_path, case, page):
-    from kam_analytics.ingest import ingest_file
-    from kam_analytics.store import Store
-
-    path = tmp_path / f"{case}.csv"
-    path.write_text(EDGE_FILES[case], encoding="utf-8")
-    with Store.open(tmp_path / "app.duckdb") as store:
-        ingest_file(store, path, dataset=case)
+    load_csv(tmp_path, case, EDGE_FILES[case])
     at = open_app("zh", page)
     assert [t.value for t in at.title] == [T(TITLE_KEY[page], "zh")]
 
@@ -400,15 +405,9 @@ def test_churn_post_mortem(app_env, lang):
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_cluster_scatter_axes_and_points_a_log_axis_cannot_show(app_env, tmp_path, lang):
-    from kam_analytics.ingest import ingest_file
-    from kam_analytics.store import Store
-
     # as of 2024-03-05 (the data's end): K4 nets to −50 (a return), K3 last ordered that day (recency 0)
-    path = tmp_path / "returns.csv"
-    path.write_text("客户编号,订单日期,金额\nK1,2024-01-05,100\nK1,2024-03-01,200\nK2,2024-02-01,300\n"
-                    "K3,2024-03-05,50\nK4,2024-01-10,100\nK4,2024-02-10,-150\n", encoding="utf-8")
-    with Store.open(tmp_path / "app.duckdb") as store:
-        ingest_file(store, path, dataset="returns")
+    load_csv(tmp_path, "returns", "客户编号,订单日期,金额\nK1,2024-01-05,100\nK1,2024-03-01,200\nK2,2024-02-01,300\n"
+                                  "K3,2024-03-05,50\nK4,2024-01-10,100\nK4,2024-02-10,-150\n")
     at = open_app(lang, "segments")
     at.session_state["seg_tab"] = T("seg_tab_clusters", lang)
     at.run()
@@ -424,15 +423,9 @@ def test_cluster_scatter_axes_and_points_a_log_axis_cannot_show(app_env, tmp_pat
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_negative_margin_list_starts_with_the_biggest_loss(app_env, tmp_path, lang):
-    from kam_analytics.ingest import ingest_file
-    from kam_analytics.store import Store
-
     # losses: N2 −50, N3 −20, N1 −5.004 (shown to the cent); P makes money
-    path = tmp_path / "margins.csv"
-    path.write_text("客户编号,订单日期,金额,利润\nN1,2024-01-05,100.126,-5.004\nN2,2024-01-06,200,-50\n"
-                    "N3,2024-01-07,300,-20\nP,2024-01-08,1000,100\n", encoding="utf-8")
-    with Store.open(tmp_path / "app.duckdb") as store:
-        ingest_file(store, path, dataset="margins")
+    load_csv(tmp_path, "margins", "客户编号,订单日期,金额,利润\nN1,2024-01-05,100.126,-5.004\nN2,2024-01-06,200,-50\n"
+                                  "N3,2024-01-07,300,-20\nP,2024-01-08,1000,100\n")
     at = open_app(lang, "key_accounts")
     at.session_state["ka_tab"] = T("ka_tab_margin", lang)
     at.run()

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from kam_analytics.analytics.filters import single_line_orders
 from kam_analytics.errors import StoreError
 from kam_analytics.ingest import ingest_file
 from kam_analytics.store import Store
@@ -157,22 +158,22 @@ def test_single_line_orders_is_checked_per_loaded_table(store, tmp_path):
     # every (customer, order id) once: single-line; the same order id at two customers is fine
     ingest_file(store, _orders_csv(tmp_path, "a.csv", header, [("A", "1", "2024-01-01", "5"), ("A", "2", "2024-01-01", "6"),
                                                                ("B", "1", "2024-01-02", "7")]), dataset="d")
-    assert store.single_line_orders(store.dataset("d")) is True
+    assert single_line_orders(store, store.dataset("d")) is True
     # an order of two lines: no longer single-line (the replace loads a new table, checked again)
     ingest_file(store, _orders_csv(tmp_path, "b.csv", header, [("A", "1", "2024-01-01", "5"), ("A", "1", "2024-01-01", "6")]),
                 dataset="d", replace=True)
-    assert store.single_line_orders(store.dataset("d")) is False
+    assert single_line_orders(store, store.dataset("d")) is False
     remembered = store.cursor().execute("SELECT key FROM kam_settings WHERE key LIKE 'single_line_orders:%'").fetchall()
     assert remembered == [(f"single_line_orders:{store.dataset('d').table_name}",)]  # the replaced table's is gone
     # a line without an order id: not single-line (its order is unknown)
     ingest_file(store, _orders_csv(tmp_path, "c.csv", header, [("A", "1", "2024-01-01", "5"), ("A", "", "2024-01-02", "6")]),
                 dataset="d", replace=True)
-    assert store.single_line_orders(store.dataset("d")) is False
+    assert single_line_orders(store, store.dataset("d")) is False
     # without order ids the order is the day: two lines of one customer on one day share it
     plain = "客户编号,订单日期,金额"
     ingest_file(store, _orders_csv(tmp_path, "e.csv", plain, [("A", "2024-01-01", "5"), ("A", "2024-01-02", "6"),
                                                               ("B", "2024-01-01", "1")]), dataset="e")
-    assert store.single_line_orders(store.dataset("e")) is True
+    assert single_line_orders(store, store.dataset("e")) is True
     ingest_file(store, _orders_csv(tmp_path, "f.csv", plain, [("A", "2024-01-01", "5"), ("A", "2024-01-01", "6")]),
                 dataset="e", replace=True)
-    assert store.single_line_orders(store.dataset("e")) is False
+    assert single_line_orders(store, store.dataset("e")) is False

@@ -10,7 +10,7 @@ import streamlit as st
 
 from kam_analytics.analytics import account, accounts, churn, concentration, customers, overview, rfm, trend
 from kam_analytics.analytics.account_features import customer_features
-from kam_analytics.analytics.filters import apply_filters
+from kam_analytics.analytics.filters import apply_filters, single_line_orders
 from ui.state import get_store
 
 
@@ -24,7 +24,7 @@ def _table(key: tuple):
 
 def _single_line_orders(key: tuple) -> bool:
     store = get_store()
-    return store.single_line_orders(store.dataset_by_id(key[0]))
+    return single_line_orders(store, store.dataset_by_id(key[0]))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -1,16 +1,19 @@
 """Small display pieces several pages share."""
 from __future__ import annotations
 
+from functools import partial
+
 import pandas as pd
 import streamlit as st
 
 from kam_analytics.analytics.overview import ranked
+from kam_analytics.export import csv_bytes, excel_bytes
 from ui.state import open_account, tr
 
 
 def no_dataset() -> None:
     st.info(tr("no_dataset"))
-    st.page_link("app_pages/data.py", label=tr("go_to_data"), icon="📂")
+    st.page_link("app_pages/data.py", label=tr("go_to_data"), icon=":material/folder_open:")
 
 
 def customer_table(summary: pd.DataFrame, key: str, limit: int | None = None) -> None:
@@ -32,8 +35,25 @@ def customer_table(summary: pd.DataFrame, key: str, limit: int | None = None) ->
         "last_order": st.column_config.DateColumn(tr("col_last_order")),
         "profit": st.column_config.NumberColumn(tr("col_profit"), format="localized"),
     }
-    event = st.dataframe(table[columns], hide_index=True, width="stretch", column_config=config,
+    clickable_table(table[columns], key, config, id_column="customer_id")
+
+
+def clickable_table(frame: pd.DataFrame, key: str, config: dict | None = None, id_column: str | None = None) -> None:
+    """A table of customers; clicking a row opens that account (its id in ``id_column``, by
+    default the translated customer-id column)."""
+    event = st.dataframe(frame, hide_index=True, width="stretch", column_config=config or {},
                          on_select="rerun", selection_mode="single-row", key=key)
     rows = event.selection.rows if event is not None else []
     if rows:
-        open_account(str(table.iloc[rows[0]]["customer_id"]))
+        open_account(str(frame.iloc[rows[0]][id_column or tr("col_customer_id")]))
+
+
+def download_buttons(frame: pd.DataFrame, file_stem: str, sheet: str, csv_label: str, xlsx_label: str) -> None:
+    """CSV and Excel downloads of ``frame``, side by side. The files are made when clicked (an
+    Excel file of 100,000 rows takes seconds), and a click does not rerun the page: a rerun
+    raced the file being made and the download was sometimes lost."""
+    left, right = st.columns(2)
+    left.download_button(csv_label, partial(csv_bytes, frame), file_name=f"{file_stem}.csv", mime="text/csv",
+                         on_click="ignore")
+    right.download_button(xlsx_label, partial(excel_bytes, frame, sheet), file_name=f"{file_stem}.xlsx",
+                          on_click="ignore")

@@ -33,7 +33,7 @@ def customer_features(table: ibis.Table, as_of, attributes: ibis.Table | None = 
       − due_date) over lines due by as_of;
     name, and from the attributes upload: credit_rating, credit_score (CREDIT_SCALE), industry_influence.
 
-    ``single_line_orders`` (``Store.single_line_orders``): no two lines share an order, so
+    ``single_line_orders`` (``filters.single_line_orders``): no two lines share an order, so
     orders and the largest order come from the lines in the same pass — the same values,
     without grouping by order.
     """

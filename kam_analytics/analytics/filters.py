@@ -51,12 +51,29 @@ def orders_expr(table: ibis.Table, single_line_orders: bool = False, across_cust
     """Orders of a group: its distinct (customer, order key) pairs (``order_key``), so an order
     id used by two customers is two orders. In a group of one customer's lines that is the
     distinct order keys; for a group spanning customers (a month, a region) pass
-    ``across_customers``. With ``single_line_orders`` (``Store.single_line_orders``: no two
-    lines share a pair, and none lacks a key) it is the number of lines — a plain count
-    instead of a distinct count, the same number."""
+    ``across_customers``. With ``single_line_orders`` (the answer of the function of that
+    name below: no two lines share a pair, and none lacks a key) it is the number of lines —
+    a plain count instead of a distinct count, the same number."""
     key = order_key(table)
     if single_line_orders:
         return key.count()
     if across_customers:
         return ibis.struct({"customer": table.customer_id, "order": key}).nunique(where=key.notnull())
     return key.nunique()
+
+
+def single_line_orders(store, dataset) -> bool:
+    """True when no two lines of the dataset share an order: every (customer, order key) pair
+    (``order_key``) occurs once and no line lacks a key. Then orders can be counted as lines
+    and an order's value is its line's amount (``orders_expr``), which skips a grouping by
+    order — the costly part on ten million lines; any filter of the lines keeps it true.
+    Checked once per loaded table and remembered (``Store.table_setting``)."""
+    known = store.table_setting(dataset, "single_line_orders")
+    if known is not None:
+        return bool(known)
+    t = store.table(dataset)
+    counts = t.aggregate(lines=t.count(), keyed=order_key(t).count(),
+                         pairs=orders_expr(t, across_customers=True)).to_pandas().iloc[0]
+    answer = bool(counts["lines"] == counts["keyed"] == counts["pairs"])
+    store.set_table_setting(dataset, "single_line_orders", answer)
+    return answer
