@@ -69,7 +69,7 @@ DELIMITER_CASES = [
     ("semicolon.csv", "id;date;amount\nA1;2019-01-03;10,5\nA2;2019-01-04;2\n", "semicolon"),
     ("tab.tsv", "id\tdate\tamount\nA1\t2019-01-03\t10.5\nA2\t2019-01-04\t2\n", "tab"),
     ("pipe.txt", "id|date|amount\nA1|2019-01-03|10.5\nA2|2019-01-04|2\n", "pipe"),
-    ("spaces.txt", "id    date        amount\nA1    2019-01-03  10.5\nA2    2019-01-04  2\n", "whitespace"),
+    ("spaces.txt", "id    date        amount\nA1    2019-01-03  10.5\nA2    2019-01-04  2\n", "whitespace_wide"),
 ]
 
 

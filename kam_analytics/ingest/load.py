@@ -44,6 +44,15 @@ class IngestReport:
     warnings: list[str] = field(default_factory=list)
     replaced: bool = False
     single_pass: bool = False  # parsed in one direct pass over the file (formats from its first rows)
+    # The row count both ways: ``file_records`` counted apart from the loader (``count_method``),
+    # of which ``header_records`` are title lines and the header and ``blank_rows`` hold no value;
+    # the rest, ``data_rows``, is exactly ``rows + rejected`` (checked before anything is saved).
+    file_records: int = 0
+    header_records: int = 0
+    blank_rows: int = 0
+    data_rows: int = 0
+    count_method: str | None = None
+    encoding_reason: str | None = None
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -227,7 +236,7 @@ def ingest_file(store: Store, path: str | Path, dataset: str | None = None,
             plan = _fast_ingest(con, raw, chosen, date_format, path.name, tx_table, step) \
                 if raw.full_source is not None else None
             if plan is None:
-                if raw.full_source is not None:  # the fast pass did not fit this file: read it all
+                if not raw.complete:  # the fast pass did not fit this file: read it all
                     con.execute(f'DROP TABLE IF EXISTS "{raw_table}"')
                     raw = read_raw(con, path, raw_table, sheet=sheet, tmp_dir=tmp_dir)
                 plan = _Plan(con, raw, chosen, date_format, path.name)
@@ -239,8 +248,10 @@ def ingest_file(store: Store, path: str | Path, dataset: str | None = None,
                     SELECT * FROM parsed
                     WHERE customer_id IS NOT NULL AND order_date IS NOT NULL AND amount IS NOT NULL""")
                 data_rows = plan.data_rows
+                blank_rows = raw.records - raw.leading_records - plan.data_rows
             else:
                 data_rows = None  # the fast pass only stands when every data row loaded
+                blank_rows = raw.blank_records
             rownum = raw.row_number_sql()
             loaded = con.execute(f'SELECT count(*) FROM "{tx_table}"').fetchone()[0]
             step(0.8, "progress_validating")
@@ -254,6 +265,11 @@ def ingest_file(store: Store, path: str | Path, dataset: str | None = None,
                 WHERE reason IS NOT NULL""")
             reasons = dict(con.execute(
                 f'SELECT reason, count(*) FROM "{rej_table}" GROUP BY reason ORDER BY count(*) DESC').fetchall())
+            rejected = sum(reasons.values())
+            if data_rows is not None and loaded + rejected != data_rows:
+                # cannot happen by construction; if it ever does, nothing is saved
+                raise IngestError("file_count_mismatch", file=path.name, counted=f"{data_rows:,}",
+                                  read=f"{loaded + rejected:,}")
             if loaded == 0:
                 raise IngestError("no_usable_rows", file=path.name,
                                   reasons=", ".join(f"{k}: {v}" for k, v in reasons.items()))
@@ -287,6 +303,9 @@ def ingest_file(store: Store, path: str | Path, dataset: str | None = None,
         date_formats=plan.date_formats, decimal_comma=plan.decimal_comma,
         amount_source=_amount_source(plan), discount_kind=discount_kind, rejected_reasons=reasons,
         rejected_examples=examples, warnings=plan.warnings, replaced=existed, single_pass=data_rows is None,
+        file_records=raw.records or 0, header_records=raw.leading_records, blank_rows=blank_rows,
+        data_rows=registered.rows + registered.rejected, count_method=raw.count_method,
+        encoding_reason=raw.encoding_reason,
     )
 
 
@@ -321,9 +340,12 @@ def _fast_ingest(con, raw: RawTable, mapping: dict[str, str], date_format: str |
         return None
     finally:
         con.execute("RESET preserve_insertion_order")
-    unreadable = con.execute(f"""SELECT count(*) FROM "{tx_table}"
-        WHERE customer_id IS NULL OR order_date IS NULL OR amount IS NULL""").fetchone()[0]
-    if unreadable:
+    unreadable, loaded = con.execute(f"""SELECT count(*) FILTER (WHERE customer_id IS NULL OR order_date IS NULL
+        OR amount IS NULL), count(*) FROM "{tx_table}" """).fetchone()
+    # Every record of the file after the header must be here, or a blank one: counted apart
+    # from DuckDB, so a reader that stopped early cannot pass for a complete load.
+    expected = raw.records - raw.leading_records - raw.blank_records
+    if unreadable or loaded != expected:
         con.execute(f'DROP TABLE "{tx_table}"')
         return None
     return plan

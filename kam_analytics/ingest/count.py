@@ -1,0 +1,144 @@
+"""Count the records of a text file independently of the parser that loads it.
+
+The loader (DuckDB's CSV reader) and these counters must agree on how many records a file
+holds, or the file is refused: that is how a file can never lose rows silently. Two counters:
+
+- ``scan_records``: a byte scan with NumPy (memchr speed, ~0.4 s for 450 MB). A newline ends a
+  record when an even number of quote characters precede it, as RFC 4180 reads a file.
+- ``csv_records``: Python's own ``csv`` module, slower (about 2 M records a second), used as the
+  arbiter when the byte scan and the loader disagree, e.g. on a quote in the middle of an
+  unquoted field (``5" pipe``), which a CSV reader takes literally.
+
+Both count *non-empty* records: an empty line is no record, as for every CSV reader here.
+"""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+CHUNK_BYTES = 1 << 24
+_NL, _CR, _QUOTE, _SPACE = 10, 13, 34, 32
+
+
+@dataclass(frozen=True)
+class RecordCount:
+    """Non-empty records of a file, and how many of them hold no value at all."""
+
+    records: int
+    blank: int  # records of only spaces, delimiters and quotes (an estimate used to pick the fast path)
+    method: str  # 'byte scan' or 'csv module'
+    has_nul: bool = False  # the file holds NUL bytes (removed, with the lines named, before loading)
+
+
+def scan_records(path: str | Path, delimiter: str, quote: bool = True) -> RecordCount:
+    """Records of a UTF-8 (or ASCII-compatible) text file, by a quote-aware byte scan.
+
+    A record ends at a newline outside quotes (``\\n``; ``\\r\\n`` and, in a file with no
+    ``\\n`` at all, a lone ``\\r``). Empty records (nothing but ``\\r`` between two ends) are
+    not counted. ``blank`` counts the records made only of spaces, the delimiter and quotes.
+    """
+    path = Path(path)
+    with open(path, "rb") as fh:
+        has_lf = _contains(fh, b"\n")
+    terminator = _NL if has_lf else _CR
+    blank_bytes = np.zeros(256, dtype=bool)
+    for char in (" ", delimiter, '"', "\r", "\n"):
+        blank_bytes[ord(char)] = True
+    records = blank = 0
+    in_quotes = has_nul = False
+    pending = b""  # bytes of a record not yet ended, carried into the next chunk
+    with open(path, "rb") as fh:
+        while True:
+            chunk = fh.read(CHUNK_BYTES)
+            if not chunk:
+                break
+            has_nul = has_nul or b"\x00" in chunk
+            data = pending + chunk
+            cut = data.rfind(bytes([terminator]))
+            if cut < 0:
+                pending = data
+                continue
+            body, pending = data[: cut + 1], data[cut + 1:]
+            found, empty, blanks, in_quotes = _scan(body, terminator, quote, in_quotes, blank_bytes)
+            records += found - empty
+            blank += blanks
+    if pending.strip(b"\r\n"):
+        found, empty, blanks, in_quotes = _scan(pending + bytes([terminator]), terminator, quote, in_quotes,
+                                               blank_bytes)
+        records += found - empty
+        blank += blanks
+    elif in_quotes and pending:
+        records += 1  # an unclosed quote runs to the end of the file: one (broken) record
+    return RecordCount(records, blank, "byte scan", has_nul)
+
+
+def _contains(fh, needle: bytes) -> bool:
+    while chunk := fh.read(CHUNK_BYTES):
+        if needle in chunk:
+            return True
+    return False
+
+
+def _scan(body: bytes, terminator: int, quote: bool, in_quotes: bool, blank_bytes) -> tuple[int, int, int, bool]:
+    """Records ended in ``body`` (which ends with a terminator), how many are empty, how many
+    blank, and whether the scan ends inside quotes."""
+    arr = np.frombuffer(body, dtype=np.uint8)
+    ends = np.flatnonzero(arr == terminator)
+    if quote and b'"' in body:
+        quotes = np.flatnonzero(arr == _QUOTE)
+        before = np.searchsorted(quotes, ends) + (1 if in_quotes else 0)
+        outside = (before % 2) == 0
+        in_quotes = bool((len(quotes) + (1 if in_quotes else 0)) % 2)
+        ends = ends[outside]
+    if len(ends) == 0:
+        return 0, 0, 0, in_quotes
+    starts = np.empty_like(ends)
+    starts[0] = 0
+    starts[1:] = ends[:-1] + 1
+    # Almost every record starts with a value: only the others can be empty or blank.
+    suspect = blank_bytes[arr[starts]]
+    if not suspect.any():
+        return len(ends), 0, 0, in_quotes
+    starts, ends_s = starts[suspect], ends[suspect]
+    lengths = ends_s - starts
+    # an empty record: nothing, or a lone \r before the \n
+    empty_mask = (lengths == 0) | ((lengths == 1) & (arr[np.maximum(ends_s - 1, 0)] == _CR))
+    empty = int(empty_mask.sum())
+    blanks = _count_blank(arr, starts[~empty_mask], ends_s[~empty_mask], blank_bytes)
+    return len(ends), empty, blanks, in_quotes
+
+
+def _count_blank(arr, starts, ends, blank_bytes) -> int:
+    """Records whose every byte is a blank byte. Almost every record shows a value in its first
+    bytes, so only a shrinking set of candidates is looked at byte by byte."""
+    pos, stop = starts.copy(), ends
+    blank = 0
+    for _ in range(8):
+        if len(pos) == 0:
+            return blank
+        done = pos >= stop
+        blank += int(done.sum())
+        pos, stop = pos[~done], stop[~done]
+        still = blank_bytes[arr[pos]]
+        pos, stop = pos[still] + 1, stop[still]
+    for start, end in zip(pos, stop):
+        if all(blank_bytes[b] for b in arr[start:end]):
+            blank += 1
+    return blank
+
+
+def csv_records(path: str | Path, delimiter: str, encoding: str = "utf-8-sig") -> RecordCount:
+    """Records as Python's ``csv`` module reads them (quotes honoured, doubled quotes escaped,
+    a quote inside an unquoted field taken literally); empty lines are not records."""
+    records = blank = 0
+    with open(path, encoding=encoding, errors="replace", newline="") as fh:
+        for row in csv.reader(fh, delimiter=delimiter, quotechar='"', doublequote=True, strict=False):
+            if not row:
+                continue
+            records += 1
+            if not any(cell.strip(" ") for cell in row):
+                blank += 1
+    return RecordCount(records, blank, "csv module")

@@ -1,0 +1,313 @@
+"""Read a text table (CSV, TSV, TXT, whitespace-aligned or fixed-width) into DuckDB.
+
+DuckDB parses the file itself, so a multi-GB CSV never passes through pandas. Around it:
+the encoding is decided over the whole file (``encoding``), files DuckDB cannot read as they
+are get a UTF-8 copy, and the records are counted independently (``count``) so a table that
+holds fewer rows than the file is refused instead of loaded.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+from kam_analytics.errors import IngestError
+from kam_analytics.ingest import encoding as enc
+from kam_analytics.ingest.count import RecordCount, csv_records, scan_records
+from kam_analytics.ingest.raw import RawTable, find_header, literal_path
+
+DELIMITERS = (",", ";", "\t", "|")
+WHITESPACE = "whitespace"
+DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+MAX_LINE_BYTES = 10_000_000  # DuckDB's max_line_size here; a longer line is refused with that reason
+BINARY_SHARE = 0.01  # more control bytes than this in the first megabyte: not a text table
+_CONTROL = bytes(b for b in range(32) if b not in (9, 10, 13)) + b"\x7f"
+
+
+# -- delimiters and layouts -------------------------------------------------------------------
+def _split_outside_quotes(line: str, delimiter: str) -> int:
+    count, quoted = 0, False
+    for char in line:
+        if char == '"':
+            quoted = not quoted
+        elif char == delimiter and not quoted:
+            count += 1
+    return count
+
+
+def detect_delimiter(lines: list[str]) -> str | None:
+    """The field delimiter that splits the sample lines most consistently, or None.
+
+    A candidate must give the same (non-zero) number of splits on at least half of the
+    non-empty lines; among those, the most consistent, then the one giving more fields.
+    Whitespace (runs of spaces, or fixed-width columns) is the fallback.
+    """
+    lines = [line for line in lines if line.strip()][:200]
+    if not lines:
+        return None
+    best, best_key = None, (0.0, 0)
+    for delimiter in DELIMITERS:
+        counts = Counter(_split_outside_quotes(line, delimiter) for line in lines)
+        splits, hits = counts.most_common(1)[0]
+        if splits == 0:
+            # title lines above the header have no delimiter; judge on the lines that do
+            nonzero = [(n, c) for n, c in counts.items() if n > 0]
+            if not nonzero:
+                continue
+            splits, hits = max(nonzero, key=lambda nc: nc[1])
+        share = hits / len(lines)
+        key = (round(share, 2), splits)
+        if share >= 0.5 and key > best_key:
+            best, best_key = delimiter, key
+    if best is not None:
+        return best
+    if whitespace_layout(lines) is not None:
+        return WHITESPACE
+    return None
+
+
+_WS_FIELD = re.compile(r'"[^"]*"|\S+')
+_WIDE_GAP = re.compile(r"\s{2,}|\t")
+
+
+def _wide(line: str) -> list[str]:
+    return [f for f in _WIDE_GAP.split(line.strip()) if f]
+
+
+def _narrow(line: str) -> list[str]:
+    return _WS_FIELD.findall(line)
+
+
+def _fixed_width(lines: list[str]):
+    """Column positions shared by every line: the gaps where every line has a space (or has
+    ended). A splitter cutting at those positions, or None when fewer than two columns."""
+    width = max(len(line.rstrip()) for line in lines)
+    space = [True] * width
+    for line in lines:
+        for i, char in enumerate(line.rstrip()):
+            if not char.isspace():
+                space[i] = False
+    spans, start = [], None
+    for i, is_space in enumerate(space + [True]):
+        if not is_space and start is None:
+            start = i
+        elif is_space and start is not None:
+            spans.append((start, i))
+            start = None
+    if len(spans) < 2:
+        return None
+    cuts = [s for s, _ in spans][1:]
+    bounds = list(zip([0] + cuts, cuts + [None]))
+
+    def split(line: str) -> list[str]:
+        if not line.strip():
+            return []
+        return [line[a:b].strip() for a, b in bounds]
+    return split
+
+
+def whitespace_layout(lines: list[str]):
+    """How to split whitespace-aligned lines, as (layout name, splitter), or None.
+
+    In order: gaps of 2+ spaces or tabs (so 'Customer ID' stays one header) when every line
+    gives the same number of fields; any run of spaces when every line agrees; fixed-width
+    columns at the positions every line leaves blank; else whichever of the first two gives
+    the same number of fields on 80% of the lines."""
+    lines = [line for line in lines if line.strip()]
+    if not lines:
+        return None
+    candidates = (("whitespace_wide", _wide), ("whitespace_any", _narrow))
+    for name, splitter in candidates:
+        widths = {len(splitter(line)) for line in lines}
+        if len(widths) == 1 and widths.pop() >= 2:
+            return name, splitter
+    fixed = _fixed_width(lines)
+    if fixed is not None:
+        return "fixed_width", fixed
+    for name, splitter in candidates:
+        widths = Counter(len(splitter(line)) for line in lines)
+        fields, hits = widths.most_common(1)[0]
+        if fields >= 2 and hits / len(lines) >= 0.8:
+            return name, splitter
+    return None
+
+
+# -- reading ----------------------------------------------------------------------------------
+def _looks_like_html(text: str) -> bool:
+    start = text.lstrip()[:500].lower()
+    return start.startswith(("<!doctype html", "<html", "<?xml")) or "<html" in start or "<body" in start
+
+
+class _Source:
+    """The UTF-8 file DuckDB reads (the user's file, a safely named link to it, or a copy),
+    with its independent record count and the warnings its preparation produced."""
+
+    def __init__(self, path: Path, count: RecordCount, warnings: list[str], temps: list[Path]):
+        self.path, self.count, self.warnings, self.temps = path, count, warnings, temps
+
+
+def _prepare(path: Path, choice: enc.EncodingChoice, delimiter: str, splitter, tmp_dir: Path | None) -> _Source:
+    temps: list[Path] = []
+    warnings: list[str] = []
+    try:
+        if choice.native and splitter is None:
+            source = literal_path(path, tmp_dir, temps)
+            count = scan_records(source, delimiter)
+            if not count.has_nul:
+                return _Source(source, count, warnings, temps)
+        copy = enc.transcode(path, choice, tmp_dir, path.name, splitter)
+        temps.append(copy.path)
+        if copy.replaced:
+            warnings.append(f"undecodable_bytes:{copy.replaced}")
+        if copy.nul_lines:
+            warnings.append(f"nul_removed:{_line_list(copy.nul_lines)}")
+        if splitter is not None:
+            count = RecordCount(copy.lines, 0, "line count")
+        else:
+            count = scan_records(copy.path, delimiter)
+        return _Source(copy.path, count, warnings, temps)
+    except BaseException:
+        for temp in temps:
+            temp.unlink(missing_ok=True)
+        raise
+
+
+def _line_list(numbers: list[int], limit: int = 10) -> str:
+    shown = ", ".join(str(n) for n in numbers[:limit])
+    return shown + (f" … (+{len(numbers) - limit})" if len(numbers) > limit else "")
+
+
+def read_text(con, path: Path, table: str, head: bytes, truncated: bool, tmp_dir: Path | None,
+              sample_rows: int | None = None) -> RawTable:
+    """Read a text file into ``table``; with ``sample_rows`` only that many records when the
+    file is longer and the rest can be read in one later pass (``RawTable.full_source``)."""
+    name = path.name
+    choice = enc.detect_encoding(head, truncated)
+    if not choice.codec.startswith("utf-16") and len(head) - len(head.translate(None, _CONTROL)) > BINARY_SHARE * len(head):
+        raise IngestError("file_binary", file=name)
+    text = head.decode(choice.codec, errors="replace").replace("\x00", "")
+    if _looks_like_html(text):
+        raise IngestError("file_html", file=name)
+    if truncated and "\n" not in text and "\r" not in text:
+        raise IngestError("file_line_too_long", file=name, line=1, limit=f"{len(head):,}")
+    lines = text.splitlines()
+    if truncated and lines:
+        lines = lines[:-1]  # the last sampled line may be cut
+    if not any(line.strip() for line in lines):
+        raise IngestError("file_empty", file=name)
+    delimiter = detect_delimiter(lines)
+    if delimiter is None:
+        if len([line for line in lines if line.strip()]) <= 1:
+            raise IngestError("file_header_only", file=name)
+        raise IngestError("file_no_delimiter", file=name)
+    layout, splitter = whitespace_layout(lines) if delimiter == WHITESPACE else (DELIMITER_NAMES[delimiter], None)
+    csv_delimiter = "\t" if splitter is not None else delimiter
+    source = _prepare(path, choice, csv_delimiter, splitter, tmp_dir)
+    keep: set[Path] = set()
+    try:
+        try:
+            _load_csv(con, source.path, table, csv_delimiter, limit=sample_rows)
+        except IngestError:
+            raise
+        except Exception as error:
+            if not (choice.native and "unicode" in str(error).lower()):
+                raise _text_error(name, error) from None
+            # The first megabyte was UTF-8 but a later byte is not: decide over the whole file.
+            choice = enc.after_invalid_utf8(path, name)
+            for temp in source.temps:
+                temp.unlink(missing_ok=True)
+            source = _prepare(path, choice, csv_delimiter, splitter, tmp_dir)
+            try:
+                _load_csv(con, source.path, table, csv_delimiter, limit=sample_rows)
+            except Exception as again:
+                raise _text_error(name, again) from None
+        columns, headers, header_rowid, repeated = find_header(con, table)
+        warnings = source.warnings + ([f"duplicate_headers:{', '.join(repeated)}"] if repeated else [])
+        raw = RawTable(table, columns, headers, header_rowid, "text", choice.label, layout, warnings=warnings,
+                       records=source.count.records, blank_records=source.count.blank,
+                       count_method=source.count.method, encoding_reason=choice.reason)
+        loaded = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+        if sample_rows is not None and loaded >= sample_rows:
+            skip = _plain_lines_before_data(source.path, header_rowid)
+            if skip is not None:
+                raw.complete = False
+                raw.full_source = _csv_sql(source.path, csv_delimiter, skip=skip, names=columns)
+                raw.temp_files.extend(source.temps)
+                keep.update(source.temps)
+                return raw
+            # title lines with quotes or blanks above the header: read the whole file instead
+            con.execute(f'DROP TABLE "{table}"')
+            _load_csv(con, source.path, table, csv_delimiter)
+            loaded = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+        _check_count(raw, loaded, source, csv_delimiter, splitter is None, name)
+        return raw
+    finally:
+        for temp in source.temps:
+            if temp not in keep:
+                temp.unlink(missing_ok=True)
+
+
+def _check_count(raw: RawTable, loaded: int, source: _Source, delimiter: str, delimited: bool, name: str) -> None:
+    """The table must hold every record of the file. When the byte scan disagrees, Python's csv
+    module decides (a quote inside an unquoted field is literal to a CSV reader); a table that
+    still disagrees is refused: loading it would lose or invent rows."""
+    if loaded == raw.records:
+        return
+    if delimited:
+        arbiter = csv_records(source.path, delimiter)
+        if arbiter.records == loaded:
+            raw.records, raw.blank_records, raw.count_method = arbiter.records, arbiter.blank, arbiter.method
+            return
+    raise IngestError("file_count_mismatch", file=name, counted=f"{raw.records:,}", read=f"{loaded:,}")
+
+
+def _text_error(name: str, error: Exception) -> IngestError:
+    message = str(error)
+    line = re.search(r"Line: (\d+)", message)
+    if "maximum line size" in message.lower() or "line size" in message.lower():
+        return IngestError("file_line_too_long", file=name, line=line.group(1) if line else "?",
+                           limit=f"{MAX_LINE_BYTES:,}")
+    return IngestError("file_unreadable_text", file=name, reason=message.splitlines()[0][:300])
+
+
+def _plain_lines_before_data(source: Path, header_rowid: int) -> int | None:
+    """How many physical lines precede the first data record, when each record up to the
+    header is one non-blank line without quotes (so ``skip`` can count lines); else None."""
+    with open(source, encoding="utf-8-sig", errors="replace", newline="") as fh:
+        for _ in range(header_rowid + 1):
+            line = fh.readline()
+            if not line.strip() or '"' in line:
+                return None
+    return header_rowid + 1
+
+
+def _csv_sql(source: Path, delimiter: str, skip: int = 0, names: list[str] | None = None,
+             parallel: bool = True) -> str:
+    """A read_csv call as SQL text (paths and delimiters quoted as literals; both are ours)."""
+    quote = lambda text: "'" + str(text).replace("'", "''") + "'"  # noqa: E731
+    extra = f", skip = {int(skip)}" if skip else ""
+    if names:
+        extra += ", names = [" + ", ".join(quote(n) for n in names) + "]"
+    if not parallel:
+        extra += ", parallel = false"
+    return (f"read_csv({quote(source)}, delim = {quote(delimiter)}, header = false, all_varchar = true, "
+            f"null_padding = true, quote = '\"', escape = '\"', max_line_size = {MAX_LINE_BYTES}, "
+            f"ignore_errors = false{extra})")
+
+
+def _load_csv(con, source: Path, table: str, delimiter: str, limit: int | None = None) -> None:
+    """CREATE the table c0…cN from ``source``: names given up front (renaming 10,000 columns one
+    ALTER at a time was quadratic). Quoted line breaks need DuckDB's single-threaded reader."""
+    limit_sql = f" LIMIT {int(limit)}" if limit is not None else ""
+    for parallel in (True, False):
+        try:
+            width = len(con.execute(f"DESCRIBE SELECT * FROM {_csv_sql(source, delimiter, parallel=parallel)}").fetchall())
+            names = [f"c{i}" for i in range(width)]
+            con.execute(f'CREATE TEMP TABLE "{table}" AS SELECT * FROM '
+                        f'{_csv_sql(source, delimiter, names=names, parallel=parallel)}{limit_sql}')
+            return
+        except Exception as error:
+            if parallel and "parallel" in str(error).lower():
+                con.execute(f'DROP TABLE IF EXISTS "{table}"')
+                continue
+            raise
