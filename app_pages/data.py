@@ -2,6 +2,8 @@
 progress, report with rejected rows), manage datasets, attach per-customer attributes."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import streamlit as st
 
@@ -9,9 +11,11 @@ from kam_analytics.errors import KamError
 from kam_analytics.export import csv_bytes
 from kam_analytics.i18n import format_count, t
 from kam_analytics.ingest import ingest_attributes, ingest_file, resolve_mapping
+from kam_analytics.ingest.report import report_details, report_warnings
 from kam_analytics.schema import COLUMNS, REQUIRED
 from ui.state import frame, labeller, money, tr
 from ui.uploads import forget_upload, preview, save_upload
+from ui.widgets import escape_markdown
 
 DATE_FORMATS = ("auto", "dmy", "mdy", "ymd")
 FILE_TYPES = ["csv", "tsv", "txt", "xlsx", "parquet"]
@@ -36,9 +40,10 @@ def show_report(report: dict) -> None:
     if report.get("amount_source") == "quantity_x_unit_price":
         details.append(tr("report_amount_derived"))
     st.caption(" · ".join(details))
-    for warning in report.get("warnings", []):
-        key, _, value = warning.partition(":")
-        st.warning(tr(f"warning_{key}", value=value))
+    for line in report_details(report, view.lang):
+        st.caption(escape_markdown(line))
+    for line in report_warnings(report, view.lang):
+        st.warning(escape_markdown(line))
     if report["rejected"]:
         st.warning(tr("report_rejected", rejected=format_count(report["rejected"])))
         reasons = pd.DataFrame([{tr("col_reason"): tr(f"reason_{k}"), tr("col_rows"): v}
@@ -84,9 +89,16 @@ def mapping_editor(headers: list[str], auto: dict, upload_key: str) -> dict[str,
 
 def upload_section() -> None:
     uploaded = st.file_uploader(tr("upload_label"), type=FILE_TYPES, help=tr("upload_help"), key="upload_file")
+    previous = st.session_state.get("_upload_path")
     if uploaded is None:
+        if previous:  # the file was removed from the uploader: its copy goes too
+            forget_upload(Path(previous))
+            st.session_state.pop("_upload_path", None)
         return
     path = save_upload(uploaded)
+    if previous and previous != str(path):
+        forget_upload(Path(previous))
+    st.session_state["_upload_path"] = str(path)
     upload_key = path.parent.name
     sheet = st.session_state.get(f"sheet_{upload_key}")
     date_format = st.session_state.get(f"datefmt_{upload_key}", "auto")
@@ -141,6 +153,7 @@ def upload_section() -> None:
         st.session_state["_ingest_report"] = report.to_json()
         st.session_state["_select_dataset"] = store.find(report.dataset).id
         forget_upload(path)
+        st.session_state.pop("_upload_path", None)
         st.session_state.pop("upload_file", None)
         st.rerun()
 

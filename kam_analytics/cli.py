@@ -68,9 +68,14 @@ def cmd_ingest(args, store) -> int:
         return 0
     print(t("cli_ingested", lang, dataset=report.dataset, rows=report.rows, customers=report.customers,
             revenue=f"{report.revenue:,.2f}", date_min=report.date_min, date_max=report.date_max))
-    print(t("cli_detected", lang, encoding=report.encoding or "-", delimiter=report.delimiter or "-",
+    print(t("cli_detected", lang, encoding=report.encoding or "-",
+            delimiter=t("delimiter_" + report.delimiter, lang) if report.delimiter else "-",
             file_format=report.file_format))
     print(t("cli_mapping", lang, mapping=", ".join(f"{k} ← {v}" for k, v in report.mapping.items())))
+    from kam_analytics.ingest.report import report_details, report_warnings
+
+    for line in report_details(report.to_json(), lang) + report_warnings(report.to_json(), lang):
+        print(line)
     if report.rejected:
         print(t("cli_rejected", lang, rejected=report.rejected, reasons=", ".join(
             f"{t('reject_' + k, lang)}: {v}" for k, v in report.rejected_reasons.items())))
@@ -378,6 +383,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(t("cli_interrupted", _lang()), file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # Output is printed only after the work is done: the reader left, the command did not fail.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print(t("cli_broken_pipe", _lang()), file=sys.stderr)
+        return 0
     except Exception as error:  # a bug, not bad input: say so briefly
         if debug:
             raise

@@ -10,15 +10,20 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def guard_formulas(frame: pd.DataFrame) -> pd.DataFrame:
-    """Text cells starting with = + - @ tab or CR get a leading ' so no spreadsheet runs them
-    as formulas (CSV injection). Numbers are left alone."""
+    """Text cells and header names starting with = + - @ tab or CR get a leading ' so no
+    spreadsheet runs them as formulas (CSV injection). Numbers are left alone."""
     out = frame.copy()
+    # header names are user text too (a column named '=HYPERLINK(…)' in an uploaded file)
+    out.columns = [_guard(c) for c in out.columns]
     for column in out.columns:
         series = out[column]
         if series.dtype == object or pd.api.types.is_string_dtype(series):
-            out[column] = series.map(
-                lambda v: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v)
+            out[column] = series.map(_guard)
     return out
+
+
+def _guard(value):
+    return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path) -> None:

@@ -68,7 +68,7 @@ SYNONYMS: dict[str, list[str]] = {
     ],
     "amount": [
         "sales", "amount", "revenue", "net sales", "net amount", "sales amount", "line total", "total",
-        "turnover", "value", "net revenue", "order amount",
+        "turnover", "value", "net revenue", "order amount", "dollar value", "dollars", "dollar amount",
         "销售额", "金额", "含税金额", "实收金额", "销售金额", "收入", "营业额", "成交金额", "订单金额",
         "价税合计", "销售收入", "总金额", "合计金额",
     ],

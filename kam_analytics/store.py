@@ -56,6 +56,10 @@ CREATE TABLE IF NOT EXISTS kam_followups (
     owner VARCHAR,
     created_at TIMESTAMP NOT NULL
 );
+CREATE TABLE IF NOT EXISTS kam_meta (
+    key VARCHAR NOT NULL,
+    value VARCHAR
+);
 CREATE TABLE IF NOT EXISTS kam_settings (
     dataset_id INTEGER NOT NULL,
     key VARCHAR NOT NULL,
@@ -64,6 +68,7 @@ CREATE TABLE IF NOT EXISTS kam_settings (
 );
 """
 
+FORMAT_VERSION = 1  # the store layout this code writes; a store with a higher number is refused
 FOLLOWUP_STATUSES = ("new", "contacted", "recovering", "lost", "dismissed")
 _INTERNAL = re.compile(r"^(tx|rej|attr|stg)_[0-9a-z_]+$")
 
@@ -114,6 +119,32 @@ def _locked_message(path: Path, error: Exception) -> StoreError:
     return StoreError("store_locked", path=str(path), pid=pid.group(1) if pid else "?")
 
 
+def _check_store_file(path: Path) -> None:
+    """Refuse, before anything is written, a path that exists but is not a DuckDB file (a CSV
+    given as --db would otherwise open as a read-only view and swallow every write)."""
+    if not path.exists():
+        return
+    if path.is_dir():
+        raise StoreError("store_not_kam", path=str(path), reason="a folder")
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    if len(head) < 12 or head[8:12] != b"DUCK":
+        raise StoreError("store_not_kam", path=str(path), reason="not a DuckDB database file")
+
+
+def _check_store_contents(con, path: Path) -> None:
+    """An existing DuckDB file must be a KAM store (or empty) of a format this code knows."""
+    tables = {r[0] for r in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()").fetchall()}
+    if tables and "kam_datasets" not in tables:
+        raise StoreError("store_not_kam", path=str(path), reason="a DuckDB database without the KAM registry")
+    if "kam_meta" in tables:
+        row = con.execute("SELECT value FROM kam_meta WHERE key = 'format_version'").fetchone()
+        found = int(row[0]) if row and str(row[0]).isdigit() else 0
+        if found > FORMAT_VERSION:
+            raise StoreError("store_newer", path=str(path), found=found, supported=FORMAT_VERSION)
+
+
 def _check_internal(name: str) -> str:
     # Internal names are generated, but assert it: they are the only text ever spliced into SQL.
     if not _INTERNAL.match(name):
@@ -132,6 +163,7 @@ class Store:
     @classmethod
     def open(cls, path: str | Path) -> "Store":
         path = Path(path)
+        _check_store_file(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             con = duckdb.connect(str(path))
@@ -141,8 +173,16 @@ class Store:
             raise StoreError("store_unreadable", path=str(path), reason=str(error).splitlines()[0]) from None
         except duckdb.Error as error:
             raise StoreError("store_unreadable", path=str(path), reason=str(error).splitlines()[0]) from None
+        try:
+            _check_store_contents(con, path)
+        except BaseException:
+            con.close()
+            raise
         store = cls(con, path)
         store._initialise()
+        from kam_analytics import tmpfiles
+
+        tmpfiles.sweep(tmpfiles.scratch_dir(path))
         return store
 
     def close(self) -> None:
@@ -162,6 +202,8 @@ class Store:
     def _initialise(self) -> None:
         with self.write_lock:
             self.con.execute(_REGISTRY)
+            if not self.con.execute("SELECT 1 FROM kam_meta WHERE key = 'format_version'").fetchone():
+                self.con.execute("INSERT INTO kam_meta VALUES ('format_version', ?)", [str(FORMAT_VERSION)])
             self._drop_orphans()
 
     def _drop_orphans(self) -> None:

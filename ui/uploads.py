@@ -7,15 +7,17 @@ from pathlib import Path
 
 import streamlit as st
 
-from kam_analytics import config
+from kam_analytics import config, tmpfiles
 from kam_analytics.errors import KamError
 from kam_analytics.ingest import preview_file
 
 
 def save_upload(uploaded) -> Path:
     """Copy an ``st.file_uploader`` file to disk once (keeping its name, which the reports quote)."""
+    scratch = tmpfiles.scratch_dir(config.db_path())
+    tmpfiles.sweep(scratch)
     digest = hashlib.sha1(str(uploaded.file_id).encode()).hexdigest()[:16]
-    folder = config.db_path().parent / "tmp" / "uploads" / digest
+    folder = scratch / "uploads" / digest
     path = folder / (Path(uploaded.name).name or "upload.csv")
     if not path.exists():
         folder.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kam_analytics.errors import IngestError
+from kam_analytics.tmpfiles import owned_prefix
 
 CHUNK_BYTES = 1 << 22
 LABELS = {"utf-8-sig": "UTF-8 (BOM)", "utf-8": "UTF-8", "gb18030": "GB18030", "big5": "Big5", "cp1252": "cp1252",
@@ -177,7 +178,7 @@ def transcode(path: Path, choice: EncodingChoice, tmp_dir: Path | None, name: st
     encoding, a line that is UTF-8 text stops the copy: the file mixes encodings."""
     tmp_dir = Path(tmp_dir or tempfile.gettempdir())
     tmp_dir.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(suffix=".csv", prefix="transcode_", dir=tmp_dir)
+    fd, temp_name = tempfile.mkstemp(suffix=".csv", prefix=owned_prefix("transcode"), dir=tmp_dir)
     out = Transcoded(Path(temp_name))
     legacy = not choice.native and not choice.codec.startswith("utf-16")
     decoder = codecs.getincrementaldecoder(choice.codec)(errors="replace")

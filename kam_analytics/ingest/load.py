@@ -15,6 +15,7 @@ from kam_analytics.ingest import parse
 from kam_analytics.ingest.read import RawTable, read_raw
 from kam_analytics.schema import COLUMNS, MONEY, auto_mapping, normalise_header
 from kam_analytics.store import DatasetMeta, Store
+from kam_analytics.tmpfiles import scratch_dir
 
 REJECT_EXAMPLES = 5
 
@@ -227,7 +228,7 @@ def ingest_file(store: Store, path: str | Path, dataset: str | None = None,
         raw_table, tx_table, rej_table = store.staging_name(), store.staging_name(), store.staging_name()
         try:
             step(0.05, "progress_reading")
-            tmp_dir = store.path.parent / "tmp"
+            tmp_dir = scratch_dir(store.path)
             raw = read_raw(con, path, raw_table, sheet=sheet, tmp_dir=tmp_dir, sample_rows=FAST_SAMPLE_ROWS)
             temp_files.extend(raw.temp_files)
             chosen = resolve_mapping(raw.headers, mapping)

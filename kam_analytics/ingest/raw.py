@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kam_analytics.errors import IngestError
+from kam_analytics.tmpfiles import owned_prefix
 
 HEADER_SEARCH_ROWS = 20
 _GLOB_CHARS = set("*?[]{}")
@@ -92,7 +93,7 @@ def literal_path(path: Path, tmp_dir: Path | None, temps: list[Path]) -> Path:
 
     folder = Path(tmp_dir or tempfile.gettempdir())
     folder.mkdir(parents=True, exist_ok=True)
-    link = folder / f"link_{os.getpid()}_{os.urandom(6).hex()}{''.join(c for c in path.suffix if c not in _GLOB_CHARS)}"
+    link = folder / f"{owned_prefix('link')}{os.urandom(6).hex()}{''.join(c for c in path.suffix if c not in _GLOB_CHARS)}"
     link.symlink_to(path.resolve())
     temps.append(link)
     return link

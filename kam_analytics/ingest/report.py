@@ -1,0 +1,26 @@
+"""The sentences of an ingest report, for the command line and the upload page alike."""
+from __future__ import annotations
+
+from kam_analytics.i18n import t
+
+
+def report_details(report: dict, lang: str) -> list[str]:
+    """How the encoding was decided and the row count both ways (file vs loaded + rejected)."""
+    lines = []
+    if report.get("encoding_reason"):
+        lines.append(t("report_encoding_reason", lang, reason=t("encoding_reason_" + report["encoding_reason"], lang)))
+    if report.get("count_method"):
+        lines.append(t("report_counts", lang, method=t("count_method_" + report["count_method"], lang),
+                       records=f"{report['file_records']:,}", header=f"{report['header_records']:,}",
+                       blank=f"{report['blank_rows']:,}", data=f"{report['data_rows']:,}",
+                       rows=f"{report['rows']:,}", rejected=f"{report['rejected']:,}"))
+    return lines
+
+
+def report_warnings(report: dict, lang: str) -> list[str]:
+    """Each warning of the report as a sentence (values may hold user text: show as text)."""
+    out = []
+    for warning in report.get("warnings", []):
+        key, _, value = warning.partition(":")
+        out.append(t(f"warning_{key}", lang, value=value))
+    return out
