@@ -12,6 +12,7 @@ from typing import Callable
 
 from kam_analytics.errors import IngestError
 from kam_analytics.ingest import parse
+from kam_analytics.ingest.raw import first_rows
 from kam_analytics.ingest.read import RawTable, read_raw
 from kam_analytics.schema import COLUMNS, MONEY, auto_mapping, normalise_header
 from kam_analytics.store import DatasetMeta, Store
@@ -105,7 +106,7 @@ class _Plan:
     def __init__(self, con, raw: RawTable, mapping: dict[str, str], date_format: str | None, file: str):
         self.raw, self.mapping = raw, mapping
         self.col = {canonical: raw.columns[raw.headers.index(h)] for canonical, h in mapping.items()}
-        self.nonblank = "(" + " OR ".join(f"nullif(trim({c}), '') IS NOT NULL" for c in raw.columns) + ")"
+        self.nonblank = _nonblank_sql(raw.columns)
         self.where = f"rowid > {raw.header_rowid} AND {self.nonblank}"
         dates = [c for c, (_, kind) in COLUMNS.items() if kind == "date" and c in self.col]
         numeric = [c for c, (_, kind) in COLUMNS.items() if kind in ("money", "number", "rate") and c in self.col]
@@ -352,6 +353,19 @@ def _fast_ingest(con, raw: RawTable, mapping: dict[str, str], date_format: str |
     return plan
 
 
+WIDE_COLUMNS = 64
+
+
+def _nonblank_sql(columns: list[str]) -> str:
+    """A row holds a value in some cell. Per-cell tests short-circuit (fastest on ordinary
+    files); past ``WIDE_COLUMNS`` one test on the cells joined, as thousands of ORs take DuckDB
+    seconds to plan (10,000 columns: 2.0 s vs 0.4 s). Same answer: a text trims to '' exactly
+    when each of its parts does."""
+    if len(columns) <= WIDE_COLUMNS:
+        return "(" + " OR ".join(f"nullif(trim({c}), '') IS NOT NULL" for c in columns) + ")"
+    return "(trim(concat_ws('', " + ", ".join(columns) + ")) <> '')"
+
+
 def _amount_source(plan: _Plan) -> str:
     return "quantity_x_unit_price" if plan.amount_derived else "column"
 
@@ -426,9 +440,8 @@ def preview_file(path: str | Path, sheet: str | None = None, mapping: dict[str, 
     try:
         raw = read_raw(con, source, "stg_preview", sheet=sheet)
         chosen = resolve_mapping(raw.headers, mapping)
-        preview_rows = con.execute(
-            f'SELECT {", ".join(raw.columns)} FROM stg_preview WHERE rowid > {raw.header_rowid} '
-            f"ORDER BY rowid LIMIT {int(rows)}").fetchall()
+        preview_rows = [row[1:] for row in first_rows(con, "stg_preview", raw.header_rowid + 1 + int(rows),
+                                                      ", ".join(raw.columns)) if row[0] > raw.header_rowid]
         filled = [list(r) for r in preview_rows if any(v is not None and str(v).strip() for v in r)]
         result = Preview(raw.headers, filled, raw.encoding, raw.delimiter,
                          raw.file_format, raw.sheet, raw.sheets, chosen, {})

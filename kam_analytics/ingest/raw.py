@@ -58,7 +58,7 @@ def find_header(con, table: str) -> tuple[list[str], list[str], int, list[str]]:
     Returns columns, headers, the header's rowid and the header names that were repeated.
     """
     columns = [r[0] for r in con.execute(f'DESCRIBE "{table}"').fetchall()]
-    rows = con.execute(f'SELECT rowid, * FROM "{table}" ORDER BY rowid LIMIT {HEADER_SEARCH_ROWS}').fetchall()
+    rows = first_rows(con, table, HEADER_SEARCH_ROWS)
     filled = [(row[0], sum(1 for v in row[1:] if v is not None and str(v).strip())) for row in rows]
     widest = max((n for _, n in filled), default=0)
     if widest == 0:
@@ -70,6 +70,15 @@ def find_header(con, table: str) -> tuple[list[str], list[str], int, list[str]]:
             break
     headers, repeated = clean_headers(header_values)
     return columns, headers, header_rowid, repeated
+
+
+def first_rows(con, table: str, count: int, columns: str = "*") -> list[tuple]:
+    """The first ``count`` rows of a raw table as (rowid, cells…), in file order.
+
+    A plain LIMIT scan (raw tables keep insertion order), sorted here: ORDER BY or a rowid
+    filter over 10,000 columns took DuckDB 2–7 s for twenty rows."""
+    rows = con.execute(f'SELECT rowid, {columns} FROM "{table}" LIMIT {int(count)}').fetchall()
+    return sorted(rows, key=lambda row: row[0])
 
 
 def clean_headers(values) -> tuple[list[str], list[str]]:
