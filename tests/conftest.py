@@ -14,6 +14,7 @@ DATASETS = ROOT.parent / "shared" / "datasets"
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "browser: drives a real Chromium through Playwright")
+    config.addinivalue_line("markers", "slow: large generated files (CI runs them too)")
 
 
 @pytest.fixture

@@ -132,6 +132,26 @@ def whitespace_layout(lines: list[str]):
     return None
 
 
+def sample_records(text: str) -> list[str]:
+    """The sample split into records: at line breaks outside double quotes (a quoted address
+    with a line break is one record), so delimiter detection sees whole records."""
+    if '"' not in text:
+        return text.splitlines()
+    records, current = [], []
+    for token in _RECORD_TOKENS.findall(text):
+        if token in ("\r\n", "\n", "\r"):
+            records.append("".join(current))
+            current = []
+        else:
+            current.append(token)
+    if current:
+        records.append("".join(current))
+    return records
+
+
+_RECORD_TOKENS = re.compile(r'"[^"]*"?|[^"\r\n]+|\r\n|\r|\n')
+
+
 # -- reading ----------------------------------------------------------------------------------
 def _looks_like_html(text: str) -> bool:
     start = text.lstrip()[:500].lower()
@@ -190,7 +210,7 @@ def read_text(con, path: Path, table: str, head: bytes, truncated: bool, tmp_dir
         raise IngestError("file_html", file=name)
     if truncated and "\n" not in text and "\r" not in text:
         raise IngestError("file_line_too_long", file=name, line=1, limit=f"{len(head):,}")
-    lines = text.splitlines()
+    lines = sample_records(text)
     if truncated and lines:
         lines = lines[:-1]  # the last sampled line may be cut
     if not any(line.strip() for line in lines):
