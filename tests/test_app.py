@@ -434,3 +434,25 @@ def test_negative_margin_list_starts_with_the_biggest_loss(app_env, tmp_path, la
     assert losses[T("col_customer_id", lang)].tolist() == ["N2", "N3", "N1"]
     assert losses[T("col_profit", lang)].tolist() == [-50.0, -20.0, -5.0]
     assert losses[T("col_revenue", lang)].tolist() == [200.0, 300.0, 100.13]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_upload_report_shows_the_counts_and_warnings_the_cli_prints(app_env, tmp_path, lang):
+    from kam_analytics.ingest.report import report_details, report_warnings
+    from ui.widgets import escape_markdown
+
+    content = ("客户编号,订单日期,金额,备注,备注\nA,2024-01-01,10,x,y\n,,,,\nB,2024-01-02,,x,y\n"
+               "C,2024-01-03,5,x,y\n").encode("utf-8")
+    at = open_app(lang, "data")
+    at.file_uploader[0].upload("dup.csv", content, "text/csv").run()
+    [load] = [b for b in at.button if b.label == T("upload_load", lang)]
+    load.click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    # what the CLI prints for the same file, by hand: 5 records = 1 header + 1 blank + 3 data; 2 + 1 = 3
+    expected = {"encoding_reason": "utf8_valid", "count_method": "byte scan", "file_records": 5,
+                "header_records": 1, "blank_rows": 1, "data_rows": 3, "rows": 2, "rejected": 1,
+                "warnings": ["duplicate_headers:备注"]}
+    captions = [c.value for c in at.caption]
+    for line in report_details(expected, lang):
+        assert escape_markdown(line) in captions
+    assert [w.value for w in at.warning][0] == escape_markdown(report_warnings(expected, lang)[0])
