@@ -345,9 +345,11 @@ def _fast_ingest(con, raw: RawTable, mapping: dict[str, str], date_format: str |
     unreadable, loaded = con.execute(f"""SELECT count(*) FILTER (WHERE customer_id IS NULL OR order_date IS NULL
         OR amount IS NULL), count(*) FROM "{tx_table}" """).fetchone()
     # Every record of the file after the header must be here, or a blank one: counted apart
-    # from DuckDB, so a reader that stopped early cannot pass for a complete load.
+    # from DuckDB (in a thread, while DuckDB read), so a reader that stopped early cannot pass
+    # for a complete load. NUL bytes found by the count send the file down the general path.
+    raw.settle()
     expected = raw.records - raw.leading_records - raw.blank_records
-    if unreadable or loaded != expected:
+    if unreadable or loaded != expected or raw.has_nul:
         con.execute(f'DROP TABLE "{tx_table}"')
         return None
     return plan

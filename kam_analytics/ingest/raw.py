@@ -5,6 +5,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from kam_analytics.errors import IngestError
 from kam_analytics.tmpfiles import owned_prefix
@@ -39,6 +40,20 @@ class RawTable:
     # data records (after the header) of the whole file as c0…cN, and temp files it needs.
     full_source: str | None = None
     temp_files: list[Path] = field(default_factory=list)
+    # Set with ``full_source``: the independent count, still running; ``settle`` waits for it.
+    pending_count: Callable | None = None
+    has_nul: bool = False
+
+    def set_count(self, count) -> None:
+        """Take an independent ``RecordCount`` of the file."""
+        self.records, self.blank_records, self.count_method = count.records, count.blank, count.method
+        self.has_nul = count.has_nul
+
+    def settle(self) -> None:
+        """Wait for a count still running (see ``pending_count``)."""
+        if self.pending_count is not None:
+            self.set_count(self.pending_count())
+            self.pending_count = None
 
     def row_number_sql(self) -> str:
         """The user-facing row number: the header is row 1, as a spreadsheet shows it."""

@@ -8,6 +8,7 @@ holds fewer rows than the file is refused instead of loaded.
 from __future__ import annotations
 
 import re
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -160,21 +161,46 @@ def _looks_like_html(text: str) -> bool:
 
 class _Source:
     """The UTF-8 file DuckDB reads (the user's file, a safely named link to it, or a copy),
-    with its independent record count and the warnings its preparation produced."""
+    with its independent record count and the warnings its preparation produced.
 
-    def __init__(self, path: Path, count: RecordCount, warnings: list[str], temps: list[Path]):
-        self.path, self.count, self.warnings, self.temps = path, count, warnings, temps
+    For a file DuckDB reads as it is, the count runs in a thread of its own while DuckDB
+    reads the file (NumPy and DuckDB both release the GIL): nothing waits for it until the
+    table is checked."""
+
+    def __init__(self, path: Path, count, warnings: list[str], temps: list[Path]):
+        self.path, self.warnings, self.temps = path, warnings, temps
+        self._count = count if isinstance(count, RecordCount) else None
+        self._result: dict = {}
+        self._thread = None
+        if self._count is None:
+            def run():
+                try:
+                    self._result["count"] = count()
+                except BaseException as error:  # re-raised in the caller's thread
+                    self._result["error"] = error
+            self._thread = threading.Thread(target=run, name="kam-count", daemon=True)
+            self._thread.start()
+
+    @property
+    def count(self) -> RecordCount:
+        if self._count is None:
+            self._thread.join()
+            if "error" in self._result:
+                raise self._result["error"]
+            self._count = self._result["count"]
+        return self._count
 
 
-def _prepare(path: Path, choice: enc.EncodingChoice, delimiter: str, splitter, tmp_dir: Path | None) -> _Source:
+def _prepare(path: Path, choice: enc.EncodingChoice, delimiter: str, splitter, tmp_dir: Path | None,
+             force_copy: bool = False) -> _Source:
+    """The file DuckDB will read: the user's file when DuckDB reads it as it is, else a UTF-8
+    copy (another encoding, a whitespace layout, or NUL bytes to remove: ``force_copy``)."""
     temps: list[Path] = []
     warnings: list[str] = []
     try:
-        if choice.native and splitter is None:
+        if choice.native and splitter is None and not force_copy:
             source = literal_path(path, tmp_dir, temps)
-            count = scan_records(source, delimiter)
-            if not count.has_nul:
-                return _Source(source, count, warnings, temps)
+            return _Source(source, lambda: scan_records(source, delimiter), warnings, temps)
         copy = enc.transcode(path, choice, tmp_dir, path.name, splitter)
         temps.append(copy.path)
         if copy.replaced:
@@ -234,37 +260,59 @@ def read_text(con, path: Path, table: str, head: bytes, truncated: bool, tmp_dir
                 raise _text_error(name, error) from None
             # The first megabyte was UTF-8 but a later byte is not: decide over the whole file.
             choice = enc.after_invalid_utf8(path, name)
-            for temp in source.temps:
-                temp.unlink(missing_ok=True)
-            source = _prepare(path, choice, csv_delimiter, splitter, tmp_dir)
-            try:
-                _load_csv(con, source.path, table, csv_delimiter, limit=sample_rows)
-            except Exception as again:
-                raise _text_error(name, again) from None
+            source = _replace_source(source, path, choice, csv_delimiter, splitter, tmp_dir)
+            _load_or_explain(con, source, table, csv_delimiter, sample_rows, name)
         columns, headers, header_rowid, repeated = find_header(con, table)
+        loaded = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+        complete = sample_rows is None or loaded < sample_rows
+        skip = None if complete else _plain_lines_before_data(source.path, header_rowid)
+        if complete or skip is None:
+            if source.count.has_nul:  # found by the count: read a copy without them
+                source = _replace_source(source, path, choice, csv_delimiter, splitter, tmp_dir, force_copy=True)
+                con.execute(f'DROP TABLE "{table}"')
+                _load_or_explain(con, source, table, csv_delimiter, sample_rows, name)
+                columns, headers, header_rowid, repeated = find_header(con, table)
+                loaded = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+                complete = sample_rows is None or loaded < sample_rows
+                skip = None if complete else _plain_lines_before_data(source.path, header_rowid)
         warnings = source.warnings + ([f"duplicate_headers:{', '.join(repeated)}"] if repeated else [])
         raw = RawTable(table, columns, headers, header_rowid, "text", choice.label, layout, warnings=warnings,
-                       records=source.count.records, blank_records=source.count.blank,
-                       count_method=source.count.method, encoding_reason=choice.reason)
-        loaded = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
-        if sample_rows is not None and loaded >= sample_rows:
-            skip = _plain_lines_before_data(source.path, header_rowid)
-            if skip is not None:
-                raw.complete = False
-                raw.full_source = _csv_sql(source.path, csv_delimiter, skip=skip, names=columns)
-                raw.temp_files.extend(source.temps)
-                keep.update(source.temps)
-                return raw
+                       count_method=None, encoding_reason=choice.reason)
+        if not complete and skip is not None:
+            # the rest is read in one pass later; the count is awaited only then (``settle``)
+            raw.complete = False
+            raw.full_source = _csv_sql(source.path, csv_delimiter, skip=skip, names=columns)
+            raw.pending_count = lambda: source.count
+            raw.temp_files.extend(source.temps)
+            keep.update(source.temps)
+            return raw
+        if not complete:
             # title lines with quotes or blanks above the header: read the whole file instead
             con.execute(f'DROP TABLE "{table}"')
-            _load_csv(con, source.path, table, csv_delimiter)
+            _load_or_explain(con, source, table, csv_delimiter, None, name)
             loaded = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+        raw.set_count(source.count)
         _check_count(raw, loaded, source, csv_delimiter, splitter is None, name)
         return raw
     finally:
         for temp in source.temps:
             if temp not in keep:
                 temp.unlink(missing_ok=True)
+
+
+def _replace_source(old: _Source, path: Path, choice, delimiter: str, splitter, tmp_dir, force_copy: bool = False):
+    for temp in old.temps:
+        temp.unlink(missing_ok=True)
+    return _prepare(path, choice, delimiter, splitter, tmp_dir, force_copy=force_copy)
+
+
+def _load_or_explain(con, source: _Source, table: str, delimiter: str, limit: int | None, name: str) -> None:
+    try:
+        _load_csv(con, source.path, table, delimiter, limit=limit)
+    except IngestError:
+        raise
+    except Exception as error:
+        raise _text_error(name, error) from None
 
 
 def _check_count(raw: RawTable, loaded: int, source: _Source, delimiter: str, delimited: bool, name: str) -> None:
