@@ -238,3 +238,34 @@ def test_scorecard_downloads_are_made_on_click(server, browser, tmp_path):
     pseudo = set(csv.loc[csv["flags"].fillna("").str.contains("pseudo_key_account"), "customer_id"])
     assert pseudo == set(demo.PLANTED["pseudo_key"])
     assert set(xlsx["customer_id"]) == set(csv["customer_id"])
+
+
+def test_upload_shows_the_row_count_both_ways_and_refuses_mixed_encodings(server, browser, tmp_path):
+    from kam_analytics.ingest.report import report_details
+
+    en, zh = catalog("en"), catalog("zh")
+    aligned = tmp_path / "cdnow.txt"
+    aligned.write_bytes(b" customer_id  date number_of_cds  dollar_value\r\n00001 19970101 1  11.77\r\n"
+                        b"00002 19970112 1 12.00\r\n00002  19970112 5    77.00\r\n")
+    page = browser.new_page(viewport={"width": 1400, "height": 1400})
+    _visit(page, f"{server}/data?lang=en", en["data_title"], "trust_0_data")
+    page.locator('input[type="file"]').first.set_input_files(str(aligned))
+    _settle(page)
+    page.get_by_role("button", name=en["upload_load"], exact=True).click()
+    # counted by hand: 4 records = 1 header + 0 blank + 3 data rows; 3 loaded + 0 rejected
+    counts = report_details({"count_method": "line count", "file_records": 4, "header_records": 1, "blank_rows": 0,
+                             "data_rows": 3, "rows": 3, "rejected": 0}, "en")[0]
+    expect(page.get_by_text(counts).first).to_be_visible(timeout=90_000)
+    _settle(page)
+    page.screenshot(path=str(SHOTS / "trust_1_report_en.png"), full_page=True)
+
+    mixed = tmp_path / "混合编码.csv"
+    mixed.write_bytes("客户编号,订单日期,金额\n北京客户,2024-01-01,5\n".encode() + "上海客户,2024-01-02,7\n".encode("gbk"))
+    _visit(page, f"{server}/data?lang=zh", zh["data_title"], "trust_2_data_zh")
+    page.locator('input[type="file"]').first.set_input_files(str(mixed))
+    _settle(page)
+    sentence = zh["file_mixed_encoding"].format(file="混合编码.csv", utf8_line=1, other_line=3, other="GB18030")
+    # the preview already reads the whole sample and refuses it: no load button is offered
+    expect(page.get_by_text(sentence).first).to_be_visible(timeout=90_000)
+    assert page.get_by_role("button", name=zh["upload_load"], exact=True).count() == 0
+    page.screenshot(path=str(SHOTS / "trust_3_mixed_zh.png"), full_page=True)
