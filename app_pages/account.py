@@ -6,7 +6,7 @@ from kam_analytics.charts import revenue_trend
 from kam_analytics.i18n import format_count, format_share
 from ui import queries
 from ui.state import frame, money, tr
-from ui.widgets import no_dataset
+from ui.widgets import escape_markdown, no_dataset
 
 view = frame("account_title")
 if view.dataset is None:
@@ -36,8 +36,8 @@ if profile is None:
     st.info(tr("account_no_transactions", customer=chosen))
     st.stop()
 
-st.subheader(f"{profile.customer_id} · {profile.name}" if profile.name and profile.name != profile.customer_id
-             else profile.customer_id)
+st.subheader(escape_markdown(f"{profile.customer_id} · {profile.name}" if profile.name and profile.name != profile.customer_id
+                             else profile.customer_id))
 cols = st.columns(5)
 cols[0].metric(tr("kpi_revenue"), money(profile.revenue))
 cols[1].metric(tr("account_share"), format_share(profile.revenue_share), help=tr("account_share_help"))

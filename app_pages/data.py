@@ -106,14 +106,14 @@ def upload_section() -> None:
     result, error = preview(str(path), path.stat().st_size, sheet, tuple(sorted(overrides.items())),
                             None if date_format == "auto" else date_format)
     if error is not None:
-        st.error(error.message(view.lang))
+        st.error(escape_markdown(error.message(view.lang)))
         return
     detected = [tr("report_format", format=tr(f"format_{result.file_format}"))]
     if result.encoding:
         detected.append(tr("report_encoding", encoding=result.encoding))
     if result.delimiter:
         detected.append(tr("report_delimiter", delimiter=tr(f"delimiter_{result.delimiter}")))
-    st.markdown(f"**{tr('upload_detected')}** " + " · ".join(detected))
+    st.markdown(f"**{tr('upload_detected')}** " + escape_markdown(" · ".join(detected)))
     if len(result.sheets) > 1:
         st.selectbox(tr("upload_sheet"), result.sheets, index=result.sheets.index(result.sheet),
                      key=f"sheet_{upload_key}")
@@ -148,7 +148,7 @@ def upload_section() -> None:
                                  progress=lambda fraction, key: bar.progress(fraction, text=tr(key)))
         except KamError as failure:
             bar.empty()
-            st.error(failure.message(view.lang))
+            st.error(escape_markdown(failure.message(view.lang)))
             return
         st.session_state["_ingest_report"] = report.to_json()
         st.session_state["_select_dataset"] = store.find(report.dataset).id
@@ -183,7 +183,7 @@ def manage_section() -> None:
                 store.rename(chosen.name, new_name)
                 st.rerun()
             except KamError as failure:
-                st.error(failure.message(view.lang))
+                st.error(escape_markdown(failure.message(view.lang)))
         if chosen.rejected:
             rejected_download(chosen, key=f"rejects_{chosen.id}")
         st.caption(tr("manage_replace_hint", name=chosen.name))
@@ -219,7 +219,7 @@ def attributes_section(dataset) -> None:
         try:
             report = ingest_attributes(store, dataset, path)
         except KamError as failure:
-            st.error(failure.message(view.lang))
+            st.error(escape_markdown(failure.message(view.lang)))
             return
         finally:
             forget_upload(path)

@@ -6,7 +6,7 @@ from kam_analytics.charts import revenue_trend
 from kam_analytics.i18n import format_count, format_share
 from ui import queries
 from ui.state import frame, labeller, money, open_account, tr
-from ui.widgets import customer_table, no_dataset
+from ui.widgets import customer_table, escape_markdown, no_dataset
 
 view = frame("overview_title")
 if view.dataset is None:
@@ -45,7 +45,7 @@ for i, item in enumerate(items):
         text = tr(key, change=format_share(abs(item["change"])), recent=money(item["recent"]),
                   prior=money(item["prior"]), start=item["from_month"], end=item["to_month"])
     with st.container(border=True):
-        st.markdown(f"**{i + 1}.** {text}")
+        st.markdown(f"**{i + 1}.** {escape_markdown(text)}")
         if item.get("customer_id"):
             if st.button(tr("open_account"), key=f"attention_{i}"):
                 open_account(item["customer_id"])

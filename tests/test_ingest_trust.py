@@ -342,3 +342,27 @@ def test_write_csv_guards_headers_on_disk(tmp_path):
     out = tmp_path / "o.csv"
     write_csv(pd.DataFrame({"+cmd": [1]}), out)
     assert out.read_text(encoding="utf-8-sig").splitlines()[0] == "'+cmd"
+
+
+COUNT_CASES = [
+    # content, records, blank — counted by hand
+    (b"a,b\n1,2\n\n3,4\n   \n,,\n5,6\n", 6, 2),           # an empty line is no record; spaces and ,, are blank
+    (b"a,b\r\n1,2\r\n\r\n3,4", 3, 0),                      # CRLF, no final line end
+    (b'a,b\n"x\ny",2\n3,4\n', 3, 0),                       # a quoted line break
+    (b"a,b\r1,2\r\r3,4\r", 3, 0),                          # old Mac line ends
+    (b'a,b\n"",""\n1,2\n', 3, 1),                          # a row of empty quoted cells
+    (b'a,b\n"open,1\n2,3\n', 2, 0),                        # an unclosed quote runs to the end: one broken record
+]
+
+
+@pytest.mark.parametrize("chunk", [7, 1 << 24], ids=["7-byte-chunks", "one-chunk"])
+@pytest.mark.parametrize("content,records,blank", COUNT_CASES)
+def test_record_count_by_hand(tmp_path, monkeypatch, chunk, content, records, blank):
+    from kam_analytics.ingest import count
+
+    monkeypatch.setattr(count, "CHUNK_BYTES", chunk)
+    path = tmp_path / "c.csv"
+    path.write_bytes(content)
+    assert (count.scan_records(path, ",").records, count.scan_records(path, ",").blank) == (records, blank)
+    if b'"open' not in content:
+        assert (count.csv_records(path, ",").records, count.csv_records(path, ",").blank) == (records, blank)

@@ -36,14 +36,13 @@ class RecordCount:
 def scan_records(path: str | Path, delimiter: str, quote: bool = True) -> RecordCount:
     """Records of a UTF-8 (or ASCII-compatible) text file, by a quote-aware byte scan.
 
-    A record ends at a newline outside quotes (``\\n``; ``\\r\\n`` and, in a file with no
-    ``\\n`` at all, a lone ``\\r``). Empty records (nothing but ``\\r`` between two ends) are
-    not counted. ``blank`` counts the records made only of spaces, the delimiter and quotes.
+    A record ends at a newline outside quotes (``\\n``; ``\\r\\n``; a lone ``\\r`` when the
+    first line end of the file is one); the file is read once. Empty records (nothing but
+    ``\\r`` between two ends) are not counted. ``blank`` counts the records made only of
+    spaces, the delimiter and quotes.
     """
     path = Path(path)
-    with open(path, "rb") as fh:
-        has_lf = _contains(fh, b"\n")
-    terminator = _NL if has_lf else _CR
+    terminator = None  # decided by the first line end seen: \n, else a lone \r
     blank_bytes = np.zeros(256, dtype=bool)
     for char in (" ", delimiter, '"', "\r", "\n"):
         blank_bytes[ord(char)] = True
@@ -57,6 +56,11 @@ def scan_records(path: str | Path, delimiter: str, quote: bool = True) -> Record
                 break
             has_nul = has_nul or b"\x00" in chunk
             data = pending + chunk
+            if terminator is None:
+                terminator = _NL if b"\n" in data else _CR if b"\r" in data[:-1] else None
+                if terminator is None:
+                    pending = data
+                    continue
             cut = data.rfind(bytes([terminator]))
             if cut < 0:
                 pending = data
@@ -65,21 +69,14 @@ def scan_records(path: str | Path, delimiter: str, quote: bool = True) -> Record
             found, empty, blanks, in_quotes = _scan(body, terminator, quote, in_quotes, blank_bytes)
             records += found - empty
             blank += blanks
-    if pending.strip(b"\r\n"):
-        found, empty, blanks, in_quotes = _scan(pending + bytes([terminator]), terminator, quote, in_quotes,
-                                               blank_bytes)
+    terminator = terminator or _NL
+    if in_quotes:
+        records += 1  # an unclosed quote runs to the end of the file: one (broken) record
+    elif pending.strip(b"\r\n"):
+        found, empty, blanks, _ = _scan(pending + bytes([terminator]), terminator, quote, False, blank_bytes)
         records += found - empty
         blank += blanks
-    elif in_quotes and pending:
-        records += 1  # an unclosed quote runs to the end of the file: one (broken) record
     return RecordCount(records, blank, "byte scan", has_nul)
-
-
-def _contains(fh, needle: bytes) -> bool:
-    while chunk := fh.read(CHUNK_BYTES):
-        if needle in chunk:
-            return True
-    return False
 
 
 def _scan(body: bytes, terminator: int, quote: bool, in_quotes: bool, blank_bytes) -> tuple[int, int, int, bool]:
@@ -87,7 +84,7 @@ def _scan(body: bytes, terminator: int, quote: bool, in_quotes: bool, blank_byte
     blank, and whether the scan ends inside quotes."""
     arr = np.frombuffer(body, dtype=np.uint8)
     ends = np.flatnonzero(arr == terminator)
-    if quote and b'"' in body:
+    if quote and (in_quotes or b'"' in body):
         quotes = np.flatnonzero(arr == _QUOTE)
         before = np.searchsorted(quotes, ends) + (1 if in_quotes else 0)
         outside = (before % 2) == 0

@@ -262,23 +262,23 @@ def read_text(con, path: Path, table: str, head: bytes, truncated: bool, tmp_dir
             choice = enc.after_invalid_utf8(path, name)
             source = _replace_source(source, path, choice, csv_delimiter, splitter, tmp_dir)
             _load_or_explain(con, source, table, csv_delimiter, sample_rows, name)
-        columns, headers, header_rowid, repeated = find_header(con, table)
         loaded = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
-        complete = sample_rows is None or loaded < sample_rows
-        skip = None if complete else _plain_lines_before_data(source.path, header_rowid)
-        if complete or skip is None:
-            if source.count.has_nul:  # found by the count: read a copy without them
+        columns, headers, header_rowid, repeated = find_header(con, table)
+        sampled = sample_rows is not None and loaded >= sample_rows
+        skip = _plain_lines_before_data(source.path, header_rowid) if sampled else None
+        if skip is None:  # the table must hold the whole file
+            has_nul = source.count.has_nul
+            if has_nul:  # found by the count: read a copy without them
                 source = _replace_source(source, path, choice, csv_delimiter, splitter, tmp_dir, force_copy=True)
+            if sampled or has_nul:  # (sampled: title lines with quotes or blanks above the header)
                 con.execute(f'DROP TABLE "{table}"')
-                _load_or_explain(con, source, table, csv_delimiter, sample_rows, name)
-                columns, headers, header_rowid, repeated = find_header(con, table)
+                _load_or_explain(con, source, table, csv_delimiter, None, name)
                 loaded = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
-                complete = sample_rows is None or loaded < sample_rows
-                skip = None if complete else _plain_lines_before_data(source.path, header_rowid)
+                columns, headers, header_rowid, repeated = find_header(con, table)
         warnings = source.warnings + ([f"duplicate_headers:{', '.join(repeated)}"] if repeated else [])
         raw = RawTable(table, columns, headers, header_rowid, "text", choice.label, layout, warnings=warnings,
-                       count_method=None, encoding_reason=choice.reason)
-        if not complete and skip is not None:
+                       encoding_reason=choice.reason)
+        if skip is not None:
             # the rest is read in one pass later; the count is awaited only then (``settle``)
             raw.complete = False
             raw.full_source = _csv_sql(source.path, csv_delimiter, skip=skip, names=columns)
@@ -286,11 +286,6 @@ def read_text(con, path: Path, table: str, head: bytes, truncated: bool, tmp_dir
             raw.temp_files.extend(source.temps)
             keep.update(source.temps)
             return raw
-        if not complete:
-            # title lines with quotes or blanks above the header: read the whole file instead
-            con.execute(f'DROP TABLE "{table}"')
-            _load_or_explain(con, source, table, csv_delimiter, None, name)
-            loaded = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
         raw.set_count(source.count)
         _check_count(raw, loaded, source, csv_delimiter, splitter is None, name)
         return raw
