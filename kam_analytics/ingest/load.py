@@ -157,7 +157,7 @@ class _Plan:
         row = con.execute(f'SELECT {", ".join(parts.values())} FROM "{self.raw.table}" WHERE {self.where}').fetchone()
         return dict(zip(parts, row))
 
-    def expr(self, canonical: str) -> str:
+    def expr(self, canonical: str, year_check: bool = True) -> str:
         kind = COLUMNS[canonical][1]
         col = self.col[canonical]
         if kind == "id":
@@ -165,7 +165,7 @@ class _Plan:
         if kind == "text":
             return parse.text_sql(col)
         if kind == "date":
-            return parse.date_sql(col, self.date_formats[canonical])
+            return parse.date_sql(col, self.date_formats[canonical], year_check)
         if kind == "money":
             return parse.money_sql(col, self.styles[col])
         return parse.number_sql(col, self.styles[col])
@@ -179,8 +179,10 @@ class _Plan:
             return f"CAST(CAST({self.expr('quantity')} AS {MONEY}) * {self.expr('unit_price')} AS {MONEY})"
         return self.expr("amount")
 
-    def select_list(self) -> str:
-        exprs = {c: self.expr(c) for c in COLUMNS if c in self.col}
+    def select_list(self, year_check: bool = True) -> str:
+        """The canonical columns; ``year_check=False`` leaves the 1900–2100 test of dates to
+        the caller (``_fast_ingest`` checks the whole column once instead of every value twice)."""
+        exprs = {c: self.expr(c, year_check) for c in COLUMNS if c in self.col}
         exprs["amount"] = self._amount_expr()
         if "profit" not in exprs and "cost" in exprs:
             exprs["profit"] = f"CAST(({exprs['amount']}) - ({exprs['cost']}) AS {MONEY})"
@@ -335,15 +337,22 @@ def _fast_ingest(con, raw: RawTable, mapping: dict[str, str], date_format: str |
         # Row order inside the table carries no meaning; not preserving it lets DuckDB write
         # in parallel (measured 11.2 s -> 9.1 s on 10 million rows).
         con.execute("SET preserve_insertion_order = false")
-        con.execute(f"""CREATE TABLE "{tx_table}" AS SELECT {plan.select_list()}
-            FROM {raw.full_source} WHERE {plan.nonblank}""")
+        # Lines with no cell at all (",,,") are left out by a NULL test, which costs nothing; a
+        # line of only spaces gets through, has no customer, and sends the file down the
+        # general path, so the cheaper test changes no result.
+        some_cell = plan.nonblank if len(raw.columns) > WIDE_COLUMNS else \
+            "NOT (" + " AND ".join(f"{c} IS NULL" for c in raw.columns) + ")"
+        con.execute(f"""CREATE TABLE "{tx_table}" AS SELECT {plan.select_list(year_check=False)}
+            FROM {raw.full_source} WHERE {some_cell}""")
     except Exception:
         con.execute(f'DROP TABLE IF EXISTS "{tx_table}"')
         return None
     finally:
         con.execute("RESET preserve_insertion_order")
+    out_of_range = " OR ".join(f"year({c}) NOT BETWEEN {parse.YEAR_MIN} AND {parse.YEAR_MAX}"
+                               for c in plan.date_formats if c in plan.col)
     unreadable, loaded = con.execute(f"""SELECT count(*) FILTER (WHERE customer_id IS NULL OR order_date IS NULL
-        OR amount IS NULL), count(*) FROM "{tx_table}" """).fetchone()
+        OR amount IS NULL OR {out_of_range}), count(*) FROM "{tx_table}" """).fetchone()
     # Every record of the file after the header must be here, or a blank one: counted apart
     # from DuckDB (in a thread, while DuckDB read), so a reader that stopped early cannot pass
     # for a complete load. NUL bytes found by the count send the file down the general path.

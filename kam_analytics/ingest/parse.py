@@ -53,8 +53,11 @@ def _fmt_list(formats: list[str]) -> str:
     return "[" + ", ".join(_q(f) for f in formats) + "]"
 
 
-def date_sql(col: str, family: str) -> str:
-    """SQL parsing column ``col`` with a date family; out-of-range years become NULL."""
+def date_sql(col: str, family: str, year_check: bool = True) -> str:
+    """SQL parsing column ``col`` with a date family; out-of-range years become NULL.
+
+    Without ``year_check`` the parse appears once instead of twice; the caller must then
+    check the years of the whole column itself (the fast pass does, after the load)."""
     value = f"nullif(trim({col}), '')"
     if family == "excel":
         parsed = (f"CAST(DATE '1899-12-30' + CAST(floor(TRY_CAST({value} AS DOUBLE)) AS INTEGER) AS TIMESTAMP)")
@@ -66,6 +69,8 @@ def date_sql(col: str, family: str) -> str:
         # ISO text: DuckDB's own cast is several times faster than strptime; strptime stays
         # as the fallback for the rarer ISO shapes the cast does not take.
         parsed = f"coalesce({iso_cast_sql(value)}, {parsed})"
+    if not year_check:
+        return parsed
     return f"(CASE WHEN year({parsed}) BETWEEN {YEAR_MIN} AND {YEAR_MAX} THEN {parsed} END)"
 
 
@@ -198,8 +203,9 @@ def id_sql(col: str) -> str:
     """An identifier: trimmed, empty -> NULL, integral floats '12923.0' -> '12923'; leading
     zeros and any other text kept as they are."""
     v = f"nullif(trim({col}), '')"
-    # the regex only where a '.0' could end the value: most ids never pay for it
-    return f"(CASE WHEN ends_with({v}, '0') AND contains({v}, '.') THEN regexp_replace({v}, '^(\\d+)\\.0+$', '\\1') ELSE {v} END)"
+    # the regex only where a '.' appears in the raw text: most ids never pay for it, and the
+    # trim is done once for them (10M lines: 2.4 s -> 1.9 s for one id column)
+    return f"(CASE WHEN contains({col}, '.') THEN regexp_replace({v}, '^(\\d+)\\.0+$', '\\1') ELSE {v} END)"
 
 
 def text_sql(col: str) -> str:
