@@ -77,3 +77,55 @@ def test_single_pass_and_general_path_agree(store, tmp_path, monkeypatch):
     a = customer_summary(store.table("fast")).sort_values("customer_id").reset_index(drop=True)
     b = customer_summary(store.table("slow")).sort_values("customer_id").reset_index(drop=True)
     assert a.equals(b)
+
+
+def stored(store, dataset: str, columns: str) -> list[tuple]:
+    return store.con.execute(f'SELECT {columns} FROM "{store.find(dataset).table_name}" ORDER BY ALL').fetchall()
+
+
+# The single pass takes clean-looking columns as the reader gives them (ISO dates and plain
+# numbers parsed by the reader, ids and text untrimmed); a value past the sample that the general
+# path would have changed must send the file down the general path, with the general result.
+LATE_VALUES = [
+    pytest.param("C5 ", "华东", ("C5", "华东"), id="trailing-space-id"),
+    pytest.param("\u00a0C5", "华东", ("C5", "华东"), id="no-break-space-id"),
+    pytest.param("C5", "华东\u3000", ("C5", "华东"), id="ideographic-space-text"),
+    pytest.param("12923.0", "华东", ("12923", "华东"), id="float-id"),
+    pytest.param("12923.00", "华东", ("12923", "华东"), id="float-id-two-zeros"),
+]
+
+
+@pytest.mark.parametrize("customer,region,expected", LATE_VALUES)
+def test_a_late_value_the_general_path_would_change(store, tmp_path, customer, region, expected):
+    lines = [f"C{i},2024-01-0{1 + i % 9},{i},华东" for i in range(10)] + [f"{customer},2024-02-01,7.5,{region}"]
+    report = ingest_file(store, write(tmp_path, lines, header="客户编号,订单日期,金额,区域"), dataset="d")
+    assert not report.single_pass and (report.rows, report.rejected) == (11, 0)
+    assert expected in stored(store, "d", "customer_id, region")
+    assert report.customers == (10 if expected[0] == "C5" else 11)
+
+
+def test_a_quoted_empty_value_is_no_value(store, tmp_path):
+    # the reader already gives NULL for "" (as the general path does): the single pass stands
+    lines = [f"C{i},2024-01-0{1 + i % 9},{i},华东" for i in range(10)] + ['C5,2024-02-01,7.5,""']
+    report = ingest_file(store, write(tmp_path, lines, header="客户编号,订单日期,金额,区域"), dataset="d")
+    assert (report.rows, report.rejected) == (11, 0)
+    assert ("C5", None) in stored(store, "d", "customer_id, region")
+
+
+@pytest.mark.parametrize("customer", ["C 5", "Acme Corp", "12.50", "1.0a"])
+def test_inner_spaces_and_other_dots_keep_the_single_pass(store, tmp_path, customer):
+    # a space inside a value, or a '.' that is not '<digits>.0', changes nothing when trimmed
+    lines = [f"C{i},2024-01-0{1 + i % 9},{i},华东" for i in range(10)] + [f"{customer},2024-02-01,7.5,华 东"]
+    report = ingest_file(store, write(tmp_path, lines, header="客户编号,订单日期,金额,区域"), dataset="d")
+    assert report.single_pass and (report.rows, report.revenue) == (11, sum(range(10)) + 7.5)
+    assert (customer, "华 东") in stored(store, "d", "customer_id, region")
+
+
+def test_a_late_padded_number_or_other_date_style_reads_as_the_general_path(store, tmp_path):
+    lines = [f"C{i},2024-01-0{1 + i % 9},{i}" for i in range(10)] + ["C10,2024-02-01, 12.5 ", "C11,2024-02-03 10:30,1"]
+    report = ingest_file(store, write(tmp_path, lines), dataset="d")
+    assert (report.rows, report.rejected) == (12, 0)
+    assert report.revenue == pytest.approx(sum(range(10)) + 13.5)
+    rows = dict((c, (d, a)) for c, d, a in stored(store, "d", "customer_id, order_date, amount"))
+    assert rows["C10"] == (dt.datetime(2024, 2, 1), 12.5)
+    assert rows["C11"] == (dt.datetime(2024, 2, 3, 10, 30), 1)

@@ -366,3 +366,13 @@ def test_record_count_by_hand(tmp_path, monkeypatch, chunk, content, records, bl
     assert (count.scan_records(path, ",").records, count.scan_records(path, ",").blank) == (records, blank)
     if b'"open' not in content:
         assert (count.csv_records(path, ",").records, count.csv_records(path, ",").blank) == (records, blank)
+
+
+@pytest.mark.parametrize("text", ["华东", "北京客户", "华东\u3000华南"])
+def test_a_few_gbk_characters_are_not_read_as_big5(store, tmp_path, text):
+    # four bytes of GBK ("华东" = BB AA B6 AB) also decode as Big5 ("貌陲"); simplified text wins
+    path = tmp_path / "short.csv"
+    path.write_bytes(f"customer_id,order_date,amount,region\nC0,2023-01-01,1.00,{text}\n".encode("gbk"))
+    report = ingest_file(store, path, dataset="s")
+    assert report.encoding == "GB18030"
+    assert store.con.execute(f'SELECT region FROM "{store.find("s").table_name}"').fetchone()[0] == text

@@ -75,8 +75,29 @@ def _cjk_ratio(text: str) -> float:
     return common / len(non_ascii)
 
 
+def _gb2312_common_share(text: str) -> float:
+    """Share of the non-ASCII characters of ``text`` that are GB2312 punctuation or its 3,755
+    level-1 (most common) hanzi. Simplified Chinese read as GB18030 is nearly all of them; the
+    same bytes read as Big5, or Big5 text read as GB18030, give far rarer characters."""
+    non_ascii = [c for c in text if ord(c) > 127]
+    if not non_ascii:
+        return 0.0
+    common = 0
+    for char in non_ascii:
+        try:
+            lead = char.encode("gb2312")[0]
+        except UnicodeEncodeError:
+            continue
+        common += 0xA1 <= lead <= 0xA3 or 0xB0 <= lead <= 0xD7
+    return common / len(non_ascii)
+
+
 def guess_legacy(sample: bytes) -> str:
-    """GB18030, Big5 or cp1252: the one that decodes ``sample`` and reads as real text."""
+    """GB18030, Big5 or cp1252: the one that decodes ``sample`` and reads as real text.
+
+    A short sample ("华东" is four bytes) can read as Chinese in both GB18030 and Big5: it is
+    GB18030 when that reading is nearly all common simplified characters (``_gb2312_common_share``
+    ≥ 0.9), before any statistical guess, which errs on so few bytes."""
     decodable = {}
     for encoding in ("gb18030", "big5", "cp1252"):
         try:
@@ -87,6 +108,8 @@ def guess_legacy(sample: bytes) -> str:
         return "gb18030"  # decodes nearly anything; odd bytes become U+FFFD and are counted
     if len(decodable) == 1:
         return next(iter(decodable))
+    if "gb18030" in decodable and _gb2312_common_share(decodable["gb18030"]) >= 0.9:
+        return "gb18030"
     from charset_normalizer import from_bytes
 
     best = from_bytes(sample).best()

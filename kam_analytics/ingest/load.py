@@ -110,7 +110,11 @@ class _Plan:
         self.where = f"rowid > {raw.header_rowid} AND {self.nonblank}"
         dates = [c for c, (_, kind) in COLUMNS.items() if kind == "date" and c in self.col]
         numeric = [c for c, (_, kind) in COLUMNS.items() if kind in ("money", "number", "rate") and c in self.col]
-        profile = self._profile(con, dates, numeric)
+        ids = [c for c, (_, kind) in COLUMNS.items() if kind == "id" and c in self.col]
+        texts = [c for c, (_, kind) in COLUMNS.items() if kind == "text" and c in self.col]
+        profile = self._profile(con, dates, numeric, ids, texts)
+        self.dotted = {c: profile[f"{c}:dots"] for c in ids}
+        self.padded = {c: profile[f"{c}:padded"] for c in ids + texts}
         self.data_rows = profile["data_rows"]
         if self.data_rows == 0:
             raise IngestError("file_header_only", file=file)
@@ -141,11 +145,17 @@ class _Plan:
             con, raw.table, [self.col[c] for c in numeric if c not in plain], raw.delimiter, where=self.where))
         self.decimal_comma = [mapping[c] for c in numeric if self.styles[self.col[c]].decimal_comma]
 
-    def _profile(self, con, dates: list[str], numeric: list[str]) -> dict:
+    def _profile(self, con, dates: list[str], numeric: list[str], ids: list[str], texts: list[str]) -> dict:
         """One scan for what most files need: data rows, whether date columns are plain ISO
-        text, whether number columns are plain numbers. Only columns that are not plain get
-        the slower whole-column inference afterwards."""
+        text, whether number columns are plain numbers, how many ids hold a '.', how many ids
+        and texts trimming would change. Only columns that are not plain get the slower
+        whole-column inference afterwards."""
         parts = {"data_rows": "count(*)"}
+        for canonical in ids + texts:
+            col = self.col[canonical]
+            parts[f"{canonical}:padded"] = f"count(*) FILTER (WHERE {col} <> trim({col}) OR {col} = '')"
+            if canonical in ids:
+                parts[f"{canonical}:dots"] = f"count(*) FILTER (WHERE contains({col}, '.'))"
         for canonical in dates + numeric:
             v = f"nullif(trim({self.col[canonical]}), '')"
             parts[f"{canonical}:filled"] = f"count({v})"
@@ -157,9 +167,57 @@ class _Plan:
         row = con.execute(f'SELECT {", ".join(parts.values())} FROM "{self.raw.table}" WHERE {self.where}').fetchone()
         return dict(zip(parts, row))
 
-    def expr(self, canonical: str, year_check: bool = True) -> str:
+    def fast_forms(self) -> dict[str, str]:
+        """Raw columns the fast pass takes in a simpler form than the general path, judged on
+        the first rows; ``fast_checks`` then proves over the whole columns that the simple
+        form gave what the general path would have:
+
+        - ``"parsed"``: ISO dates and plain numbers, parsed by the CSV reader as it reads (a
+          value it cannot parse stops the read, which sends the file down the general path);
+        - ``"as read"``: ids and text with no value that trimming would change;
+        - ``"trimmed"``: ids with no '.' (``parse.id_sql`` turns '12923.0' into '12923').
+        """
+        forms = {}
+        for canonical, col in self.col.items():
+            kind = COLUMNS[canonical][1]
+            if kind == "date" and self.date_formats.get(canonical) == "%Y-%m-%d":
+                forms[col] = "parsed"
+            elif kind in ("money", "number", "rate") and self.styles[col].plain:
+                forms[col] = "parsed"
+            elif kind in ("id", "text") and not self.padded[canonical] and not self.dotted.get(canonical):
+                forms[col] = "as read"
+            elif kind == "id" and not self.dotted[canonical]:
+                forms[col] = "trimmed"
+        return forms
+
+    def reader_types(self, forms: dict[str, str]) -> dict[str, str]:
+        """The DuckDB types the CSV reader parses the ``"parsed"`` columns into."""
+        kinds = {col: COLUMNS[canonical][1] for canonical, col in self.col.items()}
+        return {col: "TIMESTAMP" if kinds[col] == "date" else MONEY if kinds[col] == "money" else "DOUBLE"
+                for col, form in forms.items() if form == "parsed"}
+
+    def fast_checks(self, forms: dict[str, str], maybe_padded: bool) -> list[str]:
+        """Conditions, over the loaded canonical columns, true on a row where a simple form gave
+        something else than the general path: a year outside 1900–2100, an id like '12923.0',
+        and, when the file's bytes hold a space character or an empty quoted value
+        (``maybe_padded``, from the byte scan), a value that trimming would still change."""
+        checks = [f"year({c}) NOT BETWEEN {parse.YEAR_MIN} AND {parse.YEAR_MAX}" for c in self.date_formats if c in self.col]
+        for canonical, col in self.col.items():
+            kind = COLUMNS[canonical][1]
+            if forms.get(col) in ("as read", "trimmed") and kind == "id":
+                checks.append(f"(contains({canonical}, '.') AND regexp_full_match({canonical}, '\\d+\\.0+'))")
+            if forms.get(col) == "as read" and maybe_padded:
+                checks.append(f"{canonical} <> trim({canonical}) OR {canonical} = ''")
+        return checks
+
+    def expr(self, canonical: str, year_check: bool = True, forms: dict | None = None) -> str:
         kind = COLUMNS[canonical][1]
         col = self.col[canonical]
+        form = (forms or {}).get(col)
+        if form in ("parsed", "as read"):
+            return col
+        if form == "trimmed":
+            return parse.text_sql(col)
         if kind == "id":
             return parse.id_sql(col)
         if kind == "text":
@@ -174,16 +232,18 @@ class _Plan:
     def amount_derived(self) -> bool:
         return "amount" not in self.col
 
-    def _amount_expr(self) -> str:
+    def _amount_expr(self, forms: dict | None = None) -> str:
         if self.amount_derived:
-            return f"CAST(CAST({self.expr('quantity')} AS {MONEY}) * {self.expr('unit_price')} AS {MONEY})"
-        return self.expr("amount")
+            return (f"CAST(CAST({self.expr('quantity', forms=forms)} AS {MONEY}) * "
+                    f"{self.expr('unit_price', forms=forms)} AS {MONEY})")
+        return self.expr("amount", forms=forms)
 
-    def select_list(self, year_check: bool = True) -> str:
+    def select_list(self, year_check: bool = True, forms: dict | None = None) -> str:
         """The canonical columns; ``year_check=False`` leaves the 1900–2100 test of dates to
-        the caller (``_fast_ingest`` checks the whole column once instead of every value twice)."""
-        exprs = {c: self.expr(c, year_check) for c in COLUMNS if c in self.col}
-        exprs["amount"] = self._amount_expr()
+        the caller (``_fast_ingest`` checks the whole column once instead of every value twice);
+        ``forms`` are the fast pass's simpler forms of some raw columns (``fast_forms``)."""
+        exprs = {c: self.expr(c, year_check, forms) for c in COLUMNS if c in self.col}
+        exprs["amount"] = self._amount_expr(forms)
         if "profit" not in exprs and "cost" in exprs:
             exprs["profit"] = f"CAST(({exprs['amount']}) - ({exprs['cost']}) AS {MONEY})"
         ordered = [c for c in COLUMNS if c in exprs]
@@ -342,22 +402,23 @@ def _fast_ingest(con, raw: RawTable, mapping: dict[str, str], date_format: str |
         # general path, so the cheaper test changes no result.
         some_cell = plan.nonblank if len(raw.columns) > WIDE_COLUMNS else \
             "NOT (" + " AND ".join(f"{c} IS NULL" for c in raw.columns) + ")"
-        con.execute(f"""CREATE TABLE "{tx_table}" AS SELECT {plan.select_list(year_check=False)}
-            FROM {raw.full_source} WHERE {some_cell}""")
+        forms = plan.fast_forms()
+        types = plan.reader_types(forms)
+        con.execute(f"""CREATE TABLE "{tx_table}" AS SELECT {plan.select_list(year_check=False, forms=forms)}
+            FROM {raw.full_source(types=types)} WHERE {some_cell}""")
     except Exception:
         con.execute(f'DROP TABLE IF EXISTS "{tx_table}"')
         return None
     finally:
         con.execute("RESET preserve_insertion_order")
-    out_of_range = " OR ".join(f"year({c}) NOT BETWEEN {parse.YEAR_MIN} AND {parse.YEAR_MAX}"
-                               for c in plan.date_formats if c in plan.col)
-    unreadable, loaded = con.execute(f"""SELECT count(*) FILTER (WHERE customer_id IS NULL OR order_date IS NULL
-        OR amount IS NULL OR {out_of_range}), count(*) FROM "{tx_table}" """).fetchone()
     # Every record of the file after the header must be here, or a blank one: counted apart
     # from DuckDB (in a thread, while DuckDB read), so a reader that stopped early cannot pass
     # for a complete load. NUL bytes found by the count send the file down the general path.
     raw.settle()
     expected = raw.records - raw.leading_records - raw.blank_records
+    wrong = " OR ".join(["customer_id IS NULL", "order_date IS NULL", "amount IS NULL"]
+                        + [f"({check})" for check in plan.fast_checks(forms, raw.maybe_padded)])
+    unreadable, loaded = con.execute(f'SELECT count(*) FILTER (WHERE {wrong}), count(*) FROM "{tx_table}"').fetchone()
     if unreadable or loaded != expected or raw.has_nul:
         con.execute(f'DROP TABLE "{tx_table}"')
         return None

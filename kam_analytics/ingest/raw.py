@@ -36,18 +36,20 @@ class RawTable:
     count_method: str | None = None
     encoding_reason: str | None = None
     complete: bool = True  # False when ``table`` holds only the first rows of the file
-    # Set when ``table`` holds only the first rows of a longer text file: the SQL that reads the
-    # data records (after the header) of the whole file as c0…cN, and temp files it needs.
-    full_source: str | None = None
+    # Set when ``table`` holds only the first rows of a longer text file: gives the SQL that
+    # reads the data records (after the header) of the whole file as c0…cN, all VARCHAR except
+    # the columns named in its ``types`` argument ({"c3": "DOUBLE"}); and temp files it needs.
+    full_source: Callable[..., str] | None = None
     temp_files: list[Path] = field(default_factory=list)
     # Set with ``full_source``: the independent count, still running; ``settle`` waits for it.
     pending_count: Callable | None = None
     has_nul: bool = False
+    maybe_padded: bool = True  # see ``RecordCount.maybe_padded``
 
     def set_count(self, count) -> None:
         """Take an independent ``RecordCount`` of the file."""
         self.records, self.blank_records, self.count_method = count.records, count.blank, count.method
-        self.has_nul = count.has_nul
+        self.has_nul, self.maybe_padded = count.has_nul, count.maybe_padded
 
     def settle(self) -> None:
         """Wait for a count still running (see ``pending_count``)."""

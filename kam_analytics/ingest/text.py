@@ -7,6 +7,8 @@ holds fewer rows than the file is refused instead of loaded.
 """
 from __future__ import annotations
 
+import functools
+
 import re
 import threading
 from collections import Counter
@@ -281,7 +283,7 @@ def read_text(con, path: Path, table: str, head: bytes, truncated: bool, tmp_dir
         if skip is not None:
             # the rest is read in one pass later; the count is awaited only then (``settle``)
             raw.complete = False
-            raw.full_source = _csv_sql(source.path, csv_delimiter, skip=skip, names=columns)
+            raw.full_source = functools.partial(_csv_sql, source.path, csv_delimiter, skip=skip, names=columns)
             raw.pending_count = lambda: source.count
             raw.temp_files.extend(source.temps)
             keep.update(source.temps)
@@ -345,15 +347,23 @@ def _plain_lines_before_data(source: Path, header_rowid: int) -> int | None:
 
 
 def _csv_sql(source: Path, delimiter: str, skip: int = 0, names: list[str] | None = None,
-             parallel: bool = True) -> str:
-    """A read_csv call as SQL text (paths and delimiters quoted as literals; both are ours)."""
+             parallel: bool = True, types: dict[str, str] | None = None) -> str:
+    """A read_csv call as SQL text (paths and delimiters quoted as literals; both are ours).
+
+    Every column is read as VARCHAR, except those ``types`` names (with ``names``): the reader
+    then parses them itself and fails on a value it cannot read."""
     quote = lambda text: "'" + str(text).replace("'", "''") + "'"  # noqa: E731
     extra = f", skip = {int(skip)}" if skip else ""
     if names:
         extra += ", names = [" + ", ".join(quote(n) for n in names) + "]"
     if not parallel:
         extra += ", parallel = false"
-    return (f"read_csv({quote(source)}, delim = {quote(delimiter)}, header = false, all_varchar = true, "
+    if types and names:
+        kinds = ", ".join(f"{quote(n)}: {quote(types.get(n, 'VARCHAR'))}" for n in names)
+        columns = f"types = {{{kinds}}}"
+    else:
+        columns = "all_varchar = true"
+    return (f"read_csv({quote(source)}, delim = {quote(delimiter)}, header = false, {columns}, "
             f"null_padding = true, quote = '\"', escape = '\"', max_line_size = {MAX_LINE_BYTES}, "
             f"ignore_errors = false{extra})")
 
