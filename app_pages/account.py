@@ -3,7 +3,7 @@ import pandas as pd
 import streamlit as st
 
 from kam_analytics.charts import revenue_trend
-from kam_analytics.i18n import format_count, format_share
+from kam_analytics.i18n import customer_label, format_count, format_share, join_list
 from ui import queries
 from ui.state import frame, money, tr
 from ui.widgets import escape_markdown, no_dataset
@@ -26,7 +26,7 @@ if not options:
     st.stop()
 index = options.index(str(wanted)) if wanted and str(wanted) in options else 0
 chosen = st.selectbox(tr("account_choose"), options, index=index, key="account_choice",
-                      format_func=lambda c: f"{c} · {names[c]}" if names.get(c) and names[c] != c else c)
+                      format_func=lambda c: customer_label(c, names.get(c)))
 st.session_state["account_id"] = chosen
 if st.query_params.get("account") != chosen:
     st.query_params["account"] = chosen  # the account is part of a shareable link
@@ -36,8 +36,7 @@ if profile is None:
     st.info(tr("account_no_transactions", customer=chosen))
     st.stop()
 
-st.subheader(escape_markdown(f"{profile.customer_id} · {profile.name}" if profile.name and profile.name != profile.customer_id
-                             else profile.customer_id))
+st.subheader(escape_markdown(customer_label(profile.customer_id, profile.name)))
 cols = st.columns(5)
 cols[0].metric(tr("kpi_revenue"), money(profile.revenue))
 cols[1].metric(tr("account_share"), format_share(profile.revenue_share), help=tr("account_share_help"))
@@ -52,7 +51,7 @@ if attributes:
     st.markdown(" · ".join(f"**{tr('field_' + k)}**: {v}" for k, v in attributes.items()))
 
 # the scorecard's view of this account (saved weights, default tiers and rule)
-card = queries.default_scorecard(view)
+card = queries.default_scorecard(view.key, view.end)
 row = card.table[card.table["customer_id"] == chosen]
 if not row.empty:
     row = row.iloc[0]
@@ -60,7 +59,7 @@ if not row.empty:
     st.markdown(tr("account_scorecard", score=f"{row['score']:.1f}", rank=format_count(row["score_rank"]),
                    tier=tr(f"tier_{row['tier']}"),
                    status=tr("account_is_key") if row["key_account"] else tr("account_not_key"),
-                   flags="、".join(flags) if view.lang == "zh" else ", ".join(flags)) if flags else
+                   flags=join_list(flags, view.lang)) if flags else
                 tr("account_scorecard_no_flags", score=f"{row['score']:.1f}", rank=format_count(row["score_rank"]),
                    tier=tr(f"tier_{row['tier']}"),
                    status=tr("account_is_key") if row["key_account"] else tr("account_not_key")))

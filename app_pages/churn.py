@@ -7,8 +7,8 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from kam_analytics.analytics import accounts, churn
-from kam_analytics.i18n import format_count, format_share
+from kam_analytics.analytics import churn
+from kam_analytics.i18n import customer_label, format_count, format_share, join_list
 from kam_analytics.store import FOLLOWUP_STATUSES
 from ui import queries
 from ui.state import frame, labeller, money, tr
@@ -25,22 +25,17 @@ horizon = top[0].number_input(tr("churn_horizon"), 14, 365, churn.HORIZON_DAYS, 
 scope = top[1].radio(tr("churn_scope"), ["key", "all"], format_func=labeller("churn_scope_"), key="churn_scope")
 as_of = view.end
 with st.spinner(tr("computing")):
-    scored = queries.churn_scored(view.key, as_of, int(horizon))
-table = scored.table
-if table.empty:
+    review = queries.churn_list(view.key, as_of, int(horizon), scope)
+scored = review.scored
+if scored.table.empty:
     st.info(tr("empty_slice"))
     st.stop()
 if scored.method == "rule":
     st.warning(tr(f"churn_rule_{scored.why or 'history_short'}", horizon=int(horizon)))
-
-card = queries.default_scorecard(view, as_of)
-if scope == "key":
-    key_ids, fallback = accounts.watched_ids(card)
-    if fallback:
-        st.caption(tr("churn_scope_fallback"))
-    table = table[table["customer_id"].isin(key_ids)]
-names = dict(zip(card.table["customer_id"], card.table["name"])) if "name" in card.table else {}
-latest = view.store.latest_statuses(view.dataset)
+if review.fallback:
+    st.caption(tr("churn_scope_fallback"))
+table = review.table
+names = dict(zip(table["customer_id"], table["name"])) if "name" in table else {}
 
 cols = st.columns(4)
 cols[0].metric(tr("churn_accounts"), format_count(len(table)))
@@ -53,12 +48,12 @@ cols[3].metric(tr("churn_method"), tr(f"churn_method_{scored.method}"))
 def list_section():
     shown = table.copy()
     data = pd.DataFrame({
-        tr("col_customer_id"): shown["customer_id"], tr("col_name"): shown["customer_id"].map(lambda c: names.get(c, "")),
+        tr("col_customer_id"): shown["customer_id"], tr("col_name"): shown["customer_id"].map(lambda c: names.get(c) or ""),
         tr("churn_risk"): shown["risk"], tr("churn_revenue_at_risk"): shown["revenue_at_risk"],
-        tr("churn_reasons"): ["；".join(churn.reason_text(r, view.lang) for r in rs) if view.lang == "zh"
-                              else "; ".join(churn.reason_text(r, view.lang) for r in rs) for rs in shown["reasons"]],
+        tr("churn_reasons"): [join_list([churn.reason_text(r, view.lang) for r in rs], view.lang, sentences=True)
+                              for rs in shown["reasons"]],
         tr("col_last_order"): pd.to_datetime(shown["last"]).dt.date,
-        tr("churn_status"): shown["customer_id"].map(lambda c: tr(f"status_{latest[c]}") if c in latest else ""),
+        tr("churn_status"): shown["status"].map(lambda status: tr(f"status_{status}") if status else ""),
     })
     clickable_table(data, "churn_list", {
         tr("churn_risk"): st.column_config.ProgressColumn(tr("churn_risk"), min_value=0, max_value=1, format="percent"),
@@ -94,7 +89,7 @@ def followup_section():
         st.info(tr("churn_no_accounts"))
         return
     with st.form("churn_followup", clear_on_submit=True):
-        customer = st.selectbox(tr("churn_account"), ids, format_func=lambda c: f"{c} · {names[c]}" if names.get(c) else c)
+        customer = st.selectbox(tr("churn_account"), ids, format_func=lambda c: customer_label(c, names.get(c)))
         status = st.selectbox(tr("churn_status"), list(FOLLOWUP_STATUSES), format_func=labeller("status_"))
         owner = st.text_input(tr("churn_owner"))
         note = st.text_area(tr("churn_note"))
@@ -140,7 +135,7 @@ def post_mortem_section():
         fig.update_layout(title=tr("churn_retention_chart"), xaxis_title=tr("churn_retention_k"),
                           yaxis_title=tr("churn_retention_cohort"), height=420, margin=dict(l=10, r=10, t=50, b=10))
         st.plotly_chart(fig, config={"displayModeBar": False})
-    tiers = card.table.set_index("customer_id")["tier"]
+    tiers = queries.default_scorecard(view.key, as_of).table.set_index("customer_id")["tier"]
     by_tier = lapsed.assign(tier=lapsed["customer_id"].map(tiers).fillna("none")).groupby("tier").agg(
         accounts=("customer_id", "count"), revenue=("revenue_lost", "sum")).reset_index()
     st.dataframe(by_tier.assign(tier=by_tier["tier"].map(labeller("tier_"))).rename(columns={

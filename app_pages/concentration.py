@@ -5,7 +5,7 @@ import streamlit as st
 
 from kam_analytics import charts
 from kam_analytics.analytics import concentration as conc
-from kam_analytics.i18n import format_count, format_share
+from kam_analytics.i18n import customer_label, format_count, format_share
 from kam_analytics.schema import DIMENSIONS
 from ui import queries
 from ui.state import frame, labeller, money, open_account, tr
@@ -113,7 +113,7 @@ def what_if_section():
         count = st.slider(tr("whatif_top_n"), 1, max(2, min(50, len(ids))), 1, key="whatif_top_n")
         lost = ids[:count]
     else:
-        label = lambda c: f"{c} · {names[c]}" if names.get(c) and names[c] != c else c  # noqa: E731
+        label = lambda c: customer_label(c, names.get(c))  # noqa: E731
         lost = st.multiselect(tr("whatif_pick"), ids[:500], format_func=label, key="whatif_pick",
                               placeholder=tr("whatif_pick_placeholder"))
     if not lost:

@@ -4,8 +4,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from kam_analytics import service
 from kam_analytics.analytics import accounts
-from kam_analytics.i18n import format_count, format_share
+from kam_analytics.i18n import customer_label, format_count, format_share, join_list
 from ui import queries
 from ui.state import frame, labeller, money, tr
 from ui.widgets import clickable_table, download_buttons, no_dataset
@@ -22,7 +23,7 @@ if features.empty:
     st.info(tr("empty_slice"))
     st.stop()
 available = accounts.available_criteria(features)
-saved = view.store.get_setting(view.dataset, "scorecard_weights") or {}
+saved = service.saved_weights(view.store, view.dataset) or {}
 
 with st.expander(tr("ka_settings"), expanded=False):
     preset = st.selectbox(tr("ka_preset"), ["saved", *accounts.PRESETS], format_func=labeller("ka_preset_"),
@@ -36,18 +37,19 @@ with st.expander(tr("ka_settings"), expanded=False):
                                                 0.5, key=f"ka_w_{view.dataset.id}_{preset}_{criterion}",
                                                 help=tr(f"criterion_{criterion}_help"))
     if st.button(tr("ka_save_weights")):
-        view.store.set_setting(view.dataset, "scorecard_weights", weights)
+        service.save_weights(view.store, view.dataset, weights)
         st.success(tr("ka_saved"))
     cut_cols = st.columns(4)
-    c1 = cut_cols[0].number_input(tr("ka_cut_platinum"), 1, 98, 20, key="ka_cut1")
-    c2 = cut_cols[1].number_input(tr("ka_cut_gold"), int(c1) + 1, 99, max(50, int(c1) + 1), key="ka_cut2")
-    c3 = cut_cols[2].number_input(tr("ka_cut_iron"), int(c2) + 1, 100, max(80, int(c2) + 1), key="ka_cut3")
+    default_cuts = [round(cut * 100) for cut in accounts.TIER_CUTS]
+    c1 = cut_cols[0].number_input(tr("ka_cut_platinum"), 1, 98, default_cuts[0], key="ka_cut1")
+    c2 = cut_cols[1].number_input(tr("ka_cut_gold"), int(c1) + 1, 99, max(default_cuts[1], int(c1) + 1), key="ka_cut2")
+    c3 = cut_cols[2].number_input(tr("ka_cut_iron"), int(c2) + 1, 100, max(default_cuts[2], int(c2) + 1), key="ka_cut3")
     rule_kind = cut_cols[3].radio(tr("ka_rule"), ["score", "tiers"], format_func=labeller("ka_rule_"), key="ka_rule")
     if rule_kind == "score":
-        rule = {"kind": "score", "min": st.slider(tr("ka_min_score"), 0, 100, int(accounts.KEY_SCORE), key="ka_min")}
+        rule = accounts.KeyRule.by_score(st.slider(tr("ka_min_score"), 0, 100, int(accounts.KEY_SCORE), key="ka_min"))
     else:
-        rule = {"kind": "tiers", "tiers": st.multiselect(tr("ka_key_tiers"), list(accounts.TIERS), ["platinum"],
-                                                           format_func=labeller("tier_"), key="ka_tiers")}
+        rule = accounts.KeyRule.by_tiers(st.multiselect(tr("ka_key_tiers"), list(accounts.TIERS), ["platinum"],
+                                                        format_func=labeller("tier_"), key="ka_tiers"))
 
 if not any(weights.values()):
     st.warning(tr("ka_no_weights"))
@@ -55,10 +57,10 @@ if not any(weights.values()):
 card = queries.scorecard(view.key, as_of, weights, (c1 / 100, c2 / 100, c3 / 100), rule)
 table = card.table
 names = dict(zip(table["customer_id"], table["name"])) if "name" in table else {}
-label = lambda cid: f"{cid} · {names[cid]}" if names.get(cid) and names[cid] != cid else cid  # noqa: E731
+label = lambda cid: customer_label(cid, names.get(cid))  # noqa: E731
 
-key_rule_text = tr("ka_rule_score_text", min=rule["min"]) if rule["kind"] == "score" else \
-    tr("ka_rule_tiers_text", tiers="、".join(tr(f"tier_{x}") for x in rule["tiers"]) or "–")
+key_rule_text = tr("ka_rule_score_text", min=int(rule.min_score)) if rule.kind == "score" else \
+    tr("ka_rule_tiers_text", tiers=join_list([tr(f"tier_{x}") for x in rule.tiers], view.lang) or "–")
 st.caption(tr("ka_as_of", as_of=str(as_of), basis=tr(f"ka_basis_{card.tier_basis}")) + " " + key_rule_text)
 key = table[table["key_account"]]
 cols = st.columns(6)
@@ -71,8 +73,7 @@ for col, flag in zip(cols[2:], ["pseudo_key_account", "negative_margin", "rising
 
 
 def flag_text(flags: str) -> str:
-    return "、".join(tr(f"flag_name_{f}") for f in flags.split(";") if f) if view.lang == "zh" else \
-        ", ".join(tr(f"flag_name_{f}") for f in flags.split(";") if f)
+    return join_list([tr(f"flag_name_{f}") for f in flags.split(";") if f], view.lang)
 
 
 def list_section():

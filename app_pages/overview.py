@@ -25,7 +25,7 @@ cols[2].metric(tr("kpi_active"), format_count(headline.active_customers),
                help=tr("kpi_active_help", days=headline.active_days))
 cols[3].metric(tr("kpi_top1"), format_share(headline.top1_share), help=tr("kpi_top1_help"))
 cols[4].metric(tr("kpi_top5"), format_share(headline.top5_share), help=tr("kpi_top5_help"))
-card = queries.default_scorecard(view)
+card = queries.default_scorecard(view.key, view.end)
 cols[5].metric(tr("ka_key_accounts"), format_count(int(card.table["key_account"].sum())),
                help=tr("kpi_key_help", min=int(accounts.KEY_SCORE)))
 

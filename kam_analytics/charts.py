@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from kam_analytics.i18n import format_amount, format_count, t
+from kam_analytics.i18n import customer_label, format_amount, format_count, t
 
 COLOURS = {"primary": "#1f5fa8", "accent": "#d9822b", "muted": "#9aa5b1"}
 
@@ -35,9 +35,7 @@ def revenue_trend(periods: pd.DataFrame, lang: str, title_key: str = "chart_reve
 
 
 def _customer_label(row) -> str:
-    name = row.get("name") if hasattr(row, "get") else None
-    return f"{row['customer_id']} · {name}" if isinstance(name, str) and name and name != row["customer_id"] \
-        else str(row["customer_id"])
+    return customer_label(row["customer_id"], row.get("name") if hasattr(row, "get") else None)
 
 
 def pareto(table: pd.DataFrame, lang: str, measure: str = "revenue", limit: int = 2000) -> go.Figure:

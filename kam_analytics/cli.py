@@ -11,23 +11,9 @@ import json
 import math
 import sys
 
-from kam_analytics import config
+from kam_analytics import config, service
 from kam_analytics.errors import KamError
 from kam_analytics.i18n import normalise_lang, t
-
-
-def open_store(db: str | None = None, seed: bool = True):
-    """Open the store file; a new store is seeded with the demo dataset (unless KAM_NO_DEMO=1)."""
-    from kam_analytics.store import Store
-
-    path = config.db_path(db)
-    is_new = not path.exists()
-    store = Store.open(path)
-    if is_new and seed and not config.flags().no_demo:
-        from kam_analytics import demo
-
-        demo.seed_store(store)
-    return store
 
 
 def _json_default(value):
@@ -108,60 +94,36 @@ def cmd_drop(args, store) -> int:
 
 
 def cmd_rejects(args, store) -> int:
+    return _write(store.rejected_rows(store.dataset(args.dataset)), args.out)
+
+
+def _slice(store, args):
+    """The dataset and slice a command reads: the whole dataset, or --start/--end."""
+    dataset = store.dataset(args.dataset)
+    return dataset, service.Slice.of(dataset, getattr(args, "start", None), getattr(args, "end", None))
+
+
+def _as_of(args, dataset) -> str | None:
+    """--as-of, else the dataset's last day."""
+    return args.as_of or service.default_as_of(dataset)
+
+
+def _write(frame, path: str) -> int:
     from kam_analytics.export import write_csv
 
-    dataset = store.dataset(args.dataset)
-    frame = store.rejected_rows(dataset)
-    write_csv(frame, args.out)
-    print(t("cli_written", _lang(), rows=len(frame), path=args.out))
+    write_csv(frame, path)
+    print(t("cli_written", _lang(), rows=len(frame), path=path))
     return 0
-
-
-def _dataset_table(store, args):
-    from kam_analytics.analytics.filters import apply_filters
-
-    dataset = store.dataset(args.dataset)
-    table = apply_filters(store.table(dataset), start=getattr(args, "start", None),
-                          end=getattr(args, "end", None), as_of=getattr(args, "as_of", None))
-    return dataset, table
 
 
 def cmd_customers(args, store) -> int:
-    from kam_analytics.analytics.customers import customer_summary
-    from kam_analytics.export import write_csv
-
-    from kam_analytics.analytics.filters import single_line_orders
-
-    dataset, table = _dataset_table(store, args)
-    frame = customer_summary(table, single_line_orders(store, dataset))
-    write_csv(frame, args.out)
-    print(t("cli_written", _lang(), rows=len(frame), path=args.out))
-    return 0
-
-
-def concentration_report(table, measure: str = "revenue") -> dict:
-    """The ``concentration --json`` object (see README): indicators of revenue, or with
-    measure='profit' the same on profit plus the whale-curve figures."""
-    from kam_analytics.analytics import concentration as conc
-
-    report = conc.concentration(conc.ranked_customers(table, measure), measure).to_json()
-    if measure == "profit":
-        whale = conc.whale_curve(conc.ranked_customers(table, "profit"))
-        report.update(unprofitable_customers=whale.unprofitable_customers,
-                      break_even_customers=whale.break_even_customers,
-                      profitable_customers=whale.profitable_customers, peak_share=whale.peak_share,
-                      peak_customers=whale.peak_customers, top20pct_share=whale.top20pct_share,
-                      total=whale.total_profit)
-    return report
+    dataset, data_slice = _slice(store, args)
+    return _write(service.customer_summary(store, data_slice, as_of=args.as_of), args.out)
 
 
 def cmd_concentration(args, store) -> int:
-    from kam_analytics.errors import StoreError
-
-    dataset, table = _dataset_table(store, args)
-    if args.measure == "profit" and "profit" not in table.columns:
-        raise StoreError("no_profit", name=dataset.name)
-    report = concentration_report(table, args.measure)
+    _, data_slice = _slice(store, args)
+    report = service.slice_concentration(store, data_slice, args.measure)
     if args.json:
         print_json(report)
     else:
@@ -173,103 +135,30 @@ def cmd_concentration(args, store) -> int:
     return 0
 
 
-def scorecard(store, dataset, as_of, weights=None):
-    """The scorecard of ``dataset`` as of ``as_of`` with the saved (or given) weights, default
-    tiers and key-account rule — the one the pages show by default."""
-    from kam_analytics.analytics import account_features, accounts
-    from kam_analytics.analytics.filters import single_line_orders
-
-    features = account_features.customer_features(store.table(dataset), as_of, store.attributes(dataset),
-                                                  single_line_orders=single_line_orders(store, dataset))
-    return accounts.scorecard(features, weights or saved_weights(store, dataset), as_of=as_of)
-
-
-def accounts_table(store, dataset, as_of, weights=None):
-    """The scorecard of ``dataset`` as of ``as_of`` with the saved (or given) weights, as rows."""
-    from kam_analytics.analytics import accounts
-
-    return accounts.scorecard_export(scorecard(store, dataset, as_of, weights))
-
-
-def _as_of(args, dataset) -> str | None:
-    """--as-of, else the dataset's last day."""
-    return args.as_of or (dataset.date_max.date().isoformat() if dataset.date_max else None)
-
-
-def saved_weights(store, dataset) -> dict | None:
-    """The scorecard weights saved for the dataset on the key-accounts page, if any."""
-    return store.get_setting(dataset, "scorecard_weights")
-
-
 def cmd_accounts(args, store) -> int:
-    from kam_analytics.export import write_csv
-
-    dataset = store.dataset(args.dataset)
-    frame = accounts_table(store, dataset, _as_of(args, dataset))
-    write_csv(frame, args.out)
-    print(t("cli_written", _lang(), rows=len(frame), path=args.out))
-    return 0
+    dataset, data_slice = _slice(store, args)
+    return _write(service.accounts_table(store, data_slice, _as_of(args, dataset)), args.out)
 
 
 def cmd_rfm(args, store) -> int:
     from kam_analytics.analytics import rfm
-    from kam_analytics.analytics.filters import single_line_orders
-    from kam_analytics.export import write_csv
 
-    dataset = store.dataset(args.dataset)
-    as_of = _as_of(args, dataset)
-    result = rfm.rfm(rfm.rfm_values(store.table(dataset), as_of, single_line_orders(store, dataset)), as_of)
-    rfm.cluster_customers(result, "auto" if args.k == "auto" else int(args.k))
-    write_csv(rfm.rfm_export(result), args.out)
-    print(t("cli_written", _lang(), rows=len(result.table), path=args.out))
-    return 0
-
-
-def churn_table(store, dataset, as_of, horizon: int, scope: str = "key"):
-    """The ``churn --out`` rows, highest risk first: customer_id, name, risk, rank,
-    revenue_at_risk, reasons (plain English, '; '-separated), last_order, typical_gap_days,
-    status (latest follow-up). ``scope`` 'key' keeps the key accounts (the scorecard's list,
-    else the top 20% by revenue), 'all' every active account."""
-    import pandas as pd
-
-    from kam_analytics.analytics import accounts, churn
-
-    table = store.table(dataset)
-    scored = churn.score_accounts(table, as_of, horizon)
-    t = scored.table
-    if scope == "key" and not t.empty:
-        key, _ = accounts.watched_ids(scorecard(store, dataset, as_of))
-        t = t[t["customer_id"].isin(key)].copy()
-        t["rank"] = range(1, len(t) + 1)
-    names = {}
-    if "customer_name" in table.columns and not t.empty:
-        named = table.filter(table.customer_id.isin(list(t["customer_id"])))
-        names = dict(named.group_by("customer_id").aggregate(n=named.customer_name.max()).to_pandas().values)
-    latest = store.latest_statuses(dataset)
-    return pd.DataFrame({
-        "customer_id": t["customer_id"], "name": [names.get(c) for c in t["customer_id"]],
-        "risk": t["risk"].round(4), "rank": t["rank"], "revenue_at_risk": t["revenue_at_risk"].round(2),
-        "reasons": ["; ".join(churn.reason_text(r, "en") for r in rs) for rs in t["reasons"]],
-        "last_order": pd.to_datetime(t["last"]).dt.date.astype(str), "typical_gap_days": t["typical_gap_days"].round(1),
-        "status": [latest.get(c, "") for c in t["customer_id"]],
-    })
+    dataset, data_slice = _slice(store, args)
+    result, _ = service.rfm_segments(store, data_slice, _as_of(args, dataset), "auto" if args.k == "auto" else int(args.k))
+    return _write(rfm.rfm_export(result), args.out)
 
 
 def cmd_churn(args, store) -> int:
-    from kam_analytics.export import write_csv
-
-    dataset = store.dataset(args.dataset)
-    frame = churn_table(store, dataset, args.as_of, args.horizon, args.scope)
-    write_csv(frame, args.out)
-    print(t("cli_written", _lang(), rows=len(frame), path=args.out))
-    return 0
+    _, data_slice = _slice(store, args)
+    churn = service.churn_list(store, data_slice, args.as_of, args.horizon, args.scope)
+    return _write(service.churn_export(churn, "en"), args.out)
 
 
 def cmd_backtest(args, store) -> int:
     from kam_analytics.analytics import churn
 
-    dataset = store.dataset(args.dataset)
-    result = churn.backtest(store.table(dataset), args.as_of, args.horizon).to_json()
+    _, data_slice = _slice(store, args)
+    result = churn.backtest(service.transactions(store, data_slice), args.as_of, args.horizon).to_json()
     if args.json:
         print_json(result)
     else:
@@ -373,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     debug = config.flags().debug
     store = None
     try:
-        store = open_store(args.db)
+        store = service.open_store(args.db)
         return args.func(args, store)
     except KamError as error:
         if debug:

@@ -1,13 +1,15 @@
 """Every user-visible string, in 中文 and English, from ``locales/<lang>.json``.
 
 ``t(key, lang, **params)`` formats the catalog entry with ``str.format``. A key missing in a
-catalog is a bug (a test checks both catalogs hold the same keys); at run time it falls back
-to English, then to the key itself, so a page never crashes over a missing string.
+catalog, or a placeholder the caller does not fill, is a bug: with KAM_STRICT_I18N=1 (set by
+the tests) it raises; otherwise it falls back to English, then to the key itself, and to the
+unformatted text, so a page never crashes over a string.
 """
 from __future__ import annotations
 
 import json
 import math
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -26,14 +28,41 @@ def normalise_lang(lang: str | None) -> str:
     return "zh" if str(lang or "").lower().startswith("zh") else "en"
 
 
+class CatalogError(KeyError):
+    """A catalog key missing, or a placeholder left unfilled (raised only in strict mode)."""
+
+
+def _strict() -> bool:
+    return os.environ.get("KAM_STRICT_I18N") == "1"
+
+
 def t(key: str, lang: str = "en", **params) -> str:
-    text = catalog(normalise_lang(lang)).get(key) or catalog("en").get(key) or key
-    if params:
-        try:
-            return text.format(**params)
-        except (KeyError, IndexError, ValueError):
-            return text
-    return text
+    text = catalog(normalise_lang(lang)).get(key)
+    if text is None:
+        if _strict():
+            raise CatalogError(f"no catalog entry {key!r} in {normalise_lang(lang)}")
+        text = catalog("en").get(key) or key
+    try:
+        return text.format(**params)
+    except (KeyError, IndexError, ValueError) as error:
+        if _strict():
+            raise CatalogError(f"catalog entry {key!r}: {type(error).__name__} {error}") from None
+        return text
+
+
+def join_list(items, lang: str, sentences: bool = False) -> str:
+    """Items joined as the language writes a list: '、' in 中文 and ', ' in English; with
+    ``sentences`` (items that hold commas themselves) '；' and '; '."""
+    return t("list_separator_sentences" if sentences else "list_separator", lang).join(str(i) for i in items)
+
+
+def customer_label(customer_id, name=None) -> str:
+    """How a customer is named in lists, charts and pickers: 'C0001 · 北京华信' when it has a
+    name that says more than its id, else the id alone."""
+    customer_id = str(customer_id)
+    if isinstance(name, str) and name.strip() and name != customer_id:
+        return f"{customer_id} · {name}"
+    return customer_id
 
 
 def format_amount(value: float | None, lang: str, decimals: int = 1) -> str:

@@ -8,7 +8,7 @@ import pytest
 
 from kam_analytics import demo
 from kam_analytics.analytics import account_features, accounts
-from kam_analytics.analytics.filters import single_line_orders
+from kam_analytics.service import single_line_orders
 from kam_analytics.ingest import ingest_file
 
 
@@ -146,9 +146,9 @@ def test_demo_planted_patterns_are_found(demo_card):
 
 def test_cli_gives_the_same_list(demo_card, tmp_path):
     card, store, dataset = demo_card
-    from kam_analytics.cli import accounts_table
+    from kam_analytics import service
 
-    rows = accounts_table(store, dataset, "2025-12-31")
+    rows = service.accounts_table(store, service.Slice.of(dataset), "2025-12-31")
     key = set(rows.loc[rows["key_account"] == "true", "customer_id"])
     assert key == set(card.table.loc[card.table["key_account"], "customer_id"])
     assert list(rows.columns[:6]) == ["customer_id", "name", "score", "tier", "key_account", "flags"]
@@ -160,6 +160,6 @@ def test_watched_ids_fall_back_to_the_top_fifth(store, tmp_path):
     table = small(store, tmp_path, ["A,1,2024-01-10,100,1", "B,2,2024-01-10,300,1", "C,3,2024-01-10,300,1",
                                     "D,4,2024-01-10,50,1", "E,5,2024-01-10,20,1", "F,6,2024-01-10,10,1"])
     f = account_features.customer_features(table, "2024-01-31")
-    assert accounts.watched_ids(accounts.scorecard(f, key_rule={"kind": "score", "min": 101})) == ({"B", "C"}, True)
-    card = accounts.scorecard(f, key_rule={"kind": "tiers", "tiers": ["platinum"]})
+    assert accounts.watched_ids(accounts.scorecard(f, key_rule=accounts.KeyRule.by_score(101))) == ({"B", "C"}, True)
+    card = accounts.scorecard(f, key_rule=accounts.KeyRule.by_tiers(["platinum"]))
     assert accounts.watched_ids(card) == (set(card.table.loc[card.table["key_account"], "customer_id"]), False)

@@ -37,7 +37,39 @@ def test_format_amount(value, lang, expected):
     assert format_amount(value, lang) == expected
 
 
-def test_format_share_and_fallback():
+def test_format_share_and_fallback(monkeypatch):
     assert format_share(0.1234) == "12.3%"
+    monkeypatch.delenv("KAM_STRICT_I18N")  # the app's behaviour: never crash over a string
     assert t("no.such.key", "zh") == "no.such.key"
+    # a placeholder left unfilled: the text is shown unformatted rather than not at all
+    assert t("dataset_unknown", "en", name="x") == "There is no dataset called '{name}'. Datasets in the store: {names}."
+
+
+def test_strict_mode_fails_loudly():
+    from kam_analytics.i18n import CatalogError
+
+    with pytest.raises(CatalogError, match="no.such.key"):
+        t("no.such.key", "zh")
+    with pytest.raises(CatalogError, match="names"):
+        t("dataset_unknown", "en", name="x")
+
+
+@pytest.mark.parametrize("lang,items,sentences,expected", [
+    ("zh", ["铂金", "黄金"], False, "铂金、黄金"), ("en", ["platinum", "gold"], False, "platinum, gold"),
+    ("zh", ["a, b", "c"], True, "a, b；c"), ("en", ["a, b", "c"], True, "a, b; c"), ("en", [], False, ""),
+])
+def test_lists_are_joined_as_the_language_writes_them(lang, items, sentences, expected):
+    from kam_analytics.i18n import join_list
+
+    assert join_list(items, lang, sentences) == expected
+
+
+@pytest.mark.parametrize("customer_id,name,expected", [
+    ("C0001", "北京华信", "C0001 · 北京华信"), ("C0001", None, "C0001"), ("C0001", "C0001", "C0001"),
+    ("C0001", " ", "C0001"), (12923, float("nan"), "12923"),
+])
+def test_customer_label(customer_id, name, expected):
+    from kam_analytics.i18n import customer_label
+
+    assert customer_label(customer_id, name) == expected
     assert t("dataset_unknown", "zh", name="x", names="y") == "没有名为“x”的数据集。现有数据集：y。"

@@ -91,7 +91,7 @@ def test_orders_per_month_count_customer_order_pairs(store, tmp_path):
 
 
 def test_orders_per_month_single_line_path_agrees(store, tmp_path):
-    from kam_analytics.analytics.filters import single_line_orders
+    from kam_analytics.service import single_line_orders
     from kam_analytics.analytics.trend import revenue_by_period
 
     # one line per (customer, order): the plain count gives the same numbers, shared id 7 included

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from kam_analytics.analytics.filters import single_line_orders
+from kam_analytics.service import single_line_orders
 from kam_analytics.errors import StoreError
 from kam_analytics.ingest import ingest_file
 from kam_analytics.store import Store

@@ -20,7 +20,7 @@ PRESETS = ("all", "last_12_months", "this_year", "last_year", "custom")
 @st.cache_resource(show_spinner=False)
 def get_store():
     """One read-write connection for the server process (queries use cursors of their own)."""
-    from kam_analytics.cli import open_store
+    from kam_analytics.service import open_store
 
     return open_store()
 
@@ -57,18 +57,11 @@ class View:
     dimensions: dict[str, list[str]] = field(default_factory=dict)
 
     @property
-    def key(self) -> tuple:
-        """Cache key part: dataset id + version + the slice."""
-        if self.dataset is None:
-            return (None,)
-        dims = tuple(sorted((k, tuple(sorted(v))) for k, v in self.dimensions.items() if v))
-        return (self.dataset.id, self.dataset.version, self.start, self.end, dims)
+    def key(self):
+        """The slice every query computes on, and its cache key (``service.Slice``)."""
+        from kam_analytics.service import Slice
 
-    def table(self):
-        from kam_analytics.analytics.filters import apply_filters
-
-        return apply_filters(self.store.table(self.dataset), start=self.start, end=self.end,
-                             dimensions=self.dimensions)
+        return None if self.dataset is None else Slice.of(self.dataset, self.start, self.end, self.dimensions)
 
 
 def _query(name: str, default=None):

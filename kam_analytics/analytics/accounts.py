@@ -77,6 +77,28 @@ def percentile_scores(values: pd.Series, higher_is_better: bool = True) -> pd.Se
     return out
 
 
+@dataclass(frozen=True)
+class KeyRule:
+    """Which scored customers are key accounts: a score of at least ``min_score`` (the
+    default rule: ``KEY_SCORE``), or — with ``tiers`` — a tier among them. Pseudo key accounts
+    never are (``scorecard``)."""
+
+    min_score: float = 0.0
+    tiers: tuple[str, ...] = ()
+
+    @classmethod
+    def by_score(cls, min_score: float | None = None) -> "KeyRule":
+        return cls(min_score=float(KEY_SCORE if min_score is None else min_score))
+
+    @classmethod
+    def by_tiers(cls, tiers) -> "KeyRule":
+        return cls(tiers=tuple(tiers))
+
+    @property
+    def kind(self) -> str:
+        return "tiers" if self.tiers else "score"
+
+
 @dataclass
 class Scorecard:
     """The scored customers (``table``: features, each criterion's normalised value
@@ -88,7 +110,7 @@ class Scorecard:
     weights: dict[str, float]
     tier_basis: str
     tier_cuts: tuple
-    key_rule: dict
+    key_rule: KeyRule
     rhythm_days: float | None
     as_of: object = None
     notes: list[str] = field(default_factory=list)
@@ -135,7 +157,7 @@ def ordering_rhythm(features: pd.DataFrame) -> float | None:
 
 
 def scorecard(features: pd.DataFrame, weights: dict[str, float] | None = None, tier_cuts: tuple = TIER_CUTS,
-              key_rule: dict | None = None, as_of=None) -> Scorecard:
+              key_rule: KeyRule | None = None, as_of=None) -> Scorecard:
     """Score, tiers, flags and the key-account list.
 
     Tiers: by profit when the data has profit, else by score (``assign_tiers``).
@@ -148,10 +170,10 @@ def scorecard(features: pd.DataFrame, weights: dict[str, float] | None = None, t
       rising — not a key account, a customer for at least two years, prior-year revenue > 0,
         recent-year revenue ≥ 1.5 × prior and at least the median recent-year revenue of the
         customers who bought in it, and regularity at least the portfolio median.
-    Key accounts: ``key_rule`` {"kind": "score", "min": 75} (the default: score ≥ 75) or
-    {"kind": "tiers", "tiers": [...]}; pseudo key accounts are never key accounts.
+    Key accounts: ``key_rule`` (``KeyRule``; the default: score ≥ ``KEY_SCORE``); pseudo key
+    accounts are never key accounts.
     """
-    rule = key_rule or {"kind": "score", "min": KEY_SCORE}
+    rule = key_rule or KeyRule.by_score()
     table, criteria, used = score(features, weights)
     basis = "profit" if "profit" in table and table["profit"].notna().any() else "score"
     table["tier"] = assign_tiers(table[basis], table["customer_id"], tier_cuts)
@@ -175,10 +197,10 @@ def scorecard(features: pd.DataFrame, weights: dict[str, float] | None = None, t
         for i in table.index[(table["overdue_days"] > OVERDUE_DAYS).fillna(False)]:
             flags[i].append("overdue")
     pseudo = pd.Series(table.index.isin([i for i, f in flags.items() if "pseudo_key_account" in f]), index=table.index)
-    if rule.get("kind") == "score":
-        key = table["score"] >= float(rule.get("min", KEY_SCORE))
+    if rule.kind == "score":
+        key = table["score"] >= rule.min_score
     else:
-        key = table["tier"].isin(rule.get("tiers", ["platinum"]))
+        key = table["tier"].isin(list(rule.tiers))
     table["key_account"] = key & ~pseudo
     median_regularity = table["regularity"].median() if len(table) else 0
     recent = table["recent_revenue"].fillna(0)

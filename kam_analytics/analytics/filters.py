@@ -8,18 +8,23 @@ import ibis
 from kam_analytics.schema import DIMENSIONS
 
 
-def _end_of_day(value) -> dt.datetime:
-    day = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
-    if isinstance(day, dt.datetime):
-        day = day.date()
-    return dt.datetime.combine(day, dt.time.max)
+def as_day(value) -> dt.date:
+    """The calendar day of a date, datetime, pandas Timestamp or 'YYYY-MM-DD…' text."""
+    if isinstance(value, dt.datetime):  # pandas Timestamps are datetimes too
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+def end_of_day(value) -> dt.datetime:
+    """The as-of cut: the last instant of the day (23:59:59.999999). Every analysis that
+    works "as of" a date keeps the lines dated on or before it, and nothing after."""
+    return dt.datetime.combine(as_day(value), dt.time.max)
 
 
 def _start_of_day(value) -> dt.datetime:
-    day = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
-    if isinstance(day, dt.datetime):
-        day = day.date()
-    return dt.datetime.combine(day, dt.time.min)
+    return dt.datetime.combine(as_day(value), dt.time.min)
 
 
 def apply_filters(table: ibis.Table, start=None, end=None, as_of=None,
@@ -33,7 +38,7 @@ def apply_filters(table: ibis.Table, start=None, end=None, as_of=None,
         table = table.filter(table.order_date >= _start_of_day(start))
     for bound in (end, as_of):
         if bound is not None:
-            table = table.filter(table.order_date <= _end_of_day(bound))
+            table = table.filter(table.order_date <= end_of_day(bound))
     for column, values in (dimensions or {}).items():
         if column in DIMENSIONS and values and column in table.columns:
             table = table.filter(table[column].isin(list(values)))
@@ -51,9 +56,9 @@ def orders_expr(table: ibis.Table, single_line_orders: bool = False, across_cust
     """Orders of a group: its distinct (customer, order key) pairs (``order_key``), so an order
     id used by two customers is two orders. In a group of one customer's lines that is the
     distinct order keys; for a group spanning customers (a month, a region) pass
-    ``across_customers``. With ``single_line_orders`` (the answer of the function of that
-    name below: no two lines share a pair, and none lacks a key) it is the number of lines —
-    a plain count instead of a distinct count, the same number."""
+    ``across_customers``. With ``single_line_orders`` (``every_order_is_one_line`` holds: no two
+    lines share a pair, and none lacks a key) it is the number of lines — a plain count
+    instead of a distinct count, the same number."""
     key = order_key(table)
     if single_line_orders:
         return key.count()
@@ -62,18 +67,11 @@ def orders_expr(table: ibis.Table, single_line_orders: bool = False, across_cust
     return key.nunique()
 
 
-def single_line_orders(store, dataset) -> bool:
-    """True when no two lines of the dataset share an order: every (customer, order key) pair
-    (``order_key``) occurs once and no line lacks a key. Then orders can be counted as lines
-    and an order's value is its line's amount (``orders_expr``), which skips a grouping by
-    order — the costly part on ten million lines; any filter of the lines keeps it true.
-    Checked once per loaded table and remembered (``Store.table_setting``)."""
-    known = store.table_setting(dataset, "single_line_orders")
-    if known is not None:
-        return bool(known)
-    t = store.table(dataset)
-    counts = t.aggregate(lines=t.count(), keyed=order_key(t).count(),
-                         pairs=orders_expr(t, across_customers=True)).to_pandas().iloc[0]
-    answer = bool(counts["lines"] == counts["keyed"] == counts["pairs"])
-    store.set_table_setting(dataset, "single_line_orders", answer)
-    return answer
+def every_order_is_one_line(table: ibis.Table) -> bool:
+    """True when no two lines share an order: every (customer, order key) pair (``order_key``)
+    occurs once and no line lacks a key. Then ``orders_expr`` may count lines
+    (``single_line_orders=True``); any filter of the lines keeps it true. The service checks
+    it once per loaded table and remembers it (``service.single_line_orders``)."""
+    counts = table.aggregate(lines=table.count(), keyed=order_key(table).count(),
+                             pairs=orders_expr(table, across_customers=True)).to_pandas().iloc[0]
+    return bool(counts["lines"] == counts["keyed"] == counts["pairs"])

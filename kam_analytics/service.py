@@ -1,0 +1,279 @@
+"""The use cases: what the command line, the pages and the tests ask of the store and the
+analytics, each one function with explicit arguments.
+
+The analytics (``kam_analytics.analytics``) compute on a table of transactions and never see
+the store; the store keeps datasets, settings and follow-ups and computes nothing. This module
+joins the two: it opens the store, resolves a dataset and a slice of it, looks up the facts and
+settings an analysis needs (saved weights, whether every order is one line) and hands them over
+as plain values. ``cli.py`` only parses arguments and prints; ``ui/queries.py`` only caches.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pandas as pd
+
+from kam_analytics import config
+
+# the store setting that holds the scorecard weights saved on the Key accounts page
+WEIGHTS_SETTING = "scorecard_weights"
+
+
+@dataclass(frozen=True)
+class Slice:
+    """Which transactions a figure is computed on: one dataset at one version, a period
+    (whole days, inclusive; None = open) and dimension filters (empty = all values).
+
+    Hashable and immutable: it is the cache key of every page query, so a new upload, replace
+    or rename (each bumps the version) or another slice gets fresh results."""
+
+    dataset_id: int
+    version: int
+    start: dt.date | None = None
+    end: dt.date | None = None
+    dimensions: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @classmethod
+    def of(cls, dataset, start=None, end=None, dimensions: dict[str, list[str]] | None = None) -> "Slice":
+        dims = tuple(sorted((name, tuple(sorted(values))) for name, values in (dimensions or {}).items() if values))
+        return cls(dataset.id, dataset.version, _day(start), _day(end), dims)
+
+    @property
+    def dimension_filters(self) -> dict[str, list[str]]:
+        return {name: list(values) for name, values in self.dimensions}
+
+
+def _day(value) -> dt.date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+# -- the store and its datasets ---------------------------------------------------------------
+def open_store(db: str | None = None, seed: bool = True):
+    """Open the store file (``--db``, else KAM_DB, else data/kam.duckdb); a new store is
+    seeded with the demo dataset unless KAM_NO_DEMO=1."""
+    from kam_analytics.store import Store
+
+    path = config.db_path(db)
+    is_new = not path.exists()
+    store = Store.open(path)
+    if is_new and seed and not config.flags().no_demo:
+        from kam_analytics import demo
+
+        demo.seed_store(store)
+    return store
+
+
+def dataset_of(store, data_slice: Slice):
+    """The dataset a slice reads (by id: a rename keeps the slice valid)."""
+    from kam_analytics.errors import StoreError
+
+    dataset = store.dataset_by_id(data_slice.dataset_id)
+    if dataset is None:
+        raise StoreError("dataset_missing", name=str(data_slice.dataset_id))
+    return dataset
+
+
+def transactions(store, data_slice: Slice, as_of=None):
+    """The slice's transactions as an Ibis table; with ``as_of`` nothing dated after that day."""
+    from kam_analytics.analytics.filters import apply_filters
+
+    return apply_filters(store.table(dataset_of(store, data_slice)), start=data_slice.start, end=data_slice.end,
+                         as_of=as_of, dimensions=data_slice.dimension_filters)
+
+
+def single_line_orders(store, dataset) -> bool:
+    """True when no two lines of the dataset share an order: every (customer, order key) pair
+    (``filters.order_key``) occurs once and no line lacks a key. Then orders can be counted as
+    lines (``filters.orders_expr``), which skips a grouping by order — the costly part on ten
+    million lines; any filter of the lines keeps it true. Checked once per loaded table and
+    remembered with it (``Store.table_setting``)."""
+    from kam_analytics.analytics.filters import every_order_is_one_line
+
+    known = store.table_setting(dataset, "single_line_orders")
+    if known is not None:
+        return bool(known)
+    answer = every_order_is_one_line(store.table(dataset))
+    store.set_table_setting(dataset, "single_line_orders", answer)
+    return answer
+
+
+def _single_line(store, data_slice: Slice) -> bool:
+    return single_line_orders(store, dataset_of(store, data_slice))
+
+
+def default_as_of(dataset) -> str | None:
+    """The as-of date when none is given: the dataset's last day."""
+    return dataset.date_max.date().isoformat() if dataset.date_max else None
+
+
+# -- per customer -----------------------------------------------------------------------------
+def customer_summary(store, data_slice: Slice, as_of=None) -> pd.DataFrame:
+    """The per-customer summary of the slice (``analytics.customers.customer_summary``)."""
+    from kam_analytics.analytics import customers
+
+    return customers.customer_summary(transactions(store, data_slice, as_of), _single_line(store, data_slice))
+
+
+def revenue_by_period(store, data_slice: Slice, freq: str = "month") -> pd.DataFrame:
+    from kam_analytics.analytics import trend
+
+    return trend.revenue_by_period(transactions(store, data_slice), freq, _single_line(store, data_slice))
+
+
+# -- the key-account scorecard ----------------------------------------------------------------
+def saved_weights(store, dataset) -> dict | None:
+    """The scorecard weights saved for the dataset on the Key accounts page, if any."""
+    return store.get_setting(dataset, WEIGHTS_SETTING)
+
+
+def save_weights(store, dataset, weights: dict[str, float]) -> None:
+    store.set_setting(dataset, WEIGHTS_SETTING, weights)
+
+
+def scorecard_weights(store, dataset) -> dict[str, float]:
+    """The weights every page and command scores with unless told otherwise: the saved ones,
+    else the balanced preset."""
+    from kam_analytics.analytics import accounts
+
+    return saved_weights(store, dataset) or dict(accounts.PRESETS["balanced"])
+
+
+def account_features(store, data_slice: Slice, as_of) -> pd.DataFrame:
+    """Scorecard features per customer as of ``as_of`` (``account_features.customer_features``)."""
+    from kam_analytics.analytics.account_features import customer_features
+
+    dataset = dataset_of(store, data_slice)
+    return customer_features(transactions(store, data_slice), as_of, store.attributes(dataset),
+                             single_line_orders=single_line_orders(store, dataset))
+
+
+def score_features(features: pd.DataFrame, as_of, weights: dict[str, float], tier_cuts: tuple | None = None,
+                   key_rule=None):
+    """Score features already computed (cheap; the pages re-score on every weight change):
+    default tiers (``accounts.TIER_CUTS``) and key-account rule (``accounts.KeyRule.by_score``)
+    unless given."""
+    from kam_analytics.analytics import accounts
+
+    return accounts.scorecard(features, weights, tier_cuts or accounts.TIER_CUTS, key_rule or accounts.KeyRule.by_score(),
+                              as_of)
+
+
+def scorecard(store, data_slice: Slice, as_of, weights: dict[str, float] | None = None, features=None):
+    """The scorecard the pages and commands show by default: ``weights`` or the dataset's
+    (``scorecard_weights``), default tiers and key-account rule. Pass ``features`` when they
+    are at hand (the pages cache them)."""
+    if features is None:
+        features = account_features(store, data_slice, as_of)
+    return score_features(features, as_of, weights or scorecard_weights(store, dataset_of(store, data_slice)))
+
+
+def accounts_table(store, data_slice: Slice, as_of, weights: dict[str, float] | None = None) -> pd.DataFrame:
+    """The ``accounts --out`` rows (``accounts.scorecard_export``) of the default scorecard."""
+    from kam_analytics.analytics import accounts
+
+    return accounts.scorecard_export(scorecard(store, data_slice, as_of, weights))
+
+
+# -- concentration ----------------------------------------------------------------------------
+def concentration_report(table, measure: str = "revenue") -> dict:
+    """The ``concentration --json`` object (see README): indicators of revenue, or with
+    measure='profit' the same on profit plus the whale-curve figures."""
+    from kam_analytics.analytics import concentration as conc
+
+    ranked = conc.ranked_customers(table, measure)
+    report = conc.concentration(ranked, measure).to_json()
+    if measure == "profit":
+        whale = conc.whale_curve(ranked)
+        report.update(unprofitable_customers=whale.unprofitable_customers,
+                      break_even_customers=whale.break_even_customers,
+                      profitable_customers=whale.profitable_customers, peak_share=whale.peak_share,
+                      peak_customers=whale.peak_customers, top20pct_share=whale.top20pct_share,
+                      total=whale.total_profit)
+    return report
+
+
+def slice_concentration(store, data_slice: Slice, measure: str = "revenue") -> dict:
+    """``concentration_report`` of a slice; profit needs a dataset with profit (or cost)."""
+    from kam_analytics.errors import StoreError
+
+    table = transactions(store, data_slice)
+    if measure == "profit" and "profit" not in table.columns:
+        raise StoreError("no_profit", name=dataset_of(store, data_slice).name)
+    return concentration_report(table, measure)
+
+
+# -- RFM --------------------------------------------------------------------------------------
+def rfm_segments(store, data_slice: Slice, as_of, n_clusters="auto"):
+    """RFM scores and segments as of ``as_of``, clustered (``rfm.cluster_customers``).
+    Returns the RFM result and the fitted model (None when there is nothing to cluster)."""
+    from kam_analytics.analytics import rfm
+
+    result = rfm.rfm(rfm.rfm_values(transactions(store, data_slice), as_of, _single_line(store, data_slice)), as_of)
+    model = rfm.cluster_customers(result, n_clusters)
+    return result, model
+
+
+# -- churn ------------------------------------------------------------------------------------
+@dataclass
+class ChurnList:
+    """The accounts a churn review looks at, highest risk first.
+
+    ``table``: customer_id, name (when known), risk, rank (1 = highest risk within the list),
+    revenue_at_risk, reasons (list of reason dicts, ``churn.reason_text`` words them), last,
+    typical_gap_days, status (the latest follow-up status, '' when none);
+    ``scored``: the whole ``churn.Scored`` result (method, why, training rows);
+    ``fallback``: the key-account rule selected nobody, so the top 20% by revenue are watched."""
+
+    table: pd.DataFrame
+    scored: object
+    fallback: bool
+
+
+def churn_list(store, data_slice: Slice, as_of, horizon_days: int, scope: str = "key",
+               scored=None, card=None, summary: pd.DataFrame | None = None) -> ChurnList:
+    """Lapse risk of the key accounts (``scope='key'``: the default scorecard's list, else the
+    top 20% by revenue, ``accounts.watched_ids``) or of every active account (``'all'``), with
+    names (from the per-customer summary as of ``as_of``) and the latest follow-up status.
+    ``scored``, ``card`` and ``summary`` may be passed when at hand (the pages cache them)."""
+    from kam_analytics.analytics import accounts, churn
+
+    dataset = dataset_of(store, data_slice)
+    if scored is None:
+        scored = churn.score_accounts(transactions(store, data_slice), as_of, horizon_days)
+    table = scored.table.copy()
+    fallback = False
+    if scope == "key" and not table.empty:
+        card = card if card is not None else scorecard(store, data_slice, as_of)
+        key_ids, fallback = accounts.watched_ids(card)
+        table = table[table["customer_id"].isin(key_ids)].copy()
+        table["rank"] = range(1, len(table) + 1)
+    if summary is None:
+        summary = customer_summary(store, data_slice, as_of) if not table.empty else pd.DataFrame()
+    if "name" in summary:
+        table["name"] = table["customer_id"].map(dict(zip(summary["customer_id"], summary["name"])))
+    latest = store.latest_statuses(dataset)
+    table["status"] = [latest.get(c, "") for c in table["customer_id"]]
+    return ChurnList(table.reset_index(drop=True), scored, fallback)
+
+
+def churn_export(churn: ChurnList, lang: str = "en") -> pd.DataFrame:
+    """The ``churn --out`` rows: customer_id, name, risk, rank, revenue_at_risk, reasons
+    (worded, joined with the language's list separator), last_order, typical_gap_days, status."""
+    from kam_analytics.analytics.churn import reason_text
+    from kam_analytics.i18n import join_list
+
+    t = churn.table
+    return pd.DataFrame({
+        "customer_id": t["customer_id"], "name": t["name"] if "name" in t else None,
+        "risk": t["risk"].round(4), "rank": t["rank"], "revenue_at_risk": t["revenue_at_risk"].round(2),
+        "reasons": [join_list([reason_text(r, lang) for r in rs], lang, sentences=True) for rs in t["reasons"]],
+        "last_order": pd.to_datetime(t["last"]).dt.date.astype(str), "typical_gap_days": t["typical_gap_days"].round(1),
+        "status": t["status"],
+    })
