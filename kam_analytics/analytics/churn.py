@@ -8,7 +8,6 @@ The accounts considered at a snapshot are the customers with an order in the yea
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from dataclasses import dataclass
 
 import ibis
@@ -151,21 +150,18 @@ def training_set(table: ibis.Table, first, as_of, horizon_days: int = HORIZON_DA
     ``MAX_ACCOUNTS_PER_SNAPSHOT`` accounts each, sampled with a fixed seed); no snapshot's
     label looks past ``as_of``."""
     frames = []
-    # one order table for every snapshot: a temp table on the same connection, dropped after
-    backend = table.get_backend()
-    name = f"_kam_orders_{uuid.uuid4().hex[:12]}"
-    orders = backend.create_table(name, order_starts(table), temp=True)
-    try:
-        for snap in snapshot_dates(first, as_of, horizon_days)[-MAX_SNAPSHOTS:]:
-            features = snapshot_features(table, snap, orders=orders)
-            if features.empty:
-                continue
-            if len(features) > MAX_ACCOUNTS_PER_SNAPSHOT:
-                features = features.sample(MAX_ACCOUNTS_PER_SNAPSHOT, random_state=0).sort_index()
-            features["lapsed"] = lapse_labels(table, snap, features["customer_id"], horizon_days).to_numpy()
-            frames.append(features)
-    finally:
-        backend.raw_sql(f'DROP TABLE IF EXISTS "{name}"')  # a generated name, never user text
+    # One order table for every snapshot, materialised once by the engine (``Table.cache``).
+    # It is dropped when the last reference to it goes, not by an explicit release: two reviews
+    # of the same data at once share one cached table, and neither may drop it under the other.
+    orders = order_starts(table).cache()
+    for snap in snapshot_dates(first, as_of, horizon_days)[-MAX_SNAPSHOTS:]:
+        features = snapshot_features(table, snap, orders=orders)
+        if features.empty:
+            continue
+        if len(features) > MAX_ACCOUNTS_PER_SNAPSHOT:
+            features = features.sample(MAX_ACCOUNTS_PER_SNAPSHOT, random_state=0).sort_index()
+        features["lapsed"] = lapse_labels(table, snap, features["customer_id"], horizon_days).to_numpy()
+        frames.append(features)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=FEATURES + ["lapsed"])
 
 
@@ -269,9 +265,8 @@ def _train(table, first, as_of, horizon_days):
         return None, "history_short", len(train)
     if min(positives, negatives) < MIN_CLASS_ROWS:
         return None, "labels_few", len(train)
-    columns = feature_columns(train)
-    model = ChurnClassifier().fit(train[columns].to_numpy(dtype=float), train["lapsed"].to_numpy(dtype=int))
-    model.feature_columns_ = columns
+    # fitted on a frame, the model keeps the columns it learned from (``feature_names_in_``)
+    model = ChurnClassifier().fit(train[feature_columns(train)].astype("float64"), train["lapsed"].to_numpy(dtype=int))
     return model, None, len(train)
 
 
@@ -286,7 +281,7 @@ def score_accounts(table: ibis.Table, as_of, horizon_days: int = HORIZON_DAYS) -
         return Scored(features.assign(risk=[], rank=[], reasons=[]), as_of, horizon_days, "rule", "no_accounts")
     model, why, rows = _train(t, first, as_of, horizon_days) if pd.notna(first) else (None, "history_short", 0)
     if model is not None:
-        features["risk"] = model.predict_proba(features[model.feature_columns_].to_numpy(dtype=float))[:, 1]
+        features["risk"] = model.predict_proba(features[list(model.feature_names_in_)].astype("float64"))[:, 1]
         method = "model"
     else:
         features["risk"] = rule_score(features)
