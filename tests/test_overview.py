@@ -6,7 +6,8 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from kam_analytics.analytics.overview import attention_items, headline, recent_vs_last_year, top_n_share
+from kam_analytics.analytics.concentration import top_n_share
+from kam_analytics.analytics.overview import attention_items, headline, recent_vs_last_year
 
 
 def summary(rows):

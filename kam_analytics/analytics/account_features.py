@@ -7,7 +7,8 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from kam_analytics.analytics.filters import apply_filters, order_key, orders_expr
+from kam_analytics.analytics.customers import summary_metrics
+from kam_analytics.analytics.filters import apply_filters, end_of_day, order_key, orders_expr
 
 RECENT_DAYS = 365
 CREDIT_SCALE = {"AAA": 100, "AA": 90, "A": 80, "BBB": 70, "BB": 55, "B": 40, "CCC": 25, "CC": 15, "C": 5, "D": 0}
@@ -37,24 +38,24 @@ def customer_features(table: ibis.Table, as_of, attributes: ibis.Table | None = 
     orders and the largest order come from the lines in the same pass — the same values,
     without grouping by order.
     """
-    end = pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+    end = pd.Timestamp(end_of_day(as_of))
     t = apply_filters(table, as_of=as_of)
     end_lit = ibis.literal(end.to_pydatetime())
     recent_start = ibis.literal((end.normalize() - pd.Timedelta(days=recent_days - 1)).to_pydatetime())
     prior_start = ibis.literal((end.normalize() - pd.Timedelta(days=2 * recent_days - 1)).to_pydatetime())
     amount = t.amount.cast("float64")
+    base = summary_metrics(t, orders=False)  # the per-customer summary; orders come below
     metrics = {
-        "revenue": t.amount.sum().cast("float64"),
-        "first_order": t.order_date.min(),
-        "last_order": t.order_date.max(),
+        "revenue": base["revenue"],
+        "first_order": base["first_order"],
+        "last_order": base["last_order"],
         "recent_revenue": amount.sum(where=t.order_date >= recent_start),
         "prior_revenue": amount.sum(where=(t.order_date >= prior_start) & (t.order_date < recent_start)),
     }
     metrics.update(month_words(t, end))
-    if "customer_name" in t.columns:
-        metrics["name"] = t.customer_name.max()
-    if "profit" in t.columns:
-        metrics["profit"] = t.profit.sum().cast("float64")
+    for optional in ("name", "profit"):
+        if optional in base:
+            metrics[optional] = base[optional]
     if "discount" in t.columns:
         metrics["discount_weighted"] = (t.discount * amount).sum()
         metrics["discount_base"] = amount.sum(where=t.discount.notnull())

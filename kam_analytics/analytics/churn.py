@@ -14,7 +14,8 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from kam_analytics.analytics.filters import order_key
+from kam_analytics.analytics.customers import summary_metrics
+from kam_analytics.analytics.filters import apply_filters, end_of_day, order_key
 
 HORIZON_DAYS = 90
 ACTIVE_DAYS = 365
@@ -58,9 +59,9 @@ def snapshot_features(table: ibis.Table, as_of, window_days: int = WINDOW_DAYS,
     prior is 0); basket_trend: average order value recent vs prior − 1; revenue_share: the
     account's revenue over the last year / the portfolio's.
     """
-    end = _ts(as_of) + pd.Timedelta(days=1)
+    end = end_of_day(as_of)
     day = _ts(as_of)
-    t = table.filter(table.order_date < end.to_pydatetime())
+    t = apply_filters(table, as_of=as_of)
     recent = (day - pd.Timedelta(days=window_days - 1)).to_pydatetime()
     prior = (day - pd.Timedelta(days=2 * window_days - 1)).to_pydatetime()
     year = (day - pd.Timedelta(days=active_days - 1)).to_pydatetime()
@@ -73,24 +74,23 @@ def snapshot_features(table: ibis.Table, as_of, window_days: int = WINDOW_DAYS,
     if "discount" in t.columns:
         optional["discount_weighted"] = (t.discount * amount).sum(where=in_recent)
     if "due_date" in t.columns:
-        due = t.due_date.notnull() & (t.due_date < end.to_pydatetime())
-        paid_by = (t.paid_date.notnull() & (t.paid_date < end.to_pydatetime())) if "paid_date" in t.columns \
-            else ibis.literal(False)
-        settled = ibis.ifelse(paid_by, t.paid_date, ibis.literal(end.to_pydatetime())) if "paid_date" in t.columns \
-            else ibis.literal(end.to_pydatetime())
+        due = t.due_date.notnull() & (t.due_date <= end)
+        paid_by = (t.paid_date.notnull() & (t.paid_date <= end)) if "paid_date" in t.columns else ibis.literal(False)
+        settled = ibis.ifelse(paid_by, t.paid_date, ibis.literal(end)) if "paid_date" in t.columns else ibis.literal(end)
         late = ibis.greatest(settled.delta(t.due_date, unit="day"), 0).cast("float64")
         optional["late_weighted"] = (late * amount).sum(where=due & (t.order_date >= year))
         optional["due_amount"] = amount.sum(where=due & (t.order_date >= year))
     if "product" in t.columns:
         optional["products_recent"] = t["product"].nunique(where=in_recent)
         optional["products_prior"] = t["product"].nunique(where=in_prior)
+    base = summary_metrics(t, orders=False)  # the per-customer summary; orders from order starts
     money = t.group_by("customer_id").aggregate(
-        first=t.order_date.min(), last=t.order_date.max(), monetary=amount.sum(),
+        first=base["first_order"], last=base["last_order"], monetary=base["revenue"],
         revenue_year=amount.sum(where=t.order_date >= year),
         revenue_recent=amount.sum(where=in_recent), revenue_prior=amount.sum(where=in_prior), **optional)
     money = money.filter(money["last"] >= year)
     o = orders if orders is not None else order_starts(table)
-    o = o.filter(o.started < end.to_pydatetime())
+    o = o.filter(o.started <= end)
     counts = o.group_by("customer_id").aggregate(
         frequency=o.count(), orders_recent=o.count(where=o.started >= recent),
         orders_prior=o.count(where=(o.started >= prior) & (o.started < recent)))
@@ -124,9 +124,9 @@ def snapshot_features(table: ibis.Table, as_of, window_days: int = WINDOW_DAYS,
 def lapse_labels(table: ibis.Table, as_of, customers: pd.Series, horizon_days: int = HORIZON_DAYS) -> pd.Series:
     """1 when the customer places no order in (as_of, as_of + horizon], else 0 (aligned with
     ``customers``)."""
-    start = (_ts(as_of) + pd.Timedelta(days=1)).to_pydatetime()
-    stop = (_ts(as_of) + pd.Timedelta(days=horizon_days + 1)).to_pydatetime()
-    future = table.filter((table.order_date >= start) & (table.order_date < stop))
+    after = end_of_day(as_of)
+    until = end_of_day(_ts(as_of) + pd.Timedelta(days=horizon_days))
+    future = table.filter((table.order_date > after) & (table.order_date <= until))
     ordered = set(future.select("customer_id").distinct().to_pandas()["customer_id"])
     return pd.Series([0 if c in ordered else 1 for c in customers], index=customers.index)
 
@@ -274,7 +274,7 @@ def score_accounts(table: ibis.Table, as_of, horizon_days: int = HORIZON_DAYS) -
     """Risk for every account active at ``as_of`` (see ``snapshot_features``), ranked (1 =
     highest risk; ties by customer_id), with reasons and revenue_at_risk = risk × revenue of
     the last year. Trained on snapshots up to as_of − horizon; nothing after as_of is used."""
-    t = table.filter(table.order_date < (_ts(as_of) + pd.Timedelta(days=1)).to_pydatetime())
+    t = apply_filters(table, as_of=as_of)
     first = t.order_date.min().to_pandas()
     features = snapshot_features(t, as_of)
     if features.empty:
@@ -329,8 +329,7 @@ def post_mortem(table: ibis.Table, as_of, horizon_days: int = HORIZON_DAYS, by: 
     """Accounts that lapsed (last order more than ``horizon_days`` before as_of), one row each:
     customer_id, last_order, lapse_month (month of the last order), revenue_lost (its revenue in
     the 365 days up to its last order), and ``by`` (e.g. region: its most frequent value)."""
-    end = (_ts(as_of) + pd.Timedelta(days=1)).to_pydatetime()
-    t = table.filter(table.order_date < end)
+    t = apply_filters(table, as_of=as_of)
     last = t.group_by("customer_id").aggregate(last_order=t.order_date.max())
     cutoff = (_ts(as_of) - pd.Timedelta(days=horizon_days)).to_pydatetime()
     lapsed = last.filter(last.last_order < ibis.literal(cutoff) + ibis.interval(days=1))
@@ -349,8 +348,7 @@ def cohort_retention(table: ibis.Table, as_of) -> pd.DataFrame:
     each later quarter k (0 = the first), the share of the cohort that ordered in it. Computed
     in the database from (customer, quarter) pairs up to as_of. Columns: cohort (first day of
     the quarter), k, customers (who ordered in quarter k), share (customers / cohort size)."""
-    end = (_ts(as_of) + pd.Timedelta(days=1)).to_pydatetime()
-    t = table.filter(table.order_date < end)
+    t = apply_filters(table, as_of=as_of)
     active = t.group_by([t.customer_id, t.order_date.truncate("Q").name("quarter")]).aggregate()
     first = active.group_by("customer_id").aggregate(cohort=active.quarter.min())
     joined = active.join(first, "customer_id")

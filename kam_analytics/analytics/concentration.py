@@ -26,6 +26,8 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from kam_analytics.analytics.customers import summary_metrics
+
 MAJOR_CUSTOMER_SHARE = 0.10  # US GAAP ASC 280-10-50-42: disclose any customer with >= 10% of revenue
 TOP5_FLAG_SHARE = 0.30       # editable level for 前五名客户销售额占比
 HHI_BANDS = (1500, 2500)     # 2010 US DOJ/FTC Horizontal Merger Guidelines, borrowed for customers
@@ -44,14 +46,17 @@ def ranked_customers(table: ibis.Table, measure: str = "revenue") -> pd.DataFram
     """One row per customer, ranked: customer_id, name (if known), value, revenue, profit (if
     known), rank (1 = largest value; ties by customer_id), x (= max(value, 0)), cum_x
     (running sum of x in rank order). Computed in the database."""
-    metrics = {"value": _measure_sum(table, measure), "revenue": table.amount.sum().cast("float64")}
-    if "profit" in table.columns:
-        metrics["profit"] = table.profit.sum().cast("float64")
+    if measure not in ("revenue", "profit"):
+        raise ValueError(f"unknown measure {measure!r}")
+    base = summary_metrics(table, orders=False)  # the per-customer summary
+    metrics = {"value": base[measure], "revenue": base["revenue"]}
+    if "profit" in base:
+        metrics["profit"] = base["profit"]
     if "discount" in table.columns:
         # revenue-weighted average discount rate (discount depth)
         metrics["discount"] = (table.discount * table.amount.cast("float64")).sum() / table.amount.cast("float64").sum()
-    if "customer_name" in table.columns:
-        metrics["name"] = table.customer_name.max()
+    if "name" in base:
+        metrics["name"] = base["name"]
     per = table.group_by("customer_id").aggregate(**metrics)
     per = per.mutate(x=ibis.greatest(per.value, 0.0))
     order = [ibis.desc(per.value), per.customer_id]
@@ -102,6 +107,22 @@ class Concentration:
         return asdict(self)
 
 
+def top_n_share(values, n: int) -> float | None:
+    """CRn: the share of the measure brought by the ``n`` customers with the most, customers
+    with a negative net value counting as 0,
+
+    share = (Σ of the n largest max(value, 0)) / (Σ of all max(value, 0)).
+
+    Ties at the n-th place do not change the sum. None when there are no customers or no
+    positive value; with fewer than n customers the share is 1. Nulls are ignored."""
+    x = pd.Series(values, dtype="float64").dropna().clip(lower=0).to_numpy()
+    positive = float(x.sum())
+    if len(x) == 0 or positive <= 0:
+        return None
+    ranked = -np.sort(-x)  # largest first
+    return float(np.cumsum(ranked)[min(n, len(ranked)) - 1] / positive)
+
+
 def hhi_level(hhi: float | None) -> str | None:
     if hhi is None:
         return None
@@ -142,7 +163,7 @@ def concentration(ranked: pd.DataFrame, measure: str = "revenue", cuts: tuple[fl
                              None, None, {"A": 0, "B": 0, "C": n}, [])
     shares = x / positive
     cum = np.cumsum(x) / positive  # divide once: the last value is exactly 1
-    top = lambda k: float(cum[min(k, n) - 1])  # noqa: E731
+    top = lambda k: top_n_share(x, k)  # noqa: E731
     hhi = float(10_000 * np.sum(shares ** 2))
     reached = np.nonzero(cum >= 0.8 - 1e-12)[0]
     classes = abc_classes(np.cumsum(x), x, cuts)

@@ -4,11 +4,31 @@ from __future__ import annotations
 import ibis
 import pandas as pd
 
-from kam_analytics.analytics.filters import orders_expr
+from kam_analytics.analytics.filters import apply_filters, orders_expr
 
 
-def customer_summary(table: ibis.Table, single_line_orders: bool = False) -> pd.DataFrame:
-    """One row per customer of the (already filtered) transactions, ordered by customer_id.
+def summary_metrics(table: ibis.Table, single_line_orders: bool = False, orders: bool = True) -> dict:
+    """The per-customer aggregates every analysis starts from, as Ibis expressions to group
+    by customer_id (``customer_summary`` documents each): name (when the dataset has names),
+    first_order, last_order, orders (unless ``orders=False``: churn counts order starts
+    instead, the same number), revenue, profit (when known). Concentration, RFM, the
+    scorecard features and the churn features add their own figures to these."""
+    metrics = {}
+    if "customer_name" in table.columns:
+        metrics["name"] = table.customer_name.max()
+    metrics.update(first_order=table.order_date.min(), last_order=table.order_date.max())
+    if orders:
+        metrics["orders"] = orders_expr(table, single_line_orders)
+    metrics["revenue"] = table.amount.sum().cast("float64")
+    if "profit" in table.columns:
+        metrics["profit"] = table.profit.sum().cast("float64")
+    return metrics
+
+
+def customer_summary(table: ibis.Table, single_line_orders: bool = False, as_of=None) -> pd.DataFrame:
+    """One row per customer of the (already filtered) transactions, ordered by customer_id —
+    the per-customer summary, in the spirit of lifetimes' ``summary_data_from_transaction_data``.
+    With ``as_of``, only the lines dated on or before that day (``filters.apply_filters``).
 
     Columns:
       customer_id;
@@ -21,17 +41,9 @@ def customer_summary(table: ibis.Table, single_line_orders: bool = False) -> pd.
     Null amounts cannot occur (ingest rejects them). ``single_line_orders``: see
     ``filters.orders_expr`` (same values, a cheaper count).
     """
-    metrics = {
-        "first_order": table.order_date.min(),
-        "last_order": table.order_date.max(),
-        "orders": orders_expr(table, single_line_orders),
-        "revenue": table.amount.sum().cast("float64"),
-    }
-    if "customer_name" in table.columns:
-        metrics = {"name": table.customer_name.max(), **metrics}
-    if "profit" in table.columns:
-        metrics["profit"] = table.profit.sum().cast("float64")
-    result = table.group_by("customer_id").aggregate(**metrics).order_by("customer_id")
+    if as_of is not None:
+        table = apply_filters(table, as_of=as_of)
+    result = table.group_by("customer_id").aggregate(**summary_metrics(table, single_line_orders)).order_by("customer_id")
     return result.to_pandas()
 
 

@@ -9,26 +9,13 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from kam_analytics.analytics.concentration import top_n_share
+from kam_analytics.analytics.filters import end_of_day
+
 ACTIVE_DAYS = 90
 DEPENDENCY_SHARE = 0.10
 LAPSED_DAYS = 90
 TOP_FRACTION = 0.20
-
-
-def top_n_share(revenue: pd.Series, n: int) -> float | None:
-    """Share of revenue brought by the ``n`` customers with the most revenue — CRn, the same
-    definition as ``analytics.concentration``: customers with negative net revenue count as 0,
-
-    share = (sum of the n largest max(revenue, 0)) / (sum of all max(revenue, 0)).
-
-    Ties at the n-th place do not change the sum. None when there are no customers or no
-    positive revenue; with fewer than n customers the share is 1.
-    """
-    positive = pd.Series(revenue, dtype="float64").dropna().clip(lower=0)
-    total = float(positive.sum())
-    if positive.empty or total <= 0:
-        return None
-    return float(positive.nlargest(n).sum()) / total
 
 
 @dataclass
@@ -52,7 +39,7 @@ class Headline:
 
 
 def _end_timestamp(period_end) -> pd.Timestamp:
-    return pd.Timestamp(period_end).normalize() + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+    return pd.Timestamp(end_of_day(period_end))
 
 
 def ranked(summary: pd.DataFrame) -> pd.DataFrame:

@@ -13,7 +13,8 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from kam_analytics.analytics.filters import apply_filters, orders_expr
+from kam_analytics.analytics.customers import summary_metrics
+from kam_analytics.analytics.filters import apply_filters
 
 # Segment rule table on (R score, F score), after the R×F segment map popularised by Putler's
 # RFM analysis, with its 1-1 cell named "Lost". Each (R, F) pair from 1–5 falls in exactly
@@ -52,10 +53,11 @@ def rfm_values(table: ibis.Table, as_of, single_line_orders: bool = False) -> pd
     ``single_line_orders``: see ``filters.orders_expr`` (same values, a cheaper count)."""
     t = apply_filters(table, as_of=as_of)
     day = pd.Timestamp(as_of).normalize()
-    metrics = {"first": t.order_date.min(), "last": t.order_date.max(), "frequency": orders_expr(t, single_line_orders),
-               "monetary": t.amount.sum().cast("float64")}
-    if "customer_name" in t.columns:
-        metrics["name"] = t.customer_name.max()
+    base = summary_metrics(t, single_line_orders)  # the per-customer summary, in RFM's words
+    metrics = {"first": base["first_order"], "last": base["last_order"], "frequency": base["orders"],
+               "monetary": base["revenue"]}
+    if "name" in base:
+        metrics["name"] = base["name"]
     out = t.group_by("customer_id").aggregate(**metrics).order_by("customer_id").to_pandas()
     out["recency_days"] = (day - pd.to_datetime(out["last"]).dt.normalize()).dt.days
     out["tenure_days"] = (day - pd.to_datetime(out["first"]).dt.normalize()).dt.days
