@@ -286,9 +286,16 @@ class Store:
         backend = ibis.duckdb.from_connection(self.cursor())
         return backend.table(_check_internal(dataset.attributes_table))
 
+    def staged(self, staging: str):
+        """A staging table (loaded, not yet a dataset) as an Ibis table."""
+        import ibis
+
+        return ibis.duckdb.from_connection(self.cursor()).table(_check_internal(staging))
+
     def commit_dataset(self, name: str, staging: str, rejects: str | None, meta: DatasetMeta,
-                       replace: bool = False) -> Dataset:
-        """Register ``staging`` as dataset ``name`` in one transaction.
+                       totals: dict, replace: bool = False) -> Dataset:
+        """Register ``staging`` as dataset ``name`` in one transaction, with its ``totals``
+        (``customers.dataset_totals`` of the staging table: rows, customers, revenue, dates).
 
         With ``replace`` an existing dataset of that name is swapped for the new table
         atomically (same id, so follow-ups and settings stay attached); without it, an
@@ -307,10 +314,6 @@ class Store:
                 cur.execute(f'ALTER TABLE "{_check_internal(staging)}" RENAME TO "{table_name}"')
                 if rejects:
                     cur.execute(f'ALTER TABLE "{_check_internal(rejects)}" RENAME TO "{rejects_name}"')
-                stats = cur.execute(
-                    f"""SELECT count(*), count(DISTINCT customer_id), CAST(sum(amount) AS DOUBLE),
-                               min(order_date), max(order_date) FROM "{table_name}" """
-                ).fetchone()
                 rejected = cur.execute(f'SELECT count(*) FROM "{rejects_name}"').fetchone()[0] if rejects else 0
                 columns = [r[0] for r in cur.execute(
                     "SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND database_name = current_database()"
@@ -321,8 +324,8 @@ class Store:
                     source_file=meta.source_file, file_format=meta.file_format, encoding=meta.encoding,
                     delimiter=meta.delimiter, mapping=json.dumps(meta.mapping, ensure_ascii=False),
                     details=json.dumps(meta.details, ensure_ascii=False, default=str),
-                    columns=json.dumps(columns), rows=stats[0], rejected=rejected, customers=stats[1],
-                    revenue=stats[2] or 0.0, date_min=stats[3], date_max=stats[4],
+                    columns=json.dumps(columns), rows=totals["rows"], rejected=rejected, customers=totals["customers"],
+                    revenue=totals["revenue"], date_min=totals["date_min"], date_max=totals["date_max"],
                     created_at=datetime.now(), version=version,
                 )
                 if existing is not None:

@@ -14,6 +14,7 @@ from kam_analytics.errors import IngestError
 from kam_analytics.ingest import parse
 from kam_analytics.ingest.raw import first_rows
 from kam_analytics.ingest.read import RawTable, read_raw
+from kam_analytics.analytics.customers import dataset_totals
 from kam_analytics.schema import COLUMNS, MONEY, auto_mapping, normalise_header
 from kam_analytics.store import DatasetMeta, Store
 from kam_analytics.tmpfiles import scratch_dir
@@ -348,7 +349,8 @@ def ingest_file(store: Store, path: str | Path, dataset: str | None = None,
             )
             step(0.95, "progress_saving")
             existed = store.find(name) is not None
-            registered = store.commit_dataset(name, tx_table, rej_table, meta, replace=replace)
+            totals = dataset_totals(store.staged(tx_table))
+            registered = store.commit_dataset(name, tx_table, rej_table, meta, totals, replace=replace)
         except BaseException:
             store.drop_tables(tx_table, rej_table)
             raise
