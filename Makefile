@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
 
-.PHONY: run test setup dev bench browser clean
+.PHONY: run test setup dev bench browser docs clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -38,6 +38,10 @@ browser:
 ## make bench: the performance benchmarks (not part of make test)
 bench: dev
 	$(BIN)/python bench/run.py
+
+## make docs: write the command summary in README.md from the command-line parser
+docs: setup
+	$(BIN)/python -m kam_analytics.readme
 
 clean:
 	rm -rf $(VENV) .pytest_cache

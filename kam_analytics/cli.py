@@ -185,15 +185,15 @@ def _date(text: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m kam_analytics", description="KAM Analytics command line.")
-    parser.add_argument("--db", help="store file (default: KAM_DB or data/kam.duckdb)")
+    parser.add_argument("--db", metavar="PATH", help="store file (default: KAM_DB or data/kam.duckdb)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("ingest", help="load a CSV/TSV/TXT/XLSX/Parquet file as a dataset")
-    p.add_argument("file")
-    p.add_argument("--dataset", help="dataset name (default: the file name)")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--dataset", metavar="NAME", help="dataset name (default: the file name)")
     p.add_argument("--map", action="append", metavar="CANONICAL=SOURCE", help="map a field to a column")
-    p.add_argument("--sheet", help="Excel sheet (default: the first non-empty one)")
-    p.add_argument("--date-format", help="dmy, mdy, ymd or a strptime format such as %%d/%%m/%%Y")
+    p.add_argument("--sheet", metavar="NAME", help="Excel sheet (default: the first non-empty one)")
+    p.add_argument("--date-format", metavar="FMT", help="dmy, mdy, ymd or a strptime format such as %%d/%%m/%%Y")
     p.add_argument("--replace", action="store_true", help="replace an existing dataset of that name")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_ingest)
@@ -203,57 +203,74 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_datasets)
 
     p = sub.add_parser("drop", help="delete a dataset")
-    p.add_argument("name")
+    p.add_argument("name", metavar="NAME")
     p.set_defaults(func=cmd_drop)
 
     p = sub.add_parser("rejects", help="write the rows an ingest refused, with reasons")
-    p.add_argument("--dataset", required=True)
-    p.add_argument("--out", required=True)
+    p.add_argument("--dataset", required=True, metavar="NAME")
+    p.add_argument("--out", required=True, metavar="FILE.csv")
     p.set_defaults(func=cmd_rejects)
 
     p = sub.add_parser("customers", help="one row per customer")
-    p.add_argument("--dataset", required=True)
-    p.add_argument("--as-of", type=_date)
-    p.add_argument("--out", required=True)
+    p.add_argument("--dataset", required=True, metavar="NAME")
+    p.add_argument("--as-of", type=_date, metavar="DATE")
+    p.add_argument("--out", required=True, metavar="FILE.csv")
     p.set_defaults(func=cmd_customers)
 
     p = sub.add_parser("concentration", help="how concentrated revenue (or profit) is on few customers")
-    p.add_argument("--dataset", required=True)
-    p.add_argument("--measure", choices=["revenue", "profit"], default="revenue")
-    p.add_argument("--start", type=_date)
-    p.add_argument("--end", type=_date)
+    p.add_argument("--dataset", required=True, metavar="NAME")
+    p.add_argument("--measure", choices=["revenue", "profit"], default="revenue", metavar="revenue|profit")
+    p.add_argument("--start", type=_date, metavar="DATE")
+    p.add_argument("--end", type=_date, metavar="DATE")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_concentration)
 
     p = sub.add_parser("accounts", help="customer value scorecard, tiers, flags and the key-account list")
-    p.add_argument("--dataset", required=True)
-    p.add_argument("--as-of", type=_date)
-    p.add_argument("--out", required=True)
+    p.add_argument("--dataset", required=True, metavar="NAME")
+    p.add_argument("--as-of", type=_date, metavar="DATE")
+    p.add_argument("--out", required=True, metavar="FILE.csv")
     p.set_defaults(func=cmd_accounts)
 
     p = sub.add_parser("rfm", help="RFM scores, segments and clusters per customer")
-    p.add_argument("--dataset", required=True)
-    p.add_argument("--as-of", type=_date)
-    p.add_argument("--k", type=_k, default="auto")
-    p.add_argument("--out", required=True)
+    p.add_argument("--dataset", required=True, metavar="NAME")
+    p.add_argument("--as-of", type=_date, metavar="DATE")
+    p.add_argument("--k", type=_k, default="auto", metavar="auto|N")
+    p.add_argument("--out", required=True, metavar="FILE.csv")
     p.set_defaults(func=cmd_rfm)
 
     p = sub.add_parser("churn", help="lapse risk of key accounts (or all) with reasons")
-    p.add_argument("--dataset", required=True)
-    p.add_argument("--as-of", type=_date, required=True)
-    p.add_argument("--horizon", type=int, default=90)
-    p.add_argument("--scope", choices=["key", "all"], default="key")
-    p.add_argument("--out", required=True)
+    p.add_argument("--dataset", required=True, metavar="NAME")
+    p.add_argument("--as-of", type=_date, required=True, metavar="DATE")
+    p.add_argument("--horizon", type=int, default=90, metavar="DAYS")
+    p.add_argument("--scope", choices=["key", "all"], default="key", metavar="key|all")
+    p.add_argument("--out", required=True, metavar="FILE.csv")
     p.set_defaults(func=cmd_churn)
 
     p = sub.add_parser("backtest", help="replay the churn model at an earlier date against what happened")
-    p.add_argument("--dataset", required=True)
-    p.add_argument("--as-of", type=_date, required=True)
-    p.add_argument("--horizon", type=int, default=90)
+    p.add_argument("--dataset", required=True, metavar="NAME")
+    p.add_argument("--as-of", type=_date, required=True, metavar="DATE")
+    p.add_argument("--horizon", type=int, default=90, metavar="DAYS")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_backtest)
 
     return parser
+
+
+def command_reference() -> str:
+    """The README's command summary, made from the parser itself (``make docs`` writes it
+    into README.md; a test checks they agree): one usage line per command."""
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+
+    def usage(p: argparse.ArgumentParser, prog: str) -> str:
+        formatter = argparse.HelpFormatter(prog=prog, width=10_000)
+        actions = [a for a in p._actions if not isinstance(a, (argparse._HelpAction, argparse._SubParsersAction))]
+        formatter.add_usage(None, actions, p._mutually_exclusive_groups, prefix="")
+        return formatter.format_help().strip()
+
+    lines = [usage(parser, parser.prog) + " COMMAND …"]
+    lines += [f"  {usage(sub, name)}" for name, sub in commands.choices.items()]
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
