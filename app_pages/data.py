@@ -9,7 +9,7 @@ import streamlit as st
 
 from kam_analytics.errors import KamError
 from kam_analytics.export import csv_bytes
-from kam_analytics.i18n import format_count, t
+from kam_analytics.i18n import format_count, join_list, t
 from kam_analytics.ingest import ingest_attributes, ingest_file, resolve_mapping
 from kam_analytics.ingest.report import report_details, report_warnings
 from kam_analytics.schema import COLUMNS, REQUIRED
@@ -129,8 +129,8 @@ def upload_section() -> None:
     st.selectbox(tr("upload_date_format"), DATE_FORMATS, key=f"datefmt_{upload_key}",
                  format_func=labeller("date_format_"))
     if result.date_formats:
-        st.caption(tr("upload_date_detected", formats=", ".join(
-            f"{tr('field_' + c)}: {f}" for c, f in result.date_formats.items())))
+        st.caption(tr("upload_date_detected", formats=join_list(
+            [f"{tr('field_' + c)}: {f}" for c, f in result.date_formats.items()], view.lang)))
     if result.error:
         st.warning(t(result.error, view.lang, **result.error_params))
 
@@ -225,7 +225,7 @@ def attributes_section(dataset) -> None:
             forget_upload(path)
         st.success(tr("attributes_loaded", customers=format_count(report.customers),
                       matched=format_count(report.matched), duplicates=format_count(report.duplicates),
-                      fields=", ".join(tr(f"field_{c}") for c in report.mapping if c != "customer_id")))
+                      fields=join_list([tr(f"field_{c}") for c in report.mapping if c != "customer_id"], view.lang)))
 
 
 report = st.session_state.get("_ingest_report")

@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from kam_analytics.analytics import rfm
+from kam_analytics.i18n import join_list
 from ui import queries
 from ui.state import frame, labeller, open_account, tr
 from ui.widgets import clickable_table, no_dataset
@@ -28,8 +29,9 @@ if table.empty:
 st.caption(tr("seg_as_of", as_of=str(as_of)))
 for dim, used in result.collapsed.items():
     limits = result.thresholds[dim]
-    ranges = "; ".join(f"{int(r.score)}: {r['min']:,.0f}–{r['max']:,.0f}" for _, r in limits.iterrows())
-    st.warning(tr("seg_ties", dim=tr(f"seg_dim_{dim}"), used=", ".join(map(str, used)), ranges=ranges))
+    ranges = join_list([f"{int(r.score)}: {r['min']:,.0f}–{r['max']:,.0f}" for _, r in limits.iterrows()], view.lang,
+                       sentences=True)
+    st.warning(tr("seg_ties", dim=tr(f"seg_dim_{dim}"), used=join_list(used, view.lang), ranges=ranges))
 
 names = dict(zip(table["customer_id"], table["name"])) if "name" in table else {}
 seg_label = labeller("segment_")

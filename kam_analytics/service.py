@@ -76,7 +76,7 @@ def dataset_of(store, data_slice: Slice):
 
     dataset = store.dataset_by_id(data_slice.dataset_id)
     if dataset is None:
-        raise StoreError("dataset_missing", name=str(data_slice.dataset_id))
+        raise StoreError("dataset_gone")
     return dataset
 
 

@@ -32,6 +32,8 @@ PSEUDO_MAX_ORDERS = 2        # … or the customer placed at most 2 orders
 PSEUDO_SILENCE = 3.0         # and has been silent for more than 3 × the portfolio's ordering rhythm
 RISING_GROWTH = 1.5          # recent-year revenue at least 1.5 × the year before
 OVERDUE_DAYS = 30.0
+# the flags a scored customer may carry (``scorecard`` says when each is raised)
+FLAGS = ("pseudo_key_account", "negative_margin", "discount_exceeds_margin", "overdue", "rising")
 
 # criterion -> (feature column, higher is better)
 CRITERIA: dict[str, tuple[str, bool]] = {

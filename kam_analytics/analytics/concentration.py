@@ -33,6 +33,7 @@ TOP5_FLAG_SHARE = 0.30       # editable level for 前五名客户销售额占比
 HHI_BANDS = (1500, 2500)     # 2010 US DOJ/FTC Horizontal Merger Guidelines, borrowed for customers
 ABC_CUTS = (0.80, 0.95)      # cumulative share limits of classes A and B (80/15/5)
 BREAK_EVEN_MARGIN = 0.01     # |profit| <= 1% of revenue counts as break-even
+FLAGS = ("major_customer", "top5_above")  # disclosure flags (``concentration_flags``)
 
 
 def _measure_sum(table: ibis.Table, measure: str):

@@ -204,7 +204,6 @@ def _read_xlsx(con, path: Path, table: str, sheet: str | None) -> RawTable:
 
 
 def _read_parquet(con, path: Path, table: str, tmp_dir: Path | None) -> RawTable:
-    import duckdb
     import pyarrow.parquet as pq
 
     temps: list[Path] = []
