@@ -183,76 +183,56 @@ def _date(text: str) -> str:
     return text[:10]
 
 
+def _command(sub, name: str, help_text: str, func, dataset: bool = True, as_of: str | None = None,
+             out: bool = False, json_flag: bool = False, extra=()) -> argparse.ArgumentParser:
+    """One sub-command with the options most share: --dataset, --as-of ('optional' or
+    'required'), the command's own (``extra``: (flags, keyword arguments) pairs), --out, --json."""
+    p = sub.add_parser(name, help=help_text)
+    if dataset:
+        p.add_argument("--dataset", required=True, metavar="NAME")
+    if as_of:
+        p.add_argument("--as-of", type=_date, required=as_of == "required", metavar="DATE")
+    for flags, kwargs in extra:
+        p.add_argument(*flags, **kwargs)
+    if out:
+        p.add_argument("--out", required=True, metavar="FILE.csv")
+    if json_flag:
+        p.add_argument("--json", action="store_true")
+    p.set_defaults(func=func)
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m kam_analytics", description="KAM Analytics command line.")
     parser.add_argument("--db", metavar="PATH", help="store file (default: KAM_DB or data/kam.duckdb)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    horizon = (["--horizon"], dict(type=int, default=90, metavar="DAYS"))
 
-    p = sub.add_parser("ingest", help="load a CSV/TSV/TXT/XLSX/Parquet file as a dataset")
-    p.add_argument("file", metavar="FILE")
-    p.add_argument("--dataset", metavar="NAME", help="dataset name (default: the file name)")
-    p.add_argument("--map", action="append", metavar="CANONICAL=SOURCE", help="map a field to a column")
-    p.add_argument("--sheet", metavar="NAME", help="Excel sheet (default: the first non-empty one)")
-    p.add_argument("--date-format", metavar="FMT", help="dmy, mdy, ymd or a strptime format such as %%d/%%m/%%Y")
-    p.add_argument("--replace", action="store_true", help="replace an existing dataset of that name")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_ingest)
-
-    p = sub.add_parser("datasets", help="list datasets")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_datasets)
-
-    p = sub.add_parser("drop", help="delete a dataset")
-    p.add_argument("name", metavar="NAME")
-    p.set_defaults(func=cmd_drop)
-
-    p = sub.add_parser("rejects", help="write the rows an ingest refused, with reasons")
-    p.add_argument("--dataset", required=True, metavar="NAME")
-    p.add_argument("--out", required=True, metavar="FILE.csv")
-    p.set_defaults(func=cmd_rejects)
-
-    p = sub.add_parser("customers", help="one row per customer")
-    p.add_argument("--dataset", required=True, metavar="NAME")
-    p.add_argument("--as-of", type=_date, metavar="DATE")
-    p.add_argument("--out", required=True, metavar="FILE.csv")
-    p.set_defaults(func=cmd_customers)
-
-    p = sub.add_parser("concentration", help="how concentrated revenue (or profit) is on few customers")
-    p.add_argument("--dataset", required=True, metavar="NAME")
-    p.add_argument("--measure", choices=["revenue", "profit"], default="revenue", metavar="revenue|profit")
-    p.add_argument("--start", type=_date, metavar="DATE")
-    p.add_argument("--end", type=_date, metavar="DATE")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_concentration)
-
-    p = sub.add_parser("accounts", help="customer value scorecard, tiers, flags and the key-account list")
-    p.add_argument("--dataset", required=True, metavar="NAME")
-    p.add_argument("--as-of", type=_date, metavar="DATE")
-    p.add_argument("--out", required=True, metavar="FILE.csv")
-    p.set_defaults(func=cmd_accounts)
-
-    p = sub.add_parser("rfm", help="RFM scores, segments and clusters per customer")
-    p.add_argument("--dataset", required=True, metavar="NAME")
-    p.add_argument("--as-of", type=_date, metavar="DATE")
-    p.add_argument("--k", type=_k, default="auto", metavar="auto|N")
-    p.add_argument("--out", required=True, metavar="FILE.csv")
-    p.set_defaults(func=cmd_rfm)
-
-    p = sub.add_parser("churn", help="lapse risk of key accounts (or all) with reasons")
-    p.add_argument("--dataset", required=True, metavar="NAME")
-    p.add_argument("--as-of", type=_date, required=True, metavar="DATE")
-    p.add_argument("--horizon", type=int, default=90, metavar="DAYS")
-    p.add_argument("--scope", choices=["key", "all"], default="key", metavar="key|all")
-    p.add_argument("--out", required=True, metavar="FILE.csv")
-    p.set_defaults(func=cmd_churn)
-
-    p = sub.add_parser("backtest", help="replay the churn model at an earlier date against what happened")
-    p.add_argument("--dataset", required=True, metavar="NAME")
-    p.add_argument("--as-of", type=_date, required=True, metavar="DATE")
-    p.add_argument("--horizon", type=int, default=90, metavar="DAYS")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_backtest)
-
+    _command(sub, "ingest", "load a CSV/TSV/TXT/XLSX/Parquet file as a dataset", cmd_ingest, dataset=False,
+             json_flag=True, extra=[
+                 (["file"], dict(metavar="FILE")),
+                 (["--dataset"], dict(metavar="NAME", help="dataset name (default: the file name)")),
+                 (["--map"], dict(action="append", metavar="CANONICAL=SOURCE", help="map a field to a column")),
+                 (["--sheet"], dict(metavar="NAME", help="Excel sheet (default: the first non-empty one)")),
+                 (["--date-format"], dict(metavar="FMT", help="dmy, mdy, ymd or a strptime format such as %%d/%%m/%%Y")),
+                 (["--replace"], dict(action="store_true", help="replace an existing dataset of that name")),
+             ])
+    _command(sub, "datasets", "list datasets", cmd_datasets, dataset=False, json_flag=True)
+    _command(sub, "drop", "delete a dataset", cmd_drop, dataset=False, extra=[(["name"], dict(metavar="NAME"))])
+    _command(sub, "rejects", "write the rows an ingest refused, with reasons", cmd_rejects, out=True)
+    _command(sub, "customers", "one row per customer", cmd_customers, as_of="optional", out=True)
+    _command(sub, "concentration", "how concentrated revenue (or profit) is on few customers", cmd_concentration,
+             json_flag=True, extra=[
+                 (["--measure"], dict(choices=["revenue", "profit"], default="revenue", metavar="revenue|profit")),
+                 (["--start"], dict(type=_date, metavar="DATE")), (["--end"], dict(type=_date, metavar="DATE"))])
+    _command(sub, "accounts", "customer value scorecard, tiers, flags and the key-account list", cmd_accounts,
+             as_of="optional", out=True)
+    _command(sub, "rfm", "RFM scores, segments and clusters per customer", cmd_rfm, as_of="optional", out=True,
+             extra=[(["--k"], dict(type=_k, default="auto", metavar="auto|N"))])
+    _command(sub, "churn", "lapse risk of key accounts (or all) with reasons", cmd_churn, as_of="required", out=True,
+             extra=[horizon, (["--scope"], dict(choices=["key", "all"], default="key", metavar="key|all"))])
+    _command(sub, "backtest", "replay the churn model at an earlier date against what happened", cmd_backtest,
+             as_of="required", json_flag=True, extra=[horizon])
     return parser
 
 
