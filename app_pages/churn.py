@@ -3,10 +3,9 @@ against two baselines), follow-ups, and the post-mortem of accounts that lapsed.
 import datetime as dt
 
 import pandas as pd
-import plotly.express as px
-import plotly.graph_objects as go
 import streamlit as st
 
+from kam_analytics import charts
 from kam_analytics.analytics import churn
 from kam_analytics.i18n import customer_label, format_count, format_share, join_list
 from kam_analytics.store import FOLLOWUP_STATUSES
@@ -111,15 +110,7 @@ def post_mortem_section():
         st.success(tr("churn_no_lapsed"))
         return
     st.caption(tr("churn_post_mortem_help", count=format_count(len(lapsed)), revenue=money(lapsed["revenue_lost"].sum())))
-    monthly = lapsed.groupby("lapse_month").agg(accounts=("customer_id", "count"), revenue=("revenue_lost", "sum")).reset_index()
-    fig = go.Figure()
-    fig.add_bar(x=monthly["lapse_month"], y=monthly["accounts"], name=tr("churn_lapsed_accounts"))
-    fig.add_scatter(x=monthly["lapse_month"], y=monthly["revenue"], yaxis="y2", mode="lines+markers",
-                    name=tr("churn_revenue_lost"))
-    fig.update_layout(title=tr("churn_post_mortem_chart"), yaxis=dict(title=tr("churn_lapsed_accounts")),
-                      yaxis2=dict(overlaying="y", side="right", title=tr("churn_revenue_lost")), height=360,
-                      xaxis=dict(type="category"),
-                      margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=-0.25))
+    fig = charts.lapses_by_month(lapsed, view.lang)
     st.plotly_chart(fig, config={"displayModeBar": False})
     if by:
         grouped = lapsed.groupby(by).agg(accounts=("customer_id", "count"), revenue=("revenue_lost", "sum")).reset_index()
@@ -128,12 +119,7 @@ def post_mortem_section():
                      column_config={tr("churn_revenue_lost"): st.column_config.NumberColumn(format="localized")})
     retention = queries.cohort_retention(view.key, as_of)
     if not retention.empty:
-        grid = retention.pivot(index="cohort", columns="k", values="share")
-        labels = [pd.Timestamp(c).to_period("Q").strftime("%Y-Q%q") for c in grid.index]
-        fig = px.imshow(grid.to_numpy(), x=[str(k) for k in grid.columns], y=labels, color_continuous_scale="Blues",
-                        zmin=0, zmax=1, aspect="auto", text_auto=".0%")
-        fig.update_layout(title=tr("churn_retention_chart"), xaxis_title=tr("churn_retention_k"),
-                          yaxis_title=tr("churn_retention_cohort"), height=420, margin=dict(l=10, r=10, t=50, b=10))
+        fig = charts.retention_heatmap(retention, view.lang)
         st.plotly_chart(fig, config={"displayModeBar": False})
     tiers = queries.default_scorecard(view.key, as_of).table.set_index("customer_id")["tier"]
     by_tier = lapsed.assign(tier=lapsed["customer_id"].map(tiers).fillna("none")).groupby("tier").agg(

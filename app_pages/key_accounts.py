@@ -1,14 +1,13 @@
 """Key accounts: the customer value scorecard, the pyramid, the key-account list with its rule,
 pseudo key accounts, margin and discounts, rising accounts and the periodic review."""
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
-from kam_analytics import service
+from kam_analytics import charts, service
 from kam_analytics.analytics import accounts
 from kam_analytics.i18n import customer_label, format_count, format_share, join_list
 from ui import queries
-from ui.state import frame, labeller, money, tr
+from ui.state import frame, labeller, tr
 from ui.widgets import clickable_table, download_buttons, no_dataset
 
 view = frame("key_accounts_title")
@@ -98,17 +97,7 @@ def list_section():
 
 def pyramid_section():
     summary = accounts.tier_summary(card)
-    labels = []
-    for _, row in summary.iterrows():  # four tiers
-        parts = [f"{tr('col_customers')} {row['customers']:,}", f"{tr('col_revenue')} {money(row['revenue'])}"]
-        if "profit" in summary:
-            parts.append(f"{tr('col_profit')} {money(row['profit'])}")
-        labels.append("<br>".join(parts))
-    fig = go.Figure(go.Funnel(y=[tr(f"tier_{x}") for x in summary["tier"]], x=summary["customers"],
-                              text=labels, textinfo="text", hoverinfo="y+text",
-                              marker=dict(color=["#6d7b8d", "#c9a227", "#8a8d91", "#5b5b5b"])))
-    fig.update_layout(title=tr("ka_pyramid_chart", basis=tr(f"ka_basis_{card.tier_basis}")), height=340,
-                      margin=dict(l=10, r=10, t=50, b=10))
+    fig = charts.tier_pyramid(summary, card.tier_basis, view.lang)
     st.plotly_chart(fig, config={"displayModeBar": False})
     data = {tr("ka_tier"): summary["tier"].map(lambda x: tr(f"tier_{x}")), tr("col_customers"): summary["customers"],
             tr("col_revenue"): summary["revenue"].round(2), tr("ka_revenue_share"): summary["revenue_share"]}

@@ -2,10 +2,9 @@
 import datetime as dt
 
 import pandas as pd
-import plotly.express as px
-import plotly.graph_objects as go
 import streamlit as st
 
+from kam_analytics import charts
 from kam_analytics.analytics import rfm
 from kam_analytics.i18n import join_list
 from ui import queries
@@ -37,20 +36,9 @@ names = dict(zip(table["customer_id"], table["name"])) if "name" in table else {
 seg_label = labeller("segment_")
 
 
-def cluster_label(code: str) -> str:
-    return " · ".join(tr(f"cluster_word_{w}") for w in str(code).split("-"))
-
-
 def segments_section():
     summary = rfm.segment_summary(result)
-    fig = go.Figure()
-    fig.add_bar(x=[seg_label(s) for s in summary["segment"]], y=summary["customers"], name=tr("col_customers"),
-                marker_color="#1f5fa8")
-    fig.add_scatter(x=[seg_label(s) for s in summary["segment"]], y=summary["revenue_share"], yaxis="y2",
-                    mode="markers+lines", name=tr("ka_revenue_share"), marker_color="#d9822b")
-    fig.update_layout(title=tr("seg_chart_sizes"), yaxis=dict(title=tr("col_customers")),
-                      yaxis2=dict(overlaying="y", side="right", tickformat=".0%", title=tr("ka_revenue_share")),
-                      height=380, margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=-0.3))
+    fig = charts.segment_sizes(summary, view.lang)
     st.plotly_chart(fig, config={"displayModeBar": False})
     st.dataframe(pd.DataFrame({
         tr("seg_segment"): [seg_label(s) for s in summary["segment"]], tr("col_customers"): summary["customers"],
@@ -63,10 +51,7 @@ def segments_section():
 
 def grid_section():
     grid = rfm.rf_grid(result)
-    fig = px.imshow(grid.values, x=[f"F{f}" for f in grid.columns], y=[f"R{r}" for r in grid.index],
-                    text_auto=True, color_continuous_scale="Blues", aspect="auto")
-    fig.update_layout(title=tr("seg_chart_grid"), xaxis_title=tr("seg_dim_f"), yaxis_title=tr("seg_dim_r"),
-                      height=420, margin=dict(l=10, r=10, t=50, b=10))
+    fig = charts.rf_grid(grid, view.lang)
     st.plotly_chart(fig, config={"displayModeBar": False})
 
 
@@ -80,13 +65,8 @@ def clusters_section():
     axis_names = {column: tr(key_) for column, key_ in AXES.items()}  # fixed now: see ui.state.labeller
     x_axis = left.selectbox(tr("seg_axis_x"), list(AXES), format_func=axis_names.get, key="seg_x")
     y_axis = right.selectbox(tr("seg_axis_y"), list(AXES), index=1, format_func=axis_names.get, key="seg_y")
-    shown = table.assign(cluster_label=table["cluster_name"].map(cluster_label))
-    drawable = (shown[x_axis] > 0) & (shown[y_axis] > 0)
-    fig = px.scatter(shown[drawable], x=x_axis, y=y_axis, color="cluster_label", log_x=True, log_y=True,
-                     color_discrete_sequence=px.colors.qualitative.D3,
-                     custom_data=["customer_id"], hover_name="customer_id",
-                     labels={x_axis: axis_names[x_axis], y_axis: axis_names[y_axis], "cluster_label": tr("seg_cluster")})
-    fig.update_layout(title=tr("seg_chart_clusters"), height=460, margin=dict(l=10, r=10, t=50, b=10))
+    drawable = (table[x_axis] > 0) & (table[y_axis] > 0)
+    fig = charts.cluster_scatter(table[drawable], x_axis, y_axis, axis_names, view.lang)
     event = st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="seg_scatter",
                             config={"displayModeBar": False})
     if not drawable.all():
@@ -97,7 +77,7 @@ def clusters_section():
         open_account(str(value[0] if isinstance(value, (list, tuple)) else value))
     profiles = rfm.cluster_profiles(result)
     st.dataframe(pd.DataFrame({
-        tr("seg_cluster"): profiles["cluster_name"].map(cluster_label), tr("col_customers"): profiles["customers"],
+        tr("seg_cluster"): profiles["cluster_name"].map(lambda code: charts.cluster_label(code, view.lang)), tr("col_customers"): profiles["customers"],
         tr("ka_revenue_share"): profiles["revenue_share"], tr("seg_median_recency"): profiles["recency"],
         tr("seg_median_frequency"): profiles["frequency"], tr("seg_median_monetary"): profiles["monetary"].round(0),
         tr("seg_median_tenure"): profiles["tenure"]}),
@@ -126,7 +106,7 @@ def customers_section():
     data.update({tr("seg_recency"): table["recency_days"], tr("seg_dim_f"): table["frequency"],
                  tr("seg_dim_m"): table["monetary"].round(2), "RFM": table["rfm_score"],
                  tr("seg_segment"): table["segment"].map(seg_label),
-                 tr("seg_cluster"): table["cluster_name"].map(cluster_label)})
+                 tr("seg_cluster"): table["cluster_name"].map(lambda code: charts.cluster_label(code, view.lang))})
     clickable_table(pd.DataFrame(data), "seg_customers",
                     {tr("seg_dim_m"): st.column_config.NumberColumn(format="localized")})
 

@@ -107,3 +107,95 @@ def whale(curve: pd.DataFrame, lang: str) -> go.Figure:
     fig.add_hline(y=1.0, line_dash="dash", line_color=COLOURS["muted"])
     fig.update_layout(yaxis=dict(tickformat=".0%"))
     return _layout(fig, t("chart_whale", lang), t("axis_rank_profit", lang), t("chart_cum_profit", lang))
+
+
+_MARGIN = dict(l=10, r=10, t=50, b=10)
+
+
+def tier_pyramid(summary: pd.DataFrame, tier_basis: str, lang: str) -> go.Figure:
+    """The customer pyramid: one funnel step per tier (``accounts.tier_summary``), labelled
+    with customers, revenue and (when known) profit."""
+    labels = []
+    for _, row in summary.iterrows():  # four tiers
+        parts = [f"{t('col_customers', lang)} {row['customers']:,}", f"{t('col_revenue', lang)} {format_amount(row['revenue'], lang)}"]
+        if "profit" in summary:
+            parts.append(f"{t('col_profit', lang)} {format_amount(row['profit'], lang)}")
+        labels.append("<br>".join(parts))
+    fig = go.Figure(go.Funnel(y=[t(f"tier_{x}", lang) for x in summary["tier"]], x=summary["customers"],
+                              text=labels, textinfo="text", hoverinfo="y+text",
+                              marker=dict(color=["#6d7b8d", "#c9a227", "#8a8d91", "#5b5b5b"])))
+    fig.update_layout(title=t("ka_pyramid_chart", lang, basis=t(f"ka_basis_{tier_basis}", lang)), height=340,
+                      margin=_MARGIN)
+    return fig
+
+
+def _bars_and_line(x, bars, line, bar_name: str, line_name: str, title: str, line_format: str | None = None,
+                   category_axis: bool = False) -> go.Figure:
+    """Bars on the left axis and a line on the right one (counts against money or shares)."""
+    fig = go.Figure()
+    fig.add_bar(x=x, y=bars, name=bar_name, marker_color=COLOURS["primary"])
+    fig.add_scatter(x=x, y=line, yaxis="y2", mode="markers+lines", name=line_name, marker_color=COLOURS["accent"])
+    right = dict(overlaying="y", side="right", title=line_name)
+    if line_format:
+        right["tickformat"] = line_format
+    fig.update_layout(title=title, yaxis=dict(title=bar_name), yaxis2=right, height=380, margin=_MARGIN,
+                      legend=dict(orientation="h", y=-0.3))
+    if category_axis:
+        fig.update_layout(xaxis=dict(type="category"))
+    return fig
+
+
+def segment_sizes(summary: pd.DataFrame, lang: str) -> go.Figure:
+    """Customers per RFM segment (bars) and each segment's share of revenue (line)."""
+    names = [t(f"segment_{s}", lang) for s in summary["segment"]]
+    return _bars_and_line(names, summary["customers"], summary["revenue_share"], t("col_customers", lang),
+                          t("ka_revenue_share", lang), t("seg_chart_sizes", lang), line_format=".0%")
+
+
+def rf_grid(grid: pd.DataFrame, lang: str) -> go.Figure:
+    """Customers per (R, F) score cell (``rfm.rf_grid``) as a heat map."""
+    fig = go.Figure(go.Heatmap(z=grid.values, x=[f"F{f}" for f in grid.columns], y=[f"R{r}" for r in grid.index],
+                               colorscale="Blues", texttemplate="%{z}"))
+    fig.update_layout(title=t("seg_chart_grid", lang), xaxis_title=t("seg_dim_f", lang),
+                      yaxis_title=t("seg_dim_r", lang), height=420, margin=_MARGIN)
+    return fig
+
+
+def cluster_label(code: str, lang: str) -> str:
+    """A cluster's name ('recent-frequent-high-long_standing', ``rfm.cluster_names``) in words."""
+    return " · ".join(t(f"cluster_word_{w}", lang) for w in str(code).split("-"))
+
+
+def cluster_scatter(table: pd.DataFrame, x: str, y: str, axis_names: dict[str, str], lang: str) -> go.Figure:
+    """Customers on two RFM measures (log scales; only positive values can be drawn), coloured
+    by cluster; customdata carries the customer_id for clicks."""
+    import plotly.express as px
+
+    shown = table.assign(cluster_label=table["cluster_name"].map(lambda code: cluster_label(code, lang)))
+    fig = px.scatter(shown, x=x, y=y, color="cluster_label", log_x=True, log_y=True,
+                     color_discrete_sequence=px.colors.qualitative.D3, custom_data=["customer_id"],
+                     hover_name="customer_id",
+                     labels={x: axis_names[x], y: axis_names[y], "cluster_label": t("seg_cluster", lang)})
+    fig.update_layout(title=t("seg_chart_clusters", lang), height=460, margin=_MARGIN)
+    return fig
+
+
+def lapses_by_month(lapsed: pd.DataFrame, lang: str) -> go.Figure:
+    """Accounts that lapsed per month of their last order (bars) and the revenue they brought
+    in their last year (line), from ``churn.post_mortem``."""
+    monthly = lapsed.groupby("lapse_month").agg(accounts=("customer_id", "count"),
+                                                revenue=("revenue_lost", "sum")).reset_index()
+    return _bars_and_line(monthly["lapse_month"], monthly["accounts"], monthly["revenue"],
+                          t("churn_lapsed_accounts", lang), t("churn_revenue_lost", lang),
+                          t("churn_post_mortem_chart", lang), category_axis=True)
+
+
+def retention_heatmap(retention: pd.DataFrame, lang: str) -> go.Figure:
+    """Share of each quarterly cohort that ordered k quarters later (``churn.cohort_retention``)."""
+    grid = retention.pivot(index="cohort", columns="k", values="share")
+    labels = [pd.Timestamp(c).to_period("Q").strftime("%Y-Q%q") for c in grid.index]
+    fig = go.Figure(go.Heatmap(z=grid.to_numpy(), x=[str(k) for k in grid.columns], y=labels, colorscale="Blues",
+                               zmin=0, zmax=1, texttemplate="%{z:.0%}"))
+    fig.update_layout(title=t("churn_retention_chart", lang), xaxis_title=t("churn_retention_k", lang),
+                      yaxis_title=t("churn_retention_cohort", lang), height=420, margin=_MARGIN)
+    return fig
