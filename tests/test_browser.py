@@ -269,3 +269,29 @@ def test_upload_shows_the_row_count_both_ways_and_refuses_mixed_encodings(server
     expect(page.get_by_text(sentence).first).to_be_visible(timeout=90_000)
     assert page.get_by_role("button", name=zh["upload_load"], exact=True).count() == 0
     page.screenshot(path=str(SHOTS / "trust_3_mixed_zh.png"), full_page=True)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_tab_with_a_chart_draws(server, browser, lang):
+    # the tabs whose figures live in charts.py: each draws its chart, titled in the language
+    words = catalog(lang)
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    for path, title_key, tabs in [
+        ("segments", "segments_title", [("seg_tab_segments", "seg_chart_sizes"), ("seg_tab_grid", "seg_chart_grid"),
+                                        ("seg_tab_clusters", "seg_chart_clusters")]),
+        ("churn", "churn_title", [("churn_tab_post_mortem", "churn_post_mortem_chart")]),
+        ("key_accounts", "key_accounts_title", [("ka_tab_pyramid", None)]),
+    ]:
+        _visit(page, f"{server}/{path}?lang={lang}", words[title_key], f"{lang}_{path}_tabs")
+        for tab_key, chart_title_key in tabs:
+            page.get_by_role("tab", name=words[tab_key]).click()
+            _settle(page)
+            chart = page.locator(".js-plotly-plot").first
+            expect(chart).to_be_visible(timeout=30_000)
+            if chart_title_key:
+                expect(page.locator(".js-plotly-plot .gtitle").filter(has_text=words[chart_title_key]).first) \
+                    .to_be_visible(timeout=30_000)
+            assert page.locator('[data-testid="stException"]').count() == 0, f"{path}: {tab_key}"
+            page.wait_for_timeout(800)
+            page.screenshot(path=str(SHOTS / f"{lang}_{path}_{tab_key}.png"), full_page=True)
+    page.close()
