@@ -5,7 +5,7 @@ import streamlit as st
 from kam_analytics.charts import revenue_trend
 from kam_analytics.i18n import customer_label, format_count, format_share, join_list
 from ui import queries
-from ui.state import frame, money, tr
+from ui.state import account_to_open, frame, money, tr
 from ui.widgets import escape_markdown, no_dataset
 
 view = frame("account_title")
@@ -13,7 +13,7 @@ if view.dataset is None:
     no_dataset()
     st.stop()
 
-wanted = st.session_state.pop("_open_account", None) or st.query_params.get("account") \
+wanted = account_to_open() or st.query_params.get("account") \
     or st.session_state.get("account_id")
 query = st.text_input(tr("account_search"), key="account_query", placeholder=tr("account_search_placeholder"))
 found = queries.find_customers(view.key, query)

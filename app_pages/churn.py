@@ -7,9 +7,9 @@ import streamlit as st
 
 from kam_analytics import charts
 from kam_analytics.analytics import churn
-from kam_analytics.i18n import customer_label, format_count, format_share, join_list
+from kam_analytics.i18n import customer_label, format_count, format_share
 from kam_analytics.store import FOLLOWUP_STATUSES
-from ui import queries
+from ui import queries, tables
 from ui.state import frame, labeller, money, tr
 from ui.widgets import clickable_table, download_buttons, no_dataset
 
@@ -44,16 +44,8 @@ cols[2].metric(tr("churn_revenue_at_risk"), money(table["revenue_at_risk"].sum()
 cols[3].metric(tr("churn_method"), tr(f"churn_method_{scored.method}"))
 
 
-def list_section():
-    shown = table.copy()
-    data = pd.DataFrame({
-        tr("col_customer_id"): shown["customer_id"], tr("col_name"): shown["customer_id"].map(lambda c: names.get(c) or ""),
-        tr("churn_risk"): shown["risk"], tr("churn_revenue_at_risk"): shown["revenue_at_risk"],
-        tr("churn_reasons"): [join_list([churn.reason_text(r, view.lang) for r in rs], view.lang, sentences=True)
-                              for rs in shown["reasons"]],
-        tr("col_last_order"): pd.to_datetime(shown["last"]).dt.date,
-        tr("churn_status"): shown["status"].map(lambda status: tr(f"status_{status}") if status else ""),
-    })
+def list_section(view, table):
+    data = tables.churn_list(table, view.lang)
     clickable_table(data, "churn_list", {
         tr("churn_risk"): st.column_config.ProgressColumn(tr("churn_risk"), min_value=0, max_value=1, format="percent"),
         tr("churn_revenue_at_risk"): st.column_config.NumberColumn(format="localized")})
@@ -129,7 +121,7 @@ def post_mortem_section():
         column_config={tr("churn_revenue_lost"): st.column_config.NumberColumn(format="localized")})
 
 
-sections = [("churn_tab_list", list_section), ("churn_tab_card", model_card_section),
+sections = [("churn_tab_list", lambda: list_section(view, table)), ("churn_tab_card", model_card_section),
             ("churn_tab_followup", followup_section), ("churn_tab_post_mortem", post_mortem_section)]
 containers = st.tabs([tr(k) for k, _ in sections], key="churn_tab", on_change="rerun")
 for (name, section), container in zip(sections, containers):

@@ -13,7 +13,7 @@ from kam_analytics.i18n import format_count, join_list, t
 from kam_analytics.ingest import ingest_attributes, ingest_file, resolve_mapping
 from kam_analytics.ingest.report import report_details, report_warnings
 from kam_analytics.schema import COLUMNS, REQUIRED
-from ui.state import frame, labeller, money, tr
+from ui.state import frame, labeller, money, select_dataset, tr
 from ui.uploads import forget_upload, preview, save_upload
 from ui.widgets import escape_markdown
 
@@ -151,7 +151,7 @@ def upload_section() -> None:
             st.error(escape_markdown(failure.message(view.lang)))
             return
         st.session_state["_ingest_report"] = report.to_json()
-        st.session_state["_select_dataset"] = store.find(report.dataset).id
+        select_dataset(store.find(report.dataset).id)
         forget_upload(path)
         st.session_state.pop("_upload_path", None)
         st.session_state.pop("upload_file", None)

@@ -6,7 +6,7 @@ import streamlit as st
 from kam_analytics import charts, service
 from kam_analytics.analytics import accounts
 from kam_analytics.i18n import customer_label, format_count, format_share, join_list
-from ui import queries
+from ui import queries, tables
 from ui.state import frame, labeller, tr
 from ui.widgets import clickable_table, download_buttons, no_dataset
 
@@ -71,26 +71,14 @@ for col, flag in zip(cols[2:], ["pseudo_key_account", "negative_margin", "rising
                help=tr(f"flag_help_{flag}"))
 
 
-def flag_text(flags: str) -> str:
-    return join_list([tr(f"flag_name_{f}") for f in flags.split(";") if f], view.lang)
-
-
-def list_section():
+def list_section(view, card, key):
     st.caption(tr("ka_list_help"))
-    shown = key if len(key) else table.head(0)
-    data = {tr("col_customer_id"): shown["customer_id"]}
-    if "name" in shown:
-        data[tr("col_name")] = shown["name"]
-    data[tr("ka_score")] = shown["score"].round(1)
-    data[tr("ka_tier")] = shown["tier"].map(lambda x: tr(f"tier_{x}"))
-    for c in card.criteria:
-        data[tr(f"criterion_{c}")] = shown[f"contrib_{c}"].round(1)
-    data[tr("ka_flags")] = shown["flags"].map(flag_text)
+    data = tables.key_account_list(key if len(key) else card.table.head(0), card.criteria, view.lang)
     config = {tr("ka_score"): st.column_config.ProgressColumn(tr("ka_score"), min_value=0, max_value=100, format="%.1f")}
     for c in card.criteria:
         config[tr(f"criterion_{c}")] = st.column_config.NumberColumn(
             tr(f"criterion_{c}"), format="%.1f", help=tr("ka_contribution_help", weight=f"{card.weights[c]:g}"))
-    clickable_table(pd.DataFrame(data), "ka_list", config)
+    clickable_table(data, "ka_list", config)
     download_buttons(accounts.scorecard_export(card), f"{view.dataset.name}-accounts", "accounts",
                      tr("ka_download_csv"), tr("ka_download_xlsx"))
 
@@ -123,7 +111,8 @@ def versus_section():
     if "name" in gap:
         data[tr("col_name")] = gap["name"]
     data.update({tr("ka_revenue_rank"): gap["revenue_rank"], tr("ka_score_rank"): gap["score_rank"],
-                 tr("ka_score"): gap["score"].round(1), tr("ka_flags"): gap["flags"].map(flag_text)})
+                 tr("ka_score"): gap["score"].round(1),
+                 tr("ka_flags"): gap["flags"].map(lambda flags: tables.flag_text(flags, view.lang))})
     clickable_table(pd.DataFrame(data), "ka_versus")
 
 
@@ -219,7 +208,7 @@ def review_section():
     clickable_table(pd.DataFrame(data), "ka_moves")
 
 
-sections = [("ka_tab_list", list_section), ("ka_tab_pyramid", pyramid_section), ("ka_tab_versus", versus_section),
+sections = [("ka_tab_list", lambda: list_section(view, card, key)), ("ka_tab_pyramid", pyramid_section), ("ka_tab_versus", versus_section),
             ("ka_tab_pseudo", pseudo_section), ("ka_tab_margin", margin_section), ("ka_tab_rising", rising_section),
             ("ka_tab_overdue", overdue_section), ("ka_tab_review", review_section)]
 if "margin" not in table:

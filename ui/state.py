@@ -15,6 +15,9 @@ from kam_analytics.i18n import format_amount, normalise_lang, t
 from kam_analytics.schema import DIMENSIONS
 
 PRESETS = ("all", "last_12_months", "this_year", "last_year", "custom")
+# Messages from one page to the next run: each has one key, written and read only here.
+_OPEN_ACCOUNT = "_open_account"      # the account page opens this customer
+_SELECT_DATASET = "_select_dataset"  # the sidebar selects this dataset (after a load)
 
 
 @st.cache_resource(show_spinner=False)
@@ -127,7 +130,7 @@ def sidebar() -> View:
             st.query_params["lang"] = lang()
             return view
         by_id = {d.id: d for d in datasets}
-        pending = st.session_state.pop("_select_dataset", None)  # set by the data page after a load
+        pending = st.session_state.pop(_SELECT_DATASET, None)  # see ``select_dataset``
         if pending in by_id:
             st.session_state["dataset_id"] = pending
         if st.session_state.get("dataset_id") not in by_id:
@@ -215,5 +218,15 @@ def init_language() -> None:
 
 def open_account(customer_id: str) -> None:
     """Go to the account page for ``customer_id`` (every list and chart links here)."""
-    st.session_state["_open_account"] = str(customer_id)
+    st.session_state[_OPEN_ACCOUNT] = str(customer_id)
     st.switch_page("app_pages/account.py")
+
+
+def account_to_open() -> str | None:
+    """The customer ``open_account`` asked the account page to show (once), if any."""
+    return st.session_state.pop(_OPEN_ACCOUNT, None)
+
+
+def select_dataset(dataset_id: int) -> None:
+    """Make ``dataset_id`` the sidebar's dataset from the next run on (after a load)."""
+    st.session_state[_SELECT_DATASET] = dataset_id
