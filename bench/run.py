@@ -49,7 +49,7 @@ def bench_ingest(rows: int) -> dict:
             con.execute("CREATE TABLE t AS SELECT * FROM read_csv(?)", [str(csv)])
             baseline = min(baseline, time.perf_counter() - started)
             con.close()
-            store = Store.open(Path(tmp) / "kam.duckdb")
+            store = Store.open(Path(tmp) / "kam.db")
             started = time.perf_counter()
             report = ingest_file(store, csv, dataset="bench")
             ours = min(ours, time.perf_counter() - started)
@@ -66,7 +66,7 @@ def _bench_store(rows: int, lines_per_order: int = 1):
 
     suffix = f"_{lines_per_order}lpo" if lines_per_order > 1 else ""
     csv = make_csv(OUT / f"tx_{rows}{suffix}.csv", rows, max(1, rows // 100), lines_per_order)
-    store = Store.open(OUT / f"store_{rows}{suffix}.duckdb")
+    store = Store.open(OUT / f"store_{rows}{suffix}.db")
     if store.find("bench") is None:
         ingest_file(store, csv, dataset="bench")
     return store
@@ -139,13 +139,13 @@ def _order_shapes(rows: int):
     """For the generated file with one line per order and the one with five: (lines per order,
     table, as-of date, single_line_orders, seconds the order check took). The check's
     remembered answer is cleared first, so it is timed as on a freshly loaded table."""
-    from kam_analytics.analytics.filters import single_line_orders
+    from kam_analytics.service import single_line_orders
 
     for lines_per_order in (1, 5):
         store = _bench_store(rows, lines_per_order)
         dataset = store.dataset("bench")
-        store.cursor().execute("DELETE FROM kam_settings WHERE dataset_id = ? AND key LIKE 'single_line_orders:%'",
-                               [dataset.id])
+        with store.catalog(write=True) as db:
+            db.execute("DELETE FROM settings WHERE dataset_id = ? AND key LIKE 'single_line_orders:%'", [dataset.id])
         started = time.perf_counter()
         single = single_line_orders(store, dataset)
         check_s = time.perf_counter() - started

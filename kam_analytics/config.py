@@ -12,7 +12,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 SETTINGS: list[tuple[str, str, str]] = [
-    ("KAM_DB", "data/kam.duckdb", "Path of the DuckDB store file (relative paths are from the project root)."),
+    ("KAM_DB", "data/kam.db", "Path of the store's catalog (relative paths are from the project root); each dataset's DuckDB file lives in the folder beside it, `<name>-datasets`."),
     ("KAM_LANG", "", "Interface language, 'zh' or 'en'; empty means: from the browser's locale."),
     ("KAM_DEBUG", "", "Set to 1 to show full tracebacks on the command line."),
     ("KAM_NO_DEMO", "", "Set to 1 to create an empty store instead of seeding the demo dataset."),
@@ -27,11 +27,19 @@ def setting(name: str) -> str:
     return os.environ.get(name, defaults[name])
 
 
+LEGACY_DB = "data/kam.duckdb"  # the default of store format 1 (one DuckDB file)
+
+
 def db_path(override: str | None = None) -> Path:
-    """The store file: ``override`` (``--db``) if given, else ``KAM_DB``."""
+    """The store's catalog: ``override`` (``--db``) if given, else ``KAM_DB``. With neither,
+    a store of format 1 at the old default path is used (and converted) when no new one exists."""
     raw = override or setting("KAM_DB")
     path = Path(raw)
-    return path if path.is_absolute() else PROJECT_ROOT / path
+    path = path if path.is_absolute() else PROJECT_ROOT / path
+    legacy = PROJECT_ROOT / LEGACY_DB
+    if not override and "KAM_DB" not in os.environ and not path.exists() and legacy.exists():
+        return legacy
+    return path
 
 
 @dataclass(frozen=True)

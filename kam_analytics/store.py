@@ -1,20 +1,36 @@
-"""The store: one DuckDB file holding the datasets registry, the transaction tables,
-rejected rows, per-customer attributes, follow-ups and per-dataset settings.
+"""The store: a small catalog plus one immutable DuckDB file per loaded dataset version.
 
-Concurrency model: one read-write connection per process; every query runs on its own
-cursor (``Store.cursor``); writes take ``Store.write_lock`` so they are serialised. DuckDB
-itself lets only one process open the file for writing, so a second process gets a
-``StoreError`` that names the likely cause instead of a stack trace.
+How it works (README: "How the store works")
+--------------------------------------------
+* The **catalog** (the file ``KAM_DB`` names) is a SQLite database in WAL mode: the datasets
+  registry, follow-ups, settings. Every change is one short transaction, so the app, any number
+  of CLI processes and the app's own sessions can write to it at once; a writer that finds it
+  busy waits (``BUSY_TIMEOUT_S``) instead of failing.
+* Each load writes a **new DuckDB file** in the folder beside the catalog (``<name>-datasets``)
+  holding the transactions (``tx``) and the rejected rows (``rej``); attributes uploads get
+  their own file (``attr``). Only when the file is complete and closed does one catalog
+  transaction point the dataset at it (a replace swaps the pointer and bumps the version).
+  Nobody ever writes to a published file, so any number of processes read it at once.
+* **Readers** (``Store.table``) attach the file of the version the catalog names, read-only,
+  and see it as ``tx_NNNN`` (a view in their own in-memory DuckDB). A reader that started on
+  the old version keeps it: the writer unlinks the old file after the swap, and on Linux the
+  data stays readable to whoever has it open until they let go.
+* A writer killed at any point leaves at most an unpublished file; the next ``Store.open``
+  removes files the catalog does not name whose writer is gone (the file name carries its pid).
 
-Internal table names are generated (``tx_0001``), never built from user text; user text
+Internal names (``tx_0001``, file names) are generated, never built from user text; user text
 only ever travels as query parameters.
 """
 from __future__ import annotations
 
 import json
+import os
 import re
+import sqlite3
 import threading
+import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -23,63 +39,50 @@ import duckdb
 
 from kam_analytics.errors import StoreError
 
-_REGISTRY = """
-CREATE TABLE IF NOT EXISTS kam_datasets (
-    id INTEGER NOT NULL,
-    name VARCHAR NOT NULL,
-    table_name VARCHAR NOT NULL,
-    rejects_table VARCHAR,
-    attributes_table VARCHAR,
-    source_file VARCHAR,
-    file_format VARCHAR,
-    encoding VARCHAR,
-    delimiter VARCHAR,
-    mapping VARCHAR,
-    details VARCHAR,
-    columns VARCHAR,
-    rows BIGINT,
-    rejected BIGINT,
-    customers BIGINT,
-    revenue DOUBLE,
-    date_min TIMESTAMP,
-    date_max TIMESTAMP,
-    created_at TIMESTAMP,
-    version BIGINT
-);
-CREATE SEQUENCE IF NOT EXISTS kam_version_seq;
-CREATE SEQUENCE IF NOT EXISTS kam_table_seq;
-CREATE TABLE IF NOT EXISTS kam_followups (
-    dataset_id INTEGER NOT NULL,
-    customer_id VARCHAR NOT NULL,
-    status VARCHAR NOT NULL,
-    note VARCHAR,
-    owner VARCHAR,
-    created_at TIMESTAMP NOT NULL
-);
-CREATE TABLE IF NOT EXISTS kam_meta (
-    key VARCHAR NOT NULL,
-    value VARCHAR
-);
-CREATE TABLE IF NOT EXISTS kam_settings (
-    dataset_id INTEGER NOT NULL,
-    key VARCHAR NOT NULL,
-    value VARCHAR,
-    updated_at TIMESTAMP
-);
-"""
-
-FORMAT_VERSION = 1  # the store layout this code writes; a store with a higher number is refused
+FORMAT_VERSION = 2  # 1: one DuckDB file holding everything (opened read-write by one process)
 FOLLOWUP_STATUSES = ("new", "contacted", "recovering", "lost", "dismissed")
+BUSY_TIMEOUT_S = 60.0  # how long a catalog write waits for another writer's transaction
+DETACH_AFTER_S = 600.0  # a superseded version stays attached this long for queries still on it
 _INTERNAL = re.compile(r"^(tx|rej|attr|stg)_[0-9a-z_]+$")
+_FILE = re.compile(r"^(?P<kind>tx|attr)-(?P<token>[0-9a-f]{16})-p(?P<pid>\d+)\.duckdb(?:\.wal)?$")
+
+_CATALOG = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS datasets (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    number INTEGER NOT NULL,
+    data_file TEXT NOT NULL,
+    attributes_number INTEGER,
+    attributes_file TEXT,
+    source_file TEXT, file_format TEXT, encoding TEXT, delimiter TEXT,
+    mapping TEXT, details TEXT, columns TEXT,
+    rows INTEGER, rejected INTEGER, customers INTEGER, revenue REAL,
+    date_min TEXT, date_max TEXT, created_at TEXT,
+    version INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS followups (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    dataset_id INTEGER NOT NULL, customer_id TEXT NOT NULL, status TEXT NOT NULL,
+    note TEXT, owner TEXT, created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS settings (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    dataset_id INTEGER NOT NULL, key TEXT NOT NULL, value TEXT, updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS followups_by_dataset ON followups (dataset_id, customer_id);
+CREATE INDEX IF NOT EXISTS settings_by_key ON settings (dataset_id, key);
+"""
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """One registered dataset (a row of the registry)."""
+    """One registered dataset (a row of the catalog) at one version."""
 
     id: int
     name: str
-    table_name: str
+    table_name: str  # what readers query: a view over the version's file, unique per version
     rejects_table: str | None
     attributes_table: str | None
     source_file: str | None
@@ -97,6 +100,8 @@ class Dataset:
     date_max: datetime | None
     created_at: datetime | None
     version: int
+    data_file: str = ""
+    attributes_file: str | None = None
 
     def has(self, column: str) -> bool:
         return column in self.columns
@@ -114,35 +119,15 @@ class DatasetMeta:
     details: dict = field(default_factory=dict)
 
 
-def _locked_message(path: Path, error: Exception) -> StoreError:
-    pid = re.search(r"PID (\d+)", str(error))
-    return StoreError("store_locked", path=str(path), pid=pid.group(1) if pid else "?")
+@dataclass
+class Staging:
+    """A DuckDB file being written by one load, attached to the store's connection as
+    ``alias``; published by ``Store.commit_dataset`` / ``Store.set_attributes``."""
 
-
-def _check_store_file(path: Path) -> None:
-    """Refuse, before anything is written, a path that exists but is not a DuckDB file (a CSV
-    given as --db would otherwise open as a read-only view and swallow every write)."""
-    if not path.exists():
-        return
-    if path.is_dir():
-        raise StoreError("store_not_kam", path=str(path), reason="a folder")
-    with open(path, "rb") as fh:
-        head = fh.read(16)
-    if len(head) < 12 or head[8:12] != b"DUCK":
-        raise StoreError("store_not_kam", path=str(path), reason="not a DuckDB database file")
-
-
-def _check_store_contents(con, path: Path) -> None:
-    """An existing DuckDB file must be a KAM store (or empty) of a format this code knows."""
-    tables = {r[0] for r in con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()").fetchall()}
-    if tables and "kam_datasets" not in tables:
-        raise StoreError("store_not_kam", path=str(path), reason="a DuckDB database without the KAM registry")
-    if "kam_meta" in tables:
-        row = con.execute("SELECT value FROM kam_meta WHERE key = 'format_version'").fetchone()
-        found = int(row[0]) if row and str(row[0]).isdigit() else 0
-        if found > FORMAT_VERSION:
-            raise StoreError("store_newer", path=str(path), found=found, supported=FORMAT_VERSION)
+    path: Path
+    alias: str
+    kind: str  # 'tx' or 'attr'
+    published: bool = False
 
 
 def _check_internal(name: str) -> str:
@@ -152,34 +137,91 @@ def _check_internal(name: str) -> str:
     return name
 
 
+def _literal(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _file_kind(path: Path) -> str:
+    """'sqlite', 'duckdb', 'missing', 'folder' or 'other' by the file's first bytes."""
+    if not path.exists():
+        return "missing"
+    if path.is_dir():
+        return "folder"
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    if head.startswith(b"SQLite format 3\x00"):
+        return "sqlite"
+    if len(head) >= 12 and head[8:12] == b"DUCK":
+        return "duckdb"
+    return "empty" if not head else "other"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _iso(value) -> str | None:
+    if value is None:
+        return None
+    try:
+        import pandas as pd
+
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def _when(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
 class Store:
-    """The DuckDB store file. Use ``Store.open(path)``; close with ``close()``."""
+    """The store. Use ``Store.open(path)`` (``path``: the catalog file); close with ``close()``.
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path):
-        self.con = con
+    One in-memory DuckDB connection per process (``con``) reads the dataset files; every query
+    runs on a cursor of its own (``cursor``). Catalog reads and writes open a short SQLite
+    connection each (they are thread- and process-safe)."""
+
+    def __init__(self, path: Path):
         self.path = path
-        self.write_lock = threading.RLock()
+        self.folder = path.with_name(f"{path.stem}-datasets")
+        self.con = duckdb.connect()
+        self.write_lock = threading.RLock()  # guards this process's attach / detach / views
+        self._attached: dict[str, str] = {}  # file name -> alias
+        self._views: dict[str, str] = {}  # view name (tx_0001) -> file name it reads
+        self._superseded: dict[str, float] = {}  # alias -> when a newer version replaced it
 
+    # -- opening ------------------------------------------------------------------------
     @classmethod
     def open(cls, path: str | Path) -> "Store":
         path = Path(path)
-        _check_store_file(path)
+        kind = _file_kind(path)
+        if kind == "folder":
+            raise StoreError("store_not_kam", path=str(path), reason="a folder")
+        if kind == "other":
+            raise StoreError("store_not_kam", path=str(path), reason="not a KAM Analytics catalog")
         path.parent.mkdir(parents=True, exist_ok=True)
+        if kind == "duckdb":
+            from kam_analytics.store_migrate import migrate_v1
+
+            migrate_v1(path)  # a store of format 1: converted in place, the old file kept beside it
+        store = cls(path)
         try:
-            con = duckdb.connect(str(path))
-        except duckdb.IOException as error:
-            if "lock" in str(error).lower():
-                raise _locked_message(path, error) from None
+            store._initialise()
+        except sqlite3.DatabaseError as error:
+            store.con.close()
             raise StoreError("store_unreadable", path=str(path), reason=str(error).splitlines()[0]) from None
-        except duckdb.Error as error:
-            raise StoreError("store_unreadable", path=str(path), reason=str(error).splitlines()[0]) from None
-        try:
-            _check_store_contents(con, path)
         except BaseException:
-            con.close()
+            store.con.close()
             raise
-        store = cls(con, path)
-        store._initialise()
         from kam_analytics import tmpfiles
 
         tmpfiles.sweep(tmpfiles.scratch_dir(path))
@@ -194,66 +236,94 @@ class Store:
     def __exit__(self, *exc):
         self.close()
 
-    # -- plumbing -----------------------------------------------------------------------
-    def cursor(self) -> duckdb.DuckDBPyConnection:
-        """A cursor of its own for one query (readers never share one)."""
-        return self.con.cursor()
+    @contextmanager
+    def catalog(self, write: bool = False):
+        """A short catalog connection; with ``write`` one IMMEDIATE transaction, committed on
+        leaving (rolled back on an error). Writers queue behind each other for up to
+        ``BUSY_TIMEOUT_S`` rather than fail."""
+        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        try:
+            db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            db.row_factory = sqlite3.Row
+            if write:
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield db
+                    db.execute("COMMIT")
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+            else:
+                yield db
+        finally:
+            db.close()
 
     def _initialise(self) -> None:
-        with self.write_lock:
-            self.con.execute(_REGISTRY)
-            if not self.con.execute("SELECT 1 FROM kam_meta WHERE key = 'format_version'").fetchone():
-                self.con.execute("INSERT INTO kam_meta VALUES ('format_version', ?)", [str(FORMAT_VERSION)])
-            self._drop_orphans()
+        with self.catalog() as db:
+            db.execute("PRAGMA journal_mode = WAL")
+        with self.catalog(write=True) as db:
+            for statement in filter(str.strip, _CATALOG.split(";")):
+                db.execute(statement)
+            row = db.execute("SELECT value FROM meta WHERE key = 'format_version'").fetchone()
+            if row is None:
+                db.execute("INSERT INTO meta VALUES ('format_version', ?)", [str(FORMAT_VERSION)])
+            elif int(row[0]) > FORMAT_VERSION:
+                raise StoreError("store_newer", path=str(self.path), found=int(row[0]), supported=FORMAT_VERSION)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._remove_orphans()
 
-    def _drop_orphans(self) -> None:
-        """Drop staging tables left by an ingest that was killed before it committed."""
-        referenced = set()
-        for row in self.con.execute(
-            "SELECT table_name, rejects_table, attributes_table FROM kam_datasets"
-        ).fetchall():
-            referenced.update(x for x in row if x)
-        for (name,) in self.con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND database_name = current_database()"
-        ).fetchall():
-            if _INTERNAL.match(name) and name not in referenced:
-                self.con.execute(f'DROP TABLE IF EXISTS "{name}"')
+    def _remove_orphans(self) -> None:
+        """Delete dataset files no catalog entry names whose writer is gone (a load killed
+        before it published, or a superseded version its writer could not delete)."""
+        named = self._named_files()
+        for file in self.folder.iterdir():
+            match = _FILE.match(file.name)
+            if match is None or file.name.removesuffix(".wal") in named:
+                continue
+            if not _pid_alive(int(match["pid"])) or int(match["pid"]) == os.getpid():
+                file.unlink(missing_ok=True)
 
-    def staging_name(self) -> str:
-        return f"stg_{uuid.uuid4().hex[:12]}"
+    def _named_files(self) -> set[str]:
+        with self.catalog() as db:
+            rows = db.execute("SELECT data_file, attributes_file FROM datasets").fetchall()
+        return {name for row in rows for name in row if name}
 
-    def next_table_number(self) -> int:
-        return int(self.con.execute("SELECT nextval('kam_table_seq')").fetchone()[0])
+    def _next(self, db, counter: str) -> int:
+        db.execute("INSERT INTO counters VALUES (?, 0) ON CONFLICT (name) DO NOTHING", [counter])
+        db.execute("UPDATE counters SET value = value + 1 WHERE name = ?", [counter])
+        return int(db.execute("SELECT value FROM counters WHERE name = ?", [counter]).fetchone()[0])
 
-    def _next_version(self, cur) -> int:
-        return int(cur.execute("SELECT nextval('kam_version_seq')").fetchone()[0])
+    # -- reading ------------------------------------------------------------------------
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor of its own for one query (readers never share one); every current
+        dataset's tables are visible by their internal names."""
+        self._sync()
+        return self.con.cursor()
 
-    # -- registry -----------------------------------------------------------------------
     def datasets(self) -> list[Dataset]:
-        cur = self.cursor()
-        rows = cur.execute("SELECT * FROM kam_datasets ORDER BY id").fetchall()
-        cols = [d[0] for d in cur.description]
-        return [self._dataset_from_row(dict(zip(cols, r))) for r in rows]
+        with self.catalog() as db:
+            rows = db.execute("SELECT * FROM datasets ORDER BY id").fetchall()
+        return [self._dataset_from_row(dict(row)) for row in rows]
 
     @staticmethod
     def _dataset_from_row(row: dict) -> Dataset:
+        number, attrs = row["number"], row["attributes_number"]
         return Dataset(
-            id=row["id"], name=row["name"], table_name=row["table_name"],
-            rejects_table=row["rejects_table"], attributes_table=row["attributes_table"],
+            id=row["id"], name=row["name"], table_name=f"tx_{number:04d}", rejects_table=f"rej_{number:04d}",
+            attributes_table=f"attr_{attrs:04d}" if row["attributes_file"] else None,
             source_file=row["source_file"], file_format=row["file_format"], encoding=row["encoding"],
             delimiter=row["delimiter"], mapping=json.loads(row["mapping"] or "{}"),
             details=json.loads(row["details"] or "{}"), columns=json.loads(row["columns"] or "[]"),
             rows=int(row["rows"] or 0), rejected=int(row["rejected"] or 0),
             customers=int(row["customers"] or 0), revenue=float(row["revenue"] or 0.0),
-            date_min=row["date_min"], date_max=row["date_max"], created_at=row["created_at"],
-            version=int(row["version"] or 0),
+            date_min=_when(row["date_min"]), date_max=_when(row["date_max"]), created_at=_when(row["created_at"]),
+            version=int(row["version"]), data_file=row["data_file"], attributes_file=row["attributes_file"],
         )
 
     def find(self, name: str) -> Dataset | None:
-        for dataset in self.datasets():
-            if dataset.name == name:
-                return dataset
-        return None
+        with self.catalog() as db:
+            row = db.execute("SELECT * FROM datasets WHERE name = ?", [name]).fetchone()
+        return self._dataset_from_row(dict(row)) if row else None
 
     def dataset(self, name: str) -> Dataset:
         found = self.find(name)
@@ -263,157 +333,226 @@ class Store:
         return found
 
     def dataset_by_id(self, dataset_id: int) -> Dataset | None:
-        for dataset in self.datasets():
-            if dataset.id == dataset_id:
-                return dataset
-        return None
+        with self.catalog() as db:
+            row = db.execute("SELECT * FROM datasets WHERE id = ?", [dataset_id]).fetchone()
+        return self._dataset_from_row(dict(row)) if row else None
+
+    def _sync(self, datasets: list[Dataset] | None = None) -> None:
+        """Make every current version's tables visible in this process (attach its file
+        read-only, create the views ``tx_NNNN`` / ``rej_NNNN`` / ``attr_NNNN``); detach
+        versions superseded more than ``DETACH_AFTER_S`` ago."""
+        wanted: dict[str, tuple[str, str]] = {}  # view -> (file, table in the file)
+        for d in datasets if datasets is not None else self.datasets():
+            wanted[d.table_name] = (d.data_file, "tx")
+            wanted[d.rejects_table] = (d.data_file, "rej")
+            if d.attributes_file:
+                wanted[d.attributes_table] = (d.attributes_file, "attr")
+        with self.write_lock:
+            for view, (file, table) in wanted.items():
+                if self._views.get(view) == file:
+                    continue
+                alias = self._attach(file)
+                self.con.execute(f'CREATE OR REPLACE VIEW "{_check_internal(view)}" AS '
+                                 f'SELECT * FROM "{alias}".main."{table}"')
+                self._views[view] = file
+            current = {file for file, _ in wanted.values()}
+            now = time.monotonic()
+            for file, alias in list(self._attached.items()):
+                if file in current:
+                    self._superseded.pop(alias, None)
+                    continue
+                since = self._superseded.setdefault(alias, now)
+                if now - since >= DETACH_AFTER_S:
+                    for view in [v for v, f in self._views.items() if f == file]:
+                        self.con.execute(f'DROP VIEW IF EXISTS "{view}"')
+                        del self._views[view]
+                    self.con.execute(f'DETACH DATABASE IF EXISTS "{alias}"')
+                    del self._attached[file]
+                    self._superseded.pop(alias, None)
+
+    def _attach(self, file: str) -> str:
+        alias = self._attached.get(file)
+        if alias is None:
+            match = _FILE.match(file)
+            if match is None:
+                raise ValueError(f"not a dataset file name: {file!r}")
+            alias = f"ds_{match['token']}"
+            self.con.execute(f'ATTACH {_literal(self.folder / file)} AS "{alias}" (READ_ONLY)')
+            self._attached[file] = alias
+        return alias
+
+    def _ibis(self, view: str):
+        import ibis
+
+        self._sync()
+        return ibis.duckdb.from_connection(self.con.cursor()).table(_check_internal(view))
 
     def table(self, dataset: Dataset | str):
         """The dataset's transactions as an Ibis table, on a cursor of its own."""
-        import ibis
-
         if isinstance(dataset, str):
             dataset = self.dataset(dataset)
-        backend = ibis.duckdb.from_connection(self.cursor())
-        return backend.table(_check_internal(dataset.table_name))
+        return self._ibis(dataset.table_name)
 
     def attributes(self, dataset: Dataset):
         """The per-customer attributes table as an Ibis table, or None."""
-        import ibis
+        return self._ibis(dataset.attributes_table) if dataset.attributes_table else None
 
-        if not dataset.attributes_table:
-            return None
-        backend = ibis.duckdb.from_connection(self.cursor())
-        return backend.table(_check_internal(dataset.attributes_table))
+    # -- writing a new version ----------------------------------------------------------
+    @staticmethod
+    def staging_name() -> str:
+        """A generated name for a table a load builds in its staging file."""
+        return f"stg_{uuid.uuid4().hex[:12]}"
 
-    def staged(self, staging: str):
-        """A staging table (loaded, not yet a dataset) as an Ibis table."""
-        import ibis
-
-        return ibis.duckdb.from_connection(self.cursor()).table(_check_internal(staging))
-
-    def commit_dataset(self, name: str, staging: str, rejects: str | None, meta: DatasetMeta,
-                       totals: dict, replace: bool = False) -> Dataset:
-        """Register ``staging`` as dataset ``name`` in one transaction, with its ``totals``
-        (``customers.dataset_totals`` of the staging table: rows, customers, revenue, dates).
-
-        With ``replace`` an existing dataset of that name is swapped for the new table
-        atomically (same id, so follow-ups and settings stay attached); without it, an
-        existing name is an error and nothing changes.
-        """
+    @contextmanager
+    def staging(self, kind: str = "tx"):
+        """A new DuckDB file for one load, attached read-write, and a cursor whose tables are
+        created in it (``USE``); the dataset's views stay visible. The file is deleted unless
+        it was published (``commit_dataset`` / ``set_attributes``) before leaving."""
+        token = uuid.uuid4().hex[:16]
+        stage = Staging(self.folder / f"{kind}-{token}-p{os.getpid()}.duckdb", f"stg_{token}", kind)
+        self._sync()
         with self.write_lock:
-            existing = self.find(name)
-            if existing is not None and not replace:
-                self.drop_tables(staging, rejects)
-                raise StoreError("dataset_exists", name=name)
-            number = self.next_table_number()
-            table_name, rejects_name = f"tx_{number:04d}", f"rej_{number:04d}"
-            cur = self.cursor()
-            cur.execute("BEGIN TRANSACTION")
-            try:
-                cur.execute(f'ALTER TABLE "{_check_internal(staging)}" RENAME TO "{table_name}"')
-                if rejects:
-                    cur.execute(f'ALTER TABLE "{_check_internal(rejects)}" RENAME TO "{rejects_name}"')
-                rejected = cur.execute(f'SELECT count(*) FROM "{rejects_name}"').fetchone()[0] if rejects else 0
-                columns = [r[0] for r in cur.execute(
-                    "SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND database_name = current_database()"
-                    " ORDER BY column_index", [table_name]).fetchall()]
-                version = self._next_version(cur)
+            self.con.execute(f'ATTACH {_literal(stage.path)} AS "{stage.alias}"')
+        cur = self.con.cursor()
+        cur.execute(f'USE "{stage.alias}"')
+        cur.execute(f"SET search_path = '{stage.alias}.main,memory.main'")
+        published = False
+        try:
+            yield stage, cur
+            published = stage.published
+        finally:
+            cur.close()
+            with self.write_lock:
+                self.con.execute(f'DETACH DATABASE IF EXISTS "{stage.alias}"')
+            if not published:
+                for leftover in (stage.path, stage.path.with_name(stage.path.name + ".wal")):
+                    leftover.unlink(missing_ok=True)
+
+    def staged(self, stage: Staging, table: str):
+        """A table of a staging file (loaded, not yet published) as an Ibis table."""
+        import ibis
+
+        return ibis.duckdb.from_connection(self.con.cursor()).table(
+            _check_internal(table), database=(stage.alias, "main"))
+
+    def _seal(self, stage: Staging, renames: dict[str, str]) -> None:
+        """Give the staged tables their published names and close the file: from here on
+        nobody writes to it."""
+        with self.write_lock:
+            for old, new in renames.items():
+                if old:
+                    self.con.execute(f'ALTER TABLE "{stage.alias}".main."{_check_internal(old)}" RENAME TO "{new}"')
+            self.con.execute(f'DETACH DATABASE "{stage.alias}"')
+
+    def commit_dataset(self, name: str, stage: Staging, tx_table: str, rejects: str | None, meta: DatasetMeta,
+                       totals: dict, replace: bool = False, expected_version: int | None = None) -> Dataset:
+        """Publish the staged load as dataset ``name`` in one catalog transaction, with its
+        ``totals`` (``customers.dataset_totals`` of the staged table).
+
+        With ``replace`` an existing dataset of that name is swapped for the new file (same id,
+        so follow-ups and settings stay attached, and a new version); without it, an existing
+        name is an error and nothing changes. ``expected_version``: the version the load
+        started from (None: the name did not exist then); when another load published in the
+        meantime, this one is refused and nothing changes."""
+        with self.write_lock:
+            columns = [r[0] for r in self.con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE database_name = ? AND table_name = ? "
+                "ORDER BY column_index", [stage.alias, _check_internal(tx_table)]).fetchall()]
+            if rejects:
+                rejected = int(self.con.execute(
+                    f'SELECT count(*) FROM "{stage.alias}".main."{_check_internal(rejects)}"').fetchone()[0])
+            else:
+                rejected = 0
+                self.con.execute(f'CREATE TABLE "{stage.alias}".main."rej" ("row" BIGINT, reason VARCHAR)')
+            self._seal(stage, {tx_table: "tx", rejects: "rej"})
+            with self.catalog(write=True) as db:
+                existing = db.execute("SELECT id, version, data_file FROM datasets WHERE name = ?", [name]).fetchone()
+                if existing is not None and not replace:
+                    raise StoreError("dataset_exists", name=name)
+                found_version = existing["version"] if existing is not None else None
+                if found_version != expected_version:
+                    raise StoreError("dataset_changed_meanwhile", name=name)
+                number, version = self._next(db, "table"), self._next(db, "version")
                 values = dict(
-                    name=name, table_name=table_name, rejects_table=rejects_name if rejects else None,
+                    name=name, number=number, data_file=stage.path.name,
                     source_file=meta.source_file, file_format=meta.file_format, encoding=meta.encoding,
                     delimiter=meta.delimiter, mapping=json.dumps(meta.mapping, ensure_ascii=False),
                     details=json.dumps(meta.details, ensure_ascii=False, default=str),
-                    columns=json.dumps(columns), rows=totals["rows"], rejected=rejected, customers=totals["customers"],
-                    revenue=totals["revenue"], date_min=totals["date_min"], date_max=totals["date_max"],
-                    created_at=datetime.now(), version=version,
+                    columns=json.dumps(columns), rows=totals["rows"], rejected=rejected,
+                    customers=totals["customers"], revenue=totals["revenue"], date_min=_iso(totals["date_min"]),
+                    date_max=_iso(totals["date_max"]), created_at=datetime.now().isoformat(), version=version,
                 )
+                old_file = None
                 if existing is not None:
+                    old_file = existing["data_file"]
                     assignments = ", ".join(f"{k} = ?" for k in values)
-                    cur.execute(f"UPDATE kam_datasets SET {assignments} WHERE id = ?", [*values.values(), existing.id])
-                    for old in (existing.table_name, existing.rejects_table):
-                        if old:
-                            cur.execute(f'DROP TABLE IF EXISTS "{_check_internal(old)}"')
+                    db.execute(f"UPDATE datasets SET {assignments} WHERE id = ?", [*values.values(), existing["id"]])
                     # what was remembered about the old table (``table_setting``) goes with it
-                    cur.execute("DELETE FROM kam_settings WHERE dataset_id = ? AND key LIKE ?",
-                                [existing.id, f"%:{existing.table_name}"])
-                    dataset_id = existing.id
+                    db.execute("DELETE FROM settings WHERE dataset_id = ? AND key LIKE ?",
+                               [existing["id"], "%:tx_%"])
+                    dataset_id = existing["id"]
                 else:
-                    dataset_id = cur.execute("SELECT coalesce(max(id), 0) + 1 FROM kam_datasets").fetchone()[0]
-                    cols = ", ".join(["id", *values])
-                    marks = ", ".join("?" * (len(values) + 1))
-                    cur.execute(f"INSERT INTO kam_datasets ({cols}) VALUES ({marks})", [dataset_id, *values.values()])
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                self.drop_tables(staging, rejects)
-                raise
-            return self.dataset_by_id(dataset_id)
+                    columns = ", ".join(values)
+                    marks = ", ".join("?" for _ in values)
+                    dataset_id = db.execute(f"INSERT INTO datasets ({columns}) VALUES ({marks})",
+                                            list(values.values())).lastrowid
+            stage.published = True
+        if old_file:
+            self._retire(old_file)
+        return self.dataset_by_id(dataset_id)
 
-    def drop_tables(self, *names: str | None) -> None:
-        with self.write_lock:
-            for name in names:
-                if name:
-                    self.con.execute(f'DROP TABLE IF EXISTS "{_check_internal(name)}"')
+    def _retire(self, file: str) -> None:
+        """Delete a file no catalog entry names any more. Readers that have it open keep
+        reading it (the data stays until they close it); new readers follow the catalog."""
+        if file not in self._named_files():
+            (self.folder / file).unlink(missing_ok=True)
 
     def drop(self, name: str) -> None:
-        """Delete a dataset with its tables, follow-ups and settings, in one transaction."""
-        with self.write_lock:
-            dataset = self.dataset(name)
-            cur = self.cursor()
-            cur.execute("BEGIN TRANSACTION")
-            try:
-                cur.execute("DELETE FROM kam_datasets WHERE id = ?", [dataset.id])
-                cur.execute("DELETE FROM kam_followups WHERE dataset_id = ?", [dataset.id])
-                cur.execute("DELETE FROM kam_settings WHERE dataset_id = ?", [dataset.id])
-                for table in (dataset.table_name, dataset.rejects_table, dataset.attributes_table):
-                    if table:
-                        cur.execute(f'DROP TABLE IF EXISTS "{_check_internal(table)}"')
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
+        """Delete a dataset with its follow-ups and settings in one catalog transaction; its
+        files go after."""
+        with self.catalog(write=True) as db:
+            row = db.execute("SELECT id, data_file, attributes_file FROM datasets WHERE name = ?", [name]).fetchone()
+            if row is None:
+                names = ", ".join(r[0] for r in db.execute("SELECT name FROM datasets ORDER BY id")) or "—"
+                raise StoreError("dataset_unknown", name=name, names=names)
+            for table in ("datasets", "followups", "settings"):
+                db.execute(f"DELETE FROM {table} WHERE {'id' if table == 'datasets' else 'dataset_id'} = ?", [row["id"]])
+        for file in (row["data_file"], row["attributes_file"]):
+            if file:
+                self._retire(file)
 
     def rename(self, name: str, new_name: str) -> Dataset:
         new_name = (new_name or "").strip()
-        with self.write_lock:
-            dataset = self.dataset(name)
-            if not new_name:
-                raise StoreError("dataset_name_empty")
-            if new_name != name and self.find(new_name) is not None:
+        if not new_name:
+            raise StoreError("dataset_name_empty")
+        with self.catalog(write=True) as db:
+            row = db.execute("SELECT id FROM datasets WHERE name = ?", [name]).fetchone()
+            if row is None:
+                raise StoreError("dataset_unknown", name=name, names=", ".join(
+                    r[0] for r in db.execute("SELECT name FROM datasets ORDER BY id")) or "—")
+            if new_name != name and db.execute("SELECT 1 FROM datasets WHERE name = ?", [new_name]).fetchone():
                 raise StoreError("dataset_exists", name=new_name)
-            cur = self.cursor()
-            cur.execute("UPDATE kam_datasets SET name = ?, version = nextval('kam_version_seq') WHERE id = ?",
-                        [new_name, dataset.id])
-            return self.dataset_by_id(dataset.id)
+            db.execute("UPDATE datasets SET name = ?, version = ? WHERE id = ?",
+                       [new_name, self._next(db, "version"), row["id"]])
+        return self.dataset_by_id(row["id"])
 
-    def set_attributes(self, dataset: Dataset, staging: str) -> Dataset:
-        """Attach a per-customer attributes table (replacing any previous one) atomically."""
-        with self.write_lock:
-            number = self.next_table_number()
-            attr_name = f"attr_{number:04d}"
-            cur = self.cursor()
-            cur.execute("BEGIN TRANSACTION")
-            try:
-                cur.execute(f'ALTER TABLE "{_check_internal(staging)}" RENAME TO "{attr_name}"')
-                if dataset.attributes_table:
-                    cur.execute(f'DROP TABLE IF EXISTS "{_check_internal(dataset.attributes_table)}"')
-                cur.execute("UPDATE kam_datasets SET attributes_table = ?, version = nextval('kam_version_seq') WHERE id = ?",
-                            [attr_name, dataset.id])
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                self.drop_tables(staging)
-                raise
-            return self.dataset_by_id(dataset.id)
+    def set_attributes(self, dataset: Dataset, stage: Staging, table: str) -> Dataset:
+        """Publish a staged attributes table for ``dataset`` (replacing any previous one)."""
+        self._seal(stage, {table: "attr"})
+        with self.catalog(write=True) as db:
+            row = db.execute("SELECT attributes_file FROM datasets WHERE id = ?", [dataset.id]).fetchone()
+            if row is None:
+                raise StoreError("dataset_gone")
+            db.execute("UPDATE datasets SET attributes_number = ?, attributes_file = ?, version = ? WHERE id = ?",
+                       [self._next(db, "table"), stage.path.name, self._next(db, "version"), dataset.id])
+        stage.published = True
+        if row["attributes_file"]:
+            self._retire(row["attributes_file"])
+        return self.dataset_by_id(dataset.id)
 
     # -- rejected rows ------------------------------------------------------------------
     def rejected_rows(self, dataset: Dataset, limit: int | None = None):
         """The rows an ingest refused, as a DataFrame (row number, reason, the raw cells)."""
-        import pandas as pd
-
-        if not dataset.rejects_table:
-            return pd.DataFrame(columns=["row", "reason"])
         sql = f'SELECT * FROM "{_check_internal(dataset.rejects_table)}" ORDER BY "row"'
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
@@ -426,40 +565,47 @@ class Store:
                      owner: str = "") -> None:
         if status not in FOLLOWUP_STATUSES:
             raise StoreError("followup_status_unknown", status=status, statuses=", ".join(FOLLOWUP_STATUSES))
-        with self.write_lock:
-            self.cursor().execute(
-                "INSERT INTO kam_followups VALUES (?, ?, ?, ?, ?, ?)",
-                [dataset.id, str(customer_id), status, note or "", owner or "", datetime.now()],
-            )
+        with self.catalog(write=True) as db:
+            db.execute("INSERT INTO followups (dataset_id, customer_id, status, note, owner, created_at) "
+                       "VALUES (?, ?, ?, ?, ?, ?)",
+                       [dataset.id, str(customer_id), status, note or "", owner or "", datetime.now().isoformat()])
 
     def followups(self, dataset: Dataset, customer_id: str | None = None):
-        """Follow-up history, newest first (all accounts, or one)."""
-        sql = "SELECT customer_id, status, note, owner, created_at FROM kam_followups WHERE dataset_id = ?"
+        """Follow-up history, newest first (all accounts, or one); ties in time by the order
+        they were saved."""
+        import pandas as pd
+
+        sql = "SELECT customer_id, status, note, owner, created_at FROM followups WHERE dataset_id = ?"
         params: list = [dataset.id]
         if customer_id is not None:
             sql += " AND customer_id = ?"
             params.append(str(customer_id))
-        return self.cursor().execute(sql + " ORDER BY created_at DESC, rowid DESC", params).df()
+        with self.catalog() as db:
+            rows = db.execute(sql + " ORDER BY seq DESC", params).fetchall()
+        frame = pd.DataFrame([dict(r) for r in rows], columns=["customer_id", "status", "note", "owner", "created_at"])
+        frame["created_at"] = pd.to_datetime(frame["created_at"])
+        return frame
 
     def latest_statuses(self, dataset: Dataset) -> dict[str, str]:
         """The newest follow-up status of every account that has one."""
-        rows = self.cursor().execute(
-            """SELECT customer_id, arg_max(status, created_at) FROM
-               (SELECT customer_id, status, created_at FROM kam_followups WHERE dataset_id = ?)
-               GROUP BY customer_id""", [dataset.id]).fetchall()
-        return dict(rows)
+        with self.catalog() as db:
+            rows = db.execute(
+                """SELECT customer_id, status FROM followups f WHERE dataset_id = ? AND seq =
+                   (SELECT max(seq) FROM followups g WHERE g.dataset_id = f.dataset_id
+                    AND g.customer_id = f.customer_id)""", [dataset.id]).fetchall()
+        return {r[0]: r[1] for r in rows}
 
     # -- per-dataset settings (e.g. scorecard weights) ----------------------------------
     def get_setting(self, dataset: Dataset, key: str, default=None):
-        row = self.cursor().execute(
-            "SELECT value FROM kam_settings WHERE dataset_id = ? AND key = ? ORDER BY updated_at DESC LIMIT 1",
-            [dataset.id, key]).fetchone()
+        with self.catalog() as db:
+            row = db.execute("SELECT value FROM settings WHERE dataset_id = ? AND key = ? ORDER BY seq DESC LIMIT 1",
+                             [dataset.id, key]).fetchone()
         return json.loads(row[0]) if row else default
 
     def set_setting(self, dataset: Dataset, key: str, value) -> None:
-        with self.write_lock:
-            self.cursor().execute("INSERT INTO kam_settings VALUES (?, ?, ?, ?)",
-                                  [dataset.id, key, json.dumps(value, ensure_ascii=False), datetime.now()])
+        with self.catalog(write=True) as db:
+            db.execute("INSERT INTO settings (dataset_id, key, value, updated_at) VALUES (?, ?, ?, ?)",
+                       [dataset.id, key, json.dumps(value, ensure_ascii=False), datetime.now().isoformat()])
 
     def table_setting(self, dataset: Dataset, name: str, default=None):
         """A fact remembered about the dataset's current table (e.g. a property checked once).

@@ -139,7 +139,7 @@ def test_every_row_is_loaded_or_rejected(store, tmp_path, small_windows, case):
     assert report.rows + report.rejected == report.file_records - report.header_records - report.blank_rows
     assert round(report.revenue * 100) == revenue_cents
     table = store.find("p").table_name
-    assert sorted(store.con.execute(f'SELECT DISTINCT customer_id, region FROM "{table}"').fetchall(),
+    assert sorted(store.cursor().execute(f'SELECT DISTINCT customer_id, region FROM "{table}"').fetchall(),
                   key=str) == sorted(expected_pairs(rows), key=str), spec
     assert not list((store.path.parent / "tmp").glob("transcode_*"))
 

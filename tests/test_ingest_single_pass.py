@@ -80,7 +80,7 @@ def test_single_pass_and_general_path_agree(store, tmp_path, monkeypatch):
 
 
 def stored(store, dataset: str, columns: str) -> list[tuple]:
-    return store.con.execute(f'SELECT {columns} FROM "{store.find(dataset).table_name}" ORDER BY ALL').fetchall()
+    return store.cursor().execute(f'SELECT {columns} FROM "{store.find(dataset).table_name}" ORDER BY ALL').fetchall()
 
 
 # The single pass takes clean-looking columns as the reader gives them (ISO dates and plain

@@ -152,11 +152,12 @@ def test_foreign_duckdb_and_newer_store_are_refused(tmp_path):
     with pytest.raises(StoreError) as refused:
         Store.open(foreign)
     assert refused.value.key == "store_not_kam"
-    newer = tmp_path / "newer.duckdb"
+    newer = tmp_path / "newer.db"
     Store.open(newer).close()
-    con = duckdb.connect(str(newer))
-    con.execute("UPDATE kam_meta SET value = ? WHERE key = 'format_version'", [str(FORMAT_VERSION + 1)])
-    con.close()
+    import sqlite3
+
+    with sqlite3.connect(newer) as catalog:
+        catalog.execute("UPDATE meta SET value = ? WHERE key = 'format_version'", [str(FORMAT_VERSION + 1)])
     with pytest.raises(StoreError) as refused:
         Store.open(newer)
     assert refused.value.key == "store_newer" and refused.value.params["found"] == FORMAT_VERSION + 1
@@ -375,4 +376,39 @@ def test_a_few_gbk_characters_are_not_read_as_big5(store, tmp_path, text):
     path.write_bytes(f"customer_id,order_date,amount,region\nC0,2023-01-01,1.00,{text}\n".encode("gbk"))
     report = ingest_file(store, path, dataset="s")
     assert report.encoding == "GB18030"
-    assert store.con.execute(f'SELECT region FROM "{store.find("s").table_name}"').fetchone()[0] == text
+    assert store.cursor().execute(f'SELECT region FROM "{store.find("s").table_name}"').fetchone()[0] == text
+
+
+def test_a_format_1_store_is_converted_with_nothing_lost(tmp_path):
+    # the single-file store of format 1: registry, one dataset with a rejected row, follow-ups, settings
+    old = tmp_path / "kam.duckdb"
+    con = duckdb.connect(str(old))
+    con.execute("""CREATE TABLE kam_datasets (id INTEGER, name VARCHAR, table_name VARCHAR, rejects_table VARCHAR,
+        attributes_table VARCHAR, source_file VARCHAR, file_format VARCHAR, encoding VARCHAR, delimiter VARCHAR,
+        mapping VARCHAR, details VARCHAR, columns VARCHAR, rows BIGINT, rejected BIGINT, customers BIGINT,
+        revenue DOUBLE, date_min TIMESTAMP, date_max TIMESTAMP, created_at TIMESTAMP, version BIGINT)""")
+    con.execute("""CREATE TABLE tx_0001 AS SELECT * FROM (VALUES ('A', TIMESTAMP '2024-01-02', 10.5::DECIMAL(18,4)),
+        ('B', TIMESTAMP '2024-02-03', 4.5::DECIMAL(18,4))) t(customer_id, order_date, amount)""")
+    con.execute("""CREATE TABLE rej_0001 AS SELECT 4::BIGINT AS "row", 'amount_missing' AS reason, 'C' AS c0""")
+    con.execute("""INSERT INTO kam_datasets VALUES (1, '华东', 'tx_0001', 'rej_0001', NULL, 'a.csv', 'text', 'UTF-8',
+        'comma', '{"customer_id": "客户编号"}', '{"headers": ["客户编号"]}', '["customer_id", "order_date", "amount"]',
+        2, 1, 2, 15.0, TIMESTAMP '2024-01-02', TIMESTAMP '2024-02-03', TIMESTAMP '2024-03-01', 7)""")
+    con.execute("CREATE TABLE kam_followups (dataset_id INTEGER, customer_id VARCHAR, status VARCHAR, note VARCHAR, "
+                "owner VARCHAR, created_at TIMESTAMP)")
+    con.execute("INSERT INTO kam_followups VALUES (1, 'A', 'new', '', '', TIMESTAMP '2024-03-02 10:00'), "
+                "(1, 'A', 'contacted', '打过电话', '李娜', TIMESTAMP '2024-03-03 10:00')")
+    con.execute("CREATE TABLE kam_settings (dataset_id INTEGER, key VARCHAR, value VARCHAR, updated_at TIMESTAMP)")
+    con.execute("""INSERT INTO kam_settings VALUES (1, 'scorecard_weights', '{"revenue": 3}', TIMESTAMP '2024-03-01')""")
+    con.execute("CREATE TABLE kam_meta (key VARCHAR, value VARCHAR)")
+    con.execute("INSERT INTO kam_meta VALUES ('format_version', '1')")
+    con.close()
+    kept = old.read_bytes()
+    with Store.open(old) as store:
+        dataset = store.dataset("华东")
+        assert (dataset.rows, dataset.rejected, dataset.revenue) == (2, 1, 15.0)
+        frame = store.table(dataset).to_pandas().sort_values("customer_id")
+        assert list(frame["customer_id"]) == ["A", "B"] and [float(a) for a in frame["amount"]] == [10.5, 4.5]
+        assert store.rejected_rows(dataset)["reason"].tolist() == ["amount_missing"]
+        assert store.followups(dataset, "A")["status"].tolist() == ["contacted", "new"]
+        assert store.get_setting(dataset, "scorecard_weights") == {"revenue": 3}
+    assert (tmp_path / "kam.duckdb.v1").read_bytes() == kept  # the old file is kept, untouched

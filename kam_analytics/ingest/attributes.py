@@ -44,8 +44,7 @@ def ingest_attributes(store: Store, dataset: Dataset, path: str | Path, mapping:
     """Attach the attributes in ``path`` to ``dataset``. Raises IngestError (store unchanged)
     when the file has no customer id column or no attribute column besides it."""
     path = Path(path)
-    with store.write_lock:
-        con = store.cursor()
+    with store.staging("attr") as (stage, con):
         raw_table, staging = store.staging_name(), store.staging_name()
         try:
             raw = read_raw(con, path, raw_table, sheet=sheet, tmp_dir=store.path.parent / "tmp")
@@ -80,14 +79,11 @@ def ingest_attributes(store: Store, dataset: Dataset, path: str | Path, mapping:
             matched = con.execute(
                 f'SELECT count(*) FROM "{staging}" a WHERE EXISTS '
                 f'(SELECT 1 FROM "{dataset.table_name}" t WHERE t.customer_id = a.customer_id)').fetchone()[0]
-            store.set_attributes(dataset, staging)
-        except BaseException:
-            store.drop_tables(staging)
-            raise
-        finally:
-            # the raw table is a TEMP table of this cursor's connection: drop it there
             con.execute(f'DROP TABLE IF EXISTS "{raw_table}"')
-            con.close()
+            store.set_attributes(dataset, stage, staging)
+        finally:
+            if not stage.published:  # (a TEMP table of this cursor, which closes with the staging)
+                con.execute(f'DROP TABLE IF EXISTS "{raw_table}"')
     return AttributesReport(dataset=dataset.name, rows=int(rows), customers=int(customers),
                             duplicates=int(rows - missing - customers), missing_id=int(missing),
                             matched=int(matched), mapping=chosen, encoding=raw.encoding)

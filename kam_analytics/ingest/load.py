@@ -284,11 +284,12 @@ def ingest_file(store: Store, path: str | Path, dataset: str | None = None,
     if not name:
         raise IngestError("dataset_name_empty")
     step = progress or (lambda fraction, key: None)
-    if not replace and store.find(name) is not None:
+    before = store.find(name)  # a load that another one overtakes is refused at the swap
+    if not replace and before is not None:
         raise IngestError("dataset_exists_ingest", name=name)
     temp_files: list[Path] = []
-    with store.write_lock:
-        con = store.cursor()
+    # The load writes a file of its own (``Store.staging``), published in one catalog step.
+    with store.staging("tx") as (stage, con):
         raw_table, tx_table, rej_table = store.staging_name(), store.staging_name(), store.staging_name()
         try:
             step(0.05, "progress_reading")
@@ -348,16 +349,13 @@ def ingest_file(store: Store, path: str | Path, dataset: str | None = None,
                          "discount_kind": discount_kind, "warnings": plan.warnings},
             )
             step(0.95, "progress_saving")
-            existed = store.find(name) is not None
-            totals = dataset_totals(store.staged(tx_table))
-            registered = store.commit_dataset(name, tx_table, rej_table, meta, totals, replace=replace)
-        except BaseException:
-            store.drop_tables(tx_table, rej_table)
-            raise
-        finally:
-            # the raw table is a TEMP table of this cursor's connection: drop it there
+            existed = before is not None
+            # the raw table is a TEMP table of this cursor's connection: dropped before the swap
             con.execute(f'DROP TABLE IF EXISTS "{raw_table}"')
-            con.close()
+            totals = dataset_totals(store.staged(stage, tx_table))
+            registered = store.commit_dataset(name, stage, tx_table, rej_table, meta, totals, replace=replace,
+                                              expected_version=before.version if before else None)
+        finally:
             for temp in temp_files:
                 temp.unlink(missing_ok=True)
     step(1.0, "progress_done")
