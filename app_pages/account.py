@@ -6,7 +6,8 @@ from kam_analytics.charts import revenue_trend
 from kam_analytics.i18n import customer_label, format_count, format_share, join_list
 from ui import queries
 from ui.state import account_to_open, frame, money, tr
-from ui.widgets import escape_markdown, no_dataset
+from ui.markdown import escape_markdown
+from ui.widgets import no_dataset
 
 view = frame("account_title")
 if view.dataset is None:

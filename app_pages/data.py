@@ -15,7 +15,7 @@ from kam_analytics.ingest.report import report_details, report_warnings
 from kam_analytics.schema import COLUMNS, REQUIRED
 from ui.state import frame, labeller, money, select_dataset, tr
 from ui.uploads import forget_upload, preview, save_upload
-from ui.widgets import escape_markdown
+from ui.markdown import escape_markdown
 
 DATE_FORMATS = ("auto", "dmy", "mdy", "ymd")
 FILE_TYPES = ["csv", "tsv", "txt", "xlsx", "parquet"]

@@ -6,7 +6,8 @@ from kam_analytics.charts import revenue_trend
 from kam_analytics.i18n import format_count, format_share
 from ui import queries
 from ui.state import frame, labeller, money, open_account, tr
-from ui.widgets import customer_table, escape_markdown, no_dataset
+from ui.markdown import escape_markdown
+from ui.widgets import customer_table, no_dataset
 
 view = frame("overview_title")
 if view.dataset is None:

@@ -60,7 +60,8 @@ CREATE TABLE IF NOT EXISTS datasets (
     mapping TEXT, details TEXT, columns TEXT,
     rows INTEGER, rejected INTEGER, customers INTEGER, revenue REAL,
     date_min TEXT, date_max TEXT, created_at TEXT,
-    version INTEGER NOT NULL
+    version INTEGER NOT NULL,
+    updated_at TEXT
 );
 CREATE TABLE IF NOT EXISTS followups (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -102,6 +103,7 @@ class Dataset:
     version: int
     data_file: str = ""
     attributes_file: str | None = None
+    updated_at: datetime | None = None  # when this version was published (a load, rename, attributes)
 
     def has(self, column: str) -> bool:
         return column in self.columns
@@ -318,6 +320,7 @@ class Store:
             customers=int(row["customers"] or 0), revenue=float(row["revenue"] or 0.0),
             date_min=_when(row["date_min"]), date_max=_when(row["date_max"]), created_at=_when(row["created_at"]),
             version=int(row["version"]), data_file=row["data_file"], attributes_file=row["attributes_file"],
+            updated_at=_when(row["updated_at"]) or _when(row["created_at"]),
         )
 
     def find(self, name: str) -> Dataset | None:
@@ -481,6 +484,7 @@ class Store:
                     columns=json.dumps(columns), rows=totals["rows"], rejected=rejected,
                     customers=totals["customers"], revenue=totals["revenue"], date_min=_iso(totals["date_min"]),
                     date_max=_iso(totals["date_max"]), created_at=datetime.now().isoformat(), version=version,
+                    updated_at=datetime.now().isoformat(),
                 )
                 old_file = None
                 if existing is not None:
@@ -532,8 +536,8 @@ class Store:
                     r[0] for r in db.execute("SELECT name FROM datasets ORDER BY id")) or "—")
             if new_name != name and db.execute("SELECT 1 FROM datasets WHERE name = ?", [new_name]).fetchone():
                 raise StoreError("dataset_exists", name=new_name)
-            db.execute("UPDATE datasets SET name = ?, version = ? WHERE id = ?",
-                       [new_name, self._next(db, "version"), row["id"]])
+            db.execute("UPDATE datasets SET name = ?, version = ?, updated_at = ? WHERE id = ?",
+                       [new_name, self._next(db, "version"), datetime.now().isoformat(), row["id"]])
         return self.dataset_by_id(row["id"])
 
     def set_attributes(self, dataset: Dataset, stage: Staging, table: str) -> Dataset:
@@ -543,8 +547,9 @@ class Store:
             row = db.execute("SELECT attributes_file FROM datasets WHERE id = ?", [dataset.id]).fetchone()
             if row is None:
                 raise StoreError("dataset_gone")
-            db.execute("UPDATE datasets SET attributes_number = ?, attributes_file = ?, version = ? WHERE id = ?",
-                       [self._next(db, "table"), stage.path.name, self._next(db, "version"), dataset.id])
+            db.execute("UPDATE datasets SET attributes_number = ?, attributes_file = ?, version = ?, updated_at = ? "
+                       "WHERE id = ?", [self._next(db, "table"), stage.path.name, self._next(db, "version"),
+                                        datetime.now().isoformat(), dataset.id])
         stage.published = True
         if row["attributes_file"]:
             self._retire(row["attributes_file"])

@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from kam_analytics.i18n import catalog
-from ui.widgets import escape_markdown
+from ui.markdown import escape_markdown
 
 PAGES = ["overview", "concentration", "key_accounts", "segments", "churn", "account", "data"]
 TITLE_KEY = {"overview": "overview_title", "concentration": "concentration_title",
@@ -440,7 +440,7 @@ def test_negative_margin_list_starts_with_the_biggest_loss(app_env, tmp_path, la
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_upload_report_shows_the_counts_and_warnings_the_cli_prints(app_env, tmp_path, lang):
     from kam_analytics.ingest.report import report_details, report_warnings
-    from ui.widgets import escape_markdown
+    from ui.markdown import escape_markdown
 
     content = ("客户编号,订单日期,金额,备注,备注\nA,2024-01-01,10,x,y\n,,,,\nB,2024-01-02,,x,y\n"
                "C,2024-01-03,5,x,y\n").encode("utf-8")

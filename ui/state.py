@@ -13,6 +13,7 @@ import streamlit as st
 from kam_analytics.errors import KamError
 from kam_analytics.i18n import format_amount, normalise_lang, t
 from kam_analytics.schema import DIMENSIONS
+from ui.markdown import escape_markdown
 
 PRESETS = ("all", "last_12_months", "this_year", "last_year", "custom")
 # Messages from one page to the next run: each has one key, written and read only here.
@@ -172,9 +173,27 @@ def sidebar() -> View:
                         st.session_state[key] = wanted
                     dimensions[dim] = _persistent(st.multiselect, tr(f"field_{dim}"), options, key,
                                                   placeholder=tr("sidebar_all"))
+        _watch_for_updates(dataset.id, dataset.version)
     view = View(store, dataset, lang(), start, end, {k: v for k, v in dimensions.items() if v})
     _mirror_to_url(view, preset)
     return view
+
+
+UPDATE_CHECK_SECONDS = 15
+
+
+@st.fragment(run_every=UPDATE_CHECK_SECONDS)
+def _watch_for_updates(dataset_id: int, shown_version: int) -> None:
+    """Every few seconds, ask the catalog whether the dataset on screen has a newer version
+    (a load from the CLI, another session or a scheduled job). The page keeps what it shows
+    until the user asks for the new data; every later run shows it anyway."""
+    current = get_store().dataset_by_id(dataset_id)
+    if current is None or current.version == shown_version:
+        return
+    when = current.updated_at.strftime("%H:%M") if current.updated_at else "–"
+    st.info(tr("data_updated", name=escape_markdown(current.name), time=when), icon="🔄")
+    if st.button(tr("data_updated_show"), key="_show_updated_data"):
+        st.rerun(scope="app")
 
 
 @st.cache_data(show_spinner=False, max_entries=256)

@@ -57,12 +57,3 @@ def download_buttons(frame: pd.DataFrame, file_stem: str, sheet: str, csv_label:
                          on_click="ignore")
     right.download_button(xlsx_label, partial(excel_bytes, frame, sheet), file_name=f"{file_stem}.xlsx",
                           on_click="ignore")
-
-
-_MARKDOWN_SPECIAL = "\\`*_{}[]()#+-.!|<>~$"
-
-
-def escape_markdown(text: str) -> str:
-    """``text`` shown literally where Streamlit renders Markdown (st.warning, st.caption):
-    a header or file name like ``![x](http://…)`` stays text and fetches nothing."""
-    return "".join("\\" + c if c in _MARKDOWN_SPECIAL else c for c in str(text))
