@@ -14,6 +14,7 @@ import sys
 from kam_analytics import config, service
 from kam_analytics.errors import KamError
 from kam_analytics.i18n import normalise_lang, t
+from kam_analytics.store import FOLLOWUP_STATUSES
 
 
 def _json_default(value):
@@ -154,6 +155,14 @@ def cmd_churn(args, store) -> int:
     return _write(service.churn_export(churn, "en"), args.out)
 
 
+def cmd_followup(args, store) -> int:
+    dataset = store.dataset(args.dataset)
+    store.add_followup(dataset, args.customer, args.status, note=args.note or "", owner=args.owner or "")
+    print(t("cli_followup_saved", _lang(), customer=args.customer, status=t(f"status_{args.status}", _lang()),
+            dataset=dataset.name))
+    return 0
+
+
 def cmd_backtest(args, store) -> int:
     from kam_analytics.analytics import churn
 
@@ -231,6 +240,10 @@ def build_parser() -> argparse.ArgumentParser:
              extra=[(["--k"], dict(type=_k, default="auto", metavar="auto|N"))])
     _command(sub, "churn", "lapse risk of key accounts (or all) with reasons", cmd_churn, as_of="required", out=True,
              extra=[horizon, (["--scope"], dict(choices=["key", "all"], default="key", metavar="key|all"))])
+    _command(sub, "followup", "record a follow-up of an account (the churn page's form)", cmd_followup, extra=[
+        (["--customer"], dict(required=True, metavar="ID")),
+        (["--status"], dict(required=True, choices=list(FOLLOWUP_STATUSES), metavar="|".join(FOLLOWUP_STATUSES))),
+        (["--note"], dict(metavar="TEXT")), (["--owner"], dict(metavar="NAME"))])
     _command(sub, "backtest", "replay the churn model at an earlier date against what happened", cmd_backtest,
              as_of="required", json_flag=True, extra=[horizon])
     return parser

@@ -54,3 +54,54 @@ def cli(tmp_path):
         return run_cli(*args, db=db, **kwargs)
     call.db = db
     return call
+
+
+def start_cli(*args, db: Path, env: dict | None = None) -> subprocess.Popen:
+    """A CLI command running in the background (stdout and stderr captured)."""
+    full_env = {**os.environ, "KAM_NO_DEMO": "1", **(env or {})}
+    full_env.pop("KAM_DEBUG", None)
+    return subprocess.Popen([sys.executable, "-m", "kam_analytics", "--db", str(db), *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=full_env)
+
+
+def start_app(db: Path, log: Path, demo: bool = True):
+    """``streamlit run app.py`` on a free port over the store ``db``; returns (url, process)
+    once the health endpoint answers. The caller terminates the process."""
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "KAM_DB": str(db)}
+    env.pop("KAM_LANG", None)
+    if demo:
+        env.pop("KAM_NO_DEMO", None)
+    else:
+        env["KAM_NO_DEMO"] = "1"
+    out = open(log, "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
+         "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
+                return url, process
+        except OSError:
+            time.sleep(0.5)
+    process.kill()
+    pytest.fail(f"streamlit did not start; see {log}")
+
+
+def big_orders_csv(path: Path, rows: int, customers: int = 5000, amount: str = "i % 997") -> Path:
+    """A generated CSV of ``rows`` one-line orders (order_id, customer_id, order_date, amount)."""
+    import duckdb
+
+    duckdb.connect().execute(
+        f"""COPY (SELECT 'SO' || i AS order_id, 'C' || (i % {customers}) AS customer_id,
+                   DATE '2023-01-01' + CAST(i % 700 AS INTEGER) AS order_date, ({amount}) + 0.5 AS amount
+            FROM range({rows}) t(i)) TO '{path}' (HEADER, DELIMITER ',')""")
+    return path

@@ -3,16 +3,11 @@ fresh store: every page in both languages, a language switch, and the upload of 
 GB18030-encoded CSV with Chinese headers. Screenshots go to tests/screenshots/."""
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from conftest import start_app
 from kam_analytics.i18n import catalog
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,39 +27,14 @@ except ImportError:  # pragma: no cover - the dev requirements install it
     pytest.skip("playwright is not installed (make dev)", allow_module_level=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """`streamlit run app.py` on a free port with a fresh store (seeded with the demo on start)."""
-    port = _free_port()
-    store = tmp_path_factory.mktemp("browser") / "kam.duckdb"
-    env = {**os.environ, "KAM_DB": str(store)}
-    env.pop("KAM_NO_DEMO", None)
-    env.pop("KAM_LANG", None)
-    log = open(store.with_suffix(".log"), "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
-         "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        process.kill()
-        pytest.fail(f"streamlit did not start; see {log.name}")
+    store = tmp_path_factory.mktemp("browser") / "kam.db"
+    url, process = start_app(store, store.with_suffix(".log"))
     yield url
     process.terminate()
     process.wait(timeout=20)
-    log.close()
 
 
 @pytest.fixture(scope="module")
