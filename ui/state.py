@@ -191,7 +191,7 @@ def _watch_for_updates(dataset_id: int, shown_version: int) -> None:
     if current is None or current.version == shown_version:
         return
     when = current.updated_at.strftime("%H:%M") if current.updated_at else "–"
-    st.info(tr("data_updated", name=escape_markdown(current.name), time=when), icon="🔄")
+    st.info(tr("data_updated", name=escape_markdown(current.name), time=when), icon=":material/refresh:")
     if st.button(tr("data_updated_show"), key="_show_updated_data"):
         st.rerun(scope="app")
 
