@@ -129,3 +129,25 @@ def test_a_late_padded_number_or_other_date_style_reads_as_the_general_path(stor
     rows = dict((c, (d, a)) for c, d, a in stored(store, "d", "customer_id, order_date, amount"))
     assert rows["C10"] == (dt.datetime(2024, 2, 1), 12.5)
     assert rows["C11"] == (dt.datetime(2024, 2, 3, 10, 30), 1)
+
+
+def test_a_late_year_out_of_range_is_caught_by_the_whole_column_check(store, tmp_path):
+    # the storage statistics see 1850 as the column's smallest date: the year check runs
+    lines = [f"C{i},2024-01-0{1 + i % 9},{i}" for i in range(10)] + ["C10,1850-02-01,7"]
+    report = ingest_file(store, write(tmp_path, lines), dataset="d")
+    assert not report.single_pass and (report.rows, report.rejected) == (10, 1)
+    assert report.rejected_reasons == {"date_unreadable": 1}
+
+
+def test_column_stats_answer_only_what_they_prove(store):
+    from kam_analytics.ingest.load import ColumnStats, column_stats
+
+    con = store.cursor()
+    con.execute("""CREATE TEMP TABLE s AS SELECT * FROM (VALUES
+        ('C1', '12.0', TIMESTAMP '2024-01-01', NULL), ('C2', 'SO2', TIMESTAMP '2024-02-01', 5.0))
+        t(customer_id, order_id, order_date, amount)""")
+    stats = column_stats(con, "s")
+    assert not stats["customer_id"].may_be_null and stats["amount"].may_be_null
+    assert stats["customer_id"].starts_past_digits and not stats["order_id"].starts_past_digits
+    assert stats["order_date"].years_within(1900, 2100) and not stats["order_date"].years_within(2025, 2100)
+    assert not ColumnStats().starts_past_digits and ColumnStats().may_be_null  # nothing known: check all

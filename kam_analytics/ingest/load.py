@@ -15,7 +15,7 @@ from kam_analytics.ingest import parse
 from kam_analytics.ingest.raw import first_rows
 from kam_analytics.ingest.read import RawTable, read_raw
 from kam_analytics.analytics.customers import dataset_totals
-from kam_analytics.schema import COLUMNS, MONEY, auto_mapping, normalise_header
+from kam_analytics.schema import COLUMNS, MONEY, REQUIRED, auto_mapping, normalise_header
 from kam_analytics.store import DatasetMeta, Store
 from kam_analytics.tmpfiles import scratch_dir
 
@@ -197,15 +197,25 @@ class _Plan:
         return {col: "TIMESTAMP" if kinds[col] == "date" else MONEY if kinds[col] == "money" else "DOUBLE"
                 for col, form in forms.items() if form == "parsed"}
 
-    def fast_checks(self, forms: dict[str, str], maybe_padded: bool) -> list[str]:
-        """Conditions, over the loaded canonical columns, true on a row where a simple form gave
-        something else than the general path: a year outside 1900–2100, an id like '12923.0',
-        and, when the file's bytes hold a space character or an empty quoted value
-        (``maybe_padded``, from the byte scan), a value that trimming would still change."""
-        checks = [f"year({c}) NOT BETWEEN {parse.YEAR_MIN} AND {parse.YEAR_MAX}" for c in self.date_formats if c in self.col]
+    def fast_checks(self, forms: dict[str, str], maybe_padded: bool, stats: dict | None = None) -> list[str]:
+        """Conditions, over the loaded canonical columns, true on a row the fast pass cannot
+        keep: no customer, date or amount; or where a simple form gave something else than the
+        general path: a year outside 1900–2100, an id like '12923.0', and, when the file's
+        bytes hold a space character or an empty quoted value (``maybe_padded``, from the byte
+        scan), a value that trimming would still change.
+
+        ``stats`` (``column_stats`` of the loaded table) leaves out the conditions the storage
+        statistics already rule out for a whole column: no NULL in it; its dates' years within
+        range; no id that starts with a digit (the smallest value is past '9')."""
+        stats = stats or {}
+        known = lambda c: stats.get(c, ColumnStats())  # noqa: E731
+        checks = [f"{c} IS NULL" for c in REQUIRED if known(c).may_be_null]
+        for c in self.date_formats:
+            if c in self.col and not known(c).years_within(parse.YEAR_MIN, parse.YEAR_MAX):
+                checks.append(f"year({c}) NOT BETWEEN {parse.YEAR_MIN} AND {parse.YEAR_MAX}")
         for canonical, col in self.col.items():
             kind = COLUMNS[canonical][1]
-            if forms.get(col) in ("as read", "trimmed") and kind == "id":
+            if forms.get(col) in ("as read", "trimmed") and kind == "id" and not known(canonical).starts_past_digits:
                 checks.append(f"(contains({canonical}, '.') AND regexp_full_match({canonical}, '\\d+\\.0+'))")
             if forms.get(col) == "as read" and maybe_padded:
                 checks.append(f"{canonical} <> trim({canonical}) OR {canonical} = ''")
@@ -416,8 +426,8 @@ def _fast_ingest(con, raw: RawTable, mapping: dict[str, str], date_format: str |
     # for a complete load. NUL bytes found by the count send the file down the general path.
     raw.settle()
     expected = raw.records - raw.leading_records - raw.blank_records
-    wrong = " OR ".join(["customer_id IS NULL", "order_date IS NULL", "amount IS NULL"]
-                        + [f"({check})" for check in plan.fast_checks(forms, raw.maybe_padded)])
+    checks = plan.fast_checks(forms, raw.maybe_padded, column_stats(con, tx_table))
+    wrong = " OR ".join(f"({check})" for check in checks) or "false"
     unreadable, loaded = con.execute(f'SELECT count(*) FILTER (WHERE {wrong}), count(*) FROM "{tx_table}"').fetchone()
     if unreadable or loaded != expected or raw.has_nul:
         con.execute(f'DROP TABLE "{tx_table}"')
@@ -426,6 +436,48 @@ def _fast_ingest(con, raw: RawTable, mapping: dict[str, str], date_format: str |
 
 
 WIDE_COLUMNS = 64
+
+
+@dataclass(frozen=True)
+class ColumnStats:
+    """What DuckDB's storage statistics say of a whole column (``column_stats``); the defaults
+    say nothing (every check must run)."""
+
+    may_be_null: bool = True
+    low: object = None  # the smallest value (for text, a prefix of it: a lower bound)
+    high: object = None
+
+    def years_within(self, first: int, last: int) -> bool:
+        return hasattr(self.low, "year") and hasattr(self.high, "year") and first <= self.low.year \
+            and self.high.year <= last
+
+    @property
+    def starts_past_digits(self) -> bool:
+        """No value starts with a character up to '9' (so none is '<digits>.0')."""
+        return isinstance(self.low, str) and self.low >= ":"
+
+
+def column_stats(con, table: str) -> dict[str, ColumnStats]:
+    """Per column of a table just written, from DuckDB's storage statistics (``pragma
+    storage_info``: kept per segment as the data is written, read without a scan): whether any
+    value is NULL, the smallest and the largest. The fast pass skips the checks these answer
+    for a whole column (20 ms instead of 0.3–0.5 s on ten million lines)."""
+    found: dict[str, dict] = {}
+    for column, kind, stats in con.execute(
+            "SELECT column_name, segment_type, stats FROM pragma_storage_info(?)", [table]).fetchall():
+        entry = found.setdefault(column, {"null": False, "low": [], "high": [], "complete": True})
+        stats = stats or {}
+        entry["null"] |= bool(stats.get("has_null", True))
+        if kind == "VALIDITY":
+            continue
+        if "min" in stats and "max" in stats and stats["min"] is not None and stats["max"] is not None:
+            entry["low"].append(stats["min"])
+            entry["high"].append(stats["max"])
+        else:
+            entry["complete"] = False
+    return {column: ColumnStats(e["null"], min(e["low"]) if e["complete"] and e["low"] else None,
+                                max(e["high"]) if e["complete"] and e["high"] else None)
+            for column, e in found.items()}
 
 
 def _nonblank_sql(columns: list[str]) -> str:
