@@ -38,6 +38,7 @@ from pathlib import Path
 import duckdb
 
 from kam_analytics.errors import StoreError
+from kam_analytics.tmpfiles import pid_alive, scratch_dir, sweep
 
 FORMAT_VERSION = 2  # 1: one DuckDB file holding everything (opened read-write by one process)
 FOLLOWUP_STATUSES = ("new", "contacted", "recovering", "lost", "dismissed")
@@ -158,17 +159,8 @@ def _file_kind(path: Path) -> str:
     return "empty" if not head else "other"
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _iso(value) -> str | None:
+def iso_text(value) -> str | None:
+    """A date, time or timestamp as ISO text for the catalog; None, NaN and NaT as None."""
     if value is None:
         return None
     try:
@@ -224,9 +216,7 @@ class Store:
         except BaseException:
             store.con.close()
             raise
-        from kam_analytics import tmpfiles
-
-        tmpfiles.sweep(tmpfiles.scratch_dir(path))
+        sweep(scratch_dir(path))
         return store
 
     def close(self) -> None:
@@ -282,7 +272,7 @@ class Store:
             match = _FILE.match(file.name)
             if match is None or file.name.removesuffix(".wal") in named:
                 continue
-            if not _pid_alive(int(match["pid"])) or int(match["pid"]) == os.getpid():
+            if int(match["pid"]) == os.getpid() or not pid_alive(int(match["pid"])):
                 file.unlink(missing_ok=True)
 
     def _named_files(self) -> set[str]:
@@ -482,8 +472,8 @@ class Store:
                     delimiter=meta.delimiter, mapping=json.dumps(meta.mapping, ensure_ascii=False),
                     details=json.dumps(meta.details, ensure_ascii=False, default=str),
                     columns=json.dumps(columns), rows=totals["rows"], rejected=rejected,
-                    customers=totals["customers"], revenue=totals["revenue"], date_min=_iso(totals["date_min"]),
-                    date_max=_iso(totals["date_max"]), created_at=datetime.now().isoformat(), version=version,
+                    customers=totals["customers"], revenue=totals["revenue"], date_min=iso_text(totals["date_min"]),
+                    date_max=iso_text(totals["date_max"]), created_at=datetime.now().isoformat(), version=version,
                     updated_at=datetime.now().isoformat(),
                 )
                 old_file = None

@@ -3,7 +3,6 @@ catalog and dataset files of format 2, in place: the old file is kept beside it 
 ``<name>.v1``, and nothing is written to it."""
 from __future__ import annotations
 
-import json
 import os
 import uuid
 from pathlib import Path
@@ -18,7 +17,7 @@ def _literal(path: Path) -> str:
 
 
 def migrate_v1(path: Path) -> None:
-    from kam_analytics.store import FORMAT_VERSION, Store
+    from kam_analytics.store import FORMAT_VERSION, Store, iso_text as _text
 
     try:
         old = duckdb.connect(str(path), read_only=True)
@@ -86,16 +85,3 @@ def migrate_v1(path: Path) -> None:
         moved = new_path.with_name(new_path.name + suffix)
         if moved.exists():
             moved.rename(path.with_name(path.name + suffix))
-
-
-def _text(value) -> str | None:
-    if value is None:
-        return None
-    try:
-        import pandas as pd
-
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return value.isoformat() if hasattr(value, "isoformat") else json.dumps(value) if not isinstance(value, str) else value

@@ -26,7 +26,8 @@ def owned_prefix(kind: str) -> str:
     return f"{kind}_{os.getpid()}_"
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (this process counts as running)."""
     if pid == os.getpid():
         return True
     try:
@@ -46,7 +47,7 @@ def sweep(folder: Path, now: float | None = None) -> list[Path]:
         return removed
     for entry in folder.iterdir():
         owner = _OWNED.match(entry.name)
-        if owner and not _alive(int(owner.group(2))):
+        if owner and not pid_alive(int(owner.group(2))):
             entry.unlink(missing_ok=True)
             removed.append(entry)
     uploads = folder / "uploads"
