@@ -18,7 +18,7 @@ from ui.uploads import forget_upload, preview, save_upload
 from ui.markdown import escape_markdown
 
 DATE_FORMATS = ("auto", "dmy", "mdy", "ymd")
-FILE_TYPES = ["csv", "tsv", "txt", "xlsx", "parquet"]
+FILE_TYPES = ["csv", "tsv", "txt", "xlsx", "xlsm", "xlsb", "xls", "ods", "parquet"]
 
 view = frame("data_title")
 store = view.store
@@ -143,7 +143,7 @@ def upload_section() -> None:
         bar = st.progress(0.0, text=tr("progress_reading"))
         try:
             report = ingest_file(store, path, dataset=name, mapping=st.session_state[f"overrides_{upload_key}"],
-                                 sheet=result.sheet if result.file_format == "xlsx" else None,
+                                 sheet=result.sheet if result.sheets else None,
                                  date_format=None if date_format == "auto" else date_format, replace=replace,
                                  progress=lambda fraction, key: bar.progress(fraction, text=tr(key)))
         except KamError as failure:

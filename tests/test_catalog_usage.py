@@ -43,7 +43,7 @@ BUILT: dict[tuple[str, str], list[str]] = {
     ("measure_", ""): ["revenue", "profit"],
     ("ka_change_", ""): ["entered", "left"],
     ("hhi_level_", ""): ["low", "moderate", "high"],
-    ("format_", ""): ["text", "xlsx", "parquet"],
+    ("format_", ""): ["text", "xlsx", "xls", "xlsb", "ods", "parquet"],
     ("flag_", ""): list(concentration.FLAGS),
     ("field_", ""): FIELDS,
     ("delimiter_", ""): [*DELIMITER_NAMES.values(), "whitespace_wide", "whitespace_any", "fixed_width"],

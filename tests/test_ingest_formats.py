@@ -235,3 +235,60 @@ def test_map_override_and_prefers_order_date_over_ship_date(store, tmp_path):
     report = ingest_file(store, path, dataset="s", mapping={"amount": "net"})
     assert report.mapping["order_date"] == "Order Date" and report.mapping["amount"] == "Net"
     assert _rows(store, "s") == [("A", D(2020, 1, 1), 8.0)]
+
+
+def _xls(path, rows, merge=None):
+    """A real Excel 97–2003 file (BIFF8, written by xlwt), dates as date cells."""
+    import datetime as dt
+
+    import xlwt
+
+    book = xlwt.Workbook()
+    sheet = book.add_sheet("订单")
+    date_style = xlwt.easyxf(num_format_str="YYYY-MM-DD")
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            if merge and (r, c) == merge[0]:
+                sheet.write_merge(merge[0][0], merge[1][0], merge[0][1], merge[1][1], value)
+            elif merge and merge[0][0] < r <= merge[1][0] and c == merge[0][1]:
+                continue
+            elif isinstance(value, dt.date):
+                sheet.write(r, c, value, date_style)
+            else:
+                sheet.write(r, c, value)
+    book.save(str(path))
+    return path
+
+
+def _ods(path, frame):
+    frame.to_excel(path, engine="odf", index=False, sheet_name="订单")
+    return path
+
+
+def test_every_workbook_format_reads_the_same_rows(store, tmp_path):
+    import datetime as dt
+
+    import pandas as pd
+
+    # 甲 10.5 + 乙 4 + 丙 (merged over two lines in the .xls) 1 + 2 = 17.5; 3 customers
+    rows = [["客户编号", "订单日期", "金额"], ["甲", dt.date(2024, 1, 2), 10.5], ["乙", dt.date(2024, 2, 3), 4],
+            ["丙", dt.date(2024, 3, 1), 1], [None, dt.date(2024, 3, 2), 2]]
+    xls = ingest_file(store, _xls(tmp_path / "订单.xls", rows, merge=((3, 0), (4, 0))), dataset="xls")
+    assert (xls.file_format, xls.rows, xls.customers, xls.revenue) == ("xls", 4, 3, 17.5)
+    assert xls.warnings == ["merged_filled:A4:A5"] and xls.count_method == "sheet rows"
+    frame = pd.DataFrame({"客户编号": ["甲", "乙", "丙", "丙"],
+                          "订单日期": pd.to_datetime(["2024-01-02", "2024-02-03", "2024-03-01", "2024-03-02"]),
+                          "金额": [10.5, 4.0, 1.0, 2.0]})
+    ods = ingest_file(store, _ods(tmp_path / "订单.ods", frame), dataset="ods")
+    assert (ods.file_format, ods.rows, ods.customers, ods.revenue) == ("ods", 4, 3, 17.5)
+    assert ods.date_min.startswith("2024-01-02") and ods.date_max.startswith("2024-03-02")
+    xlsx = tmp_path / "订单.xlsx"
+    frame.to_excel(xlsx, index=False, sheet_name="订单")
+    report = ingest_file(store, xlsx, dataset="xlsx")
+    assert (report.file_format, report.rows, report.revenue, report.sheet) == ("xlsx", 4, 17.5, "订单")
+    for name in ("xls", "ods", "xlsx"):
+        got = store.cursor().execute(
+            f'SELECT customer_id, CAST(order_date AS DATE), CAST(amount AS DOUBLE) FROM "{store.dataset(name).table_name}" '
+            "ORDER BY 2").fetchall()
+        assert got == [("甲", dt.date(2024, 1, 2), 10.5), ("乙", dt.date(2024, 2, 3), 4.0),
+                       ("丙", dt.date(2024, 3, 1), 1.0), ("丙", dt.date(2024, 3, 2), 2.0)], name

@@ -33,7 +33,7 @@ REFUSALS = [
     ("html", "export.csv", b"<!DOCTYPE html><html><head><title>Login</title></head><body>Please sign in</body></html>",
      "file_html", "web page"),
     ("truncated-xlsx", "book.xlsx", _truncated_xlsx(), "file_bad_xlsx", "damaged"),
-    ("old-xls", "book.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600, "file_xls", ".xlsx"),
+    ("damaged-xls", "book.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600, "file_bad_xlsx", "damaged"),
     ("bad-parquet", "tx.parquet", b"PAR1garbage", "file_bad_parquet", "Parquet"),
     ("no-customer-column", "nocust.csv", "订单日期,金额\n2020-01-01,10\n".encode(), "columns_missing", "customer_id"),
     ("no-amount-column", "noamount.csv", "客户,日期,备注\nA,2020-01-01,x\n".encode(), "columns_missing", "amount"),

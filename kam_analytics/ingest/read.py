@@ -8,6 +8,7 @@ does not read natively are transcoded to UTF-8 in a streaming pass (constant mem
 """
 from __future__ import annotations
 
+import datetime as dt
 import re
 import zipfile
 from dataclasses import dataclass
@@ -22,17 +23,30 @@ TEXT_EXTENSIONS = {".csv", ".tsv", ".txt", ".tab", ".dat", ""}
 
 
 # -- sniffing ---------------------------------------------------------------------------------
+WORKBOOKS = ("xlsx", "xls", "xlsb", "ods")
+
+
 def sniff_format(path: Path, head: bytes) -> str:
-    """'xlsx', 'xls', 'parquet' or 'text', from the first bytes (extension only as a hint)."""
+    """'xlsx', 'xlsb', 'ods', 'xls', 'parquet' or 'text', from the file's content (the
+    extension only as a hint): a zip is told apart by the parts it holds."""
     if head.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = set(archive.namelist())
+        except (zipfile.BadZipFile, OSError):
+            return "xlsx"  # a damaged or partly downloaded workbook: the reader says so
+        if "xl/workbook.bin" in names:
+            return "xlsb"
+        if "content.xml" in names:
+            return "ods"
         return "xlsx"
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         return "xls"
     if head.startswith(b"PAR1"):
         return "parquet"
     ext = path.suffix.lower()
-    if ext in (".xlsx", ".xlsm"):
-        return "xlsx"  # not a zip: reported as a damaged workbook by the reader
+    if ext in (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"):
+        return "xlsx"  # not a workbook inside: reported as a damaged workbook by the reader
     if ext == ".parquet":
         return "parquet"
     return "text"
@@ -57,10 +71,8 @@ def read_raw(con, path: str | Path, table: str, sheet: str | None = None, tmp_di
     with open(path, "rb") as fh:
         head = fh.read(SAMPLE_BYTES)
     kind = sniff_format(path, head)
-    if kind == "xls":
-        raise IngestError("file_xls", file=path.name)
-    if kind == "xlsx":
-        raw = _read_xlsx(con, path, table, sheet)
+    if kind in WORKBOOKS:
+        raw = _read_workbook(con, path, table, sheet, kind)
     elif kind == "parquet":
         raw = _read_parquet(con, path, table, tmp_dir)
     else:
@@ -69,44 +81,61 @@ def read_raw(con, path: str | Path, table: str, sheet: str | None = None, tmp_di
     return raw
 
 
-def _cell_text(value) -> str | None:
-    """An Excel cell as text the parsers understand: dates ISO, integral floats without '.0'."""
-    import datetime as dt
+def _float_text(value: float) -> str:
+    return str(int(value)) if value.is_integer() else repr(value)
 
-    if value is None:
-        return None
+
+# by the cell's exact type (a workbook has millions of cells: one dictionary lookup each)
+_CELL_TEXT = {
+    str: lambda value: value or None,
+    float: _float_text,
+    int: str,
+    bool: str,
+    dt.datetime: lambda value: value.isoformat(sep=" ", timespec="seconds"),
+    dt.date: dt.date.isoformat,
+    type(None): lambda value: None,
+}
+
+
+def _cell_text(value) -> str | None:
+    """An Excel cell as text the parsers understand: dates ISO ('2024-01-02', '2024-01-02
+    10:30:00'), integral floats without '.0', empty cells None."""
+    convert = _CELL_TEXT.get(type(value))
+    if convert is not None:
+        return convert(value)
     if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
+        return value.isoformat(sep=" ", timespec="seconds")
     if isinstance(value, dt.date):
-        return value.strftime("%Y-%m-%d")
-    if isinstance(value, bool):
-        return str(value)
+        return value.isoformat()
     if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
-    return str(value)
+        return _float_text(value)
+    return str(value) if value != "" else None
+
+
+def _open_workbook(path: Path):
+    import python_calamine
+
+    try:
+        return python_calamine.CalamineWorkbook.from_path(str(path))
+    except Exception:
+        raise IngestError("file_bad_xlsx", file=path.name) from None
 
 
 def list_sheets(path: str | Path) -> list[str]:
-    import openpyxl
-
+    workbook = _open_workbook(Path(path))
     try:
-        with open(path, "rb") as handle:
-            workbook = openpyxl.load_workbook(handle, read_only=True, data_only=True)
-            names = list(workbook.sheetnames)
-            workbook.close()
-            return names
-    except Exception:
-        raise IngestError("file_bad_xlsx", file=Path(path).name) from None
+        return list(workbook.sheet_names)
+    finally:
+        workbook.close()
 
 
-_ROW = re.compile(rb"<row\b[^>]*>(.*?)</row>", re.S)
 _UNCALCULATED = re.compile(rb'<c\b[^>]*\br="([A-Z]+[0-9]+)"[^>]*>\s*<f\b[^>]*(?:/>|>[^<]*</f>)\s*(?:<v\s*/>|<v>\s*</v>)?\s*</c>')
 _MERGE = re.compile(rb'<mergeCell\b[^>]*\bref="([A-Z]+[0-9]+:[A-Z]+[0-9]+)"')
 
 
 @dataclass
 class _SheetFacts:
-    """Read from the sheet's XML, apart from openpyxl's parse: rows holding a value, merged
+    """Read from the sheet's XML, apart from the reader: rows holding a value, merged
     ranges, and formula cells saved without a calculated value."""
 
     value_rows: int
@@ -114,65 +143,105 @@ class _SheetFacts:
     uncalculated: list[str]
 
 
-def _sheet_facts(workbook, worksheet) -> _SheetFacts | None:
+_TAG = lambda name: re.compile(rb"<(?:\w+:)?" + name + rb"\b[^>]*>", re.S)  # noqa: E731
+_SHEET_TAG, _RELATION_TAG = _TAG(rb"sheet"), _TAG(rb"Relationship")
+
+
+def _attribute(tag: bytes, name: bytes) -> str | None:
+    found = re.search(rb'\s' + name + rb'="([^"]*)"', tag)
+    return found.group(1).decode("utf-8") if found else None
+
+
+def _sheet_xml(path: Path, sheet: str) -> bytes | None:
+    """The XML of worksheet ``sheet`` of an .xlsx/.xlsm file (None when it cannot be found)."""
+    import html
+
     try:
-        with workbook._archive.open(worksheet._worksheet_path) as fh:
-            xml = fh.read()
-    except (AttributeError, KeyError, OSError):
+        with zipfile.ZipFile(path) as archive:
+            rels = {_attribute(tag, rb"Id"): _attribute(tag, rb"Target")
+                    for tag in _RELATION_TAG.findall(archive.read("xl/_rels/workbook.xml.rels"))}
+            for tag in _SHEET_TAG.findall(archive.read("xl/workbook.xml")):
+                name, rid = _attribute(tag, rb"name"), _attribute(tag, rb"r:id")
+                if name is not None and html.unescape(name) == sheet and rels.get(rid):
+                    target = rels[rid].lstrip("/")
+                    return archive.read(target if target.startswith("xl/") else f"xl/{target}")
+    except (zipfile.BadZipFile, KeyError, OSError, UnicodeDecodeError):
         return None
-    value_rows = sum(1 for m in _ROW.finditer(xml) if b"<v>" in m.group(1) or b"<is>" in m.group(1))
-    return _SheetFacts(value_rows, [m.decode() for m in _MERGE.findall(xml)],
-                       [m.decode() for m in _UNCALCULATED.findall(xml)])
+    return None
 
 
-def _fill_merged(rows: list[list], ranges: list[str]) -> None:
-    """Every cell of a merged range takes the value shown in it (its top-left cell's)."""
-    from openpyxl.utils import range_boundaries
+def _value_rows(xml: bytes) -> int:
+    """Rows of a sheet's XML holding a value (``<v>`` or an inline string ``<is>``). Text
+    inside cells is escaped, so '<row', '<v>' and '<is>' occur only as tags; the part after
+    the last row holds no value tag. (Measured: 0.5 s for a 1,000,000-row, 198 MB sheet.)"""
+    return sum(1 for part in xml.split(b"<row")[1:]
+               if part[:1] in (b" ", b">") and (b"<v>" in part or b"<is>" in part))
 
-    for ref in ranges:
-        min_col, min_row, max_col, max_row = range_boundaries(ref)
-        if min_row > len(rows):
+
+def _sheet_facts(path: Path, sheet: str) -> _SheetFacts | None:
+    xml = _sheet_xml(path, sheet)
+    if xml is None:
+        return None
+    merged = [m.decode() for m in _MERGE.findall(xml)] if b"<mergeCell" in xml else []
+    uncalculated = [m.decode() for m in _UNCALCULATED.findall(xml)] if b"<f" in xml else []
+    return _SheetFacts(_value_rows(xml), merged, uncalculated)
+
+
+def _cell_ref(row: int, col: int) -> str:
+    """'B7' for the zero-based (6, 1)."""
+    letters = ""
+    col += 1
+    while col:
+        col, rest = divmod(col - 1, 26)
+        letters = chr(65 + rest) + letters
+    return f"{letters}{row + 1}"
+
+
+def _fill_merged(rows: list[list], ranges: list[tuple]) -> None:
+    """Every cell of a merged range ((first row, first col), (last row, last col), zero-based)
+    takes the value shown in it (its top-left cell's)."""
+    for (min_row, min_col), (max_row, max_col) in ranges:
+        if min_row >= len(rows):
             continue
-        value = rows[min_row - 1][min_col - 1] if min_col - 1 < len(rows[min_row - 1]) else None
-        for r in range(min_row - 1, min(max_row, len(rows))):
-            for c in range(min_col - 1, max_col):
+        value = rows[min_row][min_col] if min_col < len(rows[min_row]) else None
+        for r in range(min_row, min(max_row + 1, len(rows))):
+            for c in range(min_col, max_col + 1):
                 if c < len(rows[r]):
                     rows[r][c] = value
 
 
-def _read_xlsx(con, path: Path, table: str, sheet: str | None) -> RawTable:
-    import openpyxl
+def _read_workbook(con, path: Path, table: str, sheet: str | None, kind: str) -> RawTable:
+    """A workbook (.xlsx/.xlsm, .xlsb, .xls, .ods) read with calamine: the named sheet, else
+    the first with a value. For .xlsx the sheet's own XML is also read, apart from calamine:
+    rows holding a value (the independent count), merged ranges, formulas saved uncalculated."""
     import pandas as pd
 
-    handle = open(path, "rb")  # a file object: openpyxl refuses names not ending in .xlsx
+    workbook = _open_workbook(path)
     try:
-        workbook = openpyxl.load_workbook(handle, read_only=True, data_only=True)
-    except Exception:
-        handle.close()
-        raise IngestError("file_bad_xlsx", file=path.name) from None
-    try:
-        names = list(workbook.sheetnames)
+        names = list(workbook.sheet_names)
         if sheet is not None and sheet not in names:
             raise IngestError("sheet_unknown", file=path.name, sheet=sheet, sheets=", ".join(names))
         rows: list[list] = []
-        chosen = facts = None
+        chosen = merged = None
         try:
             for name in [sheet] if sheet else names:
-                rows = [[_cell_text(v) for v in r] for r in workbook[name].iter_rows(values_only=True)]
+                worksheet = workbook.get_sheet_by_name(name)
+                rows = [[_cell_text(v) for v in r] for r in worksheet.to_python(skip_empty_area=False)]
                 while rows and all(v is None or not str(v).strip() for v in rows[-1]):
                     rows.pop()
                 if any(any(v is not None and str(v).strip() for v in r) for r in rows):
-                    chosen = name
-                    facts = _sheet_facts(workbook, workbook[name])
+                    chosen, merged = name, list(worksheet.merged_cell_ranges or [])
                     break
-        except (zipfile.BadZipFile, KeyError, OSError, ValueError, EOFError) as error:
+        except IngestError:
+            raise
+        except Exception as error:
             raise IngestError("file_bad_xlsx", file=path.name) from error
     finally:
         workbook.close()
-        handle.close()
     if chosen is None:
         raise IngestError("file_empty", file=path.name)
     warnings = []
+    facts = _sheet_facts(path, chosen) if kind == "xlsx" else None
     if facts is not None:
         if facts.uncalculated:
             raise IngestError("file_formulas_uncalculated", file=path.name, count=len(facts.uncalculated),
@@ -181,9 +250,10 @@ def _read_xlsx(con, path: Path, table: str, sheet: str | None) -> RawTable:
         if with_values != facts.value_rows:
             raise IngestError("file_count_mismatch", file=path.name, counted=f"{facts.value_rows:,}",
                               read=f"{with_values:,}")
-        if facts.merged:
-            _fill_merged(rows, facts.merged)
-            warnings.append(f"merged_filled:{', '.join(facts.merged[:10])}")
+    if merged:
+        _fill_merged(rows, merged)
+        refs = [f"{_cell_ref(*first)}:{_cell_ref(*last)}" for first, last in merged]
+        warnings.append(f"merged_filled:{', '.join(refs[:10])}")
     width = max(len(r) for r in rows)
     frame = pd.DataFrame([list(r) + [None] * (width - len(r)) for r in rows],
                          columns=[f"c{i}" for i in range(width)], dtype=object)
@@ -199,7 +269,7 @@ def _read_xlsx(con, path: Path, table: str, sheet: str | None) -> RawTable:
     loaded = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
     if loaded != len(rows):
         raise IngestError("file_count_mismatch", file=path.name, counted=f"{len(rows):,}", read=f"{loaded:,}")
-    return RawTable(table, columns, headers, header_rowid, "xlsx", sheet=chosen, sheets=names, warnings=warnings,
+    return RawTable(table, columns, headers, header_rowid, kind, sheet=chosen, sheets=names, warnings=warnings,
                     records=len(rows), count_method="sheet rows")
 
 
