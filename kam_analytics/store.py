@@ -272,7 +272,7 @@ class Store:
             match = _FILE.match(file.name)
             if match is None or file.name.removesuffix(".wal") in named:
                 continue
-            if int(match["pid"]) == os.getpid() or not pid_alive(int(match["pid"])):
+            if not pid_alive(int(match["pid"])):  # (this process counts as alive: its loads may be running)
                 file.unlink(missing_ok=True)
 
     def _named_files(self) -> set[str]:
