@@ -35,9 +35,12 @@ test: dev
 browser:
 	apt-get update -qq && apt-get install -y -qq chromium chromium-driver fonts-noto-cjk
 
-## make bench: the performance benchmarks (not part of make test)
+## make bench: the performance benchmarks (not part of make test): library timings, every page
+## in the browser at 1M and 10M lines, and N sessions at once
 bench: dev
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/pages.py
+	$(BIN)/python bench/sessions.py
 
 ## make docs: write the command summary in README.md from the command-line parser
 docs: setup
