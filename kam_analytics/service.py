@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from kam_analytics import config
+
+if TYPE_CHECKING:  # pandas is imported where a frame is made: a CLI command that needs none starts faster
+    import pandas as pd
 
 # the store setting that holds the scorecard weights saved on the Key accounts page
 WEIGHTS_SETTING = "scorecard_weights"
@@ -255,6 +257,8 @@ def churn_list(store, data_slice: Slice, as_of, horizon_days: int, scope: str = 
         table = table[table["customer_id"].isin(key_ids)].copy()
         table["rank"] = range(1, len(table) + 1)
     if summary is None:
+        import pandas as pd
+
         summary = customer_summary(store, data_slice, as_of) if not table.empty else pd.DataFrame()
     if "name" in summary:
         table["name"] = table["customer_id"].map(dict(zip(summary["customer_id"], summary["name"])))
@@ -266,6 +270,8 @@ def churn_list(store, data_slice: Slice, as_of, horizon_days: int, scope: str = 
 def churn_export(churn: ChurnList, lang: str = "en") -> pd.DataFrame:
     """The ``churn --out`` rows: customer_id, name, risk, rank, revenue_at_risk, reasons
     (worded, joined with the language's list separator), last_order, typical_gap_days, status."""
+    import pandas as pd
+
     from kam_analytics.analytics.churn import reason_text
     from kam_analytics.i18n import join_list
 
