@@ -251,8 +251,20 @@ class Store:
             db.close()
 
     def _initialise(self) -> None:
-        with self.catalog() as db:
-            db.execute("PRAGMA journal_mode = WAL")
+        # WAL lets readers and one writer work at once. Switching to it needs the file to
+        # itself and does not wait for a busy one: two processes creating a store at the same
+        # moment retry here (a store already in WAL mode is only read).
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                with self.catalog() as db:
+                    if str(db.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                        db.execute("PRAGMA journal_mode = WAL")
+                break
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
         with self.catalog(write=True) as db:
             for statement in filter(str.strip, _CATALOG.split(";")):
                 db.execute(statement)

@@ -143,3 +143,13 @@ def test_follow_ups_from_many_processes_in_one_second_are_all_kept(tmp_path):
         # newest first, in the order the catalog accepted them
         assert list(history["created_at"]) == sorted(history["created_at"], reverse=True)
         assert os.path.getsize(db) > 0
+
+
+def test_many_processes_creating_one_new_store_at_once(tmp_path):
+    # each switches the new catalog to WAL mode, which needs the file to itself: none may fail
+    db = tmp_path / "new.db"
+    openers = [start_cli("datasets", "--json", db=db) for _ in range(6)]
+    results = [(p.wait(timeout=120), p.stderr.read()) for p in openers]
+    assert results == [(0, "")] * 6
+    with Store.open(db) as store:
+        assert store.datasets() == []
