@@ -81,9 +81,19 @@ def test_two_replaces_of_one_dataset_one_wins_the_other_changes_nothing(tmp_path
     db = tmp_path / "kam.db"
     assert run_cli("ingest", _csv(tmp_path / "old.csv", [("A", "2024-01-01", 1)]), "--dataset", "d", db=db).returncode == 0
     # two files told apart by their revenue: every amount is 1.5 in one and 2.5 in the other
-    ones = big_orders_csv(tmp_path / "ones.csv", 600_000, amount="1")
-    twos = big_orders_csv(tmp_path / "twos.csv", 600_000, amount="2")
-    loads = [start_cli("ingest", f, "--dataset", "d", "--replace", db=db) for f in (ones, twos)]
+    rows = 2_000_000
+    ones = big_orders_csv(tmp_path / "ones.csv", rows, amount="1")
+    twos = big_orders_csv(tmp_path / "twos.csv", rows, amount="2")
+    folder = db.with_name("kam-datasets")
+    seen = {f.name for f in folder.iterdir()}
+    first = start_cli("ingest", ones, "--dataset", "d", "--replace", db=db)
+    _wait_for_new_file(folder, seen, first)
+    seen = {f.name for f in folder.iterdir()}
+    second = start_cli("ingest", twos, "--dataset", "d", "--replace", db=db)
+    _wait_for_new_file(folder, seen, second)
+    # both have read the dataset's version (before creating their files); neither has published
+    assert first.poll() is None, "the first load ended before the second began: use bigger files"
+    loads = [first, second]
     results = [(p.wait(timeout=300), p.stderr.read()) for p in loads]
     codes = sorted(code for code, _ in results)
     assert codes == [0, 2], results
@@ -92,7 +102,7 @@ def test_two_replaces_of_one_dataset_one_wins_the_other_changes_nothing(tmp_path
     winner = next(f for f, (code, _) in zip((ones, twos), results) if code == 0)
     with Store.open(db) as store:
         d = store.dataset("d")
-        assert d.rows == 600_000 and d.revenue == pytest.approx(600_000 * (1.5 if winner == ones else 2.5))
+        assert d.rows == rows and d.revenue == pytest.approx(rows * (1.5 if winner == ones else 2.5))
         assert [f.name for f in store.folder.iterdir()] == [d.data_file]  # the loser's file is gone
 
 
