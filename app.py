@@ -6,7 +6,8 @@ point (no navigation menu). Each page draws the shared sidebar itself (ui.state.
 """
 import streamlit as st
 
-from ui.state import init_language, tr
+from ui.errors import show_error
+from ui.state import init_language, lang, tr
 
 st.set_page_config(page_title="KAM Analytics", page_icon="📊", layout="wide")
 
@@ -25,4 +26,7 @@ navigation = st.navigation([
     st.Page(path, title=tr(key), icon=icon, default=default, url_path=path.split("/")[1][:-3])
     for path, key, icon, default in PAGES
 ])
-navigation.run()
+try:
+    navigation.run()
+except Exception as error:  # (st.stop and st.rerun are not Exceptions: they pass)
+    show_error(error, lang())

@@ -7,15 +7,15 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from kam_analytics.errors import KamError
 from kam_analytics.export import csv_bytes
 from kam_analytics.i18n import format_count, join_list, t
 from kam_analytics.ingest import ingest_attributes, ingest_file, resolve_mapping
 from kam_analytics.ingest.report import report_details, report_warnings
 from kam_analytics.schema import COLUMNS, REQUIRED
+from ui.errors import show_error
+from ui.markdown import escape_markdown
 from ui.state import frame, labeller, money, select_dataset, tr
 from ui.uploads import forget_upload, preview, save_upload
-from ui.markdown import escape_markdown
 
 DATE_FORMATS = ("auto", "dmy", "mdy", "ymd")
 FILE_TYPES = ["csv", "tsv", "txt", "xlsx", "xlsm", "xlsb", "xls", "ods", "parquet"]
@@ -29,7 +29,7 @@ def field_label(canonical: str) -> str:
 
 
 def show_report(report: dict) -> None:
-    st.success(tr("report_loaded", dataset=report["dataset"], rows=format_count(report["rows"]),
+    st.success(tr("report_loaded", dataset=escape_markdown(report["dataset"]), rows=format_count(report["rows"]),
                   customers=format_count(report["customers"]), revenue=money(report["revenue"]),
                   start=(report["date_min"] or "")[:10], end=(report["date_max"] or "")[:10]))
     details = [tr("report_format", format=tr(f"format_{report['file_format']}"))]
@@ -146,9 +146,9 @@ def upload_section() -> None:
                                  sheet=result.sheet if result.sheets else None,
                                  date_format=None if date_format == "auto" else date_format, replace=replace,
                                  progress=lambda fraction, key: bar.progress(fraction, text=tr(key)))
-        except KamError as failure:
+        except Exception as failure:  # a refusal says why; anything else gets a reference id
             bar.empty()
-            st.error(escape_markdown(failure.message(view.lang)))
+            show_error(failure, view.lang)
             return
         st.session_state["_ingest_report"] = report.to_json()
         select_dataset(store.find(report.dataset).id)
@@ -182,8 +182,8 @@ def manage_section() -> None:
             try:
                 store.rename(chosen.name, new_name)
                 st.rerun()
-            except KamError as failure:
-                st.error(escape_markdown(failure.message(view.lang)))
+            except Exception as failure:
+                show_error(failure, view.lang)
         if chosen.rejected:
             rejected_download(chosen, key=f"rejects_{chosen.id}")
         st.caption(tr("manage_replace_hint", name=chosen.name))
@@ -218,8 +218,8 @@ def attributes_section(dataset) -> None:
         path = save_upload(uploaded)
         try:
             report = ingest_attributes(store, dataset, path)
-        except KamError as failure:
-            st.error(escape_markdown(failure.message(view.lang)))
+        except Exception as failure:
+            show_error(failure, view.lang)
             return
         finally:
             forget_upload(path)

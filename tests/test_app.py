@@ -457,3 +457,38 @@ def test_upload_report_shows_the_counts_and_warnings_the_cli_prints(app_env, tmp
     for line in report_details(expected, lang):
         assert escape_markdown(line) in captions
     assert [w.value for w in at.warning][0] == escape_markdown(report_warnings(expected, lang)[0])
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_an_unexpected_error_shows_a_sentence_and_a_reference_never_a_traceback(app_env, monkeypatch, lang, caplog):
+    import logging
+
+    from ui import queries
+
+    app_env()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom at /srv/secret/path.py")
+
+    monkeypatch.setattr(queries, "customer_summary", broken)
+    with caplog.at_level(logging.ERROR, logger="kam_analytics.app"):
+        at = AppTest.from_file("../app.py", default_timeout=60)
+        at.query_params["lang"] = lang
+        at.run()
+    assert not at.exception  # nothing uncaught reaches the browser
+    [shown] = [e.value for e in at.error]
+    reference = caplog.records[-1].getMessage().rsplit(" ", 1)[-1]
+    assert shown == T("error_unexpected", lang, reference=reference)
+    assert "boom" not in shown and "/srv" not in shown and len(reference) == 8
+    assert "boom at /srv/secret/path.py" in caplog.text  # the traceback is in the server log
+
+
+def test_a_hostile_dataset_name_is_shown_as_text_after_a_load(app_env):
+    hostile = "![x](http://127.0.0.1:9/t.png)"
+    at = open_app("en", "data")
+    at.file_uploader[0].upload("orders.csv", "customer_id,order_date,amount\nA,2024-01-01,5\n".encode(), "text/csv").run()
+    next(box for box in at.text_input if box.label == T("upload_name", "en")).set_value(hostile).run()
+    next(b for b in at.button if b.label == T("upload_load", "en")).click().run()
+    assert not at.exception
+    [loaded] = [m.value for m in at.success]
+    assert escape_markdown(hostile) in loaded and hostile not in loaded.replace(escape_markdown(hostile), "")

@@ -187,7 +187,13 @@ def _watch_for_updates(dataset_id: int, shown_version: int) -> None:
     """Every few seconds, ask the catalog whether the dataset on screen has a newer version
     (a load from the CLI, another session or a scheduled job). The page keeps what it shows
     until the user asks for the new data; every later run shows it anyway."""
-    current = get_store().dataset_by_id(dataset_id)
+    try:
+        current = get_store().dataset_by_id(dataset_id)
+    except Exception as error:  # a fragment's rerun is not inside the page's catch-all
+        from ui.errors import reference_for
+
+        reference_for(error)  # logged; the sidebar check simply skips this round
+        return
     if current is None or current.version == shown_version:
         return
     when = current.updated_at.strftime("%H:%M") if current.updated_at else "–"

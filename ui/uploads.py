@@ -40,3 +40,7 @@ def preview(path: str, size: int, sheet: str | None, overrides: tuple, date_form
         return preview_file(path, sheet=sheet, mapping=dict(overrides), date_format=date_format), None
     except KamError as error:
         return None, error
+    except Exception as error:  # a bug, not the file: logged with a reference, shown as a sentence
+        from ui.errors import reference_for
+
+        return None, KamError("error_unexpected", reference=reference_for(error))
