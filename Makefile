@@ -3,6 +3,9 @@ PY ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
+# Without sign-in configured ([auth] in .streamlit/secrets.toml) the app is for the person at
+# this machine: it listens on localhost only.
+ADDRESS ?= $(shell grep -qs '^\[auth\]' .streamlit/secrets.toml && echo 0.0.0.0 || echo localhost)
 
 .PHONY: run test setup dev bench browser docs clean
 
@@ -25,7 +28,8 @@ dev: $(VENV)/.dev-installed
 ## make run: set up, seed the demo store on first run, start the app
 run: setup
 	$(BIN)/python -m kam_analytics datasets > /dev/null
-	$(BIN)/streamlit run app.py --server.port $(PORT)
+	@if [ "$(ADDRESS)" = "localhost" ]; then echo "No sign-in configured ([auth] in .streamlit/secrets.toml): serving on localhost only."; fi
+	$(BIN)/streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS)
 
 ## make test: set up and run every test (browser tests need Debian's chromium; see `make browser`)
 test: dev
