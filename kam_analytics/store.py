@@ -342,12 +342,32 @@ class Store:
             row = db.execute("SELECT * FROM datasets WHERE id = ?", [dataset_id]).fetchone()
         return self._dataset_from_row(dict(row)) if row else None
 
-    def _sync(self, datasets: list[Dataset] | None = None) -> None:
-        """Make every current version's tables visible in this process (attach its file
-        read-only, create the views ``tx_NNNN`` / ``rej_NNNN`` / ``attr_NNNN``); detach
-        versions superseded more than ``DETACH_AFTER_S`` ago."""
+    def _sync(self) -> None:
+        """Make every current version's tables visible in this process (``_show``) and detach
+        the versions superseded more than ``DETACH_AFTER_S`` ago."""
+        current = self.datasets()
+        self._show(current)
+        files = {f for d in current for f in (d.data_file, d.attributes_file) if f}
+        now = time.monotonic()
+        with self.write_lock:
+            for file, alias in list(self._attached.items()):
+                if file in files:
+                    self._superseded.pop(alias, None)
+                    continue
+                since = self._superseded.setdefault(alias, now)
+                if now - since >= DETACH_AFTER_S:
+                    for view in [v for v, f in self._views.items() if f == file]:
+                        self.con.execute(f'DROP VIEW IF EXISTS "{view}"')
+                        del self._views[view]
+                    self.con.execute(f'DETACH DATABASE IF EXISTS "{alias}"')
+                    del self._attached[file]
+                    self._superseded.pop(alias, None)
+
+    def _show(self, datasets: list[Dataset]) -> None:
+        """Make these versions' tables visible in this process: attach each file read-only
+        (once) and point the views ``tx_NNNN`` / ``rej_NNNN`` / ``attr_NNNN`` at it."""
         wanted: dict[str, tuple[str, str]] = {}  # view -> (file, table in the file)
-        for d in datasets if datasets is not None else self.datasets():
+        for d in datasets:
             wanted[d.table_name] = (d.data_file, "tx")
             wanted[d.rejects_table] = (d.data_file, "rej")
             if d.attributes_file:
@@ -360,20 +380,6 @@ class Store:
                 self.con.execute(f'CREATE OR REPLACE VIEW "{_check_internal(view)}" AS '
                                  f'SELECT * FROM "{alias}".main."{table}"')
                 self._views[view] = file
-            current = {file for file, _ in wanted.values()}
-            now = time.monotonic()
-            for file, alias in list(self._attached.items()):
-                if file in current:
-                    self._superseded.pop(alias, None)
-                    continue
-                since = self._superseded.setdefault(alias, now)
-                if now - since >= DETACH_AFTER_S:
-                    for view in [v for v, f in self._views.items() if f == file]:
-                        self.con.execute(f'DROP VIEW IF EXISTS "{view}"')
-                        del self._views[view]
-                    self.con.execute(f'DETACH DATABASE IF EXISTS "{alias}"')
-                    del self._attached[file]
-                    self._superseded.pop(alias, None)
 
     def _attach(self, file: str) -> str:
         alias = self._attached.get(file)
@@ -386,21 +392,23 @@ class Store:
             self._attached[file] = alias
         return alias
 
-    def _ibis(self, view: str):
+    def _ibis(self, dataset: Dataset, view: str):
+        """A view of ``dataset`` as an Ibis table; only that version is made visible (the
+        caller already read it from the catalog: no second catalog read here)."""
         import ibis
 
-        self._sync()
+        self._show([dataset])
         return ibis.duckdb.from_connection(self.con.cursor()).table(_check_internal(view))
 
     def table(self, dataset: Dataset | str):
         """The dataset's transactions as an Ibis table, on a cursor of its own."""
         if isinstance(dataset, str):
             dataset = self.dataset(dataset)
-        return self._ibis(dataset.table_name)
+        return self._ibis(dataset, dataset.table_name)
 
     def attributes(self, dataset: Dataset):
         """The per-customer attributes table as an Ibis table, or None."""
-        return self._ibis(dataset.attributes_table) if dataset.attributes_table else None
+        return self._ibis(dataset, dataset.attributes_table) if dataset.attributes_table else None
 
     # -- writing a new version ----------------------------------------------------------
     @staticmethod
@@ -563,7 +571,8 @@ class Store:
         sql = f'SELECT * FROM "{_check_internal(dataset.rejects_table)}" ORDER BY "row"'
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        frame = self.cursor().execute(sql).df()
+        self._show([dataset])
+        frame = self.con.cursor().execute(sql).df()
         headers = dataset.details.get("headers", [])
         return frame.rename(columns={f"c{i}": h for i, h in enumerate(headers)})
 

@@ -292,3 +292,17 @@ def test_every_workbook_format_reads_the_same_rows(store, tmp_path):
             "ORDER BY 2").fetchall()
         assert got == [("甲", dt.date(2024, 1, 2), 10.5), ("乙", dt.date(2024, 2, 3), 4.0),
                        ("丙", dt.date(2024, 3, 1), 1.0), ("丙", dt.date(2024, 3, 2), 2.0)], name
+
+
+@pytest.mark.parametrize("value,text", [
+    (None, None), ("", None), ("客户A", "客户A"), (3.0, "3"), (2.5, "2.5"), (12923.0, "12923"), (7, "7"),
+    (True, "True"), (dt.date(2024, 1, 2), "2024-01-02"), (D(2024, 1, 2, 10, 30, 5, 999), "2024-01-02 10:30:05"),
+])
+def test_workbook_cells_as_text(value, text):
+    import pandas as pd
+
+    from kam_analytics.ingest.read import _cell_text
+
+    assert _cell_text(value) == text
+    if isinstance(value, dt.datetime):  # a subclass takes its base type's form
+        assert _cell_text(pd.Timestamp(value)) == text

@@ -85,13 +85,17 @@ def _float_text(value: float) -> str:
     return str(int(value)) if value.is_integer() else repr(value)
 
 
+def _datetime_text(value) -> str:
+    return value.isoformat(sep=" ", timespec="seconds")
+
+
 # by the cell's exact type (a workbook has millions of cells: one dictionary lookup each)
 _CELL_TEXT = {
     str: lambda value: value or None,
     float: _float_text,
     int: str,
     bool: str,
-    dt.datetime: lambda value: value.isoformat(sep=" ", timespec="seconds"),
+    dt.datetime: _datetime_text,
     dt.date: dt.date.isoformat,
     type(None): lambda value: None,
 }
@@ -99,17 +103,13 @@ _CELL_TEXT = {
 
 def _cell_text(value) -> str | None:
     """An Excel cell as text the parsers understand: dates ISO ('2024-01-02', '2024-01-02
-    10:30:00'), integral floats without '.0', empty cells None."""
+    10:30:00'), integral floats without '.0', empty cells None. Subclasses (a pandas
+    Timestamp) take their base type's form."""
     convert = _CELL_TEXT.get(type(value))
-    if convert is not None:
-        return convert(value)
-    if isinstance(value, dt.datetime):
-        return value.isoformat(sep=" ", timespec="seconds")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, float):
-        return _float_text(value)
-    return str(value) if value != "" else None
+    if convert is None:
+        base = next((kind for kind in (dt.datetime, dt.date, float) if isinstance(value, kind)), None)
+        convert = _CELL_TEXT[base] if base else (lambda v: str(v) if v != "" else None)
+    return convert(value)
 
 
 def _open_workbook(path: Path):
