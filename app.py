@@ -6,12 +6,18 @@ point (no navigation menu). Each page draws the shared sidebar itself (ui.state.
 """
 import streamlit as st
 
+from ui.auth import gate
 from ui.errors import show_error
 from ui.state import init_language, lang, tr
 
 st.set_page_config(page_title="KAM Analytics", page_icon="📊", layout="wide")
 
 init_language()
+try:
+    gate(lang)  # with sign-in configured: nothing but the sign-in screen until signed in with a role
+except Exception as error:  # (st.stop is not an Exception: it passes)
+    show_error(error, lang())
+    st.stop()
 
 PAGES = [
     ("app_pages/overview.py", "nav_overview", ":material/home:", True),

@@ -2,6 +2,7 @@
 import pandas as pd
 import streamlit as st
 
+from kam_analytics import service
 from kam_analytics.charts import revenue_trend
 from kam_analytics.i18n import customer_label, format_count, format_share, join_list
 from ui import queries
@@ -23,7 +24,7 @@ names = dict(zip(options, found["name"])) if "name" in found else {}
 if wanted and str(wanted) not in options and not query:
     options.insert(0, str(wanted))
 if not options:
-    st.warning(tr("account_none_found", query=query))
+    st.warning(tr("account_none_found", query=escape_markdown(query)))
     st.stop()
 index = options.index(str(wanted)) if wanted and str(wanted) in options else 0
 chosen = st.selectbox(tr("account_choose"), options, index=index, key="account_choice",
@@ -34,7 +35,7 @@ if st.query_params.get("account") != chosen:
 
 profile = queries.account_profile(view.key, chosen)
 if profile is None:
-    st.info(tr("account_no_transactions", customer=chosen))
+    st.info(tr("account_no_transactions", customer=escape_markdown(chosen)))
     st.stop()
 
 st.subheader(escape_markdown(customer_label(profile.customer_id, profile.name)))
@@ -49,7 +50,7 @@ st.caption(tr("account_dates", first=str(profile.first_order)[:10], last=str(pro
 
 attributes = queries.account_attributes(view.key, chosen)
 if attributes:
-    st.markdown(" · ".join(f"**{tr('field_' + k)}**: {v}" for k, v in attributes.items()))
+    st.markdown(" · ".join(f"**{tr('field_' + k)}**: {escape_markdown(v)}" for k, v in attributes.items()))
 
 # the scorecard's view of this account (saved weights, default tiers and rule)
 card = queries.default_scorecard(view.key, view.end)
@@ -65,7 +66,7 @@ if not row.empty:
                    tier=tr(f"tier_{row['tier']}"),
                    status=tr("account_is_key") if row["key_account"] else tr("account_not_key")))
 
-history = view.store.followups(view.dataset, chosen)
+history = service.followups(view.store, view.identity, view.dataset, chosen)
 if len(history):
     st.subheader(tr("account_followups"))
     st.dataframe(pd.DataFrame({tr("churn_status"): history["status"].map(lambda s: tr(f"status_{s}")),

@@ -5,11 +5,12 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from kam_analytics import charts
+from kam_analytics import charts, service
 from kam_analytics.analytics import churn
 from kam_analytics.i18n import customer_label, format_count, format_share
 from kam_analytics.store import FOLLOWUP_STATUSES
 from ui import queries, tables
+from ui.markdown import escape_markdown
 from ui.state import frame, labeller, money, tr
 from ui.widgets import clickable_table, download_buttons, no_dataset
 
@@ -82,12 +83,12 @@ def followup_section():
     with st.form("churn_followup", clear_on_submit=True):
         customer = st.selectbox(tr("churn_account"), ids, format_func=lambda c: customer_label(c, names.get(c)))
         status = st.selectbox(tr("churn_status"), list(FOLLOWUP_STATUSES), format_func=labeller("status_"))
-        owner = st.text_input(tr("churn_owner"))
         note = st.text_area(tr("churn_note"))
+        st.caption(tr("churn_recorded_as", user=escape_markdown(view.identity.label)))
         if st.form_submit_button(tr("churn_save_followup")):
-            view.store.add_followup(view.dataset, customer, status, note=note, owner=owner)
-            st.success(tr("churn_followup_saved", customer=customer))
-    history = view.store.followups(view.dataset)
+            service.add_followup(view.store, view.identity, view.dataset, customer, status, note=note)
+            st.success(tr("churn_followup_saved", customer=escape_markdown(customer)))
+    history = service.followups(view.store, view.identity, view.dataset)
     if len(history):
         st.dataframe(pd.DataFrame({
             tr("col_customer_id"): history["customer_id"], tr("churn_status"): history["status"].map(labeller("status_")),

@@ -8,6 +8,7 @@ from kam_analytics.analytics import concentration as conc
 from kam_analytics.i18n import customer_label, format_count, format_share
 from kam_analytics.schema import DIMENSIONS
 from ui import queries
+from ui.markdown import escape_markdown
 from ui.state import frame, labeller, money, open_account, tr
 from ui.widgets import no_dataset
 
@@ -61,7 +62,7 @@ if not figures.flags:
     st.success(tr("conc_no_flags"))
 for flag in figures.flags:
     if flag["flag"] == "major_customer":
-        text = tr("flag_major_customer", customer=names.get(flag["customer_id"]) or flag["customer_id"],
+        text = tr("flag_major_customer", customer=escape_markdown(names.get(flag["customer_id"]) or flag["customer_id"]),
                   share=format_share(flag["share"]))
     elif flag["flag"] == "top5_above":
         text = tr("flag_top5_above", share=format_share(flag["share"]), level=format_share(flag["threshold"], 0))

@@ -7,9 +7,10 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from kam_analytics import service
 from kam_analytics.export import csv_bytes
 from kam_analytics.i18n import format_count, join_list, t
-from kam_analytics.ingest import ingest_attributes, ingest_file, resolve_mapping
+from kam_analytics.ingest import resolve_mapping
 from kam_analytics.ingest.report import report_details, report_warnings
 from kam_analytics.schema import COLUMNS, REQUIRED
 from ui.errors import show_error
@@ -54,7 +55,7 @@ def show_report(report: dict) -> None:
         st.caption(tr("report_examples"))
         st.dataframe(examples, hide_index=True)
         dataset = store.find(report["dataset"])
-        if dataset is not None:
+        if dataset is not None and can_see_rejects():
             rejected_download(dataset, key="report_rejects")
     else:
         st.caption(tr("report_no_rejects"))
@@ -62,8 +63,14 @@ def show_report(report: dict) -> None:
         st.switch_page("app_pages/overview.py")
 
 
+def can_see_rejects() -> bool:
+    """Rejected rows are any account's raw lines: editors without a scope (the service checks)."""
+    return view.can("rejected_rows") and view.identity.scope is None
+
+
 def rejected_download(dataset, key: str) -> None:
-    st.download_button(tr("download_rejected"), data=lambda: csv_bytes(store.rejected_rows(dataset)),
+    st.download_button(tr("download_rejected"),
+                       data=lambda: csv_bytes(service.rejected_rows(store, view.identity, dataset)),
                        file_name=f"{dataset.name}-rejected.csv", mime="text/csv", key=key,
                        on_click="ignore")
 
@@ -88,6 +95,9 @@ def mapping_editor(headers: list[str], auto: dict, upload_key: str) -> dict[str,
 
 
 def upload_section() -> None:
+    if not view.can("upload"):
+        st.info(tr("role_cannot_upload", role=tr(f"role_{view.identity.role}")))
+        return
     uploaded = st.file_uploader(tr("upload_label"), type=FILE_TYPES, help=tr("upload_help"), key="upload_file")
     previous = st.session_state.get("_upload_path")
     if uploaded is None:
@@ -137,15 +147,16 @@ def upload_section() -> None:
     name = st.text_input(tr("upload_name"), value=path.stem, key=f"name_{upload_key}").strip()
     replace = False
     if name and store.find(name) is not None:
-        replace = st.checkbox(tr("upload_replace", name=name), key=f"replace_{upload_key}")
+        replace = st.checkbox(tr("upload_replace", name=escape_markdown(name)), key=f"replace_{upload_key}")
     blocked = bool(result.error) or not name or (store.find(name) is not None and not replace)
     if st.button(tr("upload_load"), type="primary", disabled=blocked, key=f"load_{upload_key}"):
         bar = st.progress(0.0, text=tr("progress_reading"))
         try:
-            report = ingest_file(store, path, dataset=name, mapping=st.session_state[f"overrides_{upload_key}"],
-                                 sheet=result.sheet if result.sheets else None,
-                                 date_format=None if date_format == "auto" else date_format, replace=replace,
-                                 progress=lambda fraction, key: bar.progress(fraction, text=tr(key)))
+            report = service.load_file(store, view.identity, path, dataset=name,
+                                       mapping=st.session_state[f"overrides_{upload_key}"],
+                                       sheet=result.sheet if result.sheets else None,
+                                       date_format=None if date_format == "auto" else date_format, replace=replace,
+                                       progress=lambda fraction, key: bar.progress(fraction, text=tr(key)))
         except Exception as failure:  # a refusal says why; anything else gets a reference id
             bar.empty()
             show_error(failure, view.lang)
@@ -163,11 +174,13 @@ def manage_section() -> None:
     if not datasets:
         st.info(tr("no_dataset"))
         return
+    scoped = view.identity.scope is not None  # a dataset's totals cover every account: not for them
     listing = pd.DataFrame([{
-        tr("col_dataset"): d.name, tr("col_rows"): d.rows, tr("col_customers"): d.customers,
-        tr("col_revenue"): money(d.revenue),
+        tr("col_dataset"): d.name,
+        **({} if scoped else {tr("col_rows"): d.rows, tr("col_customers"): d.customers,
+                              tr("col_revenue"): money(d.revenue)}),
         tr("col_period"): f"{str(d.date_min)[:10]} – {str(d.date_max)[:10]}",
-        tr("col_rejected"): d.rejected, tr("col_source"): d.source_file or "",
+        **({} if scoped else {tr("col_rejected"): d.rejected}), tr("col_source"): d.source_file or "",
         tr("col_encoding"): d.encoding or "", tr("col_created"): str(d.created_at)[:16],
     } for d in datasets])
     st.dataframe(listing, hide_index=True, width="stretch")
@@ -175,35 +188,45 @@ def manage_section() -> None:
     default = view.dataset.id if view.dataset is not None and view.dataset.id in by_id else datasets[0].id
     chosen = by_id[st.selectbox(tr("manage_choose"), list(by_id), index=list(by_id).index(default),
                                 format_func=lambda i: by_id[i].name, key="manage_dataset")]
+    if not view.can("rename"):
+        st.caption(tr("role_cannot_manage", role=tr(f"role_{view.identity.role}")))
+        return
     left, right = st.columns(2)
     with left:
         new_name = st.text_input(tr("manage_new_name"), value=chosen.name, key=f"rename_{chosen.id}").strip()
         if st.button(tr("manage_rename"), disabled=not new_name or new_name == chosen.name):
             try:
-                store.rename(chosen.name, new_name)
+                service.rename_dataset(store, view.identity, chosen.name, new_name)
                 st.rerun()
             except Exception as failure:
                 show_error(failure, view.lang)
-        if chosen.rejected:
+        if chosen.rejected and can_see_rejects():
             rejected_download(chosen, key=f"rejects_{chosen.id}")
-        st.caption(tr("manage_replace_hint", name=chosen.name))
+        st.caption(tr("manage_replace_hint", name=escape_markdown(chosen.name)))
     with right:
-        confirm_key = f"confirm_delete_{chosen.id}"
-        if not st.session_state.get(confirm_key):
-            if st.button(tr("manage_delete"), key=f"delete_{chosen.id}"):
-                st.session_state[confirm_key] = True
-                st.rerun()
-        else:
-            st.warning(tr("manage_delete_confirm", name=chosen.name, rows=format_count(chosen.rows)))
-            yes, no = st.columns(2)
-            if yes.button(tr("manage_delete_yes"), type="primary", key=f"delete_yes_{chosen.id}"):
-                store.drop(chosen.name)
-                st.session_state.pop(confirm_key, None)
-                st.rerun()
-            if no.button(tr("manage_delete_no"), key=f"delete_no_{chosen.id}"):
-                st.session_state.pop(confirm_key, None)
-                st.rerun()
+        delete_control(chosen)
     attributes_section(chosen)
+
+
+def delete_control(chosen) -> None:
+    if not view.can("delete"):
+        st.caption(tr("role_cannot_delete", role=tr(f"role_{view.identity.role}")))
+        return
+    confirm_key = f"confirm_delete_{chosen.id}"
+    if not st.session_state.get(confirm_key):
+        if st.button(tr("manage_delete"), key=f"delete_{chosen.id}"):
+            st.session_state[confirm_key] = True
+            st.rerun()
+    else:
+        st.warning(tr("manage_delete_confirm", name=escape_markdown(chosen.name), rows=format_count(chosen.rows)))
+        yes, no = st.columns(2)
+        if yes.button(tr("manage_delete_yes"), type="primary", key=f"delete_yes_{chosen.id}"):
+            service.delete_dataset(store, view.identity, chosen.name)
+            st.session_state.pop(confirm_key, None)
+            st.rerun()
+        if no.button(tr("manage_delete_no"), key=f"delete_no_{chosen.id}"):
+            st.session_state.pop(confirm_key, None)
+            st.rerun()
 
 
 def attributes_section(dataset) -> None:
@@ -214,10 +237,10 @@ def attributes_section(dataset) -> None:
     uploaded = st.file_uploader(tr("attributes_upload"), type=FILE_TYPES, key=f"attr_file_{dataset.id}")
     if uploaded is None:
         return
-    if st.button(tr("attributes_attach", name=dataset.name), key=f"attr_go_{dataset.id}"):
+    if st.button(tr("attributes_attach", name=escape_markdown(dataset.name)), key=f"attr_go_{dataset.id}"):
         path = save_upload(uploaded)
         try:
-            report = ingest_attributes(store, dataset, path)
+            report = service.attach_attributes(store, view.identity, dataset, path)
         except Exception as failure:
             show_error(failure, view.lang)
             return
@@ -237,8 +260,21 @@ if report:
             st.session_state.pop("_ingest_report", None)
             st.rerun()
 
-upload_tab, manage_tab = st.tabs([tr("data_tab_upload"), tr("data_tab_manage")])
-with upload_tab:
-    upload_section()
-with manage_tab:
-    manage_section()
+def audit_section() -> None:
+    """The audit trail (administrators): newest first, with a CSV export."""
+    trail = service.audit_export(service.audit_trail(store, view.identity))
+    st.caption(tr("audit_help", entries=format_count(len(trail))))
+    shown = trail.assign(action=trail["action"].map(labeller("audit_action_")))
+    st.dataframe(shown.rename(columns={"at": tr("audit_at"), "actor": tr("audit_actor"), "action": tr("audit_action"),
+                                       "dataset": tr("col_dataset"), "detail": tr("audit_detail")}),
+                 hide_index=True, width="stretch")
+    st.download_button(tr("audit_download"), data=lambda: csv_bytes(trail), file_name="kam-audit.csv",
+                       mime="text/csv", key="audit_download", on_click="ignore")
+
+
+tabs = [("data_tab_upload", upload_section), ("data_tab_manage", manage_section)]
+if view.can("audit"):
+    tabs.append(("data_tab_audit", audit_section))
+for (_, section), tab in zip(tabs, st.tabs([tr(k) for k, _ in tabs])):
+    with tab:
+        section()

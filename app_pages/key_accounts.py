@@ -35,9 +35,12 @@ with st.expander(tr("ka_settings"), expanded=False):
         weights[criterion] = cols[i % 4].slider(tr(f"criterion_{criterion}"), 0.0, 5.0, float(base.get(criterion, 1.0)),
                                                 0.5, key=f"ka_w_{view.dataset.id}_{preset}_{criterion}",
                                                 help=tr(f"criterion_{criterion}_help"))
-    if st.button(tr("ka_save_weights")):
-        service.save_weights(view.store, view.dataset, weights)
-        st.success(tr("ka_saved"))
+    if view.can("settings"):
+        if st.button(tr("ka_save_weights")):
+            service.save_weights(view.store, view.identity, view.dataset, weights)
+            st.success(tr("ka_saved"))
+    else:
+        st.caption(tr("role_cannot_save_weights", role=tr(f"role_{view.identity.role}")))
     cut_cols = st.columns(4)
     default_cuts = [round(cut * 100) for cut in accounts.TIER_CUTS]
     c1 = cut_cols[0].number_input(tr("ka_cut_platinum"), 1, 98, default_cuts[0], key="ka_cut1")

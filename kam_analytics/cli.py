@@ -44,11 +44,18 @@ def _lang() -> str:
 
 
 # -- commands ---------------------------------------------------------------------------------
-def cmd_ingest(args, store) -> int:
-    from kam_analytics.ingest import ingest_file, parse_overrides
+def _me():
+    """The command line acts as the person at the machine (``access.local_identity``)."""
+    from kam_analytics.access import local_identity
 
-    report = ingest_file(store, args.file, dataset=args.dataset, mapping=parse_overrides(args.map),
-                         sheet=args.sheet, date_format=args.date_format, replace=args.replace)
+    return local_identity()
+
+
+def cmd_ingest(args, store) -> int:
+    from kam_analytics.ingest import parse_overrides
+
+    report = service.load_file(store, _me(), args.file, dataset=args.dataset, mapping=parse_overrides(args.map),
+                               sheet=args.sheet, date_format=args.date_format, replace=args.replace)
     lang = _lang()
     if args.json:
         print_json(report.to_json())
@@ -89,13 +96,13 @@ def cmd_datasets(args, store) -> int:
 
 
 def cmd_drop(args, store) -> int:
-    store.drop(args.name)
+    service.delete_dataset(store, _me(), args.name)
     print(t("cli_dropped", _lang(), name=args.name))
     return 0
 
 
 def cmd_rejects(args, store) -> int:
-    return _write(store.rejected_rows(store.dataset(args.dataset)), args.out)
+    return _write(service.rejected_rows(store, _me(), store.dataset(args.dataset)), args.out)
 
 
 def _slice(store, args):
@@ -156,10 +163,30 @@ def cmd_churn(args, store) -> int:
 
 
 def cmd_followup(args, store) -> int:
+    from dataclasses import replace
+
     dataset = store.dataset(args.dataset)
-    store.add_followup(dataset, args.customer, args.status, note=args.note or "", owner=args.owner or "")
+    me = _me()
+    if args.owner:  # recorded for someone else, from this machine's account: both are kept
+        me = replace(me, user=f"{me.user} ({args.owner})")
+    service.add_followup(store, me, dataset, args.customer, args.status, note=args.note or "")
     print(t("cli_followup_saved", _lang(), customer=args.customer, status=t(f"status_{args.status}", _lang()),
             dataset=dataset.name))
+    return 0
+
+
+def cmd_audit(args, store) -> int:
+    trail = service.audit_export(service.audit_trail(store, _me(), args.limit))
+    if args.out:
+        from kam_analytics.export import write_csv
+
+        write_csv(trail, args.out)
+        print(t("cli_written", _lang(), rows=len(trail), path=args.out))
+    elif args.json:
+        print_json({"entries": trail.to_dict("records")})
+    else:
+        for row in trail.itertuples(index=False):
+            print("\t".join([row.at, row.actor, row.action, row.dataset or "", row.detail]))
     return 0
 
 
@@ -243,7 +270,12 @@ def build_parser() -> argparse.ArgumentParser:
     _command(sub, "followup", "record a follow-up of an account (the churn page's form)", cmd_followup, extra=[
         (["--customer"], dict(required=True, metavar="ID")),
         (["--status"], dict(required=True, choices=list(FOLLOWUP_STATUSES), metavar="|".join(FOLLOWUP_STATUSES))),
-        (["--note"], dict(metavar="TEXT")), (["--owner"], dict(metavar="NAME"))])
+        (["--note"], dict(metavar="TEXT")),
+        (["--owner"], dict(metavar="NAME", help="recorded for this person (the local user is recorded too)"))])
+    _command(sub, "audit", "the audit trail: loads, replaces, deletes, renames, follow-ups, settings, sign-ins",
+             cmd_audit, dataset=False, json_flag=True, extra=[
+                 (["--limit"], dict(type=int, metavar="N", help="the newest N entries")),
+                 (["--out"], dict(metavar="FILE.csv", help="write the trail as CSV"))])
     _command(sub, "backtest", "replay the churn model at an earlier date against what happened", cmd_backtest,
              as_of="required", json_flag=True, extra=[horizon])
     return parser

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from kam_analytics import config
+from kam_analytics.access import AccessDenied, Identity, require
 
 if TYPE_CHECKING:  # pandas is imported where a frame is made: a CLI command that needs none starts faster
     import pandas as pd
@@ -25,7 +26,9 @@ WEIGHTS_SETTING = "scorecard_weights"
 @dataclass(frozen=True)
 class Slice:
     """Which transactions a figure is computed on: one dataset at one version, a period
-    (whole days, inclusive; None = open) and dimension filters (empty = all values).
+    (whole days, inclusive; None = open), dimension filters (empty = all values) and the
+    viewer's scope (the owner values whose accounts they see, ``access.Identity.scope``;
+    None = every account; see ``scoped``).
 
     Hashable and immutable: it is the cache key of every page query, so a new upload, replace
     or rename (each bumps the version) or another slice gets fresh results."""
@@ -35,11 +38,14 @@ class Slice:
     start: dt.date | None = None
     end: dt.date | None = None
     dimensions: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    scope: tuple[str, ...] | None = None
 
     @classmethod
-    def of(cls, dataset, start=None, end=None, dimensions: dict[str, list[str]] | None = None) -> "Slice":
+    def of(cls, dataset, start=None, end=None, dimensions: dict[str, list[str]] | None = None,
+           scope: tuple[str, ...] | None = None) -> "Slice":
         dims = tuple(sorted((name, tuple(sorted(values))) for name, values in (dimensions or {}).items() if values))
-        return cls(dataset.id, dataset.version, _day(start), _day(end), dims)
+        return cls(dataset.id, dataset.version, _day(start), _day(end), dims,
+                   None if scope is None else tuple(sorted(set(scope))))
 
     @property
     def dimension_filters(self) -> dict[str, list[str]]:
@@ -83,11 +89,45 @@ def dataset_of(store, data_slice: Slice):
 
 
 def transactions(store, data_slice: Slice, as_of=None):
-    """The slice's transactions as an Ibis table; with ``as_of`` nothing dated after that day."""
+    """The slice's transactions as an Ibis table (only the accounts of its scope); with
+    ``as_of`` nothing dated after that day."""
     from kam_analytics.analytics.filters import apply_filters
 
-    return apply_filters(store.table(dataset_of(store, data_slice)), start=data_slice.start, end=data_slice.end,
+    dataset = dataset_of(store, data_slice)
+    table = scoped(store, dataset, store.table(dataset), data_slice.scope)
+    return apply_filters(table, start=data_slice.start, end=data_slice.end,
                          as_of=as_of, dimensions=data_slice.dimension_filters)
+
+
+def scoped(store, dataset, table, scope: tuple[str, ...] | None):
+    """The lines of ``table`` a user with ``scope`` may see (the scope rule of the README's
+    "Running for a team"):
+
+    - no scope (None): every line;
+    - the dataset has customer attributes with an owner: the lines of the accounts whose
+      owner attribute is one of ``scope`` (the account's owner, whoever sold each line);
+    - else the transactions have an owner column: the lines whose owner is one of ``scope``;
+    - else nothing (no owner is known, so no account can be shown as the user's).
+
+    Owner values are compared exactly (the ingest has trimmed them); a missing owner matches
+    nothing."""
+    if scope is None:
+        return table
+    attributes = store.attributes(dataset)
+    if attributes is not None and "owner" in attributes.columns:
+        mine = attributes.filter(attributes.owner.isin(list(scope))).customer_id
+        return table.filter(table.customer_id.isin(mine))
+    if "owner" in table.columns:
+        return table.filter(table.owner.isin(list(scope)))
+    import ibis
+
+    return table.filter(ibis.literal(False))
+
+
+def scope_has_owner(store, dataset) -> bool:
+    """Whether the scope rule can find owners in the dataset (attributes or transactions)."""
+    attributes = store.attributes(dataset)
+    return dataset.has("owner") or (attributes is not None and "owner" in attributes.columns)
 
 
 def single_line_orders(store, dataset) -> bool:
@@ -135,8 +175,10 @@ def saved_weights(store, dataset) -> dict | None:
     return store.get_setting(dataset, WEIGHTS_SETTING)
 
 
-def save_weights(store, dataset, weights: dict[str, float]) -> None:
-    store.set_setting(dataset, WEIGHTS_SETTING, weights)
+def save_weights(store, identity, dataset, weights: dict[str, float]) -> None:
+    """Save the scorecard weights every page and command then uses (administrators)."""
+    require(identity, "settings")
+    store.set_setting(dataset, WEIGHTS_SETTING, weights, actor=identity.label)
 
 
 def scorecard_weights(store, dataset) -> dict[str, float]:
@@ -283,3 +325,91 @@ def churn_export(churn: ChurnList, lang: str = "en") -> pd.DataFrame:
         "last_order": pd.to_datetime(t["last"]).dt.date.astype(str), "typical_gap_days": t["typical_gap_days"].round(1),
         "status": t["status"],
     })
+
+
+# -- actions: each checks the identity's role here, where it happens, and the store writes it
+# to the audit trail in the same transaction as the change ------------------------------------
+def load_file(store, identity: Identity, path, dataset: str | None = None, replace: bool = False, **options):
+    """Load a file as a dataset (``ingest.ingest_file``): editors and administrators; the
+    name of an existing dataset needs ``replace``."""
+    from pathlib import Path
+
+    from kam_analytics.ingest import ingest_file
+
+    require(identity, "replace" if replace else "upload")
+    return ingest_file(store, Path(path), dataset=dataset, replace=replace, actor=identity.label, **options)
+
+
+def attach_attributes(store, identity: Identity, dataset, path, **options):
+    """Attach per-customer attributes to a dataset (``ingest.ingest_attributes``): editors."""
+    from kam_analytics.ingest import ingest_attributes
+
+    require(identity, "attributes")
+    return ingest_attributes(store, dataset, path, actor=identity.label, **options)
+
+
+def rename_dataset(store, identity: Identity, name: str, new_name: str):
+    require(identity, "rename")
+    return store.rename(name, new_name, actor=identity.label)
+
+
+def delete_dataset(store, identity: Identity, name: str) -> None:
+    """Delete a dataset with its follow-ups and settings: administrators only."""
+    require(identity, "delete")
+    store.drop(name, actor=identity.label)
+
+
+def rejected_rows(store, identity: Identity, dataset, limit: int | None = None):
+    """The raw rows an ingest refused (any account's, so not for a scoped user): editors."""
+    require(identity, "rejected_rows")
+    if identity.scope is not None:
+        raise AccessDenied("access_denied_scoped")
+    return store.rejected_rows(dataset, limit)
+
+
+def visible_customers(store, data_slice: Slice, customer_ids) -> set[str]:
+    """Which of ``customer_ids`` have a line in the slice (its scope included)."""
+    ids = [str(c) for c in customer_ids]
+    if not ids:
+        return set()
+    table = transactions(store, data_slice)
+    found = table.filter(table.customer_id.isin(ids)).select("customer_id").distinct().to_pandas()
+    return set(found["customer_id"])
+
+
+def add_followup(store, identity: Identity, dataset, customer_id: str, status: str, note: str = "") -> None:
+    """Record a follow-up on an account, authored by ``identity`` (never by a typed name):
+    anyone with a role, on an account of their scope."""
+    require(identity, "followup")
+    if identity.scope is not None and not visible_customers(store, Slice.of(dataset, scope=identity.scope),
+                                                            [customer_id]):
+        raise AccessDenied("access_denied_account", customer=str(customer_id))
+    store.add_followup(dataset, customer_id, status, note=note, owner=identity.label)
+
+
+def followups(store, identity: Identity, dataset, customer_id: str | None = None):
+    """Follow-up history, newest first, of the accounts ``identity`` can see."""
+    require(identity, "read")
+    history = store.followups(dataset, customer_id)
+    if identity.scope is None or history.empty:
+        return history
+    mine = visible_customers(store, Slice.of(dataset, scope=identity.scope), history["customer_id"].unique())
+    return history[history["customer_id"].isin(mine)].reset_index(drop=True)
+
+
+def audit_trail(store, identity: Identity, limit: int | None = None):
+    """The audit trail, newest first (``Store.audit_trail``): administrators."""
+    require(identity, "audit")
+    return store.audit_trail(limit)
+
+
+def audit_export(trail) -> pd.DataFrame:
+    """The ``audit --out`` rows: at, actor, action, dataset, detail (JSON text)."""
+    import json
+
+    return trail.assign(detail=[json.dumps(d, ensure_ascii=False, sort_keys=True) if d else "" for d in trail["detail"]])
+
+
+def record_sign_in(store, identity: Identity) -> None:
+    """Write a sign-in to the audit trail (with the role it was given; none = refused)."""
+    store.record(identity.label, "sign_in", None, role=identity.role or "none")

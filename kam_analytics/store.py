@@ -73,6 +73,10 @@ CREATE TABLE IF NOT EXISTS settings (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     dataset_id INTEGER NOT NULL, key TEXT NOT NULL, value TEXT, updated_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, dataset TEXT, detail TEXT
+);
 CREATE INDEX IF NOT EXISTS followups_by_dataset ON followups (dataset_id, customer_id);
 CREATE INDEX IF NOT EXISTS settings_by_key ON settings (dataset_id, key);
 """
@@ -458,7 +462,8 @@ class Store:
             self.con.execute(f'DETACH DATABASE "{stage.alias}"')
 
     def commit_dataset(self, name: str, stage: Staging, tx_table: str, rejects: str | None, meta: DatasetMeta,
-                       totals: dict, replace: bool = False, expected_version: int | None = None) -> Dataset:
+                       totals: dict, replace: bool = False, expected_version: int | None = None,
+                       actor: str | None = None) -> Dataset:
         """Publish the staged load as dataset ``name`` in one catalog transaction, with its
         ``totals`` (``customers.dataset_totals`` of the staged table).
 
@@ -510,6 +515,8 @@ class Store:
                     marks = ", ".join("?" for _ in values)
                     dataset_id = db.execute(f"INSERT INTO datasets ({columns}) VALUES ({marks})",
                                             list(values.values())).lastrowid
+                self._audit(db, actor, "replace" if existing is not None else "upload", name,
+                            file=meta.source_file, rows=totals["rows"], rejected=rejected)
             stage.published = True
         if old_file:
             self._retire(old_file)
@@ -521,7 +528,7 @@ class Store:
         if file not in self._named_files():
             (self.folder / file).unlink(missing_ok=True)
 
-    def drop(self, name: str) -> None:
+    def drop(self, name: str, actor: str | None = None) -> None:
         """Delete a dataset with its follow-ups and settings in one catalog transaction; its
         files go after."""
         with self.catalog(write=True) as db:
@@ -531,11 +538,12 @@ class Store:
                 raise StoreError("dataset_unknown", name=name, names=names)
             for table in ("datasets", "followups", "settings"):
                 db.execute(f"DELETE FROM {table} WHERE {'id' if table == 'datasets' else 'dataset_id'} = ?", [row["id"]])
+            self._audit(db, actor, "delete", name)
         for file in (row["data_file"], row["attributes_file"]):
             if file:
                 self._retire(file)
 
-    def rename(self, name: str, new_name: str) -> Dataset:
+    def rename(self, name: str, new_name: str, actor: str | None = None) -> Dataset:
         new_name = (new_name or "").strip()
         if not new_name:
             raise StoreError("dataset_name_empty")
@@ -548,9 +556,10 @@ class Store:
                 raise StoreError("dataset_exists", name=new_name)
             db.execute("UPDATE datasets SET name = ?, version = ?, updated_at = ? WHERE id = ?",
                        [new_name, self._next(db, "version"), datetime.now().isoformat(), row["id"]])
+            self._audit(db, actor, "rename", new_name, old_name=name)
         return self.dataset_by_id(row["id"])
 
-    def set_attributes(self, dataset: Dataset, stage: Staging, table: str) -> Dataset:
+    def set_attributes(self, dataset: Dataset, stage: Staging, table: str, actor: str | None = None) -> Dataset:
         """Publish a staged attributes table for ``dataset`` (replacing any previous one)."""
         self._seal(stage, {table: "attr"})
         with self.catalog(write=True) as db:
@@ -560,6 +569,7 @@ class Store:
             db.execute("UPDATE datasets SET attributes_number = ?, attributes_file = ?, version = ?, updated_at = ? "
                        "WHERE id = ?", [self._next(db, "table"), stage.path.name, self._next(db, "version"),
                                         datetime.now().isoformat(), dataset.id])
+            self._audit(db, actor, "attributes", dataset.name)
         stage.published = True
         if row["attributes_file"]:
             self._retire(row["attributes_file"])
@@ -578,13 +588,17 @@ class Store:
 
     # -- follow-ups (append-only) -------------------------------------------------------
     def add_followup(self, dataset: Dataset, customer_id: str, status: str, note: str = "",
-                     owner: str = "") -> None:
+                     owner: str | None = None) -> None:
+        """Append a follow-up; ``owner`` is who recorded it (the signed-in user; by default
+        the local user, ``_actor``)."""
         if status not in FOLLOWUP_STATUSES:
             raise StoreError("followup_status_unknown", status=status, statuses=", ".join(FOLLOWUP_STATUSES))
+        owner = _actor(owner)
         with self.catalog(write=True) as db:
             db.execute("INSERT INTO followups (dataset_id, customer_id, status, note, owner, created_at) "
                        "VALUES (?, ?, ?, ?, ?, ?)",
-                       [dataset.id, str(customer_id), status, note or "", owner or "", datetime.now().isoformat()])
+                       [dataset.id, str(customer_id), status, note or "", owner, datetime.now().isoformat()])
+            self._audit(db, owner, "followup", dataset.name, customer_id=str(customer_id), status=status)
 
     def followups(self, dataset: Dataset, customer_id: str | None = None):
         """Follow-up history, newest first (all accounts, or one); ties in time by the order
@@ -618,10 +632,41 @@ class Store:
                              [dataset.id, key]).fetchone()
         return json.loads(row[0]) if row else default
 
-    def set_setting(self, dataset: Dataset, key: str, value) -> None:
+    def set_setting(self, dataset: Dataset, key: str, value, actor: str | None = None) -> None:
+        """Save a setting of the dataset (written to the audit trail)."""
         with self.catalog(write=True) as db:
-            db.execute("INSERT INTO settings (dataset_id, key, value, updated_at) VALUES (?, ?, ?, ?)",
-                       [dataset.id, key, json.dumps(value, ensure_ascii=False), datetime.now().isoformat()])
+            self._put_setting(db, dataset, key, value)
+            self._audit(db, actor, "settings", dataset.name, key=key)
+
+    @staticmethod
+    def _put_setting(db, dataset: Dataset, key: str, value) -> None:
+        db.execute("INSERT INTO settings (dataset_id, key, value, updated_at) VALUES (?, ?, ?, ?)",
+                   [dataset.id, key, json.dumps(value, ensure_ascii=False), datetime.now().isoformat()])
+
+    # -- the audit trail (append-only) --------------------------------------------------
+    @staticmethod
+    def _audit(db, actor: str | None, action: str, dataset: str | None, **detail) -> None:
+        """Append one entry inside the caller's catalog transaction: the change and its record
+        are written together or not at all."""
+        db.execute("INSERT INTO audit (at, actor, action, dataset, detail) VALUES (?, ?, ?, ?, ?)",
+                   [datetime.now().isoformat(timespec="seconds"), _actor(actor), action, dataset,
+                    json.dumps(detail, ensure_ascii=False, default=str) if detail else ""])
+
+    def record(self, actor: str | None, action: str, dataset: str | None = None, **detail) -> None:
+        """Append an entry that goes with no change of the store (a sign-in)."""
+        with self.catalog(write=True) as db:
+            self._audit(db, actor, action, dataset, **detail)
+
+    def audit_trail(self, limit: int | None = None):
+        """The audit trail, newest first: at, actor, action, dataset, detail (a dict)."""
+        import pandas as pd
+
+        sql = "SELECT at, actor, action, dataset, detail FROM audit ORDER BY seq DESC"
+        with self.catalog() as db:
+            rows = db.execute(sql + (f" LIMIT {int(limit)}" if limit is not None else "")).fetchall()
+        frame = pd.DataFrame([dict(r) for r in rows], columns=["at", "actor", "action", "dataset", "detail"])
+        frame["detail"] = [json.loads(d) if d else {} for d in frame["detail"]]
+        return frame
 
     def table_setting(self, dataset: Dataset, name: str, default=None):
         """A fact remembered about the dataset's current table (e.g. a property checked once).
@@ -630,4 +675,16 @@ class Store:
         return self.get_setting(dataset, f"{name}:{dataset.table_name}", default)
 
     def set_table_setting(self, dataset: Dataset, name: str, value) -> None:
-        self.set_setting(dataset, f"{name}:{dataset.table_name}", value)
+        """(A fact about the data, not a user's setting: not audited.)"""
+        with self.catalog(write=True) as db:
+            self._put_setting(db, dataset, f"{name}:{dataset.table_name}", value)
+
+
+def _actor(actor: str | None) -> str:
+    """Who made a change: the identity the service passes, else the local user (a direct
+    library call is made by whoever runs the process)."""
+    if actor:
+        return str(actor)
+    from kam_analytics.access import local_identity
+
+    return local_identity().user

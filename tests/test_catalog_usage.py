@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from kam_analytics import access
 from kam_analytics.analytics import accounts, concentration, rfm
 from kam_analytics.i18n import catalog
 from kam_analytics.ingest.text import DELIMITER_NAMES
@@ -18,7 +19,7 @@ from kam_analytics.store import FOLLOWUP_STATUSES
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = sorted([*ROOT.glob("kam_analytics/**/*.py"), *ROOT.glob("app_pages/*.py"), *ROOT.glob("ui/*.py"), ROOT / "app.py"])
 CALL = re.compile(r"""\b(?:t|tr|labeller|frame)\(\s*(f?)"([^"]*)"(\s*\+)?""")
-ERROR = re.compile(r"""\b(?:IngestError|StoreError|KamError|AuthError)\(\s*"([a-z0-9_]+)\"""")
+ERROR = re.compile(r"""\b(?:IngestError|StoreError|KamError|AuthError|AccessDenied|AccessConfigError)\(\s*"([a-z0-9_]+)\"""")
 
 FIELDS = [*COLUMNS, *ATTRIBUTE_COLUMNS, *DIMENSIONS]
 CHURN_REASONS = ["overdue", "silent", "revenue_down", "orders_down", "basket_down", "paying_late", "pattern"]
@@ -63,6 +64,9 @@ BUILT: dict[tuple[str, str], list[str]] = {
     ("period_", ""): ["all", "last_12_months", "this_year", "last_year", "custom"],
     ("segment_", ""): list(rfm.SEGMENT_ORDER),
     ("whatif_mode_", ""): ["top", "pick"],
+    ("role_", ""): [*access.ROLES, "none"],
+    ("action_", ""): list(access.ACTIONS),
+    ("audit_action_", ""): ["upload", "replace", "delete", "rename", "attributes", "followup", "settings", "sign_in"],
 }
 
 

@@ -314,7 +314,8 @@ def test_killed_gb18030_ingest_leaves_nothing_behind(tmp_path):
 
 def test_abandoned_uploads_are_swept_and_fresh_ones_kept(tmp_path):
     scratch = tmp_path / "tmp"
-    old, fresh = scratch / "uploads" / "old", scratch / "uploads" / "fresh"
+    session = scratch / "uploads" / "0f1e2d3c-aaaa-bbbb-cccc-000000000001"
+    old, fresh = session / "old", session / "fresh"
     for folder in (old, fresh):
         folder.mkdir(parents=True)
         (folder / "x.csv").write_text("a")
@@ -325,6 +326,17 @@ def test_abandoned_uploads_are_swept_and_fresh_ones_kept(tmp_path):
     removed = tmpfiles.sweep(scratch, now)
     assert removed == [old]
     assert fresh.exists() and mine.exists()
+
+
+def test_uploads_of_an_ended_session_are_swept_whatever_their_age(tmp_path):
+    scratch = tmp_path / "tmp"
+    ended, running = scratch / "uploads" / "ended-session", scratch / "uploads" / "running-session"
+    for session in (ended, running):
+        (session / "u1").mkdir(parents=True)
+        (session / "u1" / "x.csv").write_text("a")
+    removed = tmpfiles.sweep(scratch, session_active=lambda name: name == "running-session")
+    assert removed == [ended]
+    assert (running / "u1" / "x.csv").exists() and not ended.exists()
 
 
 def test_shared_datasets_hold_the_invariant(store, shared_dataset):

@@ -59,13 +59,20 @@ class View:
     start: dt.date | None = None
     end: dt.date | None = None
     dimensions: dict[str, list[str]] = field(default_factory=dict)
+    identity: object = None  # access.Identity: who is looking (their scope limits every query)
 
     @property
     def key(self):
-        """The slice every query computes on, and its cache key (``service.Slice``)."""
+        """The slice every query computes on, and its cache key (``service.Slice``), within
+        the user's scope."""
         from kam_analytics.service import Slice
 
-        return None if self.dataset is None else Slice.of(self.dataset, self.start, self.end, self.dimensions)
+        scope = self.identity.scope if self.identity is not None else None
+        return None if self.dataset is None else Slice.of(self.dataset, self.start, self.end, self.dimensions, scope)
+
+    def can(self, action: str) -> bool:
+        """Whether the user's role allows ``action`` (to show its control; the service checks again)."""
+        return self.identity is not None and self.identity.can(action)
 
 
 def _query(name: str, default=None):
@@ -121,13 +128,17 @@ def sidebar() -> View:
     except KamError as error:  # e.g. the store file is locked by another program
         st.error(error.message(lang()))
         st.stop()
+    from ui.auth import account_box, identity
+
+    me = identity()
     with st.sidebar:
         _persistent(st.radio, t("sidebar_language", lang()), ["zh", "en"], "lang", horizontal=True,
                     format_func=lambda code: {"zh": "中文", "en": "English"}[code])
+        account_box(lang())
         datasets = store.datasets()
         if not datasets:
             st.info(tr("sidebar_no_datasets"))
-            view = View(store, None, lang())
+            view = View(store, None, lang(), identity=me)
             st.query_params["lang"] = lang()
             return view
         by_id = {d.id: d for d in datasets}
@@ -140,6 +151,8 @@ def sidebar() -> View:
                 else datasets[0].id
         _persistent(st.selectbox, tr("sidebar_dataset"), list(by_id), "dataset_id", format_func=lambda i: by_id[i].name)
         dataset = by_id[st.session_state["dataset_id"]]
+        if me.scope is not None and not _scope_has_owner(dataset):
+            st.warning(tr("scope_no_owner"))
         first = dataset.date_min.date() if dataset.date_min else dt.date(2000, 1, 1)
         last = dataset.date_max.date() if dataset.date_max else dt.date.today()
 
@@ -166,7 +179,7 @@ def sidebar() -> View:
         if present:
             with st.expander(tr("sidebar_filters"), expanded=bool(any(_query(d) for d in present))):
                 for dim in present:
-                    options = _dimension_values(store, dataset, dim)
+                    options = _dimension_values(dataset, dim, me.scope)
                     key = f"filter_{dataset.id}_{dim}"
                     if key not in st.session_state:
                         wanted = [v for v in (_query(dim) or "").split("|") if v in options]
@@ -174,7 +187,7 @@ def sidebar() -> View:
                     dimensions[dim] = _persistent(st.multiselect, tr(f"field_{dim}"), options, key,
                                                   placeholder=tr("sidebar_all"))
         _watch_for_updates(dataset.id, dataset.version)
-    view = View(store, dataset, lang(), start, end, {k: v for k, v in dimensions.items() if v})
+    view = View(store, dataset, lang(), start, end, {k: v for k, v in dimensions.items() if v}, me)
     _mirror_to_url(view, preset)
     return view
 
@@ -203,15 +216,30 @@ def _watch_for_updates(dataset_id: int, shown_version: int) -> None:
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def _dimension_values_cached(dataset_id: int, version: int, dim: str) -> list[str]:
+def _dimension_values_cached(data_slice, dim: str) -> list[str]:
+    from kam_analytics import service
     from kam_analytics.analytics.customers import dimension_values
 
+    return dimension_values(service.transactions(get_store(), data_slice), dim)
+
+
+def _dimension_values(dataset, dim: str, scope) -> list[str]:
+    """The values a filter offers: those of the lines the user may see."""
+    from kam_analytics.service import Slice
+
+    return _dimension_values_cached(Slice.of(dataset, scope=scope), dim)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _scope_has_owner_cached(dataset_id: int, version: int) -> bool:
+    from kam_analytics import service
+
     store = get_store()
-    return dimension_values(store.table(store.dataset_by_id(dataset_id)), dim)
+    return service.scope_has_owner(store, store.dataset_by_id(dataset_id))
 
 
-def _dimension_values(store, dataset, dim: str) -> list[str]:
-    return _dimension_values_cached(dataset.id, dataset.version, dim)
+def _scope_has_owner(dataset) -> bool:
+    return _scope_has_owner_cached(dataset.id, dataset.version)
 
 
 def _mirror_to_url(view: View, preset: str) -> None:

@@ -1,7 +1,10 @@
-"""Where uploaded files wait between reruns: beside the store, one folder per upload."""
+"""Where uploaded files wait between reruns: beside the store, in a folder of the browser
+session (``tmp/uploads/<session>/<upload>/``), removed when the session ends or after an hour
+(``tmpfiles.sweep``)."""
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 from pathlib import Path
 
@@ -12,12 +15,32 @@ from kam_analytics.errors import KamError
 from kam_analytics.ingest import preview_file
 
 
+def _session_id() -> str:
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    return get_script_run_ctx().session_id
+
+
+def _session_active(session_id: str) -> bool:
+    from streamlit.runtime import Runtime
+
+    return Runtime.exists() and Runtime.instance().is_active_session(session_id)
+
+
+def sweep_uploads() -> None:
+    """Remove the uploads of ended sessions and those older than an hour."""
+    tmpfiles.sweep(tmpfiles.scratch_dir(config.db_path()), session_active=_session_active)
+
+
 def save_upload(uploaded) -> Path:
-    """Copy an ``st.file_uploader`` file to disk once (keeping its name, which the reports quote)."""
-    scratch = tmpfiles.scratch_dir(config.db_path())
-    tmpfiles.sweep(scratch)
+    """Copy an ``st.file_uploader`` file to disk once (keeping its name, which the reports
+    quote), into this session's upload folder; again if the sweep removed it meanwhile."""
+    sweep_uploads()
     digest = hashlib.sha1(str(uploaded.file_id).encode()).hexdigest()[:16]
-    folder = scratch / "uploads" / digest
+    session = _session_id()  # (a UUID: the folder's name is what the sweep asks the runtime about)
+    if not re.fullmatch(r"[0-9a-f-]{8,64}", session):
+        session = hashlib.sha1(session.encode()).hexdigest()[:16]
+    folder = tmpfiles.scratch_dir(config.db_path()) / "uploads" / session / digest
     path = folder / (Path(uploaded.name).name or "upload.csv")
     if not path.exists():
         folder.mkdir(parents=True, exist_ok=True)

@@ -40,7 +40,7 @@ class AttributesReport:
 
 
 def ingest_attributes(store: Store, dataset: Dataset, path: str | Path, mapping: dict[str, str] | None = None,
-                      sheet: str | None = None) -> AttributesReport:
+                      sheet: str | None = None, actor: str | None = None) -> AttributesReport:
     """Attach the attributes in ``path`` to ``dataset``. Raises IngestError (store unchanged)
     when the file has no customer id column or no attribute column besides it."""
     path = Path(path)
@@ -80,7 +80,7 @@ def ingest_attributes(store: Store, dataset: Dataset, path: str | Path, mapping:
                 f'SELECT count(*) FROM "{staging}" a WHERE EXISTS '
                 f'(SELECT 1 FROM "{dataset.table_name}" t WHERE t.customer_id = a.customer_id)').fetchone()[0]
             con.execute(f'DROP TABLE IF EXISTS "{raw_table}"')
-            store.set_attributes(dataset, stage, staging)
+            store.set_attributes(dataset, stage, staging, actor=actor)
         finally:
             if not stage.published:  # (a TEMP table of this cursor, which closes with the staging)
                 con.execute(f'DROP TABLE IF EXISTS "{raw_table}"')

@@ -283,7 +283,7 @@ class _Plan:
 def ingest_file(store: Store, path: str | Path, dataset: str | None = None,
                 mapping: dict[str, str] | None = None, sheet: str | None = None,
                 date_format: str | None = None, replace: bool = False,
-                progress: Callable[[float, str], None] | None = None) -> IngestReport:
+                progress: Callable[[float, str], None] | None = None, actor: str | None = None) -> IngestReport:
     """Load ``path`` as dataset ``dataset`` (default: the file name without extension).
 
     Raises IngestError (a plain sentence) when the file cannot be used; the store is then
@@ -364,7 +364,7 @@ def ingest_file(store: Store, path: str | Path, dataset: str | None = None,
             con.execute(f'DROP TABLE IF EXISTS "{raw_table}"')
             totals = dataset_totals(store.staged(stage, tx_table))
             registered = store.commit_dataset(name, stage, tx_table, rej_table, meta, totals, replace=replace,
-                                              expected_version=before.version if before else None)
+                                              expected_version=before.version if before else None, actor=actor)
         finally:
             for temp in temp_files:
                 temp.unlink(missing_ok=True)

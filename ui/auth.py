@@ -1,0 +1,134 @@
+"""Sign-in and who is using the app (``access.Identity``).
+
+Without an ``[auth]`` section in ``.streamlit/secrets.toml`` the app is for the person at this
+machine (``make run`` then listens on localhost only): they are the administrator. With it,
+``gate`` runs before any page: nothing but the sign-in screen until the user has signed in with
+the company's OpenID Connect provider (``st.login``); then the ``[kam.roles]`` table gives the
+role, and a signed-in user it does not list sees only a page saying to ask an administrator.
+"""
+from __future__ import annotations
+
+import logging
+
+import streamlit as st
+
+from kam_analytics.access import AccessConfigError, AccessRules, Identity, local_identity
+from kam_analytics.i18n import join_list, t
+from ui.markdown import escape_markdown
+
+log = logging.getLogger("kam_analytics.app")
+
+# the cookie secret of .streamlit/secrets.example.toml: a server configured with it is refused
+SAMPLE_COOKIE_SECRET = "replace-me-with-the-output-of-python-c-import-secrets-print-secrets-token-hex-32"
+MIN_COOKIE_SECRET = 32  # characters: a random secret of at least 128 bits in hex
+REQUIRED_AUTH_KEYS = ("redirect_uri", "cookie_secret", "client_id", "client_secret", "server_metadata_url")
+_IDENTITY = "_identity"        # session key: the identity of this run (set by ``gate``)
+_RECORDED = "_sign_in_recorded"  # session key: this session's sign-in is in the audit trail
+
+
+def _secrets() -> dict:
+    try:
+        return st.secrets.to_dict()
+    except Exception:  # no secrets file at all (StreamlitSecretNotFoundError) or one that does not parse
+        return {}
+
+
+def auth_configured() -> bool:
+    """Whether sign-in is on: an ``[auth]`` section in the secrets file."""
+    return "auth" in _secrets()
+
+
+def configuration_problem(secrets: dict) -> tuple[str, dict] | None:
+    """What makes the sign-in configuration unusable (a catalog key and its parameters), or
+    None. Checked before anything is shown: a missing setting, the sample or a short cookie
+    secret, or a ``[kam]`` table that does not parse."""
+    auth = secrets.get("auth") or {}
+    missing = [k for k in REQUIRED_AUTH_KEYS if not str(auth.get(k, "")).strip()]
+    if missing:
+        return "auth_config_missing", {"keys": ", ".join(missing)}
+    secret = str(auth["cookie_secret"])
+    if secret == SAMPLE_COOKIE_SECRET or len(secret) < MIN_COOKIE_SECRET:
+        return "auth_cookie_secret_weak", {"length": MIN_COOKIE_SECRET}
+    try:
+        rules = AccessRules.from_config(secrets.get("kam"))
+    except AccessConfigError as error:
+        return error.key, error.params
+    if not rules.configured:
+        return "auth_no_roles", {}
+    return None
+
+
+def _language_choice(lang: str) -> str:
+    """The language switch of the screens shown before sign-in (the sidebar is not drawn)."""
+    from ui.state import _persistent
+
+    return _persistent(st.radio, t("sidebar_language", lang), ["zh", "en"], "lang", horizontal=True,
+                       format_func=lambda code: {"zh": "中文", "en": "English"}[code])
+
+
+def _screen(render) -> None:
+    """Show one screen instead of the app: every URL (a page link, ``?ds=``) lands here."""
+    st.navigation([st.Page(render, title="KAM Analytics", url_path="sign_in", default=True)], position="hidden").run()
+    st.stop()
+
+
+def gate(lang_of) -> Identity:
+    """The identity of this run, or a screen instead of the app (sign-in, refusal,
+    misconfiguration) and a stop. ``lang_of`` returns the session's language."""
+    secrets = _secrets()
+    if "auth" not in secrets:
+        identity = local_identity()
+        st.session_state[_IDENTITY] = identity
+        return identity
+    problem = configuration_problem(secrets)
+    if problem is not None:
+        key, params = problem
+        log.error("sign-in is configured but unusable: %s %s", key, params)
+
+        def misconfigured():
+            lang = _language_choice(lang_of())
+            st.title("KAM Analytics")
+            st.error(t(key, lang, **params))
+        _screen(misconfigured)
+    if not st.user.is_logged_in:
+        def sign_in():
+            lang = _language_choice(lang_of())
+            st.title("KAM Analytics")
+            st.write(t("auth_sign_in_prompt", lang))
+            st.button(t("auth_sign_in", lang), type="primary", on_click=st.login, key="_sign_in")
+        _screen(sign_in)
+    rules = AccessRules.from_config(secrets.get("kam"))
+    claims = st.user.to_dict()
+    identity = rules.identity(str(claims.get("email") or ""), str(claims.get("name") or ""),
+                              claims.get("email_verified") if isinstance(claims.get("email_verified"), bool) else None)
+    st.session_state[_IDENTITY] = identity
+    if not st.session_state.get(_RECORDED):
+        from kam_analytics import service
+        from ui.state import get_store
+
+        service.record_sign_in(get_store(), identity)
+        st.session_state[_RECORDED] = True
+    if identity.role is None:
+        def no_role():
+            lang = _language_choice(lang_of())
+            st.title("KAM Analytics")
+            st.warning(t("auth_no_role", lang, user=escape_markdown(identity.user or "—")))
+            st.button(t("auth_sign_out", lang), on_click=st.logout, key="_sign_out")
+        _screen(no_role)
+    return identity
+
+
+def identity() -> Identity:
+    """Who is using this session (set by ``gate`` at the start of every run)."""
+    return st.session_state.get(_IDENTITY) or local_identity()
+
+
+def account_box(lang: str) -> None:
+    """In the sidebar when sign-in is on: who is signed in, with which role, and sign-out."""
+    if not auth_configured():
+        return
+    me = identity()
+    st.caption(t("auth_signed_in_as", lang, user=escape_markdown(me.user), role=t(f"role_{me.role}", lang)))
+    if me.scope is not None:
+        st.caption(t("auth_scope", lang, owners=escape_markdown(join_list(list(me.scope), lang))))
+    st.button(t("auth_sign_out", lang), on_click=st.logout, key="_sidebar_sign_out")
