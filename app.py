@@ -12,13 +12,6 @@ from ui.state import init_language, lang, tr
 
 st.set_page_config(page_title="KAM Analytics", page_icon="📊", layout="wide")
 
-init_language()
-try:
-    gate(lang)  # with sign-in configured: nothing but the sign-in screen until signed in with a role
-except Exception as error:  # (st.stop is not an Exception: it passes)
-    show_error(error, lang())
-    st.stop()
-
 PAGES = [
     ("app_pages/overview.py", "nav_overview", ":material/home:", True),
     ("app_pages/concentration.py", "nav_concentration", ":material/trending_up:", False),
@@ -28,9 +21,18 @@ PAGES = [
     ("app_pages/account.py", "nav_account", ":material/person_search:", False),
     ("app_pages/data.py", "nav_data", ":material/folder_open:", False),
 ]
+URL_PATHS = [path.split("/")[1][:-3] for path, *_ in PAGES]
+
+init_language()
+try:
+    gate(lang, URL_PATHS)  # with sign-in configured: nothing but the sign-in screen until signed in with a role
+except Exception as error:  # (st.stop is not an Exception: it passes)
+    show_error(error, lang())
+    st.stop()
+
 navigation = st.navigation([
-    st.Page(path, title=tr(key), icon=icon, default=default, url_path=path.split("/")[1][:-3])
-    for path, key, icon, default in PAGES
+    st.Page(path, title=tr(key), icon=icon, default=default, url_path=url_path)
+    for (path, key, icon, default), url_path in zip(PAGES, URL_PATHS)
 ])
 try:
     navigation.run()

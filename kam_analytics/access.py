@@ -124,7 +124,7 @@ class AccessRules:
         roles = dict(kam.get("roles") or {})
         unknown = sorted(set(roles) - {"admins", "editors", "viewers"})
         if unknown:
-            raise AccessConfigError("access_config_role_key", key=unknown[0])
+            raise AccessConfigError("access_config_role_key", name=unknown[0])
         lists = {}
         for key in ("admins", "editors", "viewers"):
             entries = roles.get(key, [])

@@ -34,8 +34,15 @@ def revenue_trend(periods: pd.DataFrame, lang: str, title_key: str = "chart_reve
     return _layout(fig, t(title_key, lang), t(f"axis_{freq}", lang), t("axis_revenue", lang))
 
 
+def plain(text) -> str:
+    """User text (a customer's name or id) as Plotly shows it literally: Plotly reads tags such
+    as <b> and <a href> in labels and hover text, and decodes entities after reading them, so
+    ``&``, ``<`` and ``>`` are written as entities."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _customer_label(row) -> str:
-    return customer_label(row["customer_id"], row.get("name") if hasattr(row, "get") else None)
+    return plain(customer_label(row["customer_id"], row.get("name") if hasattr(row, "get") else None))
 
 
 def pareto(table: pd.DataFrame, lang: str, measure: str = "revenue", limit: int = 2000) -> go.Figure:
@@ -171,10 +178,11 @@ def cluster_scatter(table: pd.DataFrame, x: str, y: str, axis_names: dict[str, s
     by cluster; customdata carries the customer_id for clicks."""
     import plotly.express as px
 
-    shown = table.assign(cluster_label=table["cluster_name"].map(lambda code: cluster_label(code, lang)))
+    shown = table.assign(cluster_label=table["cluster_name"].map(lambda code: cluster_label(code, lang)),
+                         hover_id=table["customer_id"].map(plain))
     fig = px.scatter(shown, x=x, y=y, color="cluster_label", log_x=True, log_y=True,
                      color_discrete_sequence=px.colors.qualitative.D3, custom_data=["customer_id"],
-                     hover_name="customer_id",
+                     hover_name="hover_id",
                      labels={x: axis_names[x], y: axis_names[y], "cluster_label": t("seg_cluster", lang)})
     fig.update_layout(title=t("seg_chart_clusters", lang), height=460, margin=_MARGIN)
     return fig

@@ -665,6 +665,7 @@ class Store:
         with self.catalog() as db:
             rows = db.execute(sql + (f" LIMIT {int(limit)}" if limit is not None else "")).fetchall()
         frame = pd.DataFrame([dict(r) for r in rows], columns=["at", "actor", "action", "dataset", "detail"])
+        frame["dataset"] = frame["dataset"].fillna("")  # (a sign-in concerns no dataset)
         frame["detail"] = [json.loads(d) if d else {} for d in frame["detail"]]
         return frame
 

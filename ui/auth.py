@@ -66,15 +66,19 @@ def _language_choice(lang: str) -> str:
                        format_func=lambda code: {"zh": "中文", "en": "English"}[code])
 
 
-def _screen(render) -> None:
-    """Show one screen instead of the app: every URL (a page link, ``?ds=``) lands here."""
-    st.navigation([st.Page(render, title="KAM Analytics", url_path="sign_in", default=True)], position="hidden").run()
+def _screen(render, url_paths) -> None:
+    """Show one screen instead of the app: every page's URL (a shared link, ``?ds=``) lands
+    here, so none is 'not found' and none runs its page."""
+    pages = [st.Page(render, title="KAM Analytics", url_path=path or "home", default=not path)
+             for path in ["", *url_paths]]
+    st.navigation(pages, position="hidden").run()
     st.stop()
 
 
-def gate(lang_of) -> Identity:
+def gate(lang_of, url_paths=()) -> Identity:
     """The identity of this run, or a screen instead of the app (sign-in, refusal,
-    misconfiguration) and a stop. ``lang_of`` returns the session's language."""
+    misconfiguration) and a stop. ``lang_of`` returns the session's language; ``url_paths``
+    are the app's page URLs, which show the same screen."""
     secrets = _secrets()
     if "auth" not in secrets:
         identity = local_identity()
@@ -89,14 +93,14 @@ def gate(lang_of) -> Identity:
             lang = _language_choice(lang_of())
             st.title("KAM Analytics")
             st.error(t(key, lang, **params))
-        _screen(misconfigured)
+        _screen(misconfigured, url_paths)
     if not st.user.is_logged_in:
         def sign_in():
             lang = _language_choice(lang_of())
             st.title("KAM Analytics")
             st.write(t("auth_sign_in_prompt", lang))
             st.button(t("auth_sign_in", lang), type="primary", on_click=st.login, key="_sign_in")
-        _screen(sign_in)
+        _screen(sign_in, url_paths)
     rules = AccessRules.from_config(secrets.get("kam"))
     claims = st.user.to_dict()
     identity = rules.identity(str(claims.get("email") or ""), str(claims.get("name") or ""),
@@ -114,7 +118,7 @@ def gate(lang_of) -> Identity:
             st.title("KAM Analytics")
             st.warning(t("auth_no_role", lang, user=escape_markdown(identity.user or "—")))
             st.button(t("auth_sign_out", lang), on_click=st.logout, key="_sign_out")
-        _screen(no_role)
+        _screen(no_role, url_paths)
     return identity
 
 
