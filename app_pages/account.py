@@ -38,7 +38,7 @@ if profile is None:
     st.info(tr("account_no_transactions", customer=escape_markdown(chosen)))
     st.stop()
 
-st.subheader(escape_markdown(customer_label(profile.customer_id, profile.name)))
+st.subheader(escape_markdown(customer_label(profile.customer_id, profile.name)), anchor=False)
 cols = st.columns(5)
 cols[0].metric(tr("kpi_revenue"), money(profile.revenue))
 cols[1].metric(tr("account_share"), format_share(profile.revenue_share), help=tr("account_share_help"))

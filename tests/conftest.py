@@ -64,16 +64,24 @@ def start_cli(*args, db: Path, env: dict | None = None) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=full_env)
 
 
-def start_app(db: Path, log: Path, demo: bool = True):
-    """``streamlit run app.py`` on a free port over the store ``db``; returns (url, process)
-    once the health endpoint answers. The caller terminates the process."""
+def free_port() -> int:
     import socket
-    import time
-    import urllib.request
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+        return s.getsockname()[1]
+
+
+def start_app(db: Path, log: Path, demo: bool = True, options: tuple = ()):
+    """``streamlit run app.py`` on a free port over the store ``db`` (with more Streamlit
+    ``options``, such as a secrets file); returns (url, process) once the health endpoint
+    answers. The caller terminates the process."""
+    import time
+    import urllib.request
+
+    port = free_port()
+    if "--secrets.files" not in map(str, options):  # not the project's own (a developer may have one)
+        options = (*options, "--secrets.files", log.with_suffix(".no-secrets.toml"))
     env = {**os.environ, "KAM_DB": str(db)}
     env.pop("KAM_LANG", None)
     if demo:
@@ -83,7 +91,7 @@ def start_app(db: Path, log: Path, demo: bool = True):
     out = open(log, "w")
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
-         "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+         "--browser.gatherUsageStats", "false", *map(str, options)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 90
     while time.time() < deadline:

@@ -1,0 +1,287 @@
+"""Sign-in with a real OpenID Connect provider (``oidc-provider-mock``, started here on a local
+port) and Chromium: what anonymous visitors, administrators, editors, viewers, a scoped sales
+lead and an unlisted user can see and do, and the audit entries their actions leave.
+
+The store holds one dataset of 40 customers: A01–A20 owned by Alice, B01–B20 by Bob (names
+'Alpha 01'…, 'Beta 01'…), monthly orders over 2024."""
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, free_port, run_cli, start_app
+from kam_analytics.i18n import catalog
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = ROOT / "tests" / "screenshots"
+URL_PATHS = ["", "concentration", "key_accounts", "segments", "churn", "account", "data"]
+ALICE_IDS = {f"A{i:02d}" for i in range(1, 21)}
+BOB_IDS = {f"B{i:02d}" for i in range(1, 21)}
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+if not Path(CHROMIUM).exists():
+    print(f"\nsign-in browser tests skipped: {CHROMIUM} is absent (apt-get install chromium chromium-driver)")
+    pytest.skip(f"{CHROMIUM} is absent: install Debian's chromium (make browser)", allow_module_level=True)
+try:
+    from playwright.sync_api import expect, sync_playwright
+except ImportError:  # pragma: no cover - the dev requirements install it
+    pytest.skip("playwright is not installed (make dev)", allow_module_level=True)
+
+
+def _orders(path: Path) -> Path:
+    lines = ["customer_id,customer_name,order_date,amount,owner"]
+    for i in range(1, 21):
+        for prefix, name, owner in (("A", "Alpha", "Alice"), ("B", "Beta", "Bob")):
+            months = 12 if i % 4 else 7  # every fourth customer stops ordering after July
+            for month in range(1, months + 1):
+                lines.append(f"{prefix}{i:02d},{name} {i:02d},{dt.date(2024, month, 5)},{100 * i + month}.00,{owner}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def provider():
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "oidc_provider_mock", "--port", str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/.well-known/openid-configuration", timeout=2).status == 200:
+                break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        process.kill()
+        pytest.fail("the OpenID Connect provider did not start")
+    yield url
+    process.terminate()
+    process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def team_app(tmp_path_factory, provider):
+    """The app with sign-in on (the provider above) and roles; returns (url, store path)."""
+    folder = tmp_path_factory.mktemp("team")
+    db = folder / "kam.db"
+    done = run_cli("ingest", _orders(folder / "orders.csv"), "--dataset", "orders", db=db)
+    assert done.returncode == 0, done.stderr
+    secrets = folder / "secrets.toml"
+    secrets.write_text(f"""
+[auth]
+redirect_uri = "http://127.0.0.1:{{port}}/oauth2callback"
+cookie_secret = "3f5e0c1d9a7b6e4f2a1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e"
+client_id = "kam-analytics"
+client_secret = "kam-analytics-secret"
+server_metadata_url = "{provider}/.well-known/openid-configuration"
+
+[kam.roles]
+admins = ["ada@example.com"]
+editors = ["ed@example.com"]
+viewers = ["@example.com"]
+
+[kam.scope]
+"lead@example.com" = ["Alice"]
+""", encoding="utf-8")
+    url, process = start_app(db, folder / "app.log", demo=False, options=("--secrets.files", secrets))
+    yield url, db
+    process.terminate()
+    process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        yield chromium
+        chromium.close()
+
+
+def _settle(page) -> None:
+    page.wait_for_load_state("networkidle")
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+
+
+def _signed_in(browser, url: str, user: str, lang: str = "en"):
+    """A new browser context signed in as ``user`` through the provider's form; returns a page
+    on the app's first screen after sign-in."""
+    # (the provider's redirect back lands on a new session: its language is the browser's)
+    context = browser.new_context(viewport={"width": 1400, "height": 1100}, accept_downloads=True,
+                                  locale="zh-CN" if lang == "zh" else "en-US")
+    page = context.new_page()
+    page.goto(f"{url}/?lang={lang}")
+    page.get_by_role("button", name=catalog(lang)["auth_sign_in"]).click()
+    page.wait_for_url("**/oauth2/authorize**", timeout=30_000)
+    page.fill("input[name=sub]", user)
+    page.get_by_role("button", name="Authorize").click()
+    page.wait_for_url(f"{url}/**", timeout=30_000)
+    expect(page.locator("h1").first).to_be_visible(timeout=60_000)
+    _settle(page)
+    return page
+
+
+def _open(page, url: str, path: str, title_key: str, lang: str = "en") -> None:
+    page.goto(f"{url}/{path}")
+    expect(page.locator("h1").first).to_have_text(catalog(lang)[title_key], timeout=90_000)
+    _settle(page)
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def _audit(db: Path):
+    from kam_analytics.store import Store
+
+    with Store.open(db) as store:
+        return store.audit_trail()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_anonymous_visitors_see_only_the_sign_in_screen_on_every_url(team_app, browser, lang):
+    url, _ = team_app
+    words = catalog(lang)
+    page = browser.new_page()
+    for path in URL_PATHS:
+        for query in ("", f"?lang={lang}&ds=1", f"?lang={lang}&ds=1&account=A01&period=all"):
+            page.goto(f"{url}/{path}{query or f'?lang={lang}'}")
+            expect(page.get_by_role("button", name=words["auth_sign_in"])).to_be_visible(timeout=60_000)
+            _settle(page)
+            text = page.inner_text("body")
+            assert words["auth_sign_in_prompt"] in text
+            for secret in ("orders", "Alpha", "Beta", "A01", "Alice", "Bob"):
+                assert secret not in text, f"{secret!r} shown to an anonymous visitor on /{path}{query}"
+            assert page.locator('[data-testid="stSidebar"]').count() == 0
+            assert page.get_by_text("Page not found").count() == 0  # (Streamlit's own dialog)
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{lang}_sign_in.png"), full_page=True)
+    page.close()
+
+
+def test_an_unlisted_user_is_asked_to_see_an_administrator(team_app, browser):
+    url, db = team_app
+    page = _signed_in(browser, url, "stranger@other.org", "zh")
+    text = page.inner_text("body")
+    assert "stranger@other.org" in text and "请联系管理员" in text
+    for secret in ("orders", "Alpha", "Beta"):
+        assert secret not in text
+    page.goto(f"{url}/data?ds=1&lang=zh")
+    expect(page.get_by_text("stranger@other.org").first).to_be_visible(timeout=60_000)
+    assert "orders" not in page.inner_text("body")
+    page.screenshot(path=str(SHOTS / "zh_no_role.png"), full_page=True)
+    page.context.close()
+    entries = _audit(db)
+    mine = entries[entries["actor"] == "stranger@other.org"]
+    assert set(mine["action"]) == {"sign_in"} and mine["detail"].iloc[0] == {"role": "none"}
+
+
+def test_an_administrator_deletes_and_reads_the_audit_trail(team_app, browser, tmp_path):
+    url, db = team_app
+    words = catalog("en")
+    extra = tmp_path / "extra.csv"
+    extra.write_text("customer_id,order_date,amount\nX1,2024-01-01,10\n", encoding="utf-8")
+    assert run_cli("ingest", extra, "--dataset", "extra", db=db).returncode == 0
+    page = _signed_in(browser, url, "ada@example.com")
+    expect(page.get_by_text("Signed in as ada@example.com · administrator")).to_be_visible()
+    _open(page, url, "data?lang=en", "data_title")
+    page.get_by_role("tab", name=words["data_tab_manage"]).click()
+    page.get_by_role("combobox", name=words["manage_choose"]).click()
+    page.get_by_role("option", name="extra").click()
+    _settle(page)
+    page.get_by_role("button", name=words["manage_delete"]).click()
+    _settle(page)
+    page.get_by_role("button", name=words["manage_delete_yes"]).click()
+    _settle(page)
+    page.get_by_role("tab", name=words["data_tab_audit"]).click()
+    _settle(page)
+    with page.expect_download(timeout=60_000) as download:
+        page.get_by_role("button", name=words["audit_download"]).click()
+    saved = tmp_path / "audit.csv"
+    download.value.save_as(saved)
+    page.screenshot(path=str(SHOTS / "en_audit.png"), full_page=True)
+    page.context.close()
+    import pandas as pd
+
+    exported = pd.read_csv(saved, encoding="utf-8-sig", keep_default_na=False)
+    assert ["ada@example.com", "delete", "extra"] in exported[["actor", "action", "dataset"]].values.tolist()
+    assert ["ada@example.com", "sign_in", ""] in exported[["actor", "action", "dataset"]].values.tolist()
+
+
+def test_an_editor_uploads_but_cannot_delete(team_app, browser, tmp_path):
+    url, db = team_app
+    words = catalog("en")
+    page = _signed_in(browser, url, "ed@example.com")
+    _open(page, url, "data?lang=en", "data_title")
+    upload = tmp_path / "editor_upload.csv"
+    upload.write_text("customer_id,order_date,amount\nE1,2024-01-01,10\nE2,2024-01-02,20\n", encoding="utf-8")
+    page.locator('input[type="file"]').first.set_input_files(str(upload))
+    page.get_by_role("button", name=words["upload_load"], exact=True).click()
+    expect(page.get_by_text("Loaded “editor_upload”", exact=False).first).to_be_visible(timeout=90_000)
+    _settle(page)
+    page.get_by_role("tab", name=words["data_tab_manage"]).click()
+    _settle(page)
+    assert page.get_by_role("button", name=words["manage_delete"]).count() == 0
+    expect(page.get_by_text("Deleting a dataset is for administrators (your role: editor).")).to_be_visible()
+    assert page.get_by_role("tab", name=words["data_tab_audit"]).count() == 0
+    page.context.close()
+    entries = _audit(db)
+    assert ["ed@example.com", "upload", "editor_upload"] in entries[["actor", "action", "dataset"]].values.tolist()
+
+
+def test_a_viewer_reads_and_records_follow_ups_under_their_own_name(team_app, browser):
+    url, db = team_app
+    words = catalog("en")
+    page = _signed_in(browser, url, "vi@example.com")
+    _open(page, url, "data?lang=en", "data_title")
+    assert page.locator('input[type="file"]').count() == 0
+    expect(page.get_by_text(words["role_cannot_upload"].format(role="viewer"))).to_be_visible()
+    _open(page, url, "churn?lang=en&ds=1", "churn_title")
+    page.get_by_role("tab", name=words["churn_tab_followup"]).click()
+    _settle(page)
+    assert page.get_by_role("textbox", name=words["churn_owner"]).count() == 0  # no author to type
+    expect(page.get_by_text("Recorded as vi@example.com.")).to_be_visible()
+    page.get_by_role("textbox", name=words["churn_note"]).fill("called the buyer")
+    page.get_by_role("button", name=words["churn_save_followup"]).click()
+    _settle(page)
+    page.context.close()
+    from kam_analytics.store import Store
+
+    with Store.open(db) as store:
+        history = store.followups(store.dataset("orders"))
+    assert history.iloc[0]["owner"] == "vi@example.com" and history.iloc[0]["note"] == "called the buyer"
+    entries = _audit(db)
+    assert entries[entries["action"] == "followup"].iloc[0]["actor"] == "vi@example.com"
+
+
+def test_a_scoped_sales_lead_sees_and_exports_only_their_accounts(team_app, browser, tmp_path):
+    import pandas as pd
+
+    url, _ = team_app
+    words = catalog("en")
+    page = _signed_in(browser, url, "lead@example.com")
+    expect(page.get_by_text("You see the accounts of: Alice")).to_be_visible()
+    _open(page, url, "key_accounts?lang=en&ds=1", "key_accounts_title")
+    with page.expect_download(timeout=60_000) as download:
+        page.get_by_role("button", name=words["ka_download_csv"]).click()
+    scorecard = tmp_path / "scorecard.csv"
+    download.value.save_as(scorecard)
+    assert set(pd.read_csv(scorecard)["customer_id"]) == ALICE_IDS  # every account of Alice's, no other
+    _open(page, url, "churn?lang=en&ds=1", "churn_title")
+    with page.expect_download(timeout=60_000) as download:
+        page.get_by_role("button", name=words["churn_download_csv"]).click()
+    churn = tmp_path / "churn.csv"
+    download.value.save_as(churn)
+    listed = set(pd.read_csv(churn)["customer_id"])
+    assert listed and listed <= ALICE_IDS
+    _open(page, url, "account?lang=en&ds=1&account=B01", "account_title")  # a link to Bob's account
+    expect(page.get_by_text(words["account_no_transactions"].format(customer="B01"))).to_be_visible()
+    assert "Beta" not in page.inner_text("body")
+    page.screenshot(path=str(SHOTS / "en_scoped_account.png"), full_page=True)
+    page.context.close()
