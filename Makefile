@@ -27,6 +27,7 @@ dev: $(VENV)/.dev-installed
 
 ## make run: set up, seed the demo store on first run, start the app
 run: setup
+	@$(BIN)/python -m ui.auth  # sign-in configured but unusable (e.g. the sample cookie secret): refuse to start
 	$(BIN)/python -m kam_analytics datasets > /dev/null
 	@if [ "$(ADDRESS)" = "localhost" ]; then echo "No sign-in configured ([auth] in .streamlit/secrets.toml): serving on localhost only."; fi
 	$(BIN)/streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS)

@@ -234,3 +234,41 @@ def test_the_command_line_prints_and_exports_the_trail(cli, orders, tmp_path):
     lines = out.read_text(encoding="utf-8-sig").splitlines()
     assert lines[0] == "at,actor,action,dataset,detail" and len(lines) == 3
     assert lines[1].split(",")[1:4] == [me, "delete", "orders"]
+
+
+# -- the sign-in configuration ----------------------------------------------------------------
+GOOD_AUTH = {"redirect_uri": "https://kam.example.com/oauth2callback", "cookie_secret": "9" * 64,
+             "client_id": "kam", "client_secret": "s", "server_metadata_url": "https://idp.example.com/.well-known/x"}
+
+
+@pytest.mark.parametrize("change, key", [
+    ({}, None),
+    ({"cookie_secret": "replace-me-with-the-output-of-python-c-import-secrets-print-secrets-token-hex-32"},
+     "auth_cookie_secret_weak"),
+    ({"cookie_secret": "short-secret"}, "auth_cookie_secret_weak"),
+    ({"client_id": ""}, "auth_config_missing"),
+])
+def test_an_unusable_sign_in_configuration_is_named(change, key):
+    from ui.auth import configuration_problem
+
+    problem = configuration_problem({"auth": {**GOOD_AUTH, **change}, "kam": {"roles": {"admins": ["a@b.c"]}}})
+    assert (problem[0] if problem else None) == key
+    if key == "auth_config_missing":
+        assert problem[1] == {"keys": "client_id"}
+    assert configuration_problem({"auth": GOOD_AUTH})[0] == "auth_no_roles"  # nobody could do anything
+
+
+def test_make_run_refuses_to_start_with_the_sample_secret(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    example = ROOT / ".streamlit" / "secrets.example.toml"
+    refused = subprocess.run([sys.executable, "-m", "ui.auth", str(example)], capture_output=True, text=True, cwd=ROOT)
+    assert refused.returncode == 2 and "sample cookie secret" in refused.stderr
+    good = tmp_path / "secrets.toml"
+    good.write_text(example.read_text(encoding="utf-8").replace(
+        "replace-me-with-the-output-of-python-c-import-secrets-print-secrets-token-hex-32", "f" * 64), encoding="utf-8")
+    assert subprocess.run([sys.executable, "-m", "ui.auth", str(good)], cwd=ROOT).returncode == 0
+    assert subprocess.run([sys.executable, "-m", "ui.auth", str(tmp_path / "absent.toml")], cwd=ROOT).returncode == 0

@@ -136,3 +136,36 @@ def account_box(lang: str) -> None:
     if me.scope is not None:
         st.caption(t("auth_scope", lang, owners=escape_markdown(join_list(list(me.scope), lang))))
     st.button(t("auth_sign_out", lang), on_click=st.logout, key="_sidebar_sign_out")
+
+
+def check_secrets_file(path: str = ".streamlit/secrets.toml") -> int:
+    """``make run``'s check before it starts the server: with sign-in configured but unusable
+    (see ``configuration_problem``) it prints why and returns 2, so the server does not start."""
+    import sys
+    import tomllib
+    from pathlib import Path
+
+    from kam_analytics import config
+
+    file = Path(path)
+    if not file.exists():
+        return 0
+    try:
+        secrets = tomllib.loads(file.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        print(t("auth_secrets_unreadable", "en", path=str(file), error=str(error)), file=sys.stderr)
+        return 2
+    if "auth" not in secrets:
+        return 0
+    problem = configuration_problem(secrets)
+    if problem is None:
+        return 0
+    key, params = problem
+    print(t(key, config.setting("KAM_LANG") or "en", **params), file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(check_secrets_file(*sys.argv[1:]))
