@@ -63,6 +63,22 @@ def show_report(report: dict) -> None:
         st.switch_page("app_pages/overview.py")
 
 
+_FAILED = "_data_action_failed"  # a button action's failure, shown by the run that follows
+
+
+def act(action, *args, _then_forget: str | None = None) -> None:
+    """A button's action, run as its callback (before the page runs, so no run is cut short by
+    a rerun: Streamlit can lose a download's data when one is). A failure is kept and shown by
+    the run; ``_then_forget`` names a session key to drop afterwards (a confirmation)."""
+    try:
+        action(*args)
+    except Exception as failure:
+        st.session_state[_FAILED] = failure
+    finally:
+        if _then_forget:
+            st.session_state.pop(_then_forget, None)
+
+
 def can_see_rejects() -> bool:
     """Rejected rows are any account's raw lines: editors without a scope (the service checks)."""
     return view.can("rejected_rows") and view.identity.scope is None
@@ -194,12 +210,8 @@ def manage_section() -> None:
     left, right = st.columns(2)
     with left:
         new_name = st.text_input(tr("manage_new_name"), value=chosen.name, key=f"rename_{chosen.id}").strip()
-        if st.button(tr("manage_rename"), disabled=not new_name or new_name == chosen.name):
-            try:
-                service.rename_dataset(store, view.identity, chosen.name, new_name)
-                st.rerun()
-            except Exception as failure:
-                show_error(failure, view.lang)
+        st.button(tr("manage_rename"), disabled=not new_name or new_name == chosen.name, on_click=act,
+                  args=(service.rename_dataset, store, view.identity, chosen.name, new_name))
         if chosen.rejected and can_see_rejects():
             rejected_download(chosen, key=f"rejects_{chosen.id}")
         st.caption(tr("manage_replace_hint", name=escape_markdown(chosen.name)))
@@ -214,19 +226,15 @@ def delete_control(chosen) -> None:
         return
     confirm_key = f"confirm_delete_{chosen.id}"
     if not st.session_state.get(confirm_key):
-        if st.button(tr("manage_delete"), key=f"delete_{chosen.id}"):
-            st.session_state[confirm_key] = True
-            st.rerun()
+        st.button(tr("manage_delete"), key=f"delete_{chosen.id}", on_click=st.session_state.__setitem__,
+                  args=(confirm_key, True))
     else:
         st.warning(tr("manage_delete_confirm", name=escape_markdown(chosen.name), rows=format_count(chosen.rows)))
         yes, no = st.columns(2)
-        if yes.button(tr("manage_delete_yes"), type="primary", key=f"delete_yes_{chosen.id}"):
-            service.delete_dataset(store, view.identity, chosen.name)
-            st.session_state.pop(confirm_key, None)
-            st.rerun()
-        if no.button(tr("manage_delete_no"), key=f"delete_no_{chosen.id}"):
-            st.session_state.pop(confirm_key, None)
-            st.rerun()
+        yes.button(tr("manage_delete_yes"), type="primary", key=f"delete_yes_{chosen.id}", on_click=act,
+                   args=(service.delete_dataset, store, view.identity, chosen.name), kwargs={"_then_forget": confirm_key})
+        no.button(tr("manage_delete_no"), key=f"delete_no_{chosen.id}", on_click=st.session_state.pop,
+                  args=(confirm_key, None))
 
 
 def attributes_section(dataset) -> None:
@@ -251,14 +259,15 @@ def attributes_section(dataset) -> None:
                       fields=join_list([tr(f"field_{c}") for c in report.mapping if c != "customer_id"], view.lang)))
 
 
+failed = st.session_state.pop(_FAILED, None)
+if failed is not None:
+    show_error(failed, view.lang)
 report = st.session_state.get("_ingest_report")
 if report:
     with st.container(border=True):
         st.subheader(tr("report_title"))
         show_report(report)
-        if st.button(tr("report_dismiss")):
-            st.session_state.pop("_ingest_report", None)
-            st.rerun()
+        st.button(tr("report_dismiss"), on_click=st.session_state.pop, args=("_ingest_report", None))
 
 def audit_section() -> None:
     """The audit trail (administrators): newest first, with a CSV export."""

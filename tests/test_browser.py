@@ -3,6 +3,7 @@ fresh store: every page in both languages, a language switch, and the upload of 
 GB18030-encoded CSV with Chinese headers. Screenshots go to tests/screenshots/."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -265,3 +266,31 @@ def test_every_tab_with_a_chart_draws(server, browser, lang):
             page.wait_for_timeout(800)
             page.screenshot(path=str(SHOTS / f"{lang}_{path}_{tab_key}.png"), full_page=True)
     page.close()
+
+
+def test_an_upload_waits_in_its_session_folder_and_goes_when_the_session_ends(browser, tmp_path):
+    # a file chosen but not loaded is kept for its session only: another session's periodic
+    # check removes it within 15 s of the first session's tab closing
+    db = tmp_path / "kam.db"
+    url, process = start_app(db, tmp_path / "app.log")
+    try:
+        uploads = db.parent / "tmp" / "uploads"
+        csv = tmp_path / "pending.csv"
+        csv.write_text("customer_id,order_date,amount\nP1,2024-01-01,10\n", encoding="utf-8")
+        first = browser.new_page()
+        _visit(first, f"{url}/data?lang=en", catalog("en")["data_title"], "upload_pending")
+        first.locator('input[type="file"]').first.set_input_files(str(csv))
+        expect(first.get_by_text("UTF-8").first).to_be_visible(timeout=60_000)
+        [session] = list(uploads.iterdir())
+        assert [p.name for p in session.glob("*/*")] == ["pending.csv"]
+        second = browser.new_page()
+        _visit(second, f"{url}/?lang=en", catalog("en")["overview_title"], "upload_pending_other")
+        first.close()
+        deadline = time.time() + 40
+        while session.exists() and time.time() < deadline:
+            time.sleep(1)
+        assert not session.exists()
+        second.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=20)

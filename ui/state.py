@@ -199,8 +199,12 @@ UPDATE_CHECK_SECONDS = 15
 def _watch_for_updates(dataset_id: int, shown_version: int) -> None:
     """Every few seconds, ask the catalog whether the dataset on screen has a newer version
     (a load from the CLI, another session or a scheduled job). The page keeps what it shows
-    until the user asks for the new data; every later run shows it anyway."""
+    until the user asks for the new data; every later run shows it anyway. It also removes the
+    uploads of sessions that ended (``uploads.sweep_uploads``)."""
     try:
+        from ui.uploads import sweep_uploads
+
+        sweep_uploads()
         current = get_store().dataset_by_id(dataset_id)
     except Exception as error:  # a fragment's rerun is not inside the page's catch-all
         from ui.errors import reference_for
