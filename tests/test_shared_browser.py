@@ -3,6 +3,7 @@ dataset, an upload while a CLI load runs, and follow-ups saved from two sessions
 at once. Real Chromium (Debian's), the app under `streamlit run`, the CLI as subprocesses."""
 from __future__ import annotations
 
+import getpass
 from pathlib import Path
 
 import pytest
@@ -131,8 +132,7 @@ def test_follow_ups_from_two_sessions_and_the_cli_at_once(served, chromium):
         _settled(page)
         page.get_by_role("tab", name=en["churn_tab_followup"]).click()
         _settled(page)
-        page.get_by_label(en["churn_owner"]).fill(who)
-        page.get_by_label(en["churn_note"]).fill(f"called by {who}")
+        page.get_by_label(en["churn_note"]).fill(f"called by {who}")  # (the author is the identity)
         pages.append(page)
     account = pages[0].get_by_role("combobox", name=en["churn_account"]).input_value().split(" · ")[0]
     cli = start_cli("followup", "--dataset", "演示数据 Demo", "--customer", account, "--status", "contacted",
@@ -146,5 +146,7 @@ def test_follow_ups_from_two_sessions_and_the_cli_at_once(served, chromium):
         saved = store.followups(store.dataset("演示数据 Demo"))
     assert sorted(saved["note"]) == sorted(["called by 王芳", "called by 李娜", "called by the nightly job"]), saved
     assert set(saved["customer_id"]) == {account}
+    me = f"local:{getpass.getuser()}"  # no sign-in: the app and the CLI act as the local user
+    assert sorted(saved["owner"]) == [me, me, me]
     for page in pages:
         page.close()
