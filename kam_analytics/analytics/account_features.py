@@ -96,7 +96,9 @@ def month_words(t: ibis.Table, end: pd.Timestamp) -> dict:
     first = end if first is None or pd.isna(first) else pd.Timestamp(first)  # no lines: one word
     back = (end.year - t.order_date.year()) * 12 + (end.month - t.order_date.month())
     words = ((end.year - first.year) * 12 + end.month - first.month) // MONTH_BITS + 1
-    one = ibis.literal(1, "int64")
+    # a cast, not a typed literal: Spark SQL reads the literal 1 as a 32-bit INT, and shifting
+    # that by 32 or more wraps around (1 << 40 gave 256 there)
+    one = ibis.literal(1).cast("int64")
     if words == 1:
         return {"months_0": (one << back.cast("int64")).bit_or()}
     out = {}

@@ -325,6 +325,16 @@ def backtest(table: ibis.Table, as_of, horizon_days: int = HORIZON_DAYS) -> Back
                     baseline_bgnbd_auc=bgnbd_auc, method=scored.method)
 
 
+def most_frequent(table: ibis.Table, key: str, column: str) -> ibis.Table:
+    """Per ``key``, the value of ``column`` on the most lines (``key``, ``column``); ties go to
+    the smallest value, nulls are not counted (a key with only nulls has none). Written out
+    rather than ``mode()``: DuckDB breaks ties arbitrarily, and Ibis has no mode on Spark."""
+    counts = table.filter(table[column].notnull()).group_by([key, column]).aggregate(lines=ibis._.count())
+    ranked = counts.mutate(place=ibis.row_number().over(group_by=counts[key],
+                                                         order_by=[counts.lines.desc(), counts[column]]))
+    return ranked.filter(ranked.place == 0).select(key, column)
+
+
 def post_mortem(table: ibis.Table, as_of, horizon_days: int = HORIZON_DAYS, by: str | None = None) -> pd.DataFrame:
     """Accounts that lapsed (last order more than ``horizon_days`` before as_of), one row each:
     customer_id, last_order, lapse_month (month of the last order), revenue_lost (its revenue in
@@ -336,9 +346,10 @@ def post_mortem(table: ibis.Table, as_of, horizon_days: int = HORIZON_DAYS, by: 
     j = t.join(lapsed, "customer_id")
     window = j.order_date >= (j.last_order - ibis.interval(days=364)).truncate("D")
     metrics = {"last_order": j.last_order.max(), "revenue_lost": j.amount.cast("float64").sum(where=window)}
+    out = j.group_by("customer_id").aggregate(**metrics)
     if by and by in t.columns:
-        metrics[by] = j[by].mode()
-    out = j.group_by("customer_id").aggregate(**metrics).to_pandas().sort_values("customer_id", kind="mergesort")
+        out = out.left_join(most_frequent(j, "customer_id", by), "customer_id").drop("customer_id_right")
+    out = out.to_pandas().sort_values("customer_id", kind="mergesort")
     out["lapse_month"] = pd.to_datetime(out["last_order"]).dt.to_period("M").astype(str)
     return out.reset_index(drop=True)
 
