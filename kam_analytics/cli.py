@@ -79,6 +79,25 @@ def cmd_ingest(args, store) -> int:
     return 0
 
 
+def cmd_attach(args, store) -> int:
+    from kam_analytics.ingest import parse_overrides
+
+    report = service.attach_dataset(store, _me(), args.name, args.table, args.engine, parse_overrides(args.map),
+                                    replace=args.replace)
+    if args.json:
+        print_json(report.to_json())
+        return 0
+    lang = _lang()
+    print(t("cli_attached", lang, dataset=report.dataset, engine=report.engine, table=report.table, rows=report.rows,
+            customers=report.customers, revenue=f"{report.revenue:,.2f}", date_min=report.date_min,
+            date_max=report.date_max))
+    print(t("cli_mapping", lang, mapping=", ".join(f"{k} ← {v}" for k, v in report.mapping.items())))
+    if report.rejected:
+        print(t("cli_rejected", lang, rejected=report.rejected, reasons=", ".join(
+            f"{t('reject_' + k, lang)}: {v}" for k, v in report.rejected_reasons.items())))
+    return 0
+
+
 def cmd_datasets(args, store) -> int:
     datasets = store.datasets()
     if args.json:
@@ -251,6 +270,15 @@ def build_parser() -> argparse.ArgumentParser:
                  (["--map"], dict(action="append", metavar="CANONICAL=SOURCE", help="map a field to a column")),
                  (["--sheet"], dict(metavar="NAME", help="Excel sheet (default: the first non-empty one)")),
                  (["--date-format"], dict(metavar="FMT", help="dmy, mdy, ymd or a strptime format such as %%d/%%m/%%Y")),
+                 (["--replace"], dict(action="store_true", help="replace an existing dataset of that name")),
+             ])
+    _command(sub, "attach", "attach a table another engine reads (Spark) as a dataset, without copying it",
+             cmd_attach, dataset=False, json_flag=True, extra=[
+                 (["name"], dict(metavar="NAME")),
+                 (["--engine"], dict(choices=["spark"], default="spark", metavar="spark")),
+                 (["--table"], dict(required=True, metavar="TABLE",
+                                    help="a catalog table (db.orders) or a path table (parquet.`/data/orders/`)")),
+                 (["--map"], dict(action="append", metavar="CANONICAL=SOURCE", help="map a field to a column")),
                  (["--replace"], dict(action="store_true", help="replace an existing dataset of that name")),
              ])
     _command(sub, "datasets", "list datasets", cmd_datasets, dataset=False, json_flag=True)

@@ -63,6 +63,10 @@ def spark_session():
         else:
             if not java_available():
                 raise EngineError("spark_no_java")
+            # the JVM starts with the session: its log (errors only) is set before that
+            log_config = config.PROJECT_ROOT / "kam_analytics" / "spark-log4j2.properties"
+            os.environ.setdefault("PYSPARK_SUBMIT_ARGS", f"--driver-java-options "
+                                  f"-Dlog4j2.configurationFile=file:{log_config} pyspark-shell")
             builder = builder.master(config.setting("KAM_SPARK_MASTER") or "local[*]")
             # dates are compared as the store writes them (no zone); on one machine a few
             # shuffle partitions beat Spark's 200 by far for per-customer results
@@ -105,3 +109,57 @@ def _teach_spark() -> None:
             return self.agg.bit_or(arg, where=where)
 
         PySparkCompiler.visit_BitOr = visit_BitOr
+
+
+# -- attached datasets ------------------------------------------------------------------------
+def _backend_for(engine: str):
+    if engine == "spark":
+        return spark_backend()
+    raise EngineError("engine_unknown", engine=engine)
+
+
+_attached: dict[tuple[int, int], object] = {}
+
+
+def attached(dataset):
+    """The lines of an attached dataset as an Ibis table on its engine (``ingest.attach``);
+    the expression is built once per dataset version (reading happens per query)."""
+    from kam_analytics.ingest.attach import attached_table
+
+    key = (dataset.id, dataset.version)
+    with _lock:
+        table = _attached.get(key)
+    if table is None:
+        table = attached_table(_backend_for(dataset.engine), dataset.source)
+        with _lock:
+            _attached[key] = table
+    return table
+
+
+def attached_attributes(dataset, local):
+    """The per-customer attributes of an attached dataset, copied to its engine once per
+    version (one row per customer: small next to the lines). ``local``: the DuckDB table."""
+    key = (dataset.id, dataset.version, "attributes")
+    with _lock:
+        table = _attached.get(key)
+    if table is None:
+        backend = _backend_for(dataset.engine)
+        name = f"kam_attributes_{dataset.id}_{dataset.version}"
+        table = backend.create_table(name, local.to_pyarrow(), temp=True, overwrite=True)
+        with _lock:
+            _attached[key] = table
+    return table
+
+
+def attached_rejects(dataset, limit: int | None = None):
+    from kam_analytics.ingest.attach import attached_rejects as rejects
+
+    return rejects(_backend_for(dataset.engine), dataset.source, limit)
+
+
+def trimmed(text):
+    """``text`` (an Ibis string) without leading and trailing white space (ASCII and the
+    Unicode space separators, like the file ingest's trim). Not Ibis's ``strip()``: on Spark
+    it compiles to TRIM(' \\t\\n\\r\\v\\f' FROM …), where Spark reads '\\v' as the letter v, so
+    'Andy Yotov' became 'Andy Yoto'."""
+    return text.re_replace(r"^[\s\p{Zs}]+|[\s\p{Zs}]+$", "")

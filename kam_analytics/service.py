@@ -340,6 +340,20 @@ def load_file(store, identity: Identity, path, dataset: str | None = None, repla
     return ingest_file(store, Path(path), dataset=dataset, replace=replace, actor=identity.label, **options)
 
 
+def attach_dataset(store, identity: Identity, name: str, table: str, engine: str = "spark",
+                   overrides: dict[str, str] | None = None, replace: bool = False):
+    """Register a table another engine reads as a dataset (``ingest.attach.attach_table``):
+    editors and administrators, like a load."""
+    from kam_analytics import engines
+    from kam_analytics.ingest.attach import ENGINES, attach_table
+
+    require(identity, "replace" if replace else "upload")
+    if engine not in ENGINES:
+        raise engines.EngineError("engine_unknown", engine=engine)
+    return attach_table(store, engines.spark_backend(), engine, name, table, overrides, replace=replace,
+                        actor=identity.label)
+
+
 def attach_attributes(store, identity: Identity, dataset, path, **options):
     """Attach per-customer attributes to a dataset (``ingest.ingest_attributes``): editors."""
     from kam_analytics.ingest import ingest_attributes

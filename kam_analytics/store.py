@@ -109,6 +109,8 @@ class Dataset:
     data_file: str = ""
     attributes_file: str | None = None
     updated_at: datetime | None = None  # when this version was published (a load, rename, attributes)
+    engine: str = "duckdb"  # 'duckdb' (a loaded file) or 'spark' (an attached table, ``ingest.attach``)
+    source: dict = field(default_factory=dict)  # an attached table: {"table": …, "mapping": {…}}
 
     def has(self, column: str) -> bool:
         return column in self.columns
@@ -272,6 +274,10 @@ class Store:
         with self.catalog(write=True) as db:
             for statement in filter(str.strip, _CATALOG.split(";")):
                 db.execute(statement)
+            known = {r[1] for r in db.execute("PRAGMA table_info(datasets)")}
+            if "engine" not in known:  # (catalogs made before attached tables existed)
+                db.execute("ALTER TABLE datasets ADD COLUMN engine TEXT NOT NULL DEFAULT 'duckdb'")
+                db.execute("ALTER TABLE datasets ADD COLUMN source TEXT")
             row = db.execute("SELECT value FROM meta WHERE key = 'format_version'").fetchone()
             if row is None:
                 db.execute("INSERT INTO meta VALUES ('format_version', ?)", [str(FORMAT_VERSION)])
@@ -327,6 +333,7 @@ class Store:
             date_min=_when(row["date_min"]), date_max=_when(row["date_max"]), created_at=_when(row["created_at"]),
             version=int(row["version"]), data_file=row["data_file"], attributes_file=row["attributes_file"],
             updated_at=_when(row["updated_at"]) or _when(row["created_at"]),
+            engine=row.get("engine") or "duckdb", source=json.loads(row.get("source") or "{}"),
         )
 
     def find(self, name: str) -> Dataset | None:
@@ -372,8 +379,9 @@ class Store:
         (once) and point the views ``tx_NNNN`` / ``rej_NNNN`` / ``attr_NNNN`` at it."""
         wanted: dict[str, tuple[str, str]] = {}  # view -> (file, table in the file)
         for d in datasets:
-            wanted[d.table_name] = (d.data_file, "tx")
-            wanted[d.rejects_table] = (d.data_file, "rej")
+            if d.data_file:  # (an attached dataset has no file of lines)
+                wanted[d.table_name] = (d.data_file, "tx")
+                wanted[d.rejects_table] = (d.data_file, "rej")
             if d.attributes_file:
                 wanted[d.attributes_table] = (d.attributes_file, "attr")
         with self.write_lock:
@@ -405,14 +413,27 @@ class Store:
         return ibis.duckdb.from_connection(self.con.cursor()).table(_check_internal(view))
 
     def table(self, dataset: Dataset | str):
-        """The dataset's transactions as an Ibis table, on a cursor of its own."""
+        """The dataset's transactions as an Ibis table, on a cursor of its own (an attached
+        dataset: on its engine, ``engines.attached``)."""
         if isinstance(dataset, str):
             dataset = self.dataset(dataset)
+        if dataset.engine != "duckdb":
+            from kam_analytics import engines
+
+            return engines.attached(dataset)
         return self._ibis(dataset, dataset.table_name)
 
     def attributes(self, dataset: Dataset):
-        """The per-customer attributes table as an Ibis table, or None."""
-        return self._ibis(dataset, dataset.attributes_table) if dataset.attributes_table else None
+        """The per-customer attributes table as an Ibis table, or None (for an attached
+        dataset, a copy on its engine: attributes are one row per customer)."""
+        if not dataset.attributes_table:
+            return None
+        local = self._ibis(dataset, dataset.attributes_table)
+        if dataset.engine != "duckdb":
+            from kam_analytics import engines
+
+            return engines.attached_attributes(dataset, local)
+        return local
 
     # -- writing a new version ----------------------------------------------------------
     @staticmethod
@@ -499,7 +520,7 @@ class Store:
                     columns=json.dumps(columns), rows=totals["rows"], rejected=rejected,
                     customers=totals["customers"], revenue=totals["revenue"], date_min=iso_text(totals["date_min"]),
                     date_max=iso_text(totals["date_max"]), created_at=datetime.now().isoformat(), version=version,
-                    updated_at=datetime.now().isoformat(),
+                    updated_at=datetime.now().isoformat(), engine="duckdb", source=None,
                 )
                 old_file = None
                 if existing is not None:
@@ -518,6 +539,45 @@ class Store:
                 self._audit(db, actor, "replace" if existing is not None else "upload", name,
                             file=meta.source_file, rows=totals["rows"], rejected=rejected)
             stage.published = True
+        if old_file:
+            self._retire(old_file)
+        return self.dataset_by_id(dataset_id)
+
+    def commit_attached(self, name: str, engine: str, source: dict, columns: list[str], totals: dict, rejected: int,
+                        details: dict, replace: bool = False, expected_version: int | None = None,
+                        actor: str | None = None) -> Dataset:
+        """Register an attached table (``ingest.attach``) as dataset ``name`` in one catalog
+        transaction; the same rules as ``commit_dataset`` for an existing name and for a load
+        that another one overtook."""
+        with self.catalog(write=True) as db:
+            existing = db.execute("SELECT id, version, data_file FROM datasets WHERE name = ?", [name]).fetchone()
+            if existing is not None and not replace:
+                raise StoreError("dataset_exists", name=name)
+            if (existing["version"] if existing is not None else None) != expected_version:
+                raise StoreError("dataset_changed_meanwhile", name=name)
+            now = datetime.now().isoformat()
+            values = dict(
+                name=name, number=self._next(db, "table"), data_file="", source_file=source["table"],
+                file_format=engine, encoding=None, delimiter=None,
+                mapping=json.dumps(source["mapping"], ensure_ascii=False),
+                details=json.dumps(details, ensure_ascii=False, default=str), columns=json.dumps(columns),
+                rows=totals["rows"], rejected=rejected, customers=totals["customers"], revenue=totals["revenue"],
+                date_min=iso_text(totals["date_min"]), date_max=iso_text(totals["date_max"]), created_at=now,
+                version=self._next(db, "version"), updated_at=now, engine=engine,
+                source=json.dumps(source, ensure_ascii=False),
+            )
+            old_file = None
+            if existing is not None:
+                old_file = existing["data_file"] or None
+                db.execute(f"UPDATE datasets SET {', '.join(f'{k} = ?' for k in values)} WHERE id = ?",
+                           [*values.values(), existing["id"]])
+                db.execute("DELETE FROM settings WHERE dataset_id = ? AND key LIKE ?", [existing["id"], "%:tx_%"])
+                dataset_id = existing["id"]
+            else:
+                dataset_id = db.execute(f"INSERT INTO datasets ({', '.join(values)}) VALUES "
+                                        f"({', '.join('?' for _ in values)})", list(values.values())).lastrowid
+            self._audit(db, actor, "replace" if existing is not None else "attach", name, engine=engine,
+                        table=source["table"], rows=totals["rows"], rejected=rejected)
         if old_file:
             self._retire(old_file)
         return self.dataset_by_id(dataset_id)
@@ -577,7 +637,12 @@ class Store:
 
     # -- rejected rows ------------------------------------------------------------------
     def rejected_rows(self, dataset: Dataset, limit: int | None = None):
-        """The rows an ingest refused, as a DataFrame (row number, reason, the raw cells)."""
+        """The rows an ingest refused, as a DataFrame (row number, reason, the raw cells; for
+        an attached dataset: the reason and the mapped columns of the lines left out)."""
+        if dataset.engine != "duckdb":
+            from kam_analytics import engines
+
+            return engines.attached_rejects(dataset, limit)
         sql = f'SELECT * FROM "{_check_internal(dataset.rejects_table)}" ORDER BY "row"'
         if limit is not None:
             sql += f" LIMIT {int(limit)}"

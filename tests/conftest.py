@@ -18,6 +18,7 @@ DATASETS = ROOT.parent / "shared" / "datasets"
 def pytest_configure(config):
     config.addinivalue_line("markers", "browser: drives a real Chromium through Playwright")
     config.addinivalue_line("markers", "slow: large generated files (CI runs them too)")
+    config.addinivalue_line("markers", "spark: a local Spark session (one per test run; needs Java 17)")
 
 
 @pytest.fixture

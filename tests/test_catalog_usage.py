@@ -19,7 +19,7 @@ from kam_analytics.store import FOLLOWUP_STATUSES
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = sorted([*ROOT.glob("kam_analytics/**/*.py"), *ROOT.glob("app_pages/*.py"), *ROOT.glob("ui/*.py"), ROOT / "app.py"])
 CALL = re.compile(r"""\b(?:t|tr|labeller|frame)\(\s*(f?)"([^"]*)"(\s*\+)?""")
-ERROR = re.compile(r"""\b(?:IngestError|StoreError|KamError|AuthError|AccessDenied|AccessConfigError)\(\s*"([a-z0-9_]+)\"""")
+ERROR = re.compile(r"""\b(?:IngestError|StoreError|KamError|AuthError|AccessDenied|AccessConfigError|EngineError)\(\s*"([a-z0-9_]+)\"""")
 
 FIELDS = [*COLUMNS, *ATTRIBUTE_COLUMNS, *DIMENSIONS]
 CHURN_REASONS = ["overdue", "silent", "revenue_down", "orders_down", "basket_down", "paying_late", "pattern"]
@@ -66,7 +66,7 @@ BUILT: dict[tuple[str, str], list[str]] = {
     ("whatif_mode_", ""): ["top", "pick"],
     ("role_", ""): [*access.ROLES, "none"],
     ("action_", ""): list(access.ACTIONS),
-    ("audit_action_", ""): ["upload", "replace", "delete", "rename", "attributes", "followup", "settings", "sign_in"],
+    ("audit_action_", ""): ["upload", "attach", "replace", "delete", "rename", "attributes", "followup", "settings", "sign_in"],
 }
 
 

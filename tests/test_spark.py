@@ -1,0 +1,193 @@
+"""The same answers on both engines: every analysis the pages and commands show, computed on
+DuckDB (the loaded dataset) and on a local Spark session (the same lines written to Parquet
+and attached), over the demo and the two shared datasets. Exact for counts, ranks and order
+(ties included); sums and shares to 1e-9 relative. One Spark session serves the whole run."""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kam_analytics import engines, service
+from kam_analytics.access import local_identity
+from kam_analytics.analytics import account, churn, concentration as conc, overview
+
+pytestmark = [pytest.mark.spark, pytest.mark.slow]
+
+if not engines.java_available():
+    print("\nSpark tests skipped: no Java runtime (apt-get install openjdk-17-jre-headless; .ci/run does this)")
+    pytest.skip("no Java runtime for a local Spark session (apt-get install openjdk-17-jre-headless)",
+                allow_module_level=True)
+
+ME = local_identity()
+
+
+def _attach_copy(store, dataset, folder) -> object:
+    """The dataset's lines as Parquet, attached to Spark under another name."""
+    path = folder / f"ds{dataset.id}.parquet"
+    store.cursor().execute(f"COPY (SELECT * FROM {dataset.table_name}) TO '{path}' (FORMAT parquet)")
+    report = service.attach_dataset(store, ME, f"{dataset.name} (spark)", f"parquet.`{path}`")
+    assert report.rows == dataset.rows and report.rejected == 0 and report.customers == dataset.customers
+    return store.dataset(report.dataset)
+
+
+@pytest.fixture(scope="module")
+def pairs(tmp_path_factory, shared_dataset_paths):
+    """(name, DuckDB dataset, Spark dataset, store) for the demo and the shared datasets."""
+    from kam_analytics import demo
+    from kam_analytics.store import Store
+
+    folder = tmp_path_factory.mktemp("spark")
+    store = Store.open(folder / "kam.db")
+    demo.seed_store(store)
+    for path in shared_dataset_paths:
+        service.load_file(store, ME, path)
+    out = [(d.name, d, _attach_copy(store, d, folder), store) for d in store.datasets()]
+    yield out
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def shared_dataset_paths():
+    from conftest import DATASETS
+
+    paths = [DATASETS / n for n in ("superstore.csv", "online_retail_sample.csv")]
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        pytest.skip(f"shared datasets absent: {missing}")
+    return paths
+
+
+def same(a, b, where: str = "") -> None:
+    """Equal results: frames cell by cell in the same row order, numbers to 1e-9 relative,
+    everything else exactly; dataclasses and dicts field by field."""
+    if isinstance(a, pd.DataFrame):
+        assert list(a.columns) == list(b.columns), where
+        pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True), check_dtype=False,
+                                      check_exact=False, rtol=1e-9, atol=0, obj=where)
+    elif isinstance(a, pd.Series):
+        same(a.to_frame(), b.to_frame(), where)
+    elif dataclasses.is_dataclass(a):
+        for f in dataclasses.fields(a):
+            same(getattr(a, f.name), getattr(b, f.name), f"{where}.{f.name}")
+    elif isinstance(a, dict):
+        assert set(a) == set(b), where
+        for k in a:
+            same(a[k], b[k], f"{where}[{k}]")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            same(x, y, f"{where}[{i}]")
+    elif isinstance(a, (float, np.floating)) and not (isinstance(a, float) and math.isnan(a)):
+        assert b == pytest.approx(a, rel=1e-9, abs=0), where
+    elif isinstance(a, np.ndarray):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=0)
+    else:
+        assert a == b or (pd.isna(a) and pd.isna(b)), f"{where}: {a!r} != {b!r}"
+
+
+def _slices(pair):
+    name, duck, spark, store = pair
+    return store, service.Slice.of(duck), service.Slice.of(spark), service.default_as_of(duck)
+
+
+@pytest.mark.parametrize("index", [0, 1, 2])
+def test_summary_trend_and_concentration_are_the_same(pairs, index):
+    store, d, s, as_of = _slices(pairs[index])
+    same(service.customer_summary(store, d), service.customer_summary(store, s), "summary")
+    same(service.revenue_by_period(store, d), service.revenue_by_period(store, s), "trend")
+    for measure in ("revenue", "profit"):
+        if measure == "profit" and "profit" not in service.transactions(store, d).columns:
+            continue
+        same(service.slice_concentration(store, d, measure), service.slice_concentration(store, s, measure), measure)
+        ranked_d = conc.ranked_customers(service.transactions(store, d), measure)
+        ranked_s = conc.ranked_customers(service.transactions(store, s), measure)
+        same(ranked_d, ranked_s, f"ranked {measure}")
+        top3 = ranked_d["customer_id"].head(3).tolist()
+        same(conc.what_if(ranked_d, top3, measure), conc.what_if(ranked_s, top3, measure), "what-if")
+        same(conc.indicators_by_period(service.transactions(store, d), "quarter", measure),
+             conc.indicators_by_period(service.transactions(store, s), "quarter", measure), "by quarter")
+    dims = [c for c in ("region", "category", "industry") if c in service.transactions(store, d).columns]
+    for dim in dims:
+        same(conc.grouped_indicators(service.transactions(store, d), dim),
+             conc.grouped_indicators(service.transactions(store, s), dim), f"by {dim}")
+
+
+@pytest.mark.parametrize("index", [0, 1, 2])
+def test_scorecard_rfm_overview_and_account_are_the_same(pairs, index):
+    store, d, s, as_of = _slices(pairs[index])
+    same(service.accounts_table(store, d, as_of), service.accounts_table(store, s, as_of), "scorecard")
+    rfm_d, model_d = service.rfm_segments(store, d, as_of)
+    rfm_s, model_s = service.rfm_segments(store, s, as_of)
+    same(rfm_d.table, rfm_s.table, "rfm")
+    summary_d, summary_s = service.customer_summary(store, d), service.customer_summary(store, s)
+    same(overview.headline(summary_d, as_of), overview.headline(summary_s, as_of), "headline")
+    top = conc.ranked_customers(service.transactions(store, d))["customer_id"].iloc[0]
+    same(account.account_profile(service.transactions(store, d), top),
+         account.account_profile(service.transactions(store, s), top), "profile")
+    same(account.find_customers(service.transactions(store, d), str(top)[:2]),
+         account.find_customers(service.transactions(store, s), str(top)[:2]), "find")
+
+
+@pytest.mark.parametrize("index", [0, 2])  # the demo and the online-retail sample (superstore: two are enough)
+def test_churn_scores_backtest_and_post_mortem_are_the_same(pairs, index):
+    store, d, s, as_of = _slices(pairs[index])
+    list_d = service.churn_list(store, d, as_of, 90, scope="all")
+    list_s = service.churn_list(store, s, as_of, 90, scope="all")
+    same(service.churn_export(list_d), service.churn_export(list_s), "churn list")
+    same(churn.backtest(service.transactions(store, d), as_of, 90),
+         churn.backtest(service.transactions(store, s), as_of, 90), "backtest")
+    by = "region" if "region" in service.transactions(store, d).columns else None
+    same(churn.post_mortem(service.transactions(store, d), as_of, 90, by),
+         churn.post_mortem(service.transactions(store, s), as_of, 90, by), "post-mortem")
+    same(churn.cohort_retention(service.transactions(store, d), as_of),
+         churn.cohort_retention(service.transactions(store, s), as_of), "cohorts")
+
+
+def test_attach_maps_types_and_counts_rejected_lines(tmp_path, store):
+    # an export with its own headers (Chinese), an integral float id, a line without a customer
+    # and one without an amount: 4 lines = 2 loaded + 2 rejected
+    spark = engines.spark_session()
+    frame = pd.DataFrame({"客户编号": [12923.0, 12923.0, None, 7.0],
+                          "订单日期": pd.to_datetime(["2024-01-05", "2024-02-05", "2024-01-06", "2024-03-01"]),
+                          "销售额": [100.5, 50.25, 30.0, None], "区域": ["华东 ", "华东", "华南", None]})
+    path = tmp_path / "orders.parquet"
+    spark.createDataFrame(frame).write.parquet(str(path))
+    report = service.attach_dataset(store, ME, "订单", f"parquet.`{path}`")
+    assert (report.rows, report.rejected, report.source_rows) == (2, 2, 4)
+    assert report.rejected_reasons == {"customer_missing": 1, "amount_missing": 1}
+    assert report.mapping == {"customer_id": "客户编号", "order_date": "订单日期", "amount": "销售额", "region": "区域"}
+    summary = service.customer_summary(store, service.Slice.of(store.dataset("订单")))
+    assert summary["customer_id"].tolist() == ["12923"] and summary["revenue"].tolist() == [150.75]
+    rejects = store.rejected_rows(store.dataset("订单"))
+    assert sorted(rejects["reason"]) == ["amount_missing", "customer_missing"]
+    assert sorted(service.transactions(store, service.Slice.of(store.dataset("订单"))).region.to_pandas()) == ["华东", "华东"]
+
+
+def test_attach_refuses_what_it_cannot_use_and_changes_nothing(tmp_path, store):
+    from kam_analytics.errors import KamError
+
+    spark = engines.spark_session()
+    path = tmp_path / "text_dates.parquet"
+    spark.createDataFrame(pd.DataFrame({"customer_id": ["A"], "order_date": ["05/01/2024"], "amount": [1.0]})) \
+        .write.parquet(str(path))
+    with pytest.raises(KamError) as refused:
+        service.attach_dataset(store, ME, "t", f"parquet.`{path}`")
+    assert refused.value.key == "attach_date_not_date" and "'order_date'" in str(refused.value)
+    no_amount = tmp_path / "no_amount.parquet"
+    spark.createDataFrame(pd.DataFrame({"customer_id": ["A"], "day": pd.to_datetime(["2024-01-01"])})) \
+        .write.parquet(str(no_amount))
+    with pytest.raises(KamError) as refused:
+        service.attach_dataset(store, ME, "t", f"parquet.`{no_amount}`", overrides={"order_date": "day"})
+    assert refused.value.key == "columns_missing" and "amount" in str(refused.value)
+    for bad in ("orders; DROP TABLE x", "(SELECT * FROM orders)", "a JOIN b"):
+        with pytest.raises(KamError) as refused:
+            service.attach_dataset(store, ME, "t", bad)
+        assert refused.value.key == "attach_table_bad"
+    with pytest.raises(KamError) as refused:
+        service.attach_dataset(store, ME, "t", "parquet.`/nonexistent/folder`")
+    assert refused.value.key == "attach_table_unreadable"
+    assert store.datasets() == []
