@@ -7,7 +7,7 @@ PORT ?= 8501
 # this machine: it listens on localhost only.
 ADDRESS ?= $(shell grep -qs '^\[auth\]' .streamlit/secrets.toml && echo 0.0.0.0 || echo localhost)
 
-.PHONY: run test setup dev bench browser docs clean
+.PHONY: run test setup dev bench browser java docs clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -39,6 +39,10 @@ test: dev
 ## make browser: install Debian's chromium and chromium-driver for the browser tests (root)
 browser:
 	apt-get update -qq && apt-get install -y -qq chromium chromium-driver fonts-noto-cjk
+
+## make java: install Java 17 for local Spark sessions (the Spark tests, `attach --engine spark`) (root)
+java:
+	apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless
 
 ## make bench: the performance benchmarks (not part of make test): library timings, every page
 ## in the browser at 1M and 10M lines, and N sessions at once

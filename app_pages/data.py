@@ -281,7 +281,38 @@ def audit_section() -> None:
                        mime="text/csv", key="audit_download", on_click="ignore")
 
 
-tabs = [("data_tab_upload", upload_section), ("data_tab_manage", manage_section)]
+def attach_section() -> None:
+    """Attach a table Spark reads (editors): nothing is copied; every page reads it there."""
+    if not view.can("upload"):
+        st.info(tr("role_cannot_upload", role=tr(f"role_{view.identity.role}")))
+        return
+    st.caption(tr("attach_help"))
+    with st.form("attach_form"):
+        table = st.text_input(tr("attach_table"), placeholder="parquet.`/data/orders/`  ·  sales.orders").strip()
+        name = st.text_input(tr("upload_name"), key="attach_name").strip()
+        mapping = st.text_area(tr("attach_mapping"), placeholder="customer_id=cust_no\norder_date=order_day",
+                               help=tr("attach_mapping_help"))
+        replace = st.checkbox(tr("attach_replace"))
+        go = st.form_submit_button(tr("attach_go"), type="primary")
+    if not go:
+        return
+    from kam_analytics.ingest import parse_overrides
+
+    try:
+        with st.spinner(tr("attach_running")):
+            report = service.attach_dataset(store, view.identity, name or table, table, "spark",
+                                            parse_overrides([line for line in mapping.splitlines() if line.strip()]),
+                                            replace=replace)
+    except Exception as failure:
+        show_error(failure, view.lang)
+        return
+    st.success(tr("attach_done", dataset=escape_markdown(report.dataset), rows=format_count(report.rows),
+                  customers=format_count(report.customers), revenue=money(report.revenue),
+                  rejected=format_count(report.rejected)))
+    select_dataset(store.find(report.dataset).id)
+
+
+tabs = [("data_tab_upload", upload_section), ("data_tab_attach", attach_section), ("data_tab_manage", manage_section)]
 if view.can("audit"):
     tabs.append(("data_tab_audit", audit_section))
 for (_, section), tab in zip(tabs, st.tabs([tr(k) for k, _ in tabs])):

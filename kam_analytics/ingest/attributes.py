@@ -76,9 +76,14 @@ def ingest_attributes(store: Store, dataset: Dataset, path: str | Path, mapping:
             finally:
                 con.execute("DROP TABLE IF EXISTS _kam_attr_rows")
             customers = con.execute(f'SELECT count(*) FROM "{staging}"').fetchone()[0]
-            matched = con.execute(
-                f'SELECT count(*) FROM "{staging}" a WHERE EXISTS '
-                f'(SELECT 1 FROM "{dataset.table_name}" t WHERE t.customer_id = a.customer_id)').fetchone()[0]
+            if dataset.engine == "duckdb":
+                matched = con.execute(
+                    f'SELECT count(*) FROM "{staging}" a WHERE EXISTS '
+                    f'(SELECT 1 FROM "{dataset.table_name}" t WHERE t.customer_id = a.customer_id)').fetchone()[0]
+            else:  # the lines are on another engine: its customer ids come back (one row each)
+                ids = store.table(dataset).select("customer_id").distinct().to_pandas()["customer_id"]
+                ours = con.execute(f'SELECT customer_id FROM "{staging}"').df()["customer_id"]
+                matched = int(ours.isin(ids).sum())
             con.execute(f'DROP TABLE IF EXISTS "{raw_table}"')
             store.set_attributes(dataset, stage, staging, actor=actor)
         finally:
