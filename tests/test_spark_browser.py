@@ -51,7 +51,7 @@ def test_attach_from_the_data_page_and_open_every_page_on_spark(tmp_path):
                 parquet = tmp_path / "demo.parquet"
                 store.cursor().execute(f"COPY (SELECT * FROM {demo.table_name}) TO '{parquet}' (FORMAT parquet)")
             page.get_by_role("tab", name=words["data_tab_attach"]).click()
-            page.get_by_label(words["attach_table"].split(" (")[0]).fill(f"parquet.`{parquet}`")
+            page.get_by_role("textbox", name=words["attach_table"]).fill(f"parquet.`{parquet}`")
             page.get_by_label(words["upload_name"]).last.fill("demo on spark")
             page.get_by_role("button", name=words["attach_go"]).click()
             expect(page.get_by_text("Attached “demo on spark”: 55,092 lines, 1,500 customers").first) \
