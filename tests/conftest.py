@@ -114,3 +114,39 @@ def big_orders_csv(path: Path, rows: int, customers: int = 5000, amount: str = "
                    DATE '2023-01-01' + CAST(i % 700 AS INTEGER) AS order_date, ({amount}) + 0.5 AS amount
             FROM range({rows}) t(i)) TO '{path}' (HEADER, DELIMITER ',')""")
     return path
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's package (Playwright's own browser cannot be downloaded here)
+CHROMIUM_ARGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync")
+
+
+def require_chromium(tests: str) -> None:
+    """At the top of a browser test module: skip it, saying why, when Debian's Chromium or
+    Playwright is missing (``make browser``; ``.ci/run`` installs both)."""
+    from pathlib import Path as _Path
+
+    if not _Path(CHROMIUM).exists():
+        print(f"\n{tests} skipped: {CHROMIUM} is absent (apt-get install chromium chromium-driver, or `make browser`)")
+        pytest.skip(f"{CHROMIUM} is absent: install Debian's chromium (make browser)", allow_module_level=True)
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:  # pragma: no cover - the dev requirements install it
+        pytest.skip("playwright is not installed (make dev)", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A headless Chromium driven by Playwright, one per test module (browser tests only)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
+        yield chromium
+        chromium.close()
+
+
+def settle(page, timeout: int = 60_000) -> None:
+    """Wait until Streamlit has finished the script run (no 'running' indicator)."""
+    page.wait_for_load_state("networkidle")
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)

@@ -8,7 +8,6 @@ import json
 
 import pytest
 
-from conftest import run_cli
 from kam_analytics import service
 from kam_analytics.access import AccessConfigError, AccessDenied, AccessRules, Identity, local_identity
 

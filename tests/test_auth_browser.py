@@ -15,10 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, free_port, run_cli, start_app
+from conftest import ROOT, free_port, require_chromium, run_cli, settle, start_app
 from kam_analytics.i18n import catalog
 
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "tests" / "screenshots"
 URL_PATHS = ["", "concentration", "key_accounts", "segments", "churn", "account", "data"]
 ALICE_IDS = {f"A{i:02d}" for i in range(1, 21)}
@@ -26,13 +25,8 @@ BOB_IDS = {f"B{i:02d}" for i in range(1, 21)}
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-if not Path(CHROMIUM).exists():
-    print(f"\nsign-in browser tests skipped: {CHROMIUM} is absent (apt-get install chromium chromium-driver)")
-    pytest.skip(f"{CHROMIUM} is absent: install Debian's chromium (make browser)", allow_module_level=True)
-try:
-    from playwright.sync_api import expect, sync_playwright
-except ImportError:  # pragma: no cover - the dev requirements install it
-    pytest.skip("playwright is not installed (make dev)", allow_module_level=True)
+require_chromium("sign-in browser tests")
+from playwright.sync_api import expect  # noqa: E402
 
 
 def _orders(path: Path) -> Path:
@@ -97,21 +91,6 @@ viewers = ["@example.com"]
     process.wait(timeout=20)
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        yield chromium
-        chromium.close()
-
-
-def _settle(page) -> None:
-    page.wait_for_load_state("networkidle")
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
-
-
 def _signed_in(browser, url: str, user: str, lang: str = "en"):
     """A new browser context signed in as ``user`` through the provider's form; returns a page
     on the app's first screen after sign-in."""
@@ -126,14 +105,14 @@ def _signed_in(browser, url: str, user: str, lang: str = "en"):
     page.get_by_role("button", name="Authorize").click()
     page.wait_for_url(f"{url}/**", timeout=30_000)
     expect(page.locator("h1").first).to_be_visible(timeout=60_000)
-    _settle(page)
+    settle(page)
     return page
 
 
 def _open(page, url: str, path: str, title_key: str, lang: str = "en") -> None:
     page.goto(f"{url}/{path}")
     expect(page.locator("h1").first).to_have_text(catalog(lang)[title_key], timeout=90_000)
-    _settle(page)
+    settle(page)
     assert page.locator('[data-testid="stException"]').count() == 0
 
 
@@ -164,7 +143,7 @@ def test_anonymous_visitors_see_only_the_sign_in_screen_on_every_url(team_app, b
         for query in ("", f"?lang={lang}&ds=1", f"?lang={lang}&ds=1&account=A01&period=all"):
             page.goto(f"{url}/{path}{query or f'?lang={lang}'}")
             expect(page.get_by_role("button", name=words["auth_sign_in"])).to_be_visible(timeout=60_000)
-            _settle(page)
+            settle(page)
             text = page.inner_text("body")
             assert words["auth_sign_in_prompt"] in text
             for secret in ("orders", "Alpha", "Beta", "A01", "Alice", "Bob"):
@@ -205,13 +184,13 @@ def test_an_administrator_deletes_and_reads_the_audit_trail(team_app, browser, t
     page.get_by_role("tab", name=words["data_tab_manage"]).click()
     page.get_by_role("combobox", name=words["manage_choose"]).click()
     page.get_by_role("option", name="extra").click()
-    _settle(page)
+    settle(page)
     page.get_by_role("button", name=words["manage_delete"]).click()
-    _settle(page)
+    settle(page)
     page.get_by_role("button", name=words["manage_delete_yes"]).click()
-    _settle(page)
+    settle(page)
     page.get_by_role("tab", name=words["data_tab_audit"]).click()
-    _settle(page)
+    settle(page)
     with page.expect_download(timeout=60_000) as download:
         page.get_by_role("button", name=words["audit_download"]).click()
     saved = tmp_path / "audit.csv"
@@ -235,9 +214,9 @@ def test_an_editor_uploads_but_cannot_delete(team_app, browser, tmp_path):
     page.locator('input[type="file"]').first.set_input_files(str(upload))
     page.get_by_role("button", name=words["upload_load"], exact=True).click()
     expect(page.get_by_text("Loaded “editor_upload”", exact=False).first).to_be_visible(timeout=90_000)
-    _settle(page)
+    settle(page)
     page.get_by_role("tab", name=words["data_tab_manage"]).click()
-    _settle(page)
+    settle(page)
     assert page.get_by_role("button", name=words["manage_delete"]).count() == 0
     expect(page.get_by_text("Deleting a dataset is for administrators (your role: editor).")).to_be_visible()
     assert page.get_by_role("tab", name=words["data_tab_audit"]).count() == 0
@@ -255,12 +234,12 @@ def test_a_viewer_reads_and_records_follow_ups_under_their_own_name(team_app, br
     expect(page.get_by_text(words["role_cannot_upload"].format(role="viewer"))).to_be_visible()
     _open(page, url, "churn?lang=en&ds=1", "churn_title")
     page.get_by_role("tab", name=words["churn_tab_followup"]).click()
-    _settle(page)
+    settle(page)
     assert page.get_by_role("textbox", name=words["churn_owner"]).count() == 0  # no author to type
     expect(page.get_by_text(_joined("Recorded as vi@example.com."))).to_be_visible()
     page.get_by_role("textbox", name=words["churn_note"]).fill("called the buyer")
     page.get_by_role("button", name=words["churn_save_followup"]).click()
-    _settle(page)
+    settle(page)
     page.context.close()
     from kam_analytics.store import Store
 

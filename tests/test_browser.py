@@ -8,24 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from conftest import start_app
+from conftest import require_chromium, settle, start_app
 from kam_analytics.i18n import catalog
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "tests" / "screenshots"
 PAGES = [("", "overview_title"), ("concentration", "concentration_title"), ("key_accounts", "key_accounts_title"),
          ("segments", "segments_title"), ("churn", "churn_title"), ("account", "account_title"), ("data", "data_title")]
 
 pytestmark = pytest.mark.browser
 
-if not Path(CHROMIUM).exists():
-    print(f"\nbrowser tests skipped: {CHROMIUM} is absent (apt-get install chromium chromium-driver, or `make browser`)")
-    pytest.skip(f"{CHROMIUM} is absent: install Debian's chromium (make browser)", allow_module_level=True)
-try:
-    from playwright.sync_api import expect, sync_playwright
-except ImportError:  # pragma: no cover - the dev requirements install it
-    pytest.skip("playwright is not installed (make dev)", allow_module_level=True)
+require_chromium("browser tests")
+from playwright.sync_api import expect  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -38,26 +32,10 @@ def server(tmp_path_factory):
     process.wait(timeout=20)
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        yield chromium
-        chromium.close()
-
-
-def _settle(page) -> None:
-    """Wait until Streamlit has finished the script run (no 'running' indicator)."""
-    page.wait_for_load_state("networkidle")
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
-
-
 def _visit(page, url: str, title: str, shot: str) -> None:
     page.goto(url)
     expect(page.locator("h1").first).to_have_text(title, timeout=90_000)
-    _settle(page)
+    settle(page)
     assert page.locator('[data-testid="stException"]').count() == 0, f"exception on {url}"
     SHOTS.mkdir(exist_ok=True)
     page.wait_for_timeout(1500)  # let Plotly draw before the screenshot
@@ -96,15 +74,15 @@ def test_upload_a_gb18030_csv_and_see_it_analysed(server, browser, tmp_path):
     _visit(page, f"{server}/data?lang=zh", zh["data_title"], "upload_0_data")
     page.locator('input[type="file"]').first.set_input_files(str(csv))
     expect(page.get_by_text("GB18030").first).to_be_visible(timeout=60_000)
-    _settle(page)
+    settle(page)
     page.screenshot(path=str(SHOTS / "upload_1_preview.png"), full_page=True)
     page.get_by_role("button", name=zh["upload_load"], exact=True).click()
     expect(page.get_by_text("已导入“华东客户订单”").first).to_be_visible(timeout=90_000)
-    _settle(page)
+    settle(page)
     page.screenshot(path=str(SHOTS / "upload_2_report.png"), full_page=True)
     page.get_by_role("button", name=zh["report_analyse"]).click()
     expect(page.locator("h1").first).to_have_text(zh["overview_title"], timeout=60_000)
-    _settle(page)
+    settle(page)
     sidebar = page.locator('[data-testid="stSidebar"]')
     expect(sidebar.get_by_role("combobox", name=zh["sidebar_dataset"])).to_have_value("华东客户订单")
     metrics = page.locator('[data-testid="stMetricValue"]')
@@ -148,7 +126,7 @@ def test_key_accounts_page_shows_the_planted_patterns(server, browser):
         page.get_by_role("tab", name=words["ka_tab_pseudo"]).click()
         captions = page.locator('[data-testid="stCaptionContainer"]')
         expect(captions.filter(has_text=words["flag_help_pseudo_key_account"][:12]).first).to_be_visible(timeout=60_000)
-        _settle(page)
+        settle(page)
         page.wait_for_timeout(1000)
         page.screenshot(path=str(SHOTS / f"{lang}_key_accounts_pseudo.png"), full_page=True)
         page.close()
@@ -161,7 +139,7 @@ def test_clicking_a_cluster_point_opens_the_account(server, browser):
     page.get_by_role("tab", name=words["seg_tab_clusters"]).click()
     panel = page.get_by_role("tabpanel", name=words["seg_tab_clusters"])
     expect(panel.locator(".js-plotly-plot")).to_be_visible(timeout=60_000)
-    _settle(page)
+    settle(page)
     page.wait_for_timeout(1500)
     page.screenshot(path=str(SHOTS / "zh_segments_clusters.png"), full_page=True)
     # with over a thousand points Plotly draws on a WebGL canvas: find the pixel of the customer
@@ -200,7 +178,7 @@ def test_scorecard_downloads_are_made_on_click(server, browser, tmp_path):
             page.get_by_role("button", name=words[label]).click()
         files[suffix] = tmp_path / f"scorecard.{suffix}"
         download.value.save_as(files[suffix])
-        _settle(page)
+        settle(page)
     page.close()
     csv = pd.read_csv(files["csv"], dtype={"key_account": str})
     xlsx = pd.read_excel(files["xlsx"], dtype={"key_account": str})
@@ -221,20 +199,20 @@ def test_upload_shows_the_row_count_both_ways_and_refuses_mixed_encodings(server
     page = browser.new_page(viewport={"width": 1400, "height": 1400})
     _visit(page, f"{server}/data?lang=en", en["data_title"], "trust_0_data")
     page.locator('input[type="file"]').first.set_input_files(str(aligned))
-    _settle(page)
+    settle(page)
     page.get_by_role("button", name=en["upload_load"], exact=True).click()
     # counted by hand: 4 records = 1 header + 0 blank + 3 data rows; 3 loaded + 0 rejected
     counts = report_details({"count_method": "line count", "file_records": 4, "header_records": 1, "blank_rows": 0,
                              "data_rows": 3, "rows": 3, "rejected": 0}, "en")[0]
     expect(page.get_by_text(counts).first).to_be_visible(timeout=90_000)
-    _settle(page)
+    settle(page)
     page.screenshot(path=str(SHOTS / "trust_1_report_en.png"), full_page=True)
 
     mixed = tmp_path / "混合编码.csv"
     mixed.write_bytes("客户编号,订单日期,金额\n北京客户,2024-01-01,5\n".encode() + "上海客户,2024-01-02,7\n".encode("gbk"))
     _visit(page, f"{server}/data?lang=zh", zh["data_title"], "trust_2_data_zh")
     page.locator('input[type="file"]').first.set_input_files(str(mixed))
-    _settle(page)
+    settle(page)
     sentence = zh["file_mixed_encoding"].format(file="混合编码.csv", utf8_line=1, other_line=3, other="GB18030")
     # the preview already reads the whole sample and refuses it: no load button is offered
     expect(page.get_by_text(sentence).first).to_be_visible(timeout=90_000)
@@ -256,7 +234,7 @@ def test_every_tab_with_a_chart_draws(server, browser, lang):
         _visit(page, f"{server}/{path}?lang={lang}", words[title_key], f"{lang}_{path}_tabs")
         for tab_key, chart_title_key in tabs:
             page.get_by_role("tab", name=words[tab_key]).click()
-            _settle(page)
+            settle(page)
             chart = page.locator(".js-plotly-plot").first
             expect(chart).to_be_visible(timeout=30_000)
             if chart_title_key:

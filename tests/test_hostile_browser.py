@@ -4,15 +4,13 @@ link or format. Every page and tab is walked in Chromium (both languages); no re
 leave for another host, and no image, link or formatting made of that text may appear."""
 from __future__ import annotations
 
-from pathlib import Path
 from urllib.parse import quote, urlparse
 
 import pytest
 
-from conftest import ROOT, run_cli, start_app
+from conftest import ROOT, require_chromium, run_cli, settle, start_app
 from kam_analytics.i18n import catalog
 
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "tests" / "screenshots"
 EVIL = "evil.example"
 DATASET = f"![d](http://{EVIL}/ds.png) **ds** <b>x</b>"
@@ -24,13 +22,8 @@ REGION = f"<i>华东</i> ![r](http://{EVIL}/r.png)"
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-if not Path(CHROMIUM).exists():
-    print(f"\nhostile-text browser tests skipped: {CHROMIUM} is absent (apt-get install chromium chromium-driver)")
-    pytest.skip(f"{CHROMIUM} is absent: install Debian's chromium (make browser)", allow_module_level=True)
-try:
-    from playwright.sync_api import expect, sync_playwright
-except ImportError:  # pragma: no cover - the dev requirements install it
-    pytest.skip("playwright is not installed (make dev)", allow_module_level=True)
+require_chromium("hostile-text browser tests")
+from playwright.sync_api import expect  # noqa: E402
 
 
 def _csv_cell(text: str) -> str:
@@ -71,22 +64,6 @@ def hostile_app(tmp_path_factory):
     process.wait(timeout=20)
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        yield chromium
-        chromium.close()
-
-
-def _settle(page) -> None:
-    page.wait_for_load_state("networkidle")
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
-    page.wait_for_timeout(800)  # charts draw after the run
-
-
 # markup that user text could have produced: an image or link to the foreign host, a link to
 # javascript:, or formatting of the hostile words (Markdown, HTML, or Plotly's tags in a chart)
 MARKUP = """() => {
@@ -113,12 +90,14 @@ MARKUP = """() => {
 def _walk(page, url: str, path: str, lang: str, foreign: list, tabs: tuple = ()) -> list[str]:
     page.goto(f"{url}/{path}")
     expect(page.locator("h1").first).to_be_visible(timeout=90_000)
-    _settle(page)
+    settle(page)
+    page.wait_for_timeout(800)  # charts draw after the run
     assert page.locator('[data-testid="stException"]').count() == 0, path
     found = [f"{path}: {b}" for b in page.evaluate(MARKUP)]
     for tab in tabs:
         page.get_by_role("tab", name=tab).click()
-        _settle(page)
+        settle(page)
+        page.wait_for_timeout(800)
         found += [f"{path} [{tab}]: {b}" for b in page.evaluate(MARKUP)]
     return found
 

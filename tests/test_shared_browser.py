@@ -8,26 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from conftest import big_orders_csv, run_cli, start_app, start_cli
+from conftest import big_orders_csv, require_chromium, run_cli, start_app, start_cli
 from kam_analytics.i18n import catalog
 from kam_analytics.store import Store
 
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-if not Path(CHROMIUM).exists():
-    print(f"\nbrowser tests skipped: {CHROMIUM} is absent (apt-get install chromium chromium-driver, or `make browser`)")
-    pytest.skip(f"{CHROMIUM} is absent: install Debian's chromium (make browser)", allow_module_level=True)
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
-        yield browser
-        browser.close()
+require_chromium("browser tests")
+from playwright.sync_api import expect  # noqa: E402
 
 
 @pytest.fixture
@@ -61,12 +49,12 @@ def _revenue(page) -> str:
     return metric.inner_text(timeout=120_000)
 
 
-def test_eight_sessions_keep_rendering_while_their_dataset_is_replaced(served, chromium, tmp_path):
+def test_eight_sessions_keep_rendering_while_their_dataset_is_replaced(served, browser, tmp_path):
     db, url = served
     with Store.open(db) as store:
         big = store.dataset("big").id
     words = catalog("en")
-    pages = [chromium.new_page(viewport={"width": 1200, "height": 900}) for _ in range(8)]
+    pages = [browser.new_page(viewport={"width": 1200, "height": 900}) for _ in range(8)]
     for page in pages:
         page.goto(f"{url}/?lang=en&ds={big}")
     for page in pages:
@@ -102,12 +90,12 @@ def test_eight_sessions_keep_rendering_while_their_dataset_is_replaced(served, c
     quiet.close()
 
 
-def test_an_upload_while_a_cli_load_runs(served, chromium, tmp_path):
+def test_an_upload_while_a_cli_load_runs(served, browser, tmp_path):
     db, url = served
     zh = catalog("zh")
     small = tmp_path / "华南订单.csv"
     small.write_text("客户编号,订单日期,金额\nK1,2025-01-03,100\nK2,2025-01-04,50\n", encoding="utf-8")
-    page = chromium.new_page(viewport={"width": 1300, "height": 1100})
+    page = browser.new_page(viewport={"width": 1300, "height": 1100})
     page.goto(f"{url}/data?lang=zh")
     _settled(page)
     loading = start_cli("ingest", big_orders_csv(tmp_path / "other.csv", 3_000_000), "--dataset", "other", db=db)
@@ -122,12 +110,12 @@ def test_an_upload_while_a_cli_load_runs(served, chromium, tmp_path):
     page.close()
 
 
-def test_follow_ups_from_two_sessions_and_the_cli_at_once(served, chromium):
+def test_follow_ups_from_two_sessions_and_the_cli_at_once(served, browser):
     db, url = served
     en = catalog("en")
     pages = []
     for who in ("王芳", "李娜"):
-        page = chromium.new_page(viewport={"width": 1300, "height": 1100})
+        page = browser.new_page(viewport={"width": 1300, "height": 1100})
         page.goto(f"{url}/churn?lang=en&ds=1")
         _settled(page)
         page.get_by_role("tab", name=en["churn_tab_followup"]).click()

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, start_app
+from conftest import CHROMIUM, ROOT, settle, start_app
 from kam_analytics import engines
 from kam_analytics.i18n import catalog
 
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "tests" / "screenshots"
 PAGES = [("", "overview_title"), ("concentration", "concentration_title"), ("key_accounts", "key_accounts_title"),
          ("segments", "segments_title"), ("churn", "churn_title"), ("account", "account_title"), ("data", "data_title")]
@@ -27,11 +26,6 @@ except ImportError:  # pragma: no cover - the dev requirements install it
     pytest.skip("playwright is not installed (make dev)", allow_module_level=True)
 
 
-def _settle(page) -> None:
-    page.wait_for_load_state("networkidle")
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=240_000)
-
-
 def test_attach_from_the_data_page_and_open_every_page_on_spark(tmp_path):
     from kam_analytics.store import Store
 
@@ -45,7 +39,7 @@ def test_attach_from_the_data_page_and_open_every_page_on_spark(tmp_path):
             page = browser.new_page(viewport={"width": 1400, "height": 1200})
             page.goto(f"{url}/data?lang=en")  # (the first visit seeds the demo)
             expect(page.locator("h1").first).to_have_text(words["data_title"], timeout=90_000)
-            _settle(page)
+            settle(page, timeout=240_000)
             with Store.open(db) as store:
                 demo = store.datasets()[0]
                 parquet = tmp_path / "demo.parquet"
@@ -65,7 +59,7 @@ def test_attach_from_the_data_page_and_open_every_page_on_spark(tmp_path):
                 for path, title in PAGES:
                     page.goto(f"{url}/{path}?lang=en&ds={ds}")
                     expect(page.locator("h1").first).to_have_text(words[title], timeout=240_000)
-                    _settle(page)
+                    settle(page, timeout=240_000)
                     assert page.locator('[data-testid="stException"]').count() == 0, (ds, path)
                     assert page.locator('[data-testid="stAlert"]').filter(
                         has_text="Something went wrong").count() == 0, (ds, path)

@@ -80,8 +80,9 @@ def source_table(backend, table: str) -> ibis.Table:
                           error=str(error).strip().splitlines()[0][:300] if str(error).strip() else type(error).__name__) from None
 
 
-def _typed(column: ibis.Value, canonical: str, source: str) -> ibis.Value:
-    """One source column as its canonical column (the kinds of ``schema.COLUMNS``)."""
+def _typed(column: ibis.Value, canonical: str, source: str, trim: bool = True) -> ibis.Value:
+    """One source column as its canonical column (the kinds of ``schema.COLUMNS``); text is
+    trimmed unless ``trim`` is False (the attach found nothing to trim in it)."""
     kind = COLUMNS[canonical][1]
     dtype = column.type()
     if dtype.is_floating():  # NaN is a missing value, as an empty cell is in a file (Spark also
@@ -91,7 +92,7 @@ def _typed(column: ibis.Value, canonical: str, source: str) -> ibis.Value:
             text = ibis.ifelse(column == column.floor(), column.cast("int64").cast("string"), column.cast("string"))
         else:
             text = column.cast("string")
-        text = trimmed(text)
+        text = trimmed(text) if trim else text
         return ibis.ifelse(text == "", ibis.null("string"), text)
     if kind == "date":
         if dtype.is_timestamp() or dtype.is_date():
@@ -102,15 +103,29 @@ def _typed(column: ibis.Value, canonical: str, source: str) -> ibis.Value:
     raise IngestError("attach_number_not_number", column=source, type=str(dtype))
 
 
-def canonical_columns(source: ibis.Table, mapping: dict[str, str]) -> ibis.Table:
+def canonical_columns(source: ibis.Table, mapping: dict[str, str], trim: list[str] | None = None) -> ibis.Table:
     """``source`` as canonical columns (in schema order), every line kept; amount from
-    quantity × unit price and profit from amount − cost when only those are mapped."""
-    values = {c: _typed(source[mapping[c]], c, mapping[c]) for c in COLUMNS if c in mapping}
+    quantity × unit price and profit from amount − cost when only those are mapped. ``trim``:
+    the text columns to trim (None: all; the attach records which need it, ``padded_columns``)."""
+    values = {c: _typed(source[mapping[c]], c, mapping[c], trim is None or c in trim)
+              for c in COLUMNS if c in mapping}
     if "amount" not in values and {"quantity", "unit_price"} <= set(values):
         values["amount"] = (values["quantity"] * values["unit_price"]).cast("decimal(18, 4)")
     if "profit" not in values and "cost" in values and "amount" in values:
         values["profit"] = (values["amount"] - values["cost"]).cast("decimal(18, 4)")
     return source.select(**{c: values[c] for c in COLUMNS if c in values})
+
+
+def padded_columns(source: ibis.Table, mapping: dict[str, str]) -> list[str]:
+    """The mapped text columns holding at least one value with leading or trailing white
+    space: only those are trimmed on every query (a regular expression per value is most of
+    the cost of a query on Spark). Checked when the table is attached."""
+    text = [c for c in mapping if COLUMNS[c][1] in ("id", "text") and source[mapping[c]].type().is_string()]
+    if not text:
+        return []
+    counts = source.aggregate(**{c: source.count(where=source[mapping[c]] != trimmed(source[mapping[c]]))
+                                 for c in text}).to_pandas().iloc[0]
+    return [c for c in text if int(counts[c])]
 
 
 def _kept(table: ibis.Table) -> ibis.Table:
@@ -120,12 +135,12 @@ def _kept(table: ibis.Table) -> ibis.Table:
 def attached_table(backend, source: dict) -> ibis.Table:
     """The lines of an attached dataset (its catalog ``source``: table and mapping) as an Ibis
     table of canonical columns, without the rejected lines."""
-    return _kept(canonical_columns(source_table(backend, source["table"]), source["mapping"]))
+    return _kept(canonical_columns(source_table(backend, source["table"]), source["mapping"], source.get("trim")))
 
 
 def attached_rejects(backend, source: dict, limit: int | None = None):
     """The lines an attach leaves out, with the reason (the first required value missing)."""
-    table = canonical_columns(source_table(backend, source["table"]), source["mapping"])
+    table = canonical_columns(source_table(backend, source["table"]), source["mapping"], source.get("trim"))
     reason = ibis.cases(*[(table[c].isnull(), r) for c, r in zip(REQUIRED, REJECT_REASONS)], else_=ibis.null("string"))
     out = table.mutate(reason=reason).filter(ibis._.reason.notnull())
     out = out.select("reason", *table.columns)
@@ -151,7 +166,8 @@ def attach_table(store, backend, engine: str, name: str, table: str, overrides: 
     headers = list(source.columns)
     mapping = resolve_mapping(headers, overrides)
     _check_required(mapping, headers, table.strip())
-    canonical = canonical_columns(source, mapping)
+    trim = padded_columns(source, mapping)
+    canonical = canonical_columns(source, mapping, trim)
     # each left-out line once, under the first required value it lacks
     first_missing = {}
     present = ibis.literal(True)
@@ -168,7 +184,8 @@ def attach_table(store, backend, engine: str, name: str, table: str, overrides: 
         raise IngestError("attach_counts_differ", table=table.strip(), rows=source_rows,
                           loaded=totals["rows"], rejected=rejected)
     amount_source = "column" if "amount" in mapping else "quantity_x_unit_price"
-    dataset = store.commit_attached(name, engine, {"table": table.strip(), "mapping": mapping}, list(kept.columns),
+    dataset = store.commit_attached(name, engine, {"table": table.strip(), "mapping": mapping, "trim": trim},
+                                    list(kept.columns),
                                     totals, rejected, details={"rejected_reasons": reasons, "amount_source": amount_source,
                                                                "source_rows": source_rows},
                                     replace=replace, expected_version=before.version if before else None, actor=actor)
