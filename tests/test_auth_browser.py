@@ -231,7 +231,7 @@ def test_a_viewer_reads_and_records_follow_ups_under_their_own_name(team_app, br
     page = _signed_in(browser, url, "vi@example.com")
     _open(page, url, "data?lang=en", "data_title")
     assert page.locator('input[type="file"]').count() == 0
-    expect(page.get_by_text(words["role_cannot_upload"].format(role="viewer"))).to_be_visible()
+    expect(page.get_by_text(words["role_cannot_upload"].format(role="viewer")).first).to_be_visible()  # (and on the attach tab)
     _open(page, url, "churn?lang=en&ds=1", "churn_title")
     page.get_by_role("tab", name=words["churn_tab_followup"]).click()
     settle(page)

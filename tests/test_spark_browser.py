@@ -60,6 +60,10 @@ def test_attach_from_the_data_page_and_open_every_page_on_spark(tmp_path):
                     page.goto(f"{url}/{path}?lang=en&ds={ds}")
                     expect(page.locator("h1").first).to_have_text(words[title], timeout=240_000)
                     settle(page, timeout=240_000)
+                    if ds == spark_id:  # (a page on Spark may still be computing its figures after a first settle)
+                        expect(page.locator('[data-testid="stMetricValue"]')).to_have_count(
+                            len(shown[(demo.id, path)]), timeout=240_000)
+                        settle(page, timeout=240_000)
                     assert page.locator('[data-testid="stException"]').count() == 0, (ds, path)
                     assert page.locator('[data-testid="stAlert"]').filter(
                         has_text="Something went wrong").count() == 0, (ds, path)
