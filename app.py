@@ -25,7 +25,7 @@ URL_PATHS = [path.split("/")[1][:-3] for path, *_ in PAGES]
 
 init_language()
 try:
-    gate(lang, URL_PATHS)  # with sign-in configured: nothing but the sign-in screen until signed in with a role
+    gate(URL_PATHS)  # with sign-in configured: nothing but the sign-in screen until signed in with a role
 except Exception as error:  # (st.stop is not an Exception: it passes)
     show_error(error, lang())
     st.stop()

@@ -79,6 +79,11 @@ def act(action, *args, _then_forget: str | None = None) -> None:
             st.session_state.pop(_then_forget, None)
 
 
+def rename_to_typed(name: str, field: str) -> None:
+    """Rename to the name in the text field as it is when the button is clicked."""
+    service.rename_dataset(store, view.identity, name, st.session_state[field].strip())
+
+
 def can_see_rejects() -> bool:
     """Rejected rows are any account's raw lines: editors without a scope (the service checks)."""
     return view.can("rejected_rows") and view.identity.scope is None
@@ -211,7 +216,7 @@ def manage_section() -> None:
     with left:
         new_name = st.text_input(tr("manage_new_name"), value=chosen.name, key=f"rename_{chosen.id}").strip()
         st.button(tr("manage_rename"), disabled=not new_name or new_name == chosen.name, on_click=act,
-                  args=(service.rename_dataset, store, view.identity, chosen.name, new_name))
+                  args=(rename_to_typed, chosen.name, f"rename_{chosen.id}"))
         if chosen.rejected and can_see_rejects():
             rejected_download(chosen, key=f"rejects_{chosen.id}")
         st.caption(tr("manage_replace_hint", name=escape_markdown(chosen.name)))

@@ -505,39 +505,17 @@ class Store:
                 self.con.execute(f'CREATE TABLE "{stage.alias}".main."rej" ("row" BIGINT, reason VARCHAR)')
             self._seal(stage, {tx_table: "tx", rejects: "rej"})
             with self.catalog(write=True) as db:
-                existing = db.execute("SELECT id, version, data_file FROM datasets WHERE name = ?", [name]).fetchone()
-                if existing is not None and not replace:
-                    raise StoreError("dataset_exists", name=name)
-                found_version = existing["version"] if existing is not None else None
-                if found_version != expected_version:
-                    raise StoreError("dataset_changed_meanwhile", name=name)
-                number, version = self._next(db, "table"), self._next(db, "version")
                 values = dict(
-                    name=name, number=number, data_file=stage.path.name,
+                    data_file=stage.path.name,
                     source_file=meta.source_file, file_format=meta.file_format, encoding=meta.encoding,
                     delimiter=meta.delimiter, mapping=json.dumps(meta.mapping, ensure_ascii=False),
                     details=json.dumps(meta.details, ensure_ascii=False, default=str),
                     columns=json.dumps(columns), rows=totals["rows"], rejected=rejected,
                     customers=totals["customers"], revenue=totals["revenue"], date_min=iso_text(totals["date_min"]),
-                    date_max=iso_text(totals["date_max"]), created_at=datetime.now().isoformat(), version=version,
-                    updated_at=datetime.now().isoformat(), engine="duckdb", source=None,
+                    date_max=iso_text(totals["date_max"]), engine="duckdb", source=None,
                 )
-                old_file = None
-                if existing is not None:
-                    old_file = existing["data_file"]
-                    assignments = ", ".join(f"{k} = ?" for k in values)
-                    db.execute(f"UPDATE datasets SET {assignments} WHERE id = ?", [*values.values(), existing["id"]])
-                    # what was remembered about the old table (``table_setting``) goes with it
-                    db.execute("DELETE FROM settings WHERE dataset_id = ? AND key LIKE ?",
-                               [existing["id"], "%:tx_%"])
-                    dataset_id = existing["id"]
-                else:
-                    columns = ", ".join(values)
-                    marks = ", ".join("?" for _ in values)
-                    dataset_id = db.execute(f"INSERT INTO datasets ({columns}) VALUES ({marks})",
-                                            list(values.values())).lastrowid
-                self._audit(db, actor, "replace" if existing is not None else "upload", name,
-                            file=meta.source_file, rows=totals["rows"], rejected=rejected)
+                dataset_id, old_file = self._publish(db, name, values, replace, expected_version, actor, "upload",
+                                                     file=meta.source_file, rows=totals["rows"], rejected=rejected)
             stage.published = True
         if old_file:
             self._retire(old_file)
@@ -550,37 +528,47 @@ class Store:
         transaction; the same rules as ``commit_dataset`` for an existing name and for a load
         that another one overtook."""
         with self.catalog(write=True) as db:
-            existing = db.execute("SELECT id, version, data_file FROM datasets WHERE name = ?", [name]).fetchone()
-            if existing is not None and not replace:
-                raise StoreError("dataset_exists", name=name)
-            if (existing["version"] if existing is not None else None) != expected_version:
-                raise StoreError("dataset_changed_meanwhile", name=name)
-            now = datetime.now().isoformat()
             values = dict(
-                name=name, number=self._next(db, "table"), data_file="", source_file=source["table"],
-                file_format=engine, encoding=None, delimiter=None,
+                data_file="", source_file=source["table"], file_format=engine, encoding=None, delimiter=None,
                 mapping=json.dumps(source["mapping"], ensure_ascii=False),
                 details=json.dumps(details, ensure_ascii=False, default=str), columns=json.dumps(columns),
                 rows=totals["rows"], rejected=rejected, customers=totals["customers"], revenue=totals["revenue"],
-                date_min=iso_text(totals["date_min"]), date_max=iso_text(totals["date_max"]), created_at=now,
-                version=self._next(db, "version"), updated_at=now, engine=engine,
+                date_min=iso_text(totals["date_min"]), date_max=iso_text(totals["date_max"]), engine=engine,
                 source=json.dumps(source, ensure_ascii=False),
             )
-            old_file = None
-            if existing is not None:
-                old_file = existing["data_file"] or None
-                db.execute(f"UPDATE datasets SET {', '.join(f'{k} = ?' for k in values)} WHERE id = ?",
-                           [*values.values(), existing["id"]])
-                db.execute("DELETE FROM settings WHERE dataset_id = ? AND key LIKE ?", [existing["id"], "%:tx_%"])
-                dataset_id = existing["id"]
-            else:
-                dataset_id = db.execute(f"INSERT INTO datasets ({', '.join(values)}) VALUES "
-                                        f"({', '.join('?' for _ in values)})", list(values.values())).lastrowid
-            self._audit(db, actor, "replace" if existing is not None else "attach", name, engine=engine,
-                        table=source["table"], rows=totals["rows"], rejected=rejected)
+            dataset_id, old_file = self._publish(db, name, values, replace, expected_version, actor, "attach",
+                                                 engine=engine, table=source["table"], rows=totals["rows"],
+                                                 rejected=rejected)
         if old_file:
             self._retire(old_file)
         return self.dataset_by_id(dataset_id)
+
+    def _publish(self, db, name: str, values: dict, replace: bool, expected_version: int | None,
+                 actor: str | None, action: str, **detail) -> tuple[int, str | None]:
+        """Point dataset ``name`` at a new version (``values``: its catalog columns) inside the
+        caller's transaction, and write the audit entry (``action`` for a new name, 'replace'
+        for an existing one). Without ``replace`` an existing name is refused; a load that
+        another one overtook (the version is not ``expected_version``) is refused. A replace
+        keeps the id (follow-ups and settings stay) but forgets what was remembered about the
+        old table (``table_setting``). Returns the id and the file the old version used."""
+        existing = db.execute("SELECT id, version, data_file FROM datasets WHERE name = ?", [name]).fetchone()
+        if existing is not None and not replace:
+            raise StoreError("dataset_exists", name=name)
+        if (existing["version"] if existing is not None else None) != expected_version:
+            raise StoreError("dataset_changed_meanwhile", name=name)
+        now = datetime.now().isoformat()
+        values = dict(values, name=name, number=self._next(db, "table"), version=self._next(db, "version"),
+                      created_at=now, updated_at=now)
+        if existing is not None:
+            db.execute(f"UPDATE datasets SET {', '.join(f'{k} = ?' for k in values)} WHERE id = ?",
+                       [*values.values(), existing["id"]])
+            db.execute("DELETE FROM settings WHERE dataset_id = ? AND key LIKE ?", [existing["id"], "%:tx_%"])
+            dataset_id = existing["id"]
+        else:
+            dataset_id = db.execute(f"INSERT INTO datasets ({', '.join(values)}) VALUES "
+                                    f"({', '.join('?' for _ in values)})", list(values.values())).lastrowid
+        self._audit(db, actor, "replace" if existing is not None else action, name, **detail)
+        return dataset_id, (existing["data_file"] or None) if existing is not None else None
 
     def _retire(self, file: str) -> None:
         """Delete a file no catalog entry names any more. Readers that have it open keep

@@ -218,7 +218,10 @@ def test_upload_of_an_unusable_file_says_why(app_env):
 def test_rename_and_delete_with_confirmation(app_env):
     app_env()
     at = open_app("en", "data")
-    at.text_input(key=[k for k in (w.key for w in at.text_input) if k and k.startswith("rename_")][0]).input("华东 2024").run()
+    field = [k for k in (w.key for w in at.text_input) if k and k.startswith("rename_")][0]
+    at.text_input(key=field).input("华东 2023").run()
+    # typed again and clicked at once: the name as typed at the click is the one used
+    at.text_input(key=field).input("华东 2024")
     [rename] = [b for b in at.button if b.label == "Rename"]
     rename.click().run()
     assert not at.exception

@@ -15,6 +15,7 @@ import streamlit as st
 from kam_analytics.access import AccessConfigError, AccessRules, Identity, local_identity
 from kam_analytics.i18n import join_list, t
 from ui.markdown import escape_markdown
+from ui.state import language_switch
 
 log = logging.getLogger("kam_analytics.app")
 
@@ -58,14 +59,6 @@ def configuration_problem(secrets: dict) -> tuple[str, dict] | None:
     return None
 
 
-def _language_choice(lang: str) -> str:
-    """The language switch of the screens shown before sign-in (the sidebar is not drawn)."""
-    from ui.state import _persistent
-
-    return _persistent(st.radio, t("sidebar_language", lang), ["zh", "en"], "lang", horizontal=True,
-                       format_func=lambda code: {"zh": "中文", "en": "English"}[code])
-
-
 def _screen(render, url_paths) -> None:
     """Show one screen instead of the app: every page's URL (a shared link, ``?ds=``) lands
     here, so none is 'not found' and none runs its page."""
@@ -75,10 +68,10 @@ def _screen(render, url_paths) -> None:
     st.stop()
 
 
-def gate(lang_of, url_paths=()) -> Identity:
+def gate(url_paths=()) -> Identity:
     """The identity of this run, or a screen instead of the app (sign-in, refusal,
-    misconfiguration) and a stop. ``lang_of`` returns the session's language; ``url_paths``
-    are the app's page URLs, which show the same screen."""
+    misconfiguration) and a stop. ``url_paths`` are the app's page URLs, which show the same
+    screen."""
     secrets = _secrets()
     if "auth" not in secrets:
         identity = local_identity()
@@ -90,13 +83,13 @@ def gate(lang_of, url_paths=()) -> Identity:
         log.error("sign-in is configured but unusable: %s %s", key, params)
 
         def misconfigured():
-            lang = _language_choice(lang_of())
+            lang = language_switch()
             st.title("KAM Analytics")
             st.error(t(key, lang, **params))
         _screen(misconfigured, url_paths)
     if not st.user.is_logged_in:
         def sign_in():
-            lang = _language_choice(lang_of())
+            lang = language_switch()
             st.title("KAM Analytics")
             st.write(t("auth_sign_in_prompt", lang))
             st.button(t("auth_sign_in", lang), type="primary", on_click=st.login, key="_sign_in")
@@ -114,7 +107,7 @@ def gate(lang_of, url_paths=()) -> Identity:
         st.session_state[_RECORDED] = True
     if identity.role is None:
         def no_role():
-            lang = _language_choice(lang_of())
+            lang = language_switch()
             st.title("KAM Analytics")
             st.warning(t("auth_no_role", lang, user=escape_markdown(identity.user or "—")))
             st.button(t("auth_sign_out", lang), on_click=st.logout, key="_sign_out")
@@ -123,8 +116,13 @@ def gate(lang_of, url_paths=()) -> Identity:
 
 
 def identity() -> Identity:
-    """Who is using this session (set by ``gate`` at the start of every run)."""
-    return st.session_state.get(_IDENTITY) or local_identity()
+    """Who is using this session (set by ``gate`` at the start of every run). Should a page
+    run without it, it gets the local administrator only where there is no sign-in, else no
+    role at all."""
+    found = st.session_state.get(_IDENTITY)
+    if found is not None:
+        return found
+    return Identity("", None) if auth_configured() else local_identity()
 
 
 def account_box(lang: str) -> None:

@@ -120,6 +120,13 @@ def _persistent(widget, label: str, options, key: str, **kwargs):
     return st.session_state[key]
 
 
+def language_switch() -> str:
+    """The 中文 / English switch (in the sidebar, and on the screens before sign-in)."""
+    _init_language()
+    return _persistent(st.radio, t("sidebar_language", lang()), ["zh", "en"], "lang", horizontal=True,
+                       format_func=lambda code: {"zh": "中文", "en": "English"}[code])
+
+
 def sidebar() -> View:
     """Draw the shared sidebar and return the current view."""
     _init_language()
@@ -132,8 +139,7 @@ def sidebar() -> View:
 
     me = identity()
     with st.sidebar:
-        _persistent(st.radio, t("sidebar_language", lang()), ["zh", "en"], "lang", horizontal=True,
-                    format_func=lambda code: {"zh": "中文", "en": "English"}[code])
+        language_switch()
         account_box(lang())
         datasets = store.datasets()
         if not datasets:

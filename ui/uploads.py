@@ -4,7 +4,6 @@ session (``tmp/uploads/<session>/<upload>/``), removed when the session ends or 
 from __future__ import annotations
 
 import hashlib
-import re
 import shutil
 from pathlib import Path
 
@@ -24,12 +23,16 @@ def _session_id() -> str:
 def _session_active(session_id: str) -> bool:
     from streamlit.runtime import Runtime
 
-    return Runtime.exists() and Runtime.instance().is_active_session(session_id)
+    return Runtime.instance().is_active_session(session_id)
 
 
 def sweep_uploads() -> None:
-    """Remove the uploads of ended sessions and those older than an hour."""
-    tmpfiles.sweep(tmpfiles.scratch_dir(config.db_path()), session_active=_session_active)
+    """Remove the uploads of ended sessions and those older than an hour (without a running
+    server, as under a test harness, only the age counts: no session can be judged ended)."""
+    from streamlit.runtime import Runtime
+
+    tmpfiles.sweep(tmpfiles.scratch_dir(config.db_path()),
+                   session_active=_session_active if Runtime.exists() else None)
 
 
 def save_upload(uploaded) -> Path:
@@ -37,10 +40,8 @@ def save_upload(uploaded) -> Path:
     quote), into this session's upload folder; again if the sweep removed it meanwhile."""
     sweep_uploads()
     digest = hashlib.sha1(str(uploaded.file_id).encode()).hexdigest()[:16]
-    session = _session_id()  # (a UUID: the folder's name is what the sweep asks the runtime about)
-    if not re.fullmatch(r"[0-9a-f-]{8,64}", session):
-        session = hashlib.sha1(session.encode()).hexdigest()[:16]
-    folder = tmpfiles.scratch_dir(config.db_path()) / "uploads" / session / digest
+    # the session's id (a UUID) names the folder: it is what the sweep asks the runtime about
+    folder = tmpfiles.scratch_dir(config.db_path()) / "uploads" / _session_id() / digest
     path = folder / (Path(uploaded.name).name or "upload.csv")
     if not path.exists():
         folder.mkdir(parents=True, exist_ok=True)
