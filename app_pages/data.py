@@ -297,6 +297,7 @@ def attach_section() -> None:
         name = st.text_input(tr("upload_name"), key="attach_name").strip()
         mapping = st.text_area(tr("attach_mapping"), placeholder="customer_id=cust_no\norder_date=order_day",
                                help=tr("attach_mapping_help"))
+        date_format = st.selectbox(tr("upload_date_format"), DATE_FORMATS, format_func=labeller("date_format_"))
         replace = st.checkbox(tr("attach_replace"))
         go = st.form_submit_button(tr("attach_go"), type="primary")
     if not go:
@@ -307,13 +308,15 @@ def attach_section() -> None:
         with st.spinner(tr("attach_running")):
             report = service.attach_dataset(store, view.identity, name or table, table, "spark",
                                             parse_overrides([line for line in mapping.splitlines() if line.strip()]),
-                                            replace=replace)
+                                            replace=replace, date_format=None if date_format == "auto" else date_format)
     except Exception as failure:
         show_error(failure, view.lang)
         return
     st.success(tr("attach_done", dataset=escape_markdown(report.dataset), rows=format_count(report.rows),
                   customers=format_count(report.customers), revenue=money(report.revenue),
                   rejected=format_count(report.rejected)))
+    for line in report_details(report.to_json(), view.lang) + report_warnings(report.to_json(), view.lang):
+        st.caption(escape_markdown(line))
     select_dataset(store.find(report.dataset).id)
 
 

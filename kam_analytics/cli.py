@@ -83,7 +83,7 @@ def cmd_attach(args, store) -> int:
     from kam_analytics.ingest import parse_overrides
 
     report = service.attach_dataset(store, _me(), args.name, args.table, args.engine, parse_overrides(args.map),
-                                    replace=args.replace)
+                                    replace=args.replace, date_format=args.date_format)
     if args.json:
         print_json(report.to_json())
         return 0
@@ -92,6 +92,10 @@ def cmd_attach(args, store) -> int:
             customers=report.customers, revenue=f"{report.revenue:,.2f}", date_min=report.date_min,
             date_max=report.date_max))
     print(t("cli_mapping", lang, mapping=", ".join(f"{k} ← {v}" for k, v in report.mapping.items())))
+    from kam_analytics.ingest.report import report_details, report_warnings
+
+    for line in report_details(report.to_json(), lang) + report_warnings(report.to_json(), lang):
+        print(line)
     if report.rejected:
         print(t("cli_rejected", lang, rejected=report.rejected, reasons=", ".join(
             f"{t('reject_' + k, lang)}: {v}" for k, v in report.rejected_reasons.items())))
@@ -279,6 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
                  (["--table"], dict(required=True, metavar="TABLE",
                                     help="a catalog table (db.orders) or a path table (parquet.`/data/orders/`)")),
                  (["--map"], dict(action="append", metavar="CANONICAL=SOURCE", help="map a field to a column")),
+                 (["--date-format"], dict(metavar="FMT", help="for text dates: dmy, mdy, ymd or a strptime format")),
                  (["--replace"], dict(action="store_true", help="replace an existing dataset of that name")),
              ])
     _command(sub, "datasets", "list datasets", cmd_datasets, dataset=False, json_flag=True)

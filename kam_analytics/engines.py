@@ -118,7 +118,23 @@ def _backend_for(engine: str):
     raise EngineError("engine_unknown", engine=engine)
 
 
-_attached: dict[tuple[int, int], object] = {}
+_attached: dict[tuple, object] = {}
+ATTACHED_KEPT = 32  # expressions (and attribute tables) kept; the oldest go first
+
+
+def _attached_key(dataset, *what) -> tuple:
+    """A dataset version as the cache knows it: with its source, so two stores in one process
+    (or a dataset deleted and made again) never share an entry."""
+    import json
+
+    return (dataset.id, dataset.version, json.dumps(dataset.source, sort_keys=True), *what)
+
+
+def _remember(key: tuple, table) -> None:
+    with _lock:
+        _attached[key] = table
+        while len(_attached) > ATTACHED_KEPT:
+            _attached.pop(next(iter(_attached)))
 
 
 def attached(dataset):
@@ -126,28 +142,28 @@ def attached(dataset):
     the expression is built once per dataset version (reading happens per query)."""
     from kam_analytics.ingest.attach import attached_table
 
-    key = (dataset.id, dataset.version)
+    key = _attached_key(dataset)
     with _lock:
         table = _attached.get(key)
     if table is None:
         table = attached_table(_backend_for(dataset.engine), dataset.source)
-        with _lock:
-            _attached[key] = table
+        _remember(key, table)
     return table
 
 
 def attached_attributes(dataset, local):
     """The per-customer attributes of an attached dataset, copied to its engine once per
     version (one row per customer: small next to the lines). ``local``: the DuckDB table."""
-    key = (dataset.id, dataset.version, "attributes")
+    key = _attached_key(dataset, "attributes")
     with _lock:
         table = _attached.get(key)
     if table is None:
+        import hashlib
+
         backend = _backend_for(dataset.engine)
-        name = f"kam_attributes_{dataset.id}_{dataset.version}"
+        name = f"kam_attributes_{hashlib.sha1(repr(key).encode()).hexdigest()[:16]}"
         table = backend.create_table(name, local.to_pyarrow(), temp=True, overwrite=True)
-        with _lock:
-            _attached[key] = table
+        _remember(key, table)
     return table
 
 

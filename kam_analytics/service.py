@@ -341,7 +341,7 @@ def load_file(store, identity: Identity, path, dataset: str | None = None, repla
 
 
 def attach_dataset(store, identity: Identity, name: str, table: str, engine: str = "spark",
-                   overrides: dict[str, str] | None = None, replace: bool = False):
+                   overrides: dict[str, str] | None = None, replace: bool = False, date_format: str | None = None):
     """Register a table another engine reads as a dataset (``ingest.attach.attach_table``):
     editors and administrators, like a load."""
     from kam_analytics import engines
@@ -351,7 +351,7 @@ def attach_dataset(store, identity: Identity, name: str, table: str, engine: str
     if engine not in ENGINES:
         raise engines.EngineError("engine_unknown", engine=engine)
     return attach_table(store, engines.spark_backend(), engine, name, table, overrides, replace=replace,
-                        actor=identity.label)
+                        actor=identity.label, date_format=date_format)
 
 
 def attach_attributes(store, identity: Identity, dataset, path, **options):

@@ -171,8 +171,8 @@ def test_attach_refuses_what_it_cannot_use_and_changes_nothing(tmp_path, store):
     from kam_analytics.errors import KamError
 
     spark = engines.spark_session()
-    path = tmp_path / "text_dates.parquet"
-    spark.createDataFrame(pd.DataFrame({"customer_id": ["A"], "order_date": ["05/01/2024"], "amount": [1.0]})) \
+    path = tmp_path / "number_dates.parquet"
+    spark.createDataFrame(pd.DataFrame({"customer_id": ["A"], "order_date": [20240105], "amount": [1.0]})) \
         .write.parquet(str(path))
     with pytest.raises(KamError) as refused:
         service.attach_dataset(store, ME, "t", f"parquet.`{path}`")
@@ -191,3 +191,74 @@ def test_attach_refuses_what_it_cannot_use_and_changes_nothing(tmp_path, store):
         service.attach_dataset(store, ME, "t", "parquet.`/nonexistent/folder`")
     assert refused.value.key == "attach_table_unreadable"
     assert store.datasets() == []
+
+
+def _text_view(path, name: str) -> str:
+    """A CSV file as Spark reads it without types (every column text), as a temporary view."""
+    engines.spark_session().read.option("header", True).option("escape", '"').option("inferSchema", False) \
+        .csv(str(path)).createOrReplaceTempView(name)
+    return name
+
+
+@pytest.mark.parametrize("file", ["superstore.csv", "online_retail_sample.csv"])
+def test_text_columns_are_read_by_the_file_rules(file, shared_dataset_paths, store):
+    # the shared files as Spark reads a CSV (every column text: superstore's dates are
+    # '03/01/19', day first; online retail's '2011-10-06 16:20:00' with the amount from
+    # Quantity x UnitPrice): attached, they give what the file ingest gives on DuckDB
+    path = next(p for p in shared_dataset_paths if p.name == file)
+    loaded = service.load_file(store, ME, path, dataset="file")
+    attached = service.attach_dataset(store, ME, "spark", _text_view(path, file.split(".")[0] + "_text"))
+    assert attached.date_formats["order_date"] == loaded.date_formats["order_date"]
+    assert (attached.rows, attached.rejected, attached.customers) == (loaded.rows, loaded.rejected, loaded.customers)
+    assert attached.rejected_reasons == loaded.rejected_reasons
+    assert math.isclose(attached.revenue, loaded.revenue, rel_tol=1e-12)
+    assert (attached.date_min, attached.date_max) == (loaded.date_min, loaded.date_max)
+    file_side = service.customer_summary(store, service.Slice.of(store.dataset("file")))
+    spark_side = service.customer_summary(store, service.Slice.of(store.dataset("spark")))
+    same(spark_side, file_side, "customer summary")
+
+
+def test_text_dates_and_amounts_worked_by_hand(tmp_path, store):
+    # 6 lines: '2024/1/5', ' 2024/02/05 10:30' (padded, with a time), '2024年3月1日' is another
+    # family and unreadable here, an empty date, an amount 'abc' and '¥1,234.50' / '(12.50)' /
+    # '15%' read as 1234.50, -12.50 and 0.15
+    frame = pd.DataFrame({"客户编号": ["A", "A", "B", "C", "D", "E"],
+                          "订单日期": ["2024/1/5", " 2024/02/05 10:30", "2024年3月1日", "", "2024/03/01", "2024/03/02"],
+                          "销售额": ["¥1,234.50", "(12.50)", "100", "5", "abc", "15%"]})
+    path = tmp_path / "text.parquet"
+    engines.spark_session().createDataFrame(frame).write.parquet(str(path))
+    report = service.attach_dataset(store, ME, "t", f"parquet.`{path}`")
+    assert report.date_formats == {"order_date": "%Y/%m/%d"} and report.decimal_comma == []
+    assert (report.rows, report.rejected, report.source_rows) == (3, 3, 6)
+    assert report.rejected_reasons == {"date_unreadable": 1, "date_missing": 1, "amount_unreadable": 1}
+    lines = service.transactions(store, service.Slice.of(store.dataset("t"))).to_pandas().sort_values("order_date")
+    assert lines["customer_id"].tolist() == ["A", "A", "E"]
+    assert lines["order_date"].tolist() == [pd.Timestamp("2024-01-05"), pd.Timestamp("2024-02-05 10:30"),
+                                            pd.Timestamp("2024-03-02")]
+    assert [float(v) for v in lines["amount"]] == [1234.5, -12.5, 0.15]
+    rejects = store.rejected_rows(store.dataset("t")).sort_values("customer_id")
+    assert rejects["reason"].tolist() == ["date_unreadable", "date_missing", "amount_unreadable"]
+
+
+def test_day_month_order_is_asked_and_an_engine_difference_refuses(tmp_path, store):
+    from kam_analytics.errors import KamError
+
+    spark = engines.spark_session()
+    ambiguous = tmp_path / "ambiguous.parquet"
+    spark.createDataFrame(pd.DataFrame({"customer_id": ["A", "B"], "order_date": ["05/01/2024", "06/01/2024"],
+                                        "amount": ["1,5", "2,25"]})).write.parquet(str(ambiguous))
+    with pytest.raises(KamError) as refused:
+        service.attach_dataset(store, ME, "t", f"parquet.`{ambiguous}`")
+    assert refused.value.key == "date_ambiguous" and store.datasets() == []
+    report = service.attach_dataset(store, ME, "t", f"parquet.`{ambiguous}`", date_format="dmy")
+    assert report.date_formats == {"order_date": "%d/%m/%Y"} and report.decimal_comma == ["amount"]
+    assert (report.date_min, report.date_max, report.revenue) == ("2024-01-05 00:00:00", "2024-01-06 00:00:00", 3.75)
+    # two-digit years: the file rules read '95' as 1995, Spark as 2095 -> refused, nothing changed
+    two_digit = tmp_path / "two_digit.parquet"
+    spark.createDataFrame(pd.DataFrame({"customer_id": ["A"], "order_date": ["05/01/95"], "amount": ["1"]})) \
+        .write.parquet(str(two_digit))
+    with pytest.raises(KamError) as refused:
+        service.attach_dataset(store, ME, "t", f"parquet.`{two_digit}`", date_format="dmy", replace=True)
+    assert refused.value.key == "attach_reads_differently"
+    assert "'05/01/95'" in str(refused.value) and "1995-01-05" in str(refused.value) and "2095-01-05" in str(refused.value)
+    assert [(d.name, d.rows, d.revenue) for d in store.datasets()] == [("t", 2, 3.75)]

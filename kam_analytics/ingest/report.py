@@ -5,7 +5,8 @@ from kam_analytics.i18n import t
 
 
 def report_details(report: dict, lang: str) -> list[str]:
-    """How the encoding was decided and the row count both ways (file vs loaded + rejected)."""
+    """How the encoding was decided, the row count both ways (file vs loaded + rejected), the
+    date formats read and the columns read with a decimal comma."""
     lines = []
     if report.get("encoding_reason"):
         lines.append(t("report_encoding_reason", lang, reason=t("encoding_reason_" + report["encoding_reason"], lang)))
@@ -14,6 +15,11 @@ def report_details(report: dict, lang: str) -> list[str]:
                        records=f"{report['file_records']:,}", header=f"{report['header_records']:,}",
                        blank=f"{report['blank_rows']:,}", data=f"{report['data_rows']:,}",
                        rows=f"{report['rows']:,}", rejected=f"{report['rejected']:,}"))
+    if report.get("date_formats"):
+        lines.append(t("report_read_as", lang, formats=", ".join(
+            f"{t('field_' + c, lang)} {f}" for c, f in report["date_formats"].items())))
+    if report.get("decimal_comma"):
+        lines.append(t("report_decimal_comma", lang, columns=", ".join(report["decimal_comma"])))
     return lines
 
 
