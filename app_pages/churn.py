@@ -23,13 +23,17 @@ top = st.columns([1, 1, 2])
 horizon = top[0].number_input(tr("churn_horizon"), 14, 365, churn.HORIZON_DAYS, step=7, key="churn_horizon",
                               help=tr("churn_horizon_help"))
 scope = top[1].radio(tr("churn_scope"), ["key", "all"], format_func=labeller("churn_scope_"), key="churn_scope")
+listing = top[2].segmented_control(tr("churn_list_choice"), list(service.CHURN_LISTS), default="at_risk",
+                                   format_func=labeller("churn_list_"), key="churn_listing") or "at_risk"
 as_of = view.end
 with st.spinner(tr("computing")):
-    review = queries.churn_list(view.key, as_of, int(horizon), scope)
+    review = queries.churn_list(view.key, as_of, int(horizon), scope, listing)
 scored = review.scored
 if scored.table.empty:
     st.info(tr("empty_slice"))
     st.stop()
+st.caption(tr("churn_list_rule", multiple=churn.LAPSE_GAP_MULTIPLE, days=churn.LAPSE_MIN_DAYS,
+              horizon=max(churn.LAPSE_MIN_DAYS, int(horizon))))
 if scored.method == "rule":
     st.warning(tr(f"churn_rule_{scored.why or 'history_short'}", horizon=int(horizon)))
 if review.fallback:
@@ -39,19 +43,33 @@ names = dict(zip(table["customer_id"], table["name"])) if "name" in table else {
 
 cols = st.columns(4)
 cols[0].metric(tr("churn_accounts"), format_count(len(table)))
-high = table[table["risk"] >= 0.5]
-cols[1].metric(tr("churn_high_risk"), format_count(len(high)), help=tr("churn_high_risk_help"))
-cols[2].metric(tr("churn_revenue_at_risk"), money(table["revenue_at_risk"].sum()), help=tr("churn_revenue_at_risk_help"))
-cols[3].metric(tr("churn_method"), tr(f"churn_method_{scored.method}"))
+if listing == "lapsed":
+    cols[1].metric(tr("churn_revenue_last_year"), money(table["revenue_last_year"].sum()),
+                   help=tr("churn_revenue_last_year_help"))
+else:
+    high = table[table["risk"] >= 0.5]
+    cols[1].metric(tr("churn_high_risk"), format_count(len(high)), help=tr("churn_high_risk_help"))
+    cols[2].metric(tr("churn_expected_revenue"), money(table["expected_revenue"].sum()),
+                   help=tr("churn_expected_revenue_help", horizon=int(horizon)))
+    cols[3].metric(tr("churn_revenue_at_risk"), money(table["revenue_at_risk"].sum()),
+                   help=tr("churn_revenue_at_risk_help", horizon=int(horizon)))
+st.caption(tr("churn_method_line", method=tr(f"churn_method_{scored.method}"),
+              calibration=tr(f"churn_calibration_{scored.calibration or 'none'}")))
 
 
 def list_section(view, table):
-    data = tables.churn_list(table, view.lang)
+    if table.empty:
+        st.info(tr(f"churn_list_empty_{listing}"))
+        return
+    data = tables.churn_list(table, view.lang, listing)
     clickable_table(data, "churn_list", {
-        tr("churn_risk"): st.column_config.ProgressColumn(tr("churn_risk"), min_value=0, max_value=1, format="percent"),
-        tr("churn_revenue_at_risk"): st.column_config.NumberColumn(format="localized")})
-    download_buttons(data.rename(columns={tr("col_customer_id"): "customer_id"}), f"{view.dataset.name}-churn", "churn",
-                     tr("churn_download_csv"), tr("churn_download_xlsx"))
+        tr("churn_risk"): st.column_config.ProgressColumn(tr("churn_risk"), min_value=0, max_value=1, format="percent")})
+    download_buttons(data.rename(columns={tr("col_customer_id"): "customer_id"}), f"{view.dataset.name}-churn-{listing}",
+                     "churn", tr("churn_download_csv"), tr("churn_download_xlsx"))
+    for by in ("owner", "region"):
+        if listing != "lapsed" and by in table:
+            st.caption(tr("churn_totals_by", field=tr(f"field_{by}")))
+            st.dataframe(tables.churn_totals(table, by, view.lang), hide_index=True)
 
 
 def model_card_section():
@@ -63,16 +81,32 @@ def model_card_section():
         st.info(tr("churn_card_none"))
         return
     rows = pd.DataFrame({
-        tr("churn_card_method"): [tr(f"churn_method_{result.method}"), tr("churn_baseline_recency"), tr("churn_baseline_bgnbd")],
-        "ROC AUC": [result.auc, result.baseline_recency_auc, result.baseline_bgnbd_auc],
+        tr("churn_card_method"): [tr(f"churn_method_{result.method}"), tr("churn_baseline_recency"),
+                                  tr("churn_baseline_bgnbd"), tr("churn_baseline_rule"), tr("churn_baseline_rate")],
+        "ROC AUC": [result.auc, result.baseline_recency_auc, result.baseline_bgnbd_auc, None, None],
+        tr("churn_brier"): [result.brier, None, None, result.brier_rule, result.brier_base_rate],
     })
-    st.dataframe(rows, hide_index=True, column_config={"ROC AUC": st.column_config.NumberColumn(format="%.3f")})
+    st.dataframe(rows, hide_index=True, column_config={
+        "ROC AUC": st.column_config.NumberColumn(format="%.3f"),
+        tr("churn_brier"): st.column_config.NumberColumn(format="%.3f", help=tr("churn_brier_help"))})
     st.caption(tr("churn_card_precision", p10=format_share(result.precision_at_10pct),
                   p20=format_share(result.precision_at_20pct), rate=format_share(result.lapse_rate),
                   accounts=format_count(result.accounts)))
     best_baseline = max(v for v in (result.baseline_recency_auc, result.baseline_bgnbd_auc) if v is not None)
     if result.auc < 0.55 or result.auc <= best_baseline:
         st.warning(tr("churn_card_no_skill"))
+    st.markdown(f"**{tr('churn_card_calibration')}** " + tr(f"churn_calibration_{result.calibration or 'none'}"))
+    if result.reliability:
+        st.plotly_chart(charts.reliability(result.reliability, view.lang), config={"displayModeBar": False})
+        band = min(result.reliability, key=lambda b: (abs((b["low"] + b["high"]) / 2 - 0.7), -b["accounts"]))
+        st.caption(tr("churn_card_meaning", low=format_share(band["low"], 0), high=format_share(band["high"], 0),
+                      accounts=format_count(band["accounts"]), lapsed=format_share(band["lapsed"], 0), replay=str(replay)))
+    check = result.revenue or {}
+    if check.get("wape") is not None:
+        st.markdown(f"**{tr('churn_card_revenue')}** " + tr(
+            "churn_card_revenue_text", accounts=format_count(check["accounts"]), wape=format_share(check["wape"], 0),
+            bias=("+" if check["bias"] >= 0 else "−") + format_share(abs(check["bias"]), 0),
+            in_range=format_share(check["in_range"], 0)))
 
 
 def followup_section():

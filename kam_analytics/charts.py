@@ -207,3 +207,23 @@ def retention_heatmap(retention: pd.DataFrame, lang: str) -> go.Figure:
     fig.update_layout(title=t("churn_retention_chart", lang), xaxis_title=t("churn_retention_k", lang),
                       yaxis_title=t("churn_retention_cohort", lang), height=420, margin=_MARGIN)
     return fig
+
+
+def reliability(bins: list[dict], lang: str) -> go.Figure:
+    """Predicted risk against the share that lapsed, per risk band (``calibration.reliability``):
+    a calibrated model keeps its points on the diagonal; the bars count the accounts."""
+    predicted = [b["predicted"] for b in bins]
+    fig = go.Figure()
+    fig.add_bar(x=predicted, y=[b["accounts"] for b in bins], name=t("churn_reliability_accounts", lang),
+                yaxis="y2", opacity=0.25, width=0.08, hovertemplate="%{y}<extra></extra>")
+    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "grey"},
+                    name=t("churn_reliability_perfect", lang), hoverinfo="skip")
+    fig.add_scatter(x=predicted, y=[b["lapsed"] for b in bins], mode="lines+markers",
+                    name=t("churn_reliability_observed", lang), hovertemplate="%{x:.0%} → %{y:.0%}<extra></extra>")
+    fig.update_layout(title=t("churn_reliability_chart", lang), xaxis_title=t("churn_reliability_x", lang),
+                      yaxis_title=t("churn_reliability_y", lang), height=380, margin=_MARGIN,
+                      xaxis={"range": [0, 1], "tickformat": ".0%"}, yaxis={"range": [0, 1], "tickformat": ".0%"},
+                      yaxis2={"overlaying": "y", "side": "right", "showgrid": False, "rangemode": "tozero",
+                              "title": t("churn_reliability_accounts", lang)},
+                      legend={"orientation": "h", "y": -0.2})
+    return fig

@@ -181,7 +181,7 @@ def cmd_rfm(args, store) -> int:
 
 def cmd_churn(args, store) -> int:
     _, data_slice = _slice(store, args)
-    churn = service.churn_list(store, data_slice, args.as_of, args.horizon, args.scope)
+    churn = service.churn_list(store, data_slice, args.as_of, args.horizon, args.scope, listing=args.list)
     return _write(service.churn_export(churn, "en"), args.out)
 
 
@@ -299,7 +299,9 @@ def build_parser() -> argparse.ArgumentParser:
     _command(sub, "rfm", "RFM scores, segments and clusters per customer", cmd_rfm, as_of="optional", out=True,
              extra=[(["--k"], dict(type=_k, default="auto", metavar="auto|N"))])
     _command(sub, "churn", "lapse risk of key accounts (or all) with reasons", cmd_churn, as_of="required", out=True,
-             extra=[horizon, (["--scope"], dict(choices=["key", "all"], default="key", metavar="key|all"))])
+             extra=[horizon, (["--scope"], dict(choices=["key", "all"], default="key", metavar="key|all")),
+                    (["--list"], dict(choices=list(service.CHURN_LISTS), default="at_risk", metavar="|".join(service.CHURN_LISTS),
+                                      help="at_risk: still active, by risk; lapsed: silent by their own rhythm; all"))])
     _command(sub, "followup", "record a follow-up of an account (the churn page's form)", cmd_followup, extra=[
         (["--customer"], dict(required=True, metavar="ID")),
         (["--status"], dict(required=True, choices=list(FOLLOWUP_STATUSES), metavar="|".join(FOLLOWUP_STATUSES))),

@@ -269,9 +269,13 @@ def rfm_segments(store, data_slice: Slice, as_of, n_clusters="auto"):
 class ChurnList:
     """The accounts a churn review looks at, highest risk first.
 
-    ``table``: customer_id, name (when known), risk, rank (1 = highest risk within the list),
-    revenue_at_risk, reasons (list of reason dicts, ``churn.reason_text`` words them), last,
-    typical_gap_days, status (the latest follow-up status, '' when none);
+    ``table``: customer_id, name (when known), risk, rank (1 = first within the list), status
+    ('at_risk' or 'lapsed', ``churn.lapse_status``), expected_revenue (with expected_low and
+    expected_high) and revenue_at_risk (``analytics.expected_revenue``), reasons (list of
+    reason dicts, ``churn.reason_text`` words them), last, typical_gap_days,
+    revenue_last_year (lapsed accounts: the 365 days up to the last order), followup (the
+    latest follow-up status, '' when none), followups (how many), followup_at (the latest's
+    time), region and owner (the most frequent on the account's lines, when the data has them);
     ``scored``: the whole ``churn.Scored`` result (method, why, training rows);
     ``fallback``: the key-account rule selected nobody, so the top 20% by revenue are watched."""
 
@@ -280,38 +284,67 @@ class ChurnList:
     fallback: bool
 
 
+CHURN_LISTS = ("at_risk", "lapsed", "all")
+
+
 def churn_list(store, data_slice: Slice, as_of, horizon_days: int, scope: str = "key",
-               scored=None, card=None, summary: pd.DataFrame | None = None) -> ChurnList:
+               scored=None, card=None, summary: pd.DataFrame | None = None, listing: str = "at_risk") -> ChurnList:
     """Lapse risk of the key accounts (``scope='key'``: the default scorecard's list, else the
     top 20% by revenue, ``accounts.watched_ids``) or of every active account (``'all'``), with
-    names (from the per-customer summary as of ``as_of``) and the latest follow-up status.
-    ``scored``, ``card`` and ``summary`` may be passed when at hand (the pages cache them)."""
+    names (from the per-customer summary as of ``as_of``) and the follow-ups. ``listing``:
+    'at_risk' (still active, highest risk first: the list to prevent), 'lapsed' (already
+    silent by their own rhythm, most revenue in their last active year first: the list to win
+    back; ties by customer_id) or 'all' (by risk). ``scored``, ``card`` and ``summary`` may be
+    passed when at hand (the pages cache them)."""
     from kam_analytics.analytics import accounts, churn
 
     dataset = dataset_of(store, data_slice)
     if scored is None:
         scored = churn.score_accounts(transactions(store, data_slice), as_of, horizon_days)
+    if listing not in CHURN_LISTS:
+        raise ValueError(listing)
     table = scored.table.copy()
     fallback = False
     if scope == "key" and not table.empty:
         card = card if card is not None else scorecard(store, data_slice, as_of)
         key_ids, fallback = accounts.watched_ids(card)
         table = table[table["customer_id"].isin(key_ids)].copy()
-        table["rank"] = range(1, len(table) + 1)
+    if listing != "all":
+        table = table[table["status"] == listing].copy()
+    table["revenue_last_year"] = float("nan")
+    lapsed = table["status"] == "lapsed"
+    if lapsed.any():
+        before = churn.last_active_year(transactions(store, data_slice), as_of, table.loc[lapsed, "customer_id"])
+        table.loc[lapsed, "revenue_last_year"] = table.loc[lapsed, "customer_id"].map(
+            dict(zip(before["customer_id"], before["revenue_last_year"]))).astype(float)
+    if listing == "lapsed":
+        table = table.sort_values(["revenue_last_year", "customer_id"], ascending=[False, True], kind="mergesort")
+    table["rank"] = range(1, len(table) + 1)
+    for column in ("region", "owner"):
+        if not table.empty and column in transactions(store, data_slice).columns:
+            lines = transactions(store, data_slice)
+            common = churn.most_frequent(lines, "customer_id", column).to_pandas()
+            table[column] = table["customer_id"].map(dict(zip(common["customer_id"], common[column])))
     if summary is None:
         import pandas as pd
 
         summary = customer_summary(store, data_slice, as_of) if not table.empty else pd.DataFrame()
     if "name" in summary:
         table["name"] = table["customer_id"].map(dict(zip(summary["customer_id"], summary["name"])))
-    latest = store.latest_statuses(dataset)
-    table["status"] = [latest.get(c, "") for c in table["customer_id"]]
+    history = store.followups(dataset)
+    newest = history.drop_duplicates("customer_id")  # newest first
+    table["followup"] = table["customer_id"].map(dict(zip(newest["customer_id"], newest["status"]))).fillna("")
+    table["followup_at"] = table["customer_id"].map(dict(zip(newest["customer_id"], newest["created_at"])))
+    table["followups"] = table["customer_id"].map(history["customer_id"].value_counts()).fillna(0).astype(int)
     return ChurnList(table.reset_index(drop=True), scored, fallback)
 
 
 def churn_export(churn: ChurnList, lang: str = "en") -> pd.DataFrame:
     """The ``churn --out`` rows: customer_id, name, risk, rank, revenue_at_risk, reasons
-    (worded, joined with the language's list separator), last_order, typical_gap_days, status."""
+    (worded, joined with the language's list separator), last_order, typical_gap_days,
+    followup (the latest follow-up status; the column was called status before the lists),
+    status (at_risk or lapsed), expected_revenue, expected_low, expected_high,
+    revenue_last_year (lapsed accounts)."""
     import pandas as pd
 
     from kam_analytics.analytics.churn import reason_text
@@ -323,7 +356,9 @@ def churn_export(churn: ChurnList, lang: str = "en") -> pd.DataFrame:
         "risk": t["risk"].round(4), "rank": t["rank"], "revenue_at_risk": t["revenue_at_risk"].round(2),
         "reasons": [join_list([reason_text(r, lang) for r in rs], lang, sentences=True) for rs in t["reasons"]],
         "last_order": pd.to_datetime(t["last"]).dt.date.astype(str), "typical_gap_days": t["typical_gap_days"].round(1),
-        "status": t["status"],
+        "followup": t["followup"], "status": t["status"], "expected_revenue": t["expected_revenue"].round(2),
+        "expected_low": t["expected_low"].round(2), "expected_high": t["expected_high"].round(2),
+        "revenue_last_year": t["revenue_last_year"].round(2),
     })
 
 

@@ -57,6 +57,9 @@ BUILT: dict[tuple[str, str], list[str]] = {
     ("count_method_", ""): ["byte scan", "csv module", "line count", "sheet rows", "parquet metadata"],
     # labeller("prefix_") over the options of a widget
     ("churn_scope_", ""): ["key", "all"],
+    ("churn_list_", ""): ["at_risk", "lapsed", "all"],
+    ("churn_list_empty_", ""): ["at_risk", "lapsed", "all"],
+    ("churn_calibration_", ""): ["isotonic", "sigmoid", "none"],
     ("date_format_", ""): ["auto", "dmy", "mdy", "ymd"],
     ("ka_freq_", ""): ["quarter", "half", "year"],
     ("ka_preset_", ""): ["saved", *accounts.PRESETS],

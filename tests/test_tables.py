@@ -14,17 +14,42 @@ def test_flags_named_and_listed_in_the_language():
     assert tables.flag_text("", "zh") == ""
 
 
-def test_churn_list_in_both_languages():
-    rows = pd.DataFrame({
-        "customer_id": ["C1", "C2"], "name": ["甲公司", None], "risk": [0.9, 0.2], "revenue_at_risk": [900.0, 20.0],
+def _churn_rows() -> pd.DataFrame:
+    return pd.DataFrame({
+        "customer_id": ["C1", "C2"], "name": ["甲公司", None], "risk": [0.9, 0.2],
+        "expected_revenue": [12_345.6, 100.0], "expected_low": [8_000.0, 0.0], "expected_high": [15_000.0, 250.0],
+        "revenue_at_risk": [11_111.04, 20.0],
         "reasons": [[{"reason": "silent", "days": 120}, {"reason": "overdue", "days": 120, "gap": 30}], []],
-        "last": pd.to_datetime(["2024-01-02", "2024-03-04"]), "status": ["contacted", ""],
+        "last": pd.to_datetime(["2024-01-02", "2024-03-04"]), "recency_days": [120, 200],
+        "typical_gap_days": [30.4, None], "revenue_last_year": [56_789.0, 10.0],
+        "followup": ["contacted", ""], "followups": [2, 0],
+        "followup_at": [pd.Timestamp("2026-11-20 10:00"), None], "region": ["华东", None],
     })
+
+
+def test_churn_list_in_both_languages():
+    rows = _churn_rows()
     zh = tables.churn_list(rows, "zh")
-    assert list(zh.columns) == ["客户编号", "名称", "流失风险", "风险销售额", "原因", "最近下单", "跟进状态"]
+    assert list(zh.columns) == ["客户编号", "名称", "流失风险", "预期收入", "风险销售额", "原因", "最近下单", "跟进记录"]
     assert list(zh["名称"]) == ["甲公司", ""]
+    # 万 from 10,000 up; the range is the Poisson band, written after the expectation
+    assert list(zh["预期收入"]) == ["1.2万（8,000–1.5万）", "100（0.00–250）"]
+    assert list(zh["风险销售额"]) == ["1.1万", "20.00"]
     assert "；" in zh["原因"][0] and zh["原因"][1] == ""
     assert list(zh["最近下单"]) == [dt.date(2024, 1, 2), dt.date(2024, 3, 4)]
-    assert list(zh["跟进状态"]) == ["已联系", ""]
+    assert list(zh["跟进记录"]) == ["2 · 已联系 2026-11-20", ""]
     en = tables.churn_list(rows, "en")
-    assert "; " in en.iloc[0, 4] and list(en.iloc[:, 2]) == [0.9, 0.2]
+    assert "; " in en.iloc[0, 5] and list(en.iloc[:, 2]) == [0.9, 0.2]
+    assert list(en["Expected revenue"]) == ["12.3K (8.0K–15.0K)", "100 (0.00–250)"]
+    assert list(en["Revenue at risk"]) == ["11.1K", "20.00"]
+
+
+def test_win_back_list_and_totals():
+    rows = _churn_rows()
+    zh = tables.churn_list(rows, "zh", "lapsed")
+    assert list(zh.columns) == ["客户编号", "名称", "最近下单", "未下单天数", "通常间隔（天）", "最后活跃一年收入", "跟进记录"]
+    assert list(zh["未下单天数"]) == [120, 200] and zh["通常间隔（天）"].tolist()[0] == 30
+    assert pd.isna(zh["通常间隔（天）"].tolist()[1]) and list(zh["最后活跃一年收入"]) == ["5.7万", "10.00"]
+    totals = tables.churn_totals(rows, "region", "en")
+    assert totals.iloc[:, 0].tolist() == ["华东", "—"]  # the larger revenue at risk first; no region: '—'
+    assert totals["Revenue at risk"].tolist() == ["11.1K", "20.00"] and totals.iloc[:, 1].tolist() == [1, 1]

@@ -105,12 +105,12 @@ def churn_scored(key: Slice, as_of, horizon: int):
     return churn.score_accounts(_table(key), as_of, horizon)
 
 
-def churn_list(key: Slice, as_of, horizon: int, scope: str):
+def churn_list(key: Slice, as_of, horizon: int, scope: str, listing: str = "at_risk"):
     """The churn review list (``service.churn_list``) on the cached scores and scorecard;
-    statuses are read fresh, so a follow-up shows at once."""
+    follow-ups are read fresh, so a new one shows at once."""
     return service.churn_list(get_store(), key, as_of, horizon, scope, scored=churn_scored(key, as_of, horizon),
                               card=default_scorecard(key, as_of) if scope == "key" else None,
-                              summary=customer_summary(key) if key.end == as_of else None)
+                              summary=customer_summary(key) if key.end == as_of else None, listing=listing)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from kam_analytics.analytics.churn import reason_text
-from kam_analytics.i18n import join_list, t
+from kam_analytics.i18n import format_amount, join_list, t
 
 
 def flag_text(flags: str, lang: str) -> str:
@@ -15,20 +15,52 @@ def flag_text(flags: str, lang: str) -> str:
     return join_list([t(f"flag_name_{flag}", lang) for flag in str(flags).split(";") if flag], lang)
 
 
-def churn_list(table: pd.DataFrame, lang: str) -> pd.DataFrame:
-    """The churn review list (``service.churn_list`` rows) as the page shows it: id, name,
-    risk, revenue at risk, reasons in words, last order, latest follow-up status."""
+def _followups(table: pd.DataFrame, lang: str) -> list[str]:
+    """'2 · contacted 2026-11-20' (how many follow-ups, the latest status and day); '' when none."""
+    out = []
+    for count, status, when in zip(table["followups"], table["followup"], table["followup_at"]):
+        out.append(f"{count} · {t(f'status_{status}', lang)} {pd.Timestamp(when).date()}" if count else "")
+    return out
+
+
+def churn_list(table: pd.DataFrame, lang: str, listing: str = "at_risk") -> pd.DataFrame:
+    """The churn review list (``service.churn_list`` rows) as the page shows it. To prevent
+    ('at_risk', 'all'): id, name, risk, expected revenue with its range, revenue at risk,
+    reasons in words, last order, follow-ups. To win back ('lapsed'): id, name, last order,
+    days silent, usual gap, revenue in the last active year, follow-ups. Money as text in the
+    language's units (万/亿, K/M)."""
     names = table["name"] if "name" in table else pd.Series([None] * len(table), index=table.index)
-    return pd.DataFrame({
-        t("col_customer_id", lang): table["customer_id"],
-        t("col_name", lang): names.fillna("").astype(str) if len(table) else names,
-        t("churn_risk", lang): table["risk"],
-        t("churn_revenue_at_risk", lang): table["revenue_at_risk"],
-        t("churn_reasons", lang): [join_list([reason_text(r, lang) for r in rs], lang, sentences=True)
-                                   for rs in table["reasons"]],
-        t("col_last_order", lang): pd.to_datetime(table["last"]).dt.date,
-        t("churn_status", lang): table["status"].map(lambda status: t(f"status_{status}", lang) if status else ""),
-    })
+    data = {t("col_customer_id", lang): table["customer_id"],
+            t("col_name", lang): names.fillna("").astype(str) if len(table) else names}
+    if listing == "lapsed":
+        data[t("col_last_order", lang)] = pd.to_datetime(table["last"]).dt.date
+        data[t("churn_days_silent", lang)] = table["recency_days"].astype(int)
+        data[t("churn_usual_gap", lang)] = table["typical_gap_days"].round(0)
+        data[t("churn_revenue_last_year", lang)] = [format_amount(v, lang) for v in table["revenue_last_year"]]
+    else:
+        data[t("churn_risk", lang)] = table["risk"]
+        data[t("churn_expected_revenue", lang)] = [
+            t("churn_expected_range", lang, value=format_amount(v, lang), low=format_amount(lo, lang),
+              high=format_amount(hi, lang))
+            for v, lo, hi in zip(table["expected_revenue"], table["expected_low"], table["expected_high"])]
+        data[t("churn_revenue_at_risk", lang)] = [format_amount(v, lang) for v in table["revenue_at_risk"]]
+        data[t("churn_reasons", lang)] = [join_list([reason_text(r, lang) for r in rs], lang, sentences=True)
+                                          for rs in table["reasons"]]
+        data[t("col_last_order", lang)] = pd.to_datetime(table["last"]).dt.date
+    data[t("churn_followups", lang)] = _followups(table, lang)
+    return pd.DataFrame(data)
+
+
+def churn_totals(table: pd.DataFrame, by: str, lang: str) -> pd.DataFrame:
+    """Accounts, expected revenue and revenue at risk per ``by`` (owner or region; accounts
+    without one under '—'), largest revenue at risk first, money as text."""
+    keys = table[by].fillna("—").astype(str)
+    grouped = table.assign(_by=keys).groupby("_by").agg(
+        accounts=("customer_id", "count"), expected=("expected_revenue", "sum"), at_risk=("revenue_at_risk", "sum"))
+    grouped = grouped.reset_index().sort_values(["at_risk", "_by"], ascending=[False, True], kind="mergesort")
+    return pd.DataFrame({t(f"field_{by}", lang): grouped["_by"], t("churn_accounts", lang): grouped["accounts"],
+                         t("churn_expected_revenue", lang): [format_amount(v, lang) for v in grouped["expected"]],
+                         t("churn_revenue_at_risk", lang): [format_amount(v, lang) for v in grouped["at_risk"]]})
 
 
 def key_account_list(shown: pd.DataFrame, criteria: list[str], lang: str) -> pd.DataFrame:

@@ -4,6 +4,8 @@ and a backtest against two baselines.
 
 An account *lapses* when it places no order in the ``horizon`` days after the as-of date.
 The accounts considered at a snapshot are the customers with an order in the year before it.
+Of those, an account has *already lapsed* (``lapse_status``) when its silence is long by its
+own rhythm; the others are *at risk* in the measure the model gives.
 """
 from __future__ import annotations
 
@@ -25,6 +27,9 @@ MAX_SNAPSHOTS = 12            # the most recent ones: older behaviour says less 
 MAX_ACCOUNTS_PER_SNAPSHOT = 50_000  # a fixed random sample beyond that keeps training under a minute
 MIN_TRAINING_ROWS = 200
 MIN_CLASS_ROWS = 20
+LAPSE_GAP_MULTIPLE = 3        # already lapsed: silent more than 3× its usual gap …
+LAPSE_MIN_DAYS = 60           # … and more than 60 days (without a rhythm: more than the horizon too)
+CALIBRATION_SHARE = 0.25      # the most recent quarter of the training snapshots (at least 2) calibrate
 
 OPTIONAL_FEATURES = ["discount_recent", "days_late", "breadth_trend"]  # when the data has them
 FEATURES = ["recency_days", "frequency", "monetary", "tenure_days", "typical_gap_days", "overdue_ratio",
@@ -50,7 +55,8 @@ def snapshot_features(table: ibis.Table, as_of, window_days: int = WINDOW_DAYS,
     transactions dated on or before ``as_of`` only (the end of that day).
 
     recency_days: days from the last order to as_of; frequency: orders started by as_of
-    (``order_starts``; pass ``orders`` to reuse one across snapshots); monetary: net revenue;
+    (``order_starts``; pass ``orders`` to reuse one across snapshots), orders_year: those started
+    in the ``active_days``; monetary: net revenue; revenue_year: net revenue in the ``active_days``;
     tenure_days: days since the first order;
     typical_gap_days: (last − first order) / (orders − 1), None with one order;
     overdue_ratio: recency / typical gap (how late the next order is against the account's
@@ -92,12 +98,12 @@ def snapshot_features(table: ibis.Table, as_of, window_days: int = WINDOW_DAYS,
     o = orders if orders is not None else order_starts(table)
     o = o.filter(o.started <= end)
     counts = o.group_by("customer_id").aggregate(
-        frequency=o.count(), orders_recent=o.count(where=o.started >= recent),
+        frequency=o.count(), orders_year=o.count(where=o.started >= year), orders_recent=o.count(where=o.started >= recent),
         orders_prior=o.count(where=(o.started >= prior) & (o.started < recent)))
     joined = money.join(counts, money.customer_id == counts.customer_id).select(
-        money, counts.frequency, counts.orders_recent, counts.orders_prior)
+        money, counts.frequency, counts.orders_year, counts.orders_recent, counts.orders_prior)
     out = joined.to_pandas().sort_values("customer_id", kind="mergesort").reset_index(drop=True)
-    for column in ("orders_recent", "orders_prior", "revenue_recent", "revenue_prior"):
+    for column in ("orders_year", "orders_recent", "orders_prior", "revenue_recent", "revenue_prior"):
         out[column] = out[column].fillna(0)
     out["recency_days"] = (day - pd.to_datetime(out["last"]).dt.normalize()).dt.days
     out["tenure_days"] = (day - pd.to_datetime(out["first"]).dt.normalize()).dt.days
@@ -170,6 +176,19 @@ def feature_columns(frame: pd.DataFrame) -> list[str]:
     return FEATURES + [c for c in OPTIONAL_FEATURES if c in frame]
 
 
+def lapse_status(features: pd.DataFrame, horizon_days: int = HORIZON_DAYS) -> pd.Series:
+    """'lapsed' when the account has been silent longer than ``LAPSE_GAP_MULTIPLE`` × its usual
+    gap between orders (``typical_gap_days``) and longer than ``LAPSE_MIN_DAYS``; an account
+    with a single order (no usual gap) when silent longer than both ``LAPSE_MIN_DAYS`` and the
+    horizon. Otherwise 'at_risk' (still active; the model measures how much). Equal to the
+    limit is not longer than it."""
+    recency = features["recency_days"].astype(float)
+    gap = features["typical_gap_days"].astype(float)
+    limit = np.where(gap.notna(), np.maximum(LAPSE_GAP_MULTIPLE * gap.fillna(0), LAPSE_MIN_DAYS),
+                     max(LAPSE_MIN_DAYS, horizon_days))
+    return pd.Series(np.where(recency > limit, "lapsed", "at_risk"), index=features.index)
+
+
 def rule_score(features: pd.DataFrame) -> pd.Series:
     """The transparent fallback risk (0–1) when history is too short to train: how overdue the
     account is against its own rhythm (or 90 days without one), squashed by x / (1 + x)."""
@@ -234,6 +253,12 @@ class Backtest:
     baseline_recency_auc: float | None
     baseline_bgnbd_auc: float | None
     method: str
+    brier: float | None = None  # of the risk (calibration.brier)
+    brier_rule: float | None = None  # of the rule score read as a probability
+    brier_base_rate: float | None = None  # always saying the training lapse rate
+    calibration: str | None = None
+    reliability: list = None  # calibration.reliability bins of the risk
+    revenue: dict = None  # expected_revenue.revenue_check for the accounts that stayed
 
     def to_json(self) -> dict:
         from dataclasses import asdict
@@ -243,7 +268,8 @@ class Backtest:
 
 @dataclass
 class Scored:
-    """Accounts scored at ``as_of``: ``table`` (features, risk, rank, reasons), and whether a
+    """Accounts scored at ``as_of``: ``table`` (features, score, risk, rank, status, expected
+    revenue and its range, revenue_at_risk, reasons), and whether a
     trained model or the rule score made them (``method``: 'model' or 'rule', with ``why``
     when the rule was used)."""
 
@@ -253,45 +279,100 @@ class Scored:
     method: str
     why: str | None = None
     training_rows: int = 0
+    calibration: str | None = None  # 'isotonic' or 'sigmoid' when the risk is calibrated
+
+
+@dataclass
+class Trained:
+    """The classifier (``score``: its raw output, which ranks) and, when the training history
+    allowed, the calibrator fitted on the held-out most recent snapshots (``risk``: the
+    calibrated probability). ``calibration_brier``: each method's two-fold Brier score there."""
+
+    model: object
+    calibrator: object | None
+    calibration_brier: dict
+    training_rows: int
+    calibration_rows: int
+
+    def score(self, features: pd.DataFrame) -> np.ndarray:
+        return self.model.predict_proba(features[list(self.model.feature_names_in_)].astype("float64"))[:, 1]
+
+    def risk(self, scores: np.ndarray) -> np.ndarray:
+        return self.calibrator.transform(scores) if self.calibrator is not None else scores
+
+
+def _enough(labels: pd.Series) -> str | None:
+    """Why a set of labels cannot train or calibrate (None: it can)."""
+    positives = int(labels.sum())
+    if len(labels) < MIN_TRAINING_ROWS:
+        return "history_short"
+    if min(positives, len(labels) - positives) < MIN_CLASS_ROWS:
+        return "labels_few"
+    return None
 
 
 def _train(table, first, as_of, horizon_days):
+    """(Trained or None, why not, training rows). The classifier learns from the older
+    snapshots; the most recent ``CALIBRATION_SHARE`` of them (at least 2) calibrate it when
+    both parts are large enough, otherwise it learns from all and is not calibrated."""
+    from kam_analytics.models import calibration
     from kam_analytics.models.churn import ChurnClassifier
 
     train = training_set(table, first, as_of, horizon_days)
-    positives = int(train["lapsed"].sum()) if len(train) else 0
-    negatives = len(train) - positives
-    if len(train) < MIN_TRAINING_ROWS:
-        return None, "history_short", len(train)
-    if min(positives, negatives) < MIN_CLASS_ROWS:
-        return None, "labels_few", len(train)
-    # fitted on a frame, the model keeps the columns it learned from (``feature_names_in_``)
-    model = ChurnClassifier().fit(train[feature_columns(train)].astype("float64"), train["lapsed"].to_numpy(dtype=int))
-    return model, None, len(train)
+    why = _enough(train["lapsed"]) if len(train) else "history_short"
+    if why:
+        return None, why, len(train)
+
+    def fit(part):  # fitted on a frame, the model keeps its columns (``feature_names_in_``)
+        return ChurnClassifier().fit(part[feature_columns(part)].astype("float64"), part["lapsed"].to_numpy(dtype=int))
+
+    snaps = sorted(train["as_of"].unique())
+    held_count = max(2, int(np.ceil(len(snaps) * CALIBRATION_SHARE)))
+    if len(snaps) >= held_count + 2:
+        held = train["as_of"].isin(snaps[-held_count:]).to_numpy()
+        older, recent = train[~held], train[held]
+        if _enough(older["lapsed"]) is None and _enough(recent["lapsed"]) is None:
+            trained = Trained(fit(older), None, {}, len(older), len(recent))
+            calibrator, scores = calibration.choose(trained.score(recent), recent["lapsed"].to_numpy(dtype=int),
+                                                    recent["as_of"].to_numpy())
+            trained.calibrator, trained.calibration_brier = calibrator, scores
+            return trained, None, len(train)
+    return Trained(fit(train), None, {}, len(train), 0), None, len(train)
 
 
 def score_accounts(table: ibis.Table, as_of, horizon_days: int = HORIZON_DAYS) -> Scored:
-    """Risk for every account active at ``as_of`` (see ``snapshot_features``), ranked (1 =
-    highest risk; ties by customer_id), with reasons and revenue_at_risk = risk × revenue of
-    the last year. Trained on snapshots up to as_of − horizon; nothing after as_of is used."""
+    """Risk for every account active at ``as_of`` (see ``snapshot_features``): ``score`` (the
+    model's raw output, or the rule score) ranks them (1 = highest; ties by customer_id) and
+    ``risk`` is the calibrated probability of lapsing in the horizon (equal to the score when
+    not calibrated). Also ``status`` (``lapse_status``), expected revenue and its range
+    (``expected_revenue``), revenue_at_risk = risk × expected_revenue, and reasons. Trained on
+    snapshots up to as_of − horizon; nothing after as_of is used."""
+    from kam_analytics.analytics.expected_revenue import expected_revenue
+
     t = apply_filters(table, as_of=as_of)
     first = t.order_date.min().to_pandas()
     features = snapshot_features(t, as_of)
     if features.empty:
-        return Scored(features.assign(risk=[], rank=[], reasons=[]), as_of, horizon_days, "rule", "no_accounts")
-    model, why, rows = _train(t, first, as_of, horizon_days) if pd.notna(first) else (None, "history_short", 0)
-    if model is not None:
-        features["risk"] = model.predict_proba(features[list(model.feature_names_in_)].astype("float64"))[:, 1]
+        empty = features.assign(score=[], risk=[], rank=[], status=[], expected_revenue=[], expected_low=[],
+                                expected_high=[], revenue_at_risk=[], reasons=[])
+        return Scored(empty, as_of, horizon_days, "rule", "no_accounts")
+    trained, why, rows = _train(t, first, as_of, horizon_days) if pd.notna(first) else (None, "history_short", 0)
+    if trained is not None:
+        features["score"] = trained.score(features)
+        features["risk"] = trained.risk(features["score"].to_numpy())
         method = "model"
     else:
-        features["risk"] = rule_score(features)
+        features["score"] = features["risk"] = rule_score(features)
         method = "rule"
-    features["revenue_at_risk"] = features["risk"] * features["revenue_year"].clip(lower=0)
-    features = features.sort_values(["risk", "customer_id"], ascending=[False, True], kind="mergesort")
+    features["status"] = lapse_status(features, horizon_days)
+    features = features.join(expected_revenue(features, horizon_days))
+    features["revenue_at_risk"] = features["risk"] * features["expected_revenue"]
+    features = features.sort_values(["score", "customer_id"], ascending=[False, True], kind="mergesort")
     features["rank"] = np.arange(1, len(features) + 1)
     features["reasons"] = [reasons(row) or ([{"reason": "pattern"}] if row["risk"] >= 0.5 else [])
                            for _, row in features.iterrows()]
-    return Scored(features.reset_index(drop=True), as_of, horizon_days, method, why, rows)
+    calibrated = trained.calibrator.method if trained is not None and trained.calibrator is not None else None
+    return Scored(features.reset_index(drop=True), as_of, horizon_days, method, why, rows, calibrated)
 
 
 def backtest(table: ibis.Table, as_of, horizon_days: int = HORIZON_DAYS) -> Backtest:
@@ -302,10 +383,14 @@ def backtest(table: ibis.Table, as_of, horizon_days: int = HORIZON_DAYS) -> Back
 
     from kam_analytics.models.churn import BGNBD
 
+    from kam_analytics.analytics.expected_revenue import revenue_check
+    from kam_analytics.models import calibration
+
     scored = score_accounts(table, as_of, horizon_days)
     t = scored.table
     if t.empty:
-        return Backtest(as_of, 0, float("nan"), None, None, None, None, None, scored.method)
+        return Backtest(as_of, 0, float("nan"), None, None, None, None, None, scored.method, reliability=[],
+                        revenue=revenue_check(t, pd.Series(dtype=float)))
     labels = lapse_labels(table, as_of, t["customer_id"], horizon_days).to_numpy()
     both = 0 < labels.sum() < len(labels)
     auc = lambda s: float(roc_auc_score(labels, s)) if both else None  # noqa: E731
@@ -317,12 +402,33 @@ def backtest(table: ibis.Table, as_of, horizon_days: int = HORIZON_DAYS) -> Back
         bgnbd_auc = auc(1 - bgnbd.p_alive(x, t_x, age))
     except (ValueError, FloatingPointError):
         bgnbd_auc = None
-    risk = t["risk"].to_numpy()
-    return Backtest(as_of=str(_ts(as_of).date()), accounts=len(t), lapse_rate=float(labels.mean()), auc=auc(risk),
-                    precision_at_10pct=precision_at(risk, labels, 0.10),
-                    precision_at_20pct=precision_at(risk, labels, 0.20),
+    score, risk = t["score"].to_numpy(), t["risk"].to_numpy()
+    stayed = t[labels == 0]
+    after, until = end_of_day(as_of), end_of_day(_ts(as_of) + pd.Timedelta(days=horizon_days))
+    future = table.filter((table.order_date > after) & (table.order_date <= until))
+    came = future.group_by("customer_id").aggregate(revenue=future.amount.cast("float64").sum()).to_pandas()
+    actual = stayed["customer_id"].map(dict(zip(came["customer_id"], came["revenue"]))).fillna(0.0)
+    training_rate = _training_lapse_rate(table, as_of, horizon_days)
+    return Backtest(as_of=str(_ts(as_of).date()), accounts=len(t), lapse_rate=float(labels.mean()), auc=auc(score),
+                    precision_at_10pct=precision_at(score, labels, 0.10),
+                    precision_at_20pct=precision_at(score, labels, 0.20),
                     baseline_recency_auc=auc(t["recency_days"].to_numpy(dtype=float)),
-                    baseline_bgnbd_auc=bgnbd_auc, method=scored.method)
+                    baseline_bgnbd_auc=bgnbd_auc, method=scored.method,
+                    brier=calibration.brier(risk, labels), brier_rule=calibration.brier(rule_score(t), labels),
+                    brier_base_rate=calibration.brier(np.full(len(labels), training_rate), labels)
+                    if training_rate is not None else None,
+                    calibration=scored.calibration, reliability=calibration.reliability(risk, labels),
+                    revenue=revenue_check(stayed, actual))
+
+
+def _training_lapse_rate(table: ibis.Table, as_of, horizon_days: int) -> float | None:
+    """The lapse rate at the most recent training snapshot (as_of − horizon): what 'always say
+    the usual rate' would have said at as_of, known by then."""
+    snap = _ts(as_of) - pd.Timedelta(days=horizon_days)
+    features = snapshot_features(apply_filters(table, as_of=snap), snap)
+    if features.empty:
+        return None
+    return float(lapse_labels(table, snap, features["customer_id"], horizon_days).mean())
 
 
 def most_frequent(table: ibis.Table, key: str, column: str) -> ibis.Table:
@@ -335,6 +441,25 @@ def most_frequent(table: ibis.Table, key: str, column: str) -> ibis.Table:
     return ranked.filter(ranked.place == 0).select(key, column)
 
 
+def _last_active_year(lines: ibis.Table, name: str) -> ibis.Table:
+    """Per customer of ``lines`` (which carry the customer's ``last_order``): last_order and
+    ``name`` = net revenue of the lines dated in the 365 days up to and including the day of
+    its last order."""
+    window = lines.order_date >= (lines.last_order - ibis.interval(days=364)).truncate("D")
+    return lines.group_by("customer_id").aggregate(
+        last_order=lines.last_order.max(), **{name: lines.amount.cast("float64").sum(where=window)})
+
+
+def last_active_year(table: ibis.Table, as_of, customers: list[str]) -> pd.DataFrame:
+    """customer_id, last_order, revenue_last_year (the 365 days up to its last order on or
+    before ``as_of``: what a lapsed account used to buy) for ``customers``."""
+    t = apply_filters(table, as_of=as_of)  # the accounts active in the year: lines of the two years suffice
+    t = t.filter(t.order_date >= (_ts(as_of) - pd.Timedelta(days=2 * ACTIVE_DAYS)).to_pydatetime())
+    last = t.group_by("customer_id").aggregate(last_order=t.order_date.max())
+    out = _last_active_year(t.join(last, "customer_id"), "revenue_last_year").to_pandas()
+    return out[out["customer_id"].isin(set(customers))].reset_index(drop=True)
+
+
 def post_mortem(table: ibis.Table, as_of, horizon_days: int = HORIZON_DAYS, by: str | None = None) -> pd.DataFrame:
     """Accounts that lapsed (last order more than ``horizon_days`` before as_of), one row each:
     customer_id, last_order, lapse_month (month of the last order), revenue_lost (its revenue in
@@ -344,9 +469,7 @@ def post_mortem(table: ibis.Table, as_of, horizon_days: int = HORIZON_DAYS, by: 
     cutoff = (_ts(as_of) - pd.Timedelta(days=horizon_days)).to_pydatetime()
     lapsed = last.filter(last.last_order < ibis.literal(cutoff) + ibis.interval(days=1))
     j = t.join(lapsed, "customer_id")
-    window = j.order_date >= (j.last_order - ibis.interval(days=364)).truncate("D")
-    metrics = {"last_order": j.last_order.max(), "revenue_lost": j.amount.cast("float64").sum(where=window)}
-    out = j.group_by("customer_id").aggregate(**metrics)
+    out = _last_active_year(j, "revenue_lost")
     if by and by in t.columns:
         out = out.left_join(most_frequent(j, "customer_id", by), "customer_id").drop("customer_id_right")
     out = out.to_pandas().sort_values("customer_id", kind="mergesort")

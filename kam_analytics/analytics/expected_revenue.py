@@ -1,0 +1,57 @@
+"""Revenue an account is expected to bring over the next horizon if it stays, with a plain
+range, and how well that expectation held in a replay.
+
+expected_revenue = revenue_year × horizon_days / observed_days, where revenue_year is the
+account's net revenue in the 365 days up to as_of (a negative year counts as 0) and
+observed_days = min(tenure_days + 1, 365): the pace of its last year — or of its whole life
+when it is younger than a year — held for the horizon.
+
+Range: the orders it places in the horizon taken as Poisson with mean
+orders_year × horizon_days / observed_days (orders_year: orders started in those 365 days, at
+least 1); low and high are that count's 10th and 90th percentiles × the year's average order
+value (revenue_year / orders_year). A steady account gets a narrow range, an occasional buyer
+a wide one that starts at 0.
+
+revenue_at_risk = P(lapse) × expected_revenue.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.stats import poisson
+
+YEAR_DAYS = 365
+RANGE = (0.10, 0.90)
+
+
+def expected_revenue(features: pd.DataFrame, horizon_days: int) -> pd.DataFrame:
+    """expected_revenue, expected_low, expected_high for each row of ``features`` (columns
+    revenue_year, orders_year, tenure_days, from ``churn.snapshot_features``), same index."""
+    observed = np.minimum(features["tenure_days"].to_numpy(dtype=float) + 1, YEAR_DAYS)
+    revenue = features["revenue_year"].fillna(0).clip(lower=0).to_numpy(dtype=float)
+    orders = np.maximum(features["orders_year"].fillna(0).to_numpy(dtype=float), 1)
+    scale = horizon_days / observed
+    mean_orders = orders * scale
+    order_value = revenue / orders
+    low, high = (poisson.ppf(q, mean_orders) * order_value for q in RANGE)
+    return pd.DataFrame({"expected_revenue": revenue * scale, "expected_low": low, "expected_high": high},
+                        index=features.index)
+
+
+def revenue_check(expected: pd.DataFrame, actual: pd.Series) -> dict:
+    """How the expectation held for accounts that stayed: ``expected`` (rows of
+    ``expected_revenue``) against ``actual`` revenue in the horizon (same index).
+
+    wape = Σ|expected − actual| / Σ|actual| (weighted absolute percentage error: how far off,
+    in share of the revenue that came); bias = Σexpected / Σactual − 1 (above 0: expected too
+    much); in_range = share of accounts whose actual revenue fell within [low, high]. None
+    when no account stayed or none brought revenue."""
+    actual = actual.reindex(expected.index).fillna(0).astype(float)
+    if expected.empty:
+        return {"accounts": 0, "wape": None, "bias": None, "in_range": None}
+    total = float(actual.abs().sum())
+    inside = (actual >= expected["expected_low"] - 1e-9) & (actual <= expected["expected_high"] + 1e-9)
+    return {"accounts": int(len(expected)),
+            "wape": float((expected["expected_revenue"] - actual).abs().sum() / total) if total > 0 else None,
+            "bias": float(expected["expected_revenue"].sum() / actual.sum() - 1) if actual.sum() > 0 else None,
+            "in_range": float(inside.mean())}
