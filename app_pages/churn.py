@@ -80,15 +80,15 @@ def model_card_section():
     if result.auc is None:
         st.info(tr("churn_card_none"))
         return
+    shown = lambda values: ["–" if v is None else f"{v:.3f}" for v in values]  # noqa: E731 (a baseline has one of the two)
     rows = pd.DataFrame({
         tr("churn_card_method"): [tr(f"churn_method_{result.method}"), tr("churn_baseline_recency"),
                                   tr("churn_baseline_bgnbd"), tr("churn_baseline_rule"), tr("churn_baseline_rate")],
-        "ROC AUC": [result.auc, result.baseline_recency_auc, result.baseline_bgnbd_auc, None, None],
-        tr("churn_brier"): [result.brier, None, None, result.brier_rule, result.brier_base_rate],
+        "ROC AUC": shown([result.auc, result.baseline_recency_auc, result.baseline_bgnbd_auc, None, None]),
+        tr("churn_brier"): shown([result.brier, None, None, result.brier_rule, result.brier_base_rate]),
     })
     st.dataframe(rows, hide_index=True, column_config={
-        "ROC AUC": st.column_config.NumberColumn(format="%.3f"),
-        tr("churn_brier"): st.column_config.NumberColumn(format="%.3f", help=tr("churn_brier_help"))})
+        tr("churn_brier"): st.column_config.TextColumn(help=tr("churn_brier_help"))})
     st.caption(tr("churn_card_precision", p10=format_share(result.precision_at_10pct),
                   p20=format_share(result.precision_at_20pct), rate=format_share(result.lapse_rate),
                   accounts=format_count(result.accounts)))
@@ -98,7 +98,8 @@ def model_card_section():
     st.markdown(f"**{tr('churn_card_calibration')}** " + tr(f"churn_calibration_{result.calibration or 'none'}"))
     if result.reliability:
         st.plotly_chart(charts.reliability(result.reliability, view.lang), config={"displayModeBar": False})
-        band = min(result.reliability, key=lambda b: (abs((b["low"] + b["high"]) / 2 - 0.7), -b["accounts"]))
+        # the band holding 70% (the nearest one when none of the accounts got 70%)
+        band = min(result.reliability, key=lambda b: (not b["low"] <= 0.7 < b["high"], abs((b["low"] + b["high"]) / 2 - 0.7)))
         st.caption(tr("churn_card_meaning", low=format_share(band["low"], 0), high=format_share(band["high"], 0),
                       accounts=format_count(band["accounts"]), lapsed=format_share(band["lapsed"], 0), replay=str(replay)))
     check = result.revenue or {}

@@ -1,6 +1,6 @@
 """Calibration of lapse probabilities: a score of 0.7 should mean that about 7 in 10 such
-accounts lapse. The classifier is trained on older snapshots and calibrated on the most recent
-held-out ones (``analytics.churn._train``); the method — isotonic regression or a sigmoid
+accounts lapse. The calibrator is fitted on the most recent held-out snapshots, scored by a
+classifier trained on the older ones (``analytics.churn._train``); the method — isotonic regression or a sigmoid
 (Platt) on the score's log-odds — is the one with the lower Brier score when each is fitted on
 one half of the held-out snapshots and judged on the other, both ways.
 """
