@@ -376,9 +376,15 @@ def test_churn_page_on_short_history_says_it_uses_the_rule(app_env, lang):
     assert [w.value for w in at.warning] == [T("churn_rule_history_short", lang, horizon=90)]
     metrics = {m.label: m.value for m in at.metric}
     assert metrics[T("churn_accounts", lang)] == "1"
-    assert metrics[T("churn_method", lang)] == T("churn_method_rule", lang)
-    [listing] = [d.value for d in at.dataframe]
+    method = T("churn_method_line", lang, method=T("churn_method_rule", lang),
+               calibration=T("churn_calibration_none", lang))
+    assert method in [c.value for c in at.main.caption]
+    listing, by_region = [d.value for d in at.dataframe]
     assert listing[T("col_customer_id", lang)].tolist() == ["C001"] and listing[T("churn_risk", lang)].tolist() == [0.0]
+    # expected revenue: 600 over its 56 days (2024-01-15 .. 03-10) at the same pace for 90 days = 964.29
+    assert by_region[T("field_region", lang)].tolist() == ["华东"]
+    assert by_region[T("churn_expected_revenue", lang)].tolist() == ["964"]
+    assert by_region[T("churn_revenue_at_risk", lang)].tolist() == ["0.00"]
 
 
 def test_churn_follow_up_is_recorded_and_shown(app_env):
