@@ -72,6 +72,11 @@ def list_section(view, table):
             st.dataframe(tables.churn_totals(table, by, view.lang), hide_index=True)
 
 
+def three_places(values) -> list[str]:
+    """Scores to three decimals; '–' where a row has none (a baseline has AUC or Brier, not both)."""
+    return ["–" if v is None else f"{v:.3f}" for v in values]
+
+
 def model_card_section():
     replay = as_of - dt.timedelta(days=int(horizon))
     with st.spinner(tr("computing")):
@@ -80,12 +85,11 @@ def model_card_section():
     if result.auc is None:
         st.info(tr("churn_card_none"))
         return
-    shown = lambda values: ["–" if v is None else f"{v:.3f}" for v in values]  # noqa: E731 (a baseline has one of the two)
     rows = pd.DataFrame({
         tr("churn_card_method"): [tr(f"churn_method_{result.method}"), tr("churn_baseline_recency"),
                                   tr("churn_baseline_bgnbd"), tr("churn_baseline_rule"), tr("churn_baseline_rate")],
-        "ROC AUC": shown([result.auc, result.baseline_recency_auc, result.baseline_bgnbd_auc, None, None]),
-        tr("churn_brier"): shown([result.brier, None, None, result.brier_rule, result.brier_base_rate]),
+        "ROC AUC": three_places([result.auc, result.baseline_recency_auc, result.baseline_bgnbd_auc, None, None]),
+        tr("churn_brier"): three_places([result.brier, None, None, result.brier_rule, result.brier_base_rate]),
     })
     st.dataframe(rows, hide_index=True, column_config={
         tr("churn_brier"): st.column_config.TextColumn(help=tr("churn_brier_help"))})

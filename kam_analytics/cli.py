@@ -51,6 +51,19 @@ def _me():
     return local_identity()
 
 
+def _print_load_report(report, lang: str) -> None:
+    """What an ingest and an attach both report: the mapping, the report's details and
+    warnings, and the rejected lines by reason."""
+    from kam_analytics.ingest.report import report_details, report_warnings
+
+    print(t("cli_mapping", lang, mapping=", ".join(f"{k} ← {v}" for k, v in report.mapping.items())))
+    for line in report_details(report.to_json(), lang) + report_warnings(report.to_json(), lang):
+        print(line)
+    if report.rejected:
+        print(t("cli_rejected", lang, rejected=report.rejected, reasons=", ".join(
+            f"{t('reject_' + k, lang)}: {v}" for k, v in report.rejected_reasons.items())))
+
+
 def cmd_ingest(args, store) -> int:
     from kam_analytics.ingest import parse_overrides
 
@@ -65,14 +78,8 @@ def cmd_ingest(args, store) -> int:
     print(t("cli_detected", lang, encoding=report.encoding or "-",
             delimiter=t("delimiter_" + report.delimiter, lang) if report.delimiter else "-",
             file_format=report.file_format))
-    print(t("cli_mapping", lang, mapping=", ".join(f"{k} ← {v}" for k, v in report.mapping.items())))
-    from kam_analytics.ingest.report import report_details, report_warnings
-
-    for line in report_details(report.to_json(), lang) + report_warnings(report.to_json(), lang):
-        print(line)
+    _print_load_report(report, lang)
     if report.rejected:
-        print(t("cli_rejected", lang, rejected=report.rejected, reasons=", ".join(
-            f"{t('reject_' + k, lang)}: {v}" for k, v in report.rejected_reasons.items())))
         for example in report.rejected_examples:
             print(t("cli_rejected_example", lang, row=example["row"], reason=t("reject_" + example["reason"], lang)))
         print(t("cli_rejected_hint", lang, dataset=report.dataset))
@@ -91,14 +98,7 @@ def cmd_attach(args, store) -> int:
     print(t("cli_attached", lang, dataset=report.dataset, engine=report.engine, table=report.table, rows=report.rows,
             customers=report.customers, revenue=f"{report.revenue:,.2f}", date_min=report.date_min,
             date_max=report.date_max))
-    print(t("cli_mapping", lang, mapping=", ".join(f"{k} ← {v}" for k, v in report.mapping.items())))
-    from kam_analytics.ingest.report import report_details, report_warnings
-
-    for line in report_details(report.to_json(), lang) + report_warnings(report.to_json(), lang):
-        print(line)
-    if report.rejected:
-        print(t("cli_rejected", lang, rejected=report.rejected, reasons=", ".join(
-            f"{t('reject_' + k, lang)}: {v}" for k, v in report.rejected_reasons.items())))
+    _print_load_report(report, lang)
     return 0
 
 

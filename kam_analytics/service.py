@@ -287,22 +287,40 @@ class ChurnList:
 CHURN_LISTS = ("at_risk", "lapsed", "all")
 
 
+def account_dimensions(store, data_slice: Slice) -> pd.DataFrame:
+    """customer_id and, where the lines have them, region and owner: each customer's most
+    frequent value (``churn.most_frequent``: ties to the smallest). One row per customer."""
+    import pandas as pd
+
+    from kam_analytics.analytics.churn import most_frequent
+
+    lines = transactions(store, data_slice)
+    out = lines.select("customer_id").distinct().to_pandas()
+    for column in ("region", "owner"):
+        if column in lines.columns:
+            common = most_frequent(lines, "customer_id", column).to_pandas()
+            out[column] = out["customer_id"].map(dict(zip(common["customer_id"], common[column])))
+    return out.sort_values("customer_id", kind="mergesort").reset_index(drop=True) if len(out) else pd.DataFrame(
+        columns=["customer_id"])
+
+
 def churn_list(store, data_slice: Slice, as_of, horizon_days: int, scope: str = "key",
-               scored=None, card=None, summary: pd.DataFrame | None = None, listing: str = "at_risk") -> ChurnList:
+               scored=None, card=None, summary: pd.DataFrame | None = None, listing: str = "at_risk",
+               dimensions: pd.DataFrame | None = None) -> ChurnList:
     """Lapse risk of the key accounts (``scope='key'``: the default scorecard's list, else the
     top 20% by revenue, ``accounts.watched_ids``) or of every active account (``'all'``), with
     names (from the per-customer summary as of ``as_of``) and the follow-ups. ``listing``:
     'at_risk' (still active, highest risk first: the list to prevent), 'lapsed' (already
     silent by their own rhythm, most revenue in their last active year first: the list to win
-    back; ties by customer_id) or 'all' (by risk). ``scored``, ``card`` and ``summary`` may be
-    passed when at hand (the pages cache them)."""
+    back; ties by customer_id) or 'all' (by risk). ``scored``, ``card``, ``summary`` and
+    ``dimensions`` (``account_dimensions``) may be passed when at hand (the pages cache them)."""
     from kam_analytics.analytics import accounts, churn
 
+    if listing not in CHURN_LISTS:
+        raise ValueError(listing)
     dataset = dataset_of(store, data_slice)
     if scored is None:
         scored = churn.score_accounts(transactions(store, data_slice), as_of, horizon_days)
-    if listing not in CHURN_LISTS:
-        raise ValueError(listing)
     table = scored.table.copy()
     fallback = False
     if scope == "key" and not table.empty:
@@ -311,20 +329,13 @@ def churn_list(store, data_slice: Slice, as_of, horizon_days: int, scope: str = 
         table = table[table["customer_id"].isin(key_ids)].copy()
     if listing != "all":
         table = table[table["status"] == listing].copy()
-    table["revenue_last_year"] = float("nan")
-    lapsed = table["status"] == "lapsed"
-    if lapsed.any():
-        before = churn.last_active_year(transactions(store, data_slice), as_of, table.loc[lapsed, "customer_id"])
-        table.loc[lapsed, "revenue_last_year"] = table.loc[lapsed, "customer_id"].map(
-            dict(zip(before["customer_id"], before["revenue_last_year"]))).astype(float)
     if listing == "lapsed":
         table = table.sort_values(["revenue_last_year", "customer_id"], ascending=[False, True], kind="mergesort")
     table["rank"] = range(1, len(table) + 1)
-    for column in ("region", "owner"):
-        if not table.empty and column in transactions(store, data_slice).columns:
-            lines = transactions(store, data_slice)
-            common = churn.most_frequent(lines, "customer_id", column).to_pandas()
-            table[column] = table["customer_id"].map(dict(zip(common["customer_id"], common[column])))
+    if dimensions is None and not table.empty:
+        dimensions = account_dimensions(store, data_slice)
+    for column in [c for c in ("region", "owner") if dimensions is not None and c in dimensions]:
+        table[column] = table["customer_id"].map(dict(zip(dimensions["customer_id"], dimensions[column])))
     if summary is None:
         import pandas as pd
 

@@ -165,8 +165,9 @@ def _file_kind(path: Path) -> str:
     return "empty" if not head else "other"
 
 
-def iso_text(value) -> str | None:
-    """A date, time or timestamp as ISO text for the catalog; None, NaN and NaT as None."""
+def iso_text(value, sep: str = "T") -> str | None:
+    """A date, time or timestamp as ISO text (the catalog's; ``sep=" "`` for the reports of
+    ``ingest --json`` and ``attach --json``: '2024-01-05 00:00:00'); None, NaN and NaT as None."""
     if value is None:
         return None
     try:
@@ -176,6 +177,8 @@ def iso_text(value) -> str | None:
             return None
     except (TypeError, ValueError):
         pass
+    if isinstance(value, datetime):
+        return value.isoformat(sep=sep)
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 

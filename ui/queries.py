@@ -110,7 +110,13 @@ def churn_list(key: Slice, as_of, horizon: int, scope: str, listing: str = "at_r
     follow-ups are read fresh, so a new one shows at once."""
     return service.churn_list(get_store(), key, as_of, horizon, scope, scored=churn_scored(key, as_of, horizon),
                               card=default_scorecard(key, as_of) if scope == "key" else None,
-                              summary=customer_summary(key) if key.end == as_of else None, listing=listing)
+                              summary=customer_summary(key) if key.end == as_of else None, listing=listing,
+                              dimensions=account_dimensions(key))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def account_dimensions(key: Slice):
+    return service.account_dimensions(get_store(), key)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -255,7 +255,7 @@ class Backtest:
     method: str
     brier: float | None = None  # of the risk (calibration.brier)
     brier_rule: float | None = None  # of the rule score read as a probability
-    brier_base_rate: float | None = None  # always saying the training lapse rate
+    brier_base_rate: float | None = None  # always saying the lapse rate of the latest training snapshot
     calibration: str | None = None
     reliability: list = None  # calibration.reliability bins of the risk
     revenue: dict = None  # expected_revenue.revenue_check for the accounts that stayed
@@ -280,6 +280,7 @@ class Scored:
     why: str | None = None
     training_rows: int = 0
     calibration: str | None = None  # 'isotonic' or 'sigmoid' when the risk is calibrated
+    base_rate: float | None = None  # the lapse rate at the most recent training snapshot (known by as_of)
 
 
 @dataclass
@@ -312,7 +313,8 @@ def _enough(labels: pd.Series) -> str | None:
 
 
 def _train(table, first, as_of, horizon_days):
-    """(Trained or None, why not, training rows). When both parts are large enough, a
+    """(Trained or None, why not, training rows, the lapse rate at the most recent training
+    snapshot or None without one). When both parts are large enough, a
     classifier learns from the older snapshots and its scores on the most recent
     ``CALIBRATION_SHARE`` of them (at least 2, held out) fit the calibrator; the classifier that
     scores is then refitted on every snapshot and its scores go through that calibrator.
@@ -323,9 +325,10 @@ def _train(table, first, as_of, horizon_days):
     from kam_analytics.models.churn import ChurnClassifier
 
     train = training_set(table, first, as_of, horizon_days)
+    base_rate = float(train.loc[train["as_of"] == train["as_of"].max(), "lapsed"].mean()) if len(train) else None
     why = _enough(train["lapsed"]) if len(train) else "history_short"
     if why:
-        return None, why, len(train)
+        return None, why, len(train), base_rate
 
     def fit(part):  # fitted on a frame, the model keeps its columns (``feature_names_in_``)
         return ChurnClassifier().fit(part[feature_columns(part)].astype("float64"), part["lapsed"].to_numpy(dtype=int))
@@ -341,15 +344,16 @@ def _train(table, first, as_of, horizon_days):
                                                     recent["as_of"].to_numpy())
             trained.calibrator, trained.calibration_brier = calibrator, scores
             trained.model = fit(train)
-            return trained, None, len(train)
-    return Trained(fit(train), None, {}, len(train), 0), None, len(train)
+            return trained, None, len(train), base_rate
+    return Trained(fit(train), None, {}, len(train), 0), None, len(train), base_rate
 
 
 def score_accounts(table: ibis.Table, as_of, horizon_days: int = HORIZON_DAYS) -> Scored:
     """Risk for every account active at ``as_of`` (see ``snapshot_features``): ``score`` (the
     model's raw output, or the rule score) ranks them (1 = highest; ties by customer_id) and
     ``risk`` is the calibrated probability of lapsing in the horizon (equal to the score when
-    not calibrated). Also ``status`` (``lapse_status``), expected revenue and its range
+    not calibrated). Also ``status`` (``lapse_status``), revenue_last_year of the lapsed
+    accounts (``last_active_year``; NaN for the others), expected revenue and its range
     (``expected_revenue``), revenue_at_risk = risk × expected_revenue, and reasons. Trained on
     snapshots up to as_of − horizon; nothing after as_of is used."""
     from kam_analytics.analytics.expected_revenue import expected_revenue
@@ -358,10 +362,11 @@ def score_accounts(table: ibis.Table, as_of, horizon_days: int = HORIZON_DAYS) -
     first = t.order_date.min().to_pandas()
     features = snapshot_features(t, as_of)
     if features.empty:
-        empty = features.assign(score=[], risk=[], rank=[], status=[], expected_revenue=[], expected_low=[],
-                                expected_high=[], revenue_at_risk=[], reasons=[])
+        empty = features.assign(score=[], risk=[], rank=[], status=[], revenue_last_year=[], expected_revenue=[],
+                                expected_low=[], expected_high=[], revenue_at_risk=[], reasons=[])
         return Scored(empty, as_of, horizon_days, "rule", "no_accounts")
-    trained, why, rows = _train(t, first, as_of, horizon_days) if pd.notna(first) else (None, "history_short", 0)
+    trained, why, rows, base_rate = (_train(t, first, as_of, horizon_days) if pd.notna(first)
+                                     else (None, "history_short", 0, None))
     if trained is not None:
         features["score"] = trained.score(features)
         features["risk"] = trained.risk(features["score"].to_numpy())
@@ -370,6 +375,12 @@ def score_accounts(table: ibis.Table, as_of, horizon_days: int = HORIZON_DAYS) -
         features["score"] = features["risk"] = rule_score(features)
         method = "rule"
     features["status"] = lapse_status(features, horizon_days)
+    features["revenue_last_year"] = np.nan
+    lapsed = features["status"] == "lapsed"
+    if lapsed.any():
+        before = last_active_year(t, as_of, features.loc[lapsed, "customer_id"])
+        features.loc[lapsed, "revenue_last_year"] = features.loc[lapsed, "customer_id"].map(
+            dict(zip(before["customer_id"], before["revenue_last_year"]))).astype(float)
     features = features.join(expected_revenue(features, horizon_days))
     features["revenue_at_risk"] = features["risk"] * features["expected_revenue"]
     features = features.sort_values(["score", "customer_id"], ascending=[False, True], kind="mergesort")
@@ -377,7 +388,7 @@ def score_accounts(table: ibis.Table, as_of, horizon_days: int = HORIZON_DAYS) -
     features["reasons"] = [reasons(row) or ([{"reason": "pattern"}] if row["risk"] >= 0.5 else [])
                            for _, row in features.iterrows()]
     calibrated = trained.calibrator.method if trained is not None and trained.calibrator is not None else None
-    return Scored(features.reset_index(drop=True), as_of, horizon_days, method, why, rows, calibrated)
+    return Scored(features.reset_index(drop=True), as_of, horizon_days, method, why, rows, calibrated, base_rate)
 
 
 def backtest(table: ibis.Table, as_of, horizon_days: int = HORIZON_DAYS) -> Backtest:
@@ -413,7 +424,7 @@ def backtest(table: ibis.Table, as_of, horizon_days: int = HORIZON_DAYS) -> Back
     future = table.filter((table.order_date > after) & (table.order_date <= until))
     came = future.group_by("customer_id").aggregate(revenue=future.amount.cast("float64").sum()).to_pandas()
     actual = stayed["customer_id"].map(dict(zip(came["customer_id"], came["revenue"]))).fillna(0.0)
-    training_rate = _training_lapse_rate(table, as_of, horizon_days)
+    training_rate = scored.base_rate
     return Backtest(as_of=str(_ts(as_of).date()), accounts=len(t), lapse_rate=float(labels.mean()), auc=auc(score),
                     precision_at_10pct=precision_at(score, labels, 0.10),
                     precision_at_20pct=precision_at(score, labels, 0.20),
@@ -425,15 +436,6 @@ def backtest(table: ibis.Table, as_of, horizon_days: int = HORIZON_DAYS) -> Back
                     calibration=scored.calibration, reliability=calibration.reliability(risk, labels),
                     revenue=revenue_check(stayed, actual))
 
-
-def _training_lapse_rate(table: ibis.Table, as_of, horizon_days: int) -> float | None:
-    """The lapse rate at the most recent training snapshot (as_of − horizon): what 'always say
-    the usual rate' would have said at as_of, known by then."""
-    snap = _ts(as_of) - pd.Timedelta(days=horizon_days)
-    features = snapshot_features(apply_filters(table, as_of=snap), snap)
-    if features.empty:
-        return None
-    return float(lapse_labels(table, snap, features["customer_id"], horizon_days).mean())
 
 
 def most_frequent(table: ibis.Table, key: str, column: str) -> ibis.Table:

@@ -195,14 +195,6 @@ def attached_rejects(backend, source: dict, limit: int | None = None):
     return (out.limit(limit) if limit is not None else out).to_pandas()
 
 
-def _report_time(value) -> str | None:
-    """A time as ``ingest --json`` writes it ('2024-01-05 00:00:00')."""
-    from kam_analytics.store import iso_text
-
-    text = iso_text(value)
-    return text.replace("T", " ", 1) if text else None
-
-
 def attach_table(store, backend, engine: str, name: str, table: str, overrides: dict[str, str] | None = None,
                  replace: bool = False, actor: str | None = None, date_format: str | None = None) -> AttachReport:
     """Register ``table`` (read by ``backend``) as dataset ``name``. Refused with a plain
@@ -210,6 +202,7 @@ def attach_table(store, backend, engine: str, name: str, table: str, overrides: 
     unchanged. The source's rows are counted once: loaded + rejected = rows of the table."""
     from kam_analytics.analytics.customers import dataset_totals
     from kam_analytics.ingest.load import _check_required, resolve_mapping
+    from kam_analytics.store import iso_text
     name = (name or "").strip()
     if not name:
         raise IngestError("dataset_name_empty")
@@ -243,7 +236,7 @@ def attach_table(store, backend, engine: str, name: str, table: str, overrides: 
                                     replace=replace, expected_version=before.version if before else None, actor=actor)
     return AttachReport(dataset=dataset.name, engine=engine, table=table.strip(), rows=totals["rows"], rejected=rejected,
                         customers=totals["customers"], revenue=totals["revenue"], mapping=mapping,
-                        date_min=_report_time(totals["date_min"]), date_max=_report_time(totals["date_max"]),
+                        date_min=iso_text(totals["date_min"], " "), date_max=iso_text(totals["date_max"], " "),
                         source_rows=source_rows, rejected_reasons=reasons, amount_source=amount_source,
                         replaced=before is not None, warnings=warnings,
                         date_formats={c: r["date"] for c, r in rules.items() if "date" in r},

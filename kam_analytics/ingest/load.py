@@ -16,7 +16,7 @@ from kam_analytics.ingest.raw import first_rows
 from kam_analytics.ingest.read import RawTable, read_raw
 from kam_analytics.analytics.customers import dataset_totals
 from kam_analytics.schema import COLUMNS, MONEY, REQUIRED, auto_mapping, normalise_header
-from kam_analytics.store import DatasetMeta, Store
+from kam_analytics.store import DatasetMeta, Store, iso_text
 from kam_analytics.tmpfiles import scratch_dir
 
 REJECT_EXAMPLES = 5
@@ -373,7 +373,7 @@ def ingest_file(store: Store, path: str | Path, dataset: str | None = None,
         dataset=registered.name, rows=registered.rows, rejected=registered.rejected,
         customers=registered.customers, revenue=registered.revenue, encoding=raw.encoding,
         delimiter=raw.delimiter, file_format=raw.file_format, sheet=raw.sheet, mapping=chosen,
-        date_min=_iso(registered.date_min), date_max=_iso(registered.date_max),
+        date_min=iso_text(registered.date_min, " "), date_max=iso_text(registered.date_max, " "),
         date_formats=plan.date_formats, decimal_comma=plan.decimal_comma,
         amount_source=_amount_source(plan), discount_kind=discount_kind, rejected_reasons=reasons,
         rejected_examples=examples, warnings=plan.warnings, replaced=existed, single_pass=data_rows is None,
@@ -492,10 +492,6 @@ def _nonblank_sql(columns: list[str]) -> str:
 
 def _amount_source(plan: _Plan) -> str:
     return "quantity_x_unit_price" if plan.amount_derived else "column"
-
-
-def _iso(value) -> str | None:
-    return value.isoformat(sep=" ") if value is not None else None
 
 
 def _normalise_discount(con, table: str) -> str:

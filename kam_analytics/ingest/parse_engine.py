@@ -27,6 +27,7 @@ import ibis
 import ibis.expr.datatypes as dt
 import pandas as pd
 
+from kam_analytics.engines import trimmed
 from kam_analytics.errors import IngestError
 from kam_analytics.ingest import parse
 from kam_analytics.schema import COLUMNS, MONEY
@@ -82,8 +83,6 @@ def spark_patterns(family: str) -> list[str]:
 
 
 def _blank_to_null(text: ibis.Value) -> ibis.Value:
-    from kam_analytics.engines import trimmed
-
     value = trimmed(text)
     return ibis.ifelse(value == "", ibis.null("string"), value)
 
@@ -110,8 +109,6 @@ def number_value(text: ibis.Value, style: parse.NumberStyle, money: bool) -> ibi
     core = value.re_replace(parse._SYMBOLS, "")
     core = core.replace(".", "").replace(",", ".") if style.decimal_comma else core.replace(",", "")
     negative = (value.startswith("(") & value.endswith(")")) | (core.endswith("-") & (core.length() > 1))
-    from kam_analytics.engines import trimmed
-
     digits = trimmed(core.re_replace(r"[()%]|-$", ""))
     number = digits.try_cast("float64")
     percent = value.contains("%")
@@ -125,8 +122,6 @@ def number_value(text: ibis.Value, style: parse.NumberStyle, money: bool) -> ibi
 
 def text_values(source: ibis.Table, column: str, limit: int = SAMPLE) -> list[str]:
     """Up to ``limit`` distinct non-empty trimmed values of a text column (step 1)."""
-    from kam_analytics.engines import trimmed
-
     values = source.select(v=trimmed(source[column])).filter(ibis._.v != "").distinct().limit(limit)
     return values.to_pandas()["v"].tolist()
 
