@@ -11,7 +11,7 @@ from kam_analytics.i18n import customer_label, format_count, format_share
 from kam_analytics.store import FOLLOWUP_STATUSES
 from ui import queries, tables
 from ui.markdown import escape_markdown
-from ui.state import frame, labeller, money, tr
+from ui.state import churn_list_to_open, frame, labeller, money, tr
 from ui.widgets import clickable_table, download_buttons, no_dataset
 
 view = frame("churn_title")
@@ -23,7 +23,10 @@ top = st.columns([1, 1, 2])
 horizon = top[0].number_input(tr("churn_horizon"), 14, 365, churn.HORIZON_DAYS, step=7, key="churn_horizon",
                               help=tr("churn_horizon_help"))
 scope = top[1].radio(tr("churn_scope"), ["key", "all"], format_func=labeller("churn_scope_"), key="churn_scope")
-listing = top[2].segmented_control(tr("churn_list_choice"), list(service.CHURN_LISTS), default="at_risk",
+if (asked := churn_list_to_open()) is not None:  # from the overview's links
+    st.session_state["churn_listing"] = asked
+st.session_state.setdefault("churn_listing", "at_risk")  # (a default beside a set state would warn)
+listing = top[2].segmented_control(tr("churn_list_choice"), list(service.CHURN_LISTS),
                                    format_func=labeller("churn_list_"), key="churn_listing") or "at_risk"
 as_of = view.end
 with st.spinner(tr("computing")):
@@ -135,6 +138,27 @@ def followup_section():
             hide_index=True, width="stretch")
 
 
+def followup_effect_section():
+    """Did follow-ups help? The accounts flagged one horizon ago, with and without a follow-up."""
+    replay = as_of - dt.timedelta(days=int(horizon))
+    st.subheader(tr("churn_followup_effect_title"), anchor=False)
+    past = queries.churn_list(view.key, replay, int(horizon), scope, "at_risk").table
+    flagged = past.loc[past["risk"] >= 0.5, "customer_id"] if len(past) else pd.Series(dtype=str)
+    if flagged.empty:
+        st.info(tr("churn_followup_effect_none", date=str(replay)))
+        return
+    groups = churn.followup_comparison(flagged, queries.ordered_in_horizon(view.key, replay, int(horizon)),
+                                       service.followups(view.store, view.identity, view.dataset), replay)
+    st.caption(tr("churn_followup_effect_help", date=str(replay), days=churn.FOLLOWUP_WINDOW_DAYS, horizon=int(horizon)))
+    st.dataframe(pd.DataFrame({
+        tr("churn_followup_group"): [tr(f"churn_followup_group_{g}", days=churn.FOLLOWUP_WINDOW_DAYS) for g in groups["group"]],
+        tr("churn_accounts"): groups["accounts"], tr("churn_followup_ordered"): groups["ordered"],
+        tr("churn_followup_share"): [format_share(s, 0) if pd.notna(s) else "–" for s in groups["share"]]}),
+        hide_index=True)
+    if groups.loc[groups["group"] == "followed", "accounts"].iloc[0] == 0:
+        st.caption(tr("churn_followup_effect_no_followups", days=churn.FOLLOWUP_WINDOW_DAYS, date=str(replay)))
+
+
 def post_mortem_section():
     by = "region" if view.dataset.has("region") else None
     lapsed = queries.churn_post_mortem(view.key, as_of, int(horizon), by)
@@ -159,6 +183,7 @@ def post_mortem_section():
     st.dataframe(by_tier.assign(tier=by_tier["tier"].map(labeller("tier_"))).rename(columns={
         "tier": tr("ka_tier"), "accounts": tr("churn_lapsed_accounts"), "revenue": tr("churn_revenue_lost")}), hide_index=True,
         column_config={tr("churn_revenue_lost"): st.column_config.NumberColumn(format="localized")})
+    followup_effect_section()
 
 
 sections = [("churn_tab_list", lambda: list_section(view, table)), ("churn_tab_card", model_card_section),

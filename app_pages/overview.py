@@ -5,7 +5,7 @@ from kam_analytics.analytics import accounts
 from kam_analytics.charts import revenue_trend
 from kam_analytics.i18n import format_count, format_share
 from ui import queries
-from ui.state import frame, labeller, money, open_account, tr
+from ui.state import frame, labeller, money, open_account, open_churn_list, tr
 from ui.markdown import escape_markdown
 from ui.widgets import customer_table, no_dataset
 
@@ -47,9 +47,16 @@ for i, item in enumerate(items):
                   prior=money(item["prior"]), start=item["from_month"], end=item["to_month"])
     with st.container(border=True):
         st.markdown(f"**{i + 1}.** {escape_markdown(text)}")
+        buttons = st.columns([1, 1, 3])
         if item.get("customer_id"):
-            if st.button(tr("open_account"), key=f"attention_{i}"):
+            if buttons[0].button(tr("open_account"), key=f"attention_{i}"):
                 open_account(item["customer_id"])
+        if item["kind"] == "lapsed" and buttons[1].button(tr("open_churn_lapsed"), key=f"attention_lapsed_{i}"):
+            open_churn_list("lapsed")
+links = st.columns([1, 1, 3])
+for column, listing in zip(links, ("at_risk", "lapsed")):
+    if column.button(tr(f"open_churn_{listing}"), key=f"overview_churn_{listing}"):
+        open_churn_list(listing)
 
 
 @st.fragment

@@ -58,6 +58,8 @@ BUILT: dict[tuple[str, str], list[str]] = {
     # labeller("prefix_") over the options of a widget
     ("churn_scope_", ""): ["key", "all"],
     ("churn_list_", ""): ["at_risk", "lapsed", "all"],
+    ("open_churn_", ""): ["at_risk", "lapsed"],
+    ("churn_followup_group_", ""): ["followed", "not_followed"],
     ("churn_list_empty_", ""): ["at_risk", "lapsed", "all"],
     ("churn_calibration_", ""): ["isotonic", "sigmoid", "none"],
     ("date_format_", ""): ["auto", "dmy", "mdy", "ymd"],

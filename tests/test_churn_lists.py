@@ -138,3 +138,20 @@ def test_cli_lists(three_accounts, tmp_path):
     frame = pd.read_csv(out, encoding="utf-8-sig")
     assert frame["customer_id"].tolist() == ["B"]
     assert math.isclose(frame["expected_revenue"][0], round(180 * 90 / 61, 2))
+
+
+def test_followup_comparison_by_hand():
+    # flagged at 2024-03-01: A followed up on 03-05 and D on 03-15 23:00 (day 14: inside); B on
+    # 03-20 (day 19) and C the day before the flag are outside. A and C ordered in the horizon.
+    followups = pd.DataFrame({"customer_id": ["A", "D", "B", "C"],
+                              "created_at": pd.to_datetime(["2024-03-05 09:00", "2024-03-15 23:00",
+                                                            "2024-03-20 10:00", "2024-02-29 17:00"])})
+    out = churn.followup_comparison(pd.Series(["A", "B", "C", "D"]), {"A", "C", "X"}, followups, "2024-03-01")
+    assert out.to_dict("records") == [
+        {"group": "followed", "accounts": 2, "ordered": 1, "share": 0.5},
+        {"group": "not_followed", "accounts": 2, "ordered": 1, "share": 0.5}]
+    # nobody followed up: that group is empty, its share unknown
+    out = churn.followup_comparison(pd.Series(["A", "B"]), {"A"}, followups.iloc[0:0], "2024-03-01")
+    assert out[["group", "accounts", "ordered"]].to_dict("records") == [
+        {"group": "followed", "accounts": 0, "ordered": 0}, {"group": "not_followed", "accounts": 2, "ordered": 1}]
+    assert pd.isna(out["share"][0]) and out["share"][1] == 0.5

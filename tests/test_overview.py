@@ -54,6 +54,25 @@ def test_attention_dependency_and_lapsed():
     ]
 
 
+def test_attention_lapsed_follows_the_accounts_rhythm():
+    # period end 2024-06-30, 5 customers: top 20% = 1 customer each time, so one at a time
+    def lapsed(first, last, orders):
+        rows = pd.DataFrame({"customer_id": ["A", "B", "C", "D", "E"], "name": None,
+                             "first_order": pd.to_datetime([first] + ["2024-06-01"] * 4),
+                             "last_order": pd.to_datetime([last] + ["2024-06-30"] * 4),
+                             "orders": [orders, 1, 1, 1, 1], "revenue": [1000.0, 10.0, 10.0, 10.0, 10.0]})
+        return [i["kind"] for i in attention_items(rows, pd.DataFrame(columns=["period", "revenue"]),
+                                                    dt.date(2024, 6, 30)) if i["kind"] == "lapsed"] == ["lapsed"]
+    # every 10 days (11 orders over 100 days), silent 81 days: more than max(3 x 10, 60) -> lapsed
+    assert lapsed("2024-01-01", "2024-04-10", 11)
+    # every 61 days (3 orders over 122 days), silent 181 days: not more than 3 x 61 = 183
+    assert not lapsed("2023-09-01", "2024-01-01", 3)
+    # one order, silent 91 days: more than max(60, 90)
+    assert lapsed("2024-03-31", "2024-03-31", 1) and not lapsed("2024-04-01", "2024-04-01", 1)
+    # silent 426 days: not watched any more (no order in the year), as on the churn page
+    assert not lapsed("2023-05-01", "2023-05-01", 1)
+
+
 def test_no_dependency_below_ten_percent():
     rows = [(f"C{i:02d}", None, "2024-06-30", 100.0) for i in range(11)]  # each 1/11 = 9.1%
     assert attention_items(summary(rows), pd.DataFrame(columns=["period", "revenue"]), dt.date(2024, 6, 30)) == []

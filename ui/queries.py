@@ -121,7 +121,12 @@ def account_dimensions(key: Slice):
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def churn_backtest(key: Slice, as_of, horizon: int):
-    return churn.backtest(_table(key), as_of, horizon)
+    return churn.backtest(_table(key), as_of, horizon, scored=churn_scored(key, as_of, horizon))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def ordered_in_horizon(key: Slice, as_of, horizon: int) -> set:
+    return churn.ordered_in_horizon(_table(key), as_of, horizon)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

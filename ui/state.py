@@ -285,6 +285,20 @@ def open_account(customer_id: str) -> None:
     st.switch_page("app_pages/account.py")
 
 
+_OPEN_CHURN_LIST = "_open_churn_list"
+
+
+def open_churn_list(listing: str) -> None:
+    """Go to the churn page showing ``listing`` ('at_risk' or 'lapsed')."""
+    st.session_state[_OPEN_CHURN_LIST] = listing
+    st.switch_page("app_pages/churn.py")
+
+
+def churn_list_to_open() -> str | None:
+    """The list ``open_churn_list`` asked the churn page to show (once), if any."""
+    return st.session_state.pop(_OPEN_CHURN_LIST, None)
+
+
 def account_to_open() -> str | None:
     """The customer ``open_account`` asked the account page to show (once), if any."""
     return st.session_state.pop(_OPEN_ACCOUNT, None)

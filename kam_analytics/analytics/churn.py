@@ -127,14 +127,43 @@ def snapshot_features(table: ibis.Table, as_of, window_days: int = WINDOW_DAYS,
     return out
 
 
-def lapse_labels(table: ibis.Table, as_of, customers: pd.Series, horizon_days: int = HORIZON_DAYS) -> pd.Series:
-    """1 when the customer places no order in (as_of, as_of + horizon], else 0 (aligned with
-    ``customers``)."""
+def ordered_in_horizon(table: ibis.Table, as_of, horizon_days: int = HORIZON_DAYS) -> set[str]:
+    """The customers with a line dated in (as_of, as_of + horizon] (whole days)."""
     after = end_of_day(as_of)
     until = end_of_day(_ts(as_of) + pd.Timedelta(days=horizon_days))
     future = table.filter((table.order_date > after) & (table.order_date <= until))
-    ordered = set(future.select("customer_id").distinct().to_pandas()["customer_id"])
+    return set(future.select("customer_id").distinct().to_pandas()["customer_id"])
+
+
+def lapse_labels(table: ibis.Table, as_of, customers: pd.Series, horizon_days: int = HORIZON_DAYS) -> pd.Series:
+    """1 when the customer places no order in (as_of, as_of + horizon], else 0 (aligned with
+    ``customers``)."""
+    ordered = ordered_in_horizon(table, as_of, horizon_days)
     return pd.Series([0 if c in ordered else 1 for c in customers], index=customers.index)
+
+
+FOLLOWUP_WINDOW_DAYS = 14
+
+
+def followup_comparison(flagged: pd.Series, ordered: set, followups: pd.DataFrame, flagged_at,
+                        window_days: int = FOLLOWUP_WINDOW_DAYS) -> pd.DataFrame:
+    """Did follow-ups help? Of the accounts ``flagged`` (customer ids) at ``flagged_at``: those
+    with a follow-up (``followups``: customer_id, created_at) recorded on the day of the flag or
+    in the ``window_days`` days after it, and the others. Per group ('followed', 'not_followed'):
+    accounts, ordered (how many are in ``ordered``: placed an order in the horizon) and share
+    (ordered / accounts; missing for an empty group). An observation, not proof: the accounts a
+    sales lead chose to call may differ from the others in ways the figures do not show."""
+    day = _ts(flagged_at)
+    when = pd.to_datetime(followups["created_at"]).dt.normalize()
+    inside = (when >= day) & (when <= day + pd.Timedelta(days=window_days))
+    followed = set(followups.loc[inside, "customer_id"].astype(str))
+    ids = pd.Series(flagged, dtype=str).drop_duplicates()
+    rows = []
+    for group, members in (("followed", ids[ids.isin(followed)]), ("not_followed", ids[~ids.isin(followed)])):
+        came = int(members.isin(ordered).sum())
+        rows.append({"group": group, "accounts": len(members), "ordered": came,
+                     "share": came / len(members) if len(members) else None})
+    return pd.DataFrame(rows)
 
 
 def snapshot_dates(first, as_of, horizon_days: int = HORIZON_DAYS, step_days: int = SNAPSHOT_STEP_DAYS,
@@ -391,10 +420,11 @@ def score_accounts(table: ibis.Table, as_of, horizon_days: int = HORIZON_DAYS) -
     return Scored(features.reset_index(drop=True), as_of, horizon_days, method, why, rows, calibrated, base_rate)
 
 
-def backtest(table: ibis.Table, as_of, horizon_days: int = HORIZON_DAYS) -> Backtest:
+def backtest(table: ibis.Table, as_of, horizon_days: int = HORIZON_DAYS, scored: Scored | None = None) -> Backtest:
     """Replay at ``as_of`` (which must be at least ``horizon_days`` before the data's end): score
     with what was known then, compare with who actually lapsed, and score two baselines the
-    same way — days since the last order, and 1 − BG/NBD P(alive)."""
+    same way — days since the last order, and 1 − BG/NBD P(alive). ``scored``: the scores at
+    ``as_of`` when at hand (the page caches them)."""
     from sklearn.metrics import roc_auc_score
 
     from kam_analytics.models.churn import BGNBD
@@ -402,7 +432,7 @@ def backtest(table: ibis.Table, as_of, horizon_days: int = HORIZON_DAYS) -> Back
     from kam_analytics.analytics.expected_revenue import revenue_check
     from kam_analytics.models import calibration
 
-    scored = score_accounts(table, as_of, horizon_days)
+    scored = scored if scored is not None else score_accounts(table, as_of, horizon_days)
     t = scored.table
     if t.empty:
         return Backtest(as_of, 0, float("nan"), None, None, None, None, None, scored.method, reliability=[],

@@ -9,12 +9,13 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from kam_analytics.analytics.churn import ACTIVE_DAYS as CHURN_ACTIVE_DAYS, lapse_status
 from kam_analytics.analytics.concentration import top_n_share
 from kam_analytics.analytics.filters import end_of_day
 
 ACTIVE_DAYS = 90
 DEPENDENCY_SHARE = 0.10
-LAPSED_DAYS = 90
+LAPSE_HORIZON_DAYS = 90  # the churn page's default horizon: the same accounts count as lapsed on both
 TOP_FRACTION = 0.20
 
 
@@ -67,9 +68,11 @@ def attention_items(summary: pd.DataFrame, monthly: pd.DataFrame, period_end) ->
     ``kind`` and the figures its sentence needs:
 
     - ``dependency``: the largest customer brings at least 10% of revenue (customer_id, name, share);
-    - ``lapsed``: customers in the top 20% by revenue (at least one) whose last order is more
-      than 90 days before the period end (count, and the largest of them: customer_id, name,
-      revenue, days);
+    - ``lapsed``: customers in the top 20% by revenue (at least one) with an order in the
+      365 days up to the period end (as the churn page watches) that have lapsed by its rule (``churn.lapse_status`` with a 90-day horizon: silent more than 3× their
+      usual gap and more than 60 days; with one order, or without ``first_order`` and
+      ``orders`` in the summary, more than 90 days), counted to the period end (count, and the
+      largest of them: customer_id, name, revenue, days);
     - ``trend``: revenue of the last three calendar months of the period against the same three
       months a year earlier (recent, prior, change = recent / prior − 1), when both exist and
       prior > 0. Months absent from ``monthly`` count as zero.
@@ -88,7 +91,12 @@ def attention_items(summary: pd.DataFrame, monthly: pd.DataFrame, period_end) ->
     big = by_revenue.head(top_count)
     big = big[big["revenue"] > 0]
     days = (end.normalize() - pd.to_datetime(big["last_order"]).dt.normalize()).dt.days
-    lapsed = big[days > LAPSED_DAYS]
+    gap = pd.Series(float("nan"), index=big.index)
+    if {"first_order", "orders"} <= set(big.columns):
+        span = (pd.to_datetime(big["last_order"]) - pd.to_datetime(big["first_order"])).dt.days
+        gap = (span / (big["orders"] - 1)).where(big["orders"] > 1)
+    status = lapse_status(pd.DataFrame({"recency_days": days, "typical_gap_days": gap}), LAPSE_HORIZON_DAYS)
+    lapsed = big[(status == "lapsed").to_numpy() & (days < CHURN_ACTIVE_DAYS).to_numpy()]
     if not lapsed.empty:
         first = lapsed.iloc[0]
         items.append({"kind": "lapsed", "count": len(lapsed), "customer_id": str(first["customer_id"]),
