@@ -30,6 +30,17 @@ card = queries.default_scorecard(view.key, view.end)
 cols[5].metric(tr("ka_key_accounts"), format_count(int(card.table["key_account"].sum())),
                help=tr("kpi_key_help", min=int(accounts.KEY_SCORE)))
 
+outlook = queries.key_account_outlook(view.key, view.end)
+if outlook is not None:
+    with st.container(border=True):
+        change = outlook["change"]
+        delta = None if change is None else ("+" if change >= 0 else "-") + format_share(abs(change))
+        st.metric(tr("outlook_title", days=outlook["horizon_days"]), money(outlook["expected"]), delta=delta,
+                  help=tr("outlook_help"))
+        st.caption(escape_markdown(tr("outlook_caption", count=format_count(outlook["accounts"]), expected=money(outlook["expected"]),
+                      start=outlook["next_from"], end=outlook["next_to"], prior=money(outlook["last_year"]),
+                      prior_start=outlook["earlier_from"], prior_end=outlook["earlier_to"])))
+
 st.subheader(tr("overview_attention"))
 items = queries.attention(view.key, view.end)
 if not items:

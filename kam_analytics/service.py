@@ -225,6 +225,18 @@ def accounts_table(store, data_slice: Slice, as_of, weights: dict[str, float] | 
     return accounts.scorecard_export(scorecard(store, data_slice, as_of, weights))
 
 
+def key_account_outlook(store, data_slice: Slice, as_of, horizon_days: int = 90, card=None) -> dict | None:
+    """The key accounts' expected revenue over the next ``horizon_days`` against what they
+    brought in the same days a year earlier (``expected_revenue.outlook``), on the default
+    scorecard (``card`` when at hand). None without key accounts."""
+    from kam_analytics.analytics import expected_revenue
+
+    card = card if card is not None else scorecard(store, data_slice, as_of)
+    key = card.table[card.table["key_account"]]
+    earlier = expected_revenue.revenue_a_year_earlier(transactions(store, data_slice), as_of, horizon_days)
+    return expected_revenue.outlook(key, earlier, as_of, horizon_days)
+
+
 # -- concentration ----------------------------------------------------------------------------
 def concentration_report(table, measure: str = "revenue") -> dict:
     """The ``concentration --json`` object (see README): indicators of revenue, or with

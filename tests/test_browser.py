@@ -282,6 +282,12 @@ def test_overview_links_to_both_churn_lists_and_the_model_card(server, browser, 
     words = catalog(lang)
     page = browser.new_page(viewport={"width": 1400, "height": 1400})
     _visit(page, f"{server}/?lang={lang}", words["overview_title"], f"{lang}_overview_links")
+    # the key accounts' outlook: the 90 days after the data's end (2025-12-31) against the
+    # same days a year earlier
+    expect(page.get_by_text(words["outlook_title"].format(days=90))).to_be_visible()
+    caption = page.get_by_text("2026-01-01").first
+    expect(caption).to_contain_text("2026-03-31")
+    expect(caption).to_contain_text("2025-01-01")
     page.get_by_role("button", name=words["open_churn_lapsed"]).first.click()
     expect(page.locator("h1").first).to_have_text(words["churn_title"], timeout=90_000)
     page.get_by_text(words["churn_days_silent"]).first.wait_for(state="attached", timeout=120_000)

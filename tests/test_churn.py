@@ -105,8 +105,8 @@ def test_online_retail_model_beats_both_baselines(store, shared_dataset, as_of):
     report = ingest_file(store, shared_dataset("online_retail_sample.csv"))
     result = churn.backtest(store.table(report.dataset), as_of, 90)
     assert result.method == "model"
-    assert result.auc > result.baseline_recency_auc + 0.01
-    assert result.auc > result.baseline_bgnbd_auc + 0.01
+    assert result.auc > result.baseline_recency_auc + 0.03   # the margin the README's table reports
+    assert result.auc > result.baseline_bgnbd_auc + 0.03
 
 
 def test_superstore_shows_no_skill(store, shared_dataset):
@@ -125,3 +125,16 @@ def test_cohort_retention_by_hand(store, tmp_path):
     assert q1[["k", "customers"]].values.tolist() == [[0, 3], [1, 1], [2, 2]]
     assert q1["share"].tolist() == pytest.approx([1.0, 1 / 3, 2 / 3])
     assert got[got["cohort"] == "2024-04-01"][["k", "customers", "share"]].values.tolist() == [[0, 1, 1.0]]
+
+
+def test_classifier_reads_a_column_without_values_as_absent():
+    from kam_analytics.models.churn import ChurnClassifier
+
+    # the same rows with and without a column that has no value in training: the same model
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(400, 2))
+    y = (x[:, 0] + rng.normal(scale=0.5, size=400) > 0).astype(int)
+    with_empty = np.column_stack([x, np.full(400, np.nan)])
+    a = ChurnClassifier().fit(with_empty, y).predict_proba(with_empty)[:, 1]
+    b = ChurnClassifier().fit(x, y).predict_proba(x)[:, 1]
+    assert np.allclose(a, b)

@@ -122,3 +122,33 @@ def test_orders_per_month_single_line_path_agrees(store, tmp_path):
     fast = revenue_by_period(table, "month", single_line_orders=True)
     pd.testing.assert_frame_equal(fast, general)
     assert general["orders"].tolist() == [3, 1]
+
+
+def test_key_account_outlook_against_the_same_days_a_year_earlier(store, tmp_path):
+    from kam_analytics.analytics.account_features import customer_features
+    from kam_analytics.analytics.expected_revenue import outlook, revenue_a_year_earlier
+
+    # as of 2025-06-30, horizon 90: next 2025-07-01..2025-09-28; a year (365 days) earlier
+    # 2024-07-01..2024-09-28. A: 200 + 300 in that window (the 100 the day before and the 400
+    # the day after are not); its last 365 days (2024-07-01..2025-06-30) bring
+    # 200 + 300 + 400 + 730 = 1,630 over a full year -> 1,630 × 90 / 365.
+    # B: first order 2025-04-01, 90 days of tenure -> observed 91 days; 610 − 10 = 600 -> 600 × 90 / 91.
+    # D: a net-negative year counts 0. C is not in the group: its 1,000 last July is not counted.
+    table = _load(store, tmp_path, "客户编号,订单编号,订单日期,金额\n"
+                  "A,1,2024-06-30,100\nA,2,2024-07-01,200\nA,3,2024-09-28,300\nA,4,2024-09-29,400\n"
+                  "A,5,2025-01-10,730\nB,6,2025-04-01,610\nB,7,2025-06-30,-10\nC,8,2024-07-15,1000\n"
+                  "D,9,2024-08-01,50\nD,10,2025-02-01,-80\n")
+    earlier = revenue_a_year_earlier(table, "2025-06-30", 90)
+    assert dict(zip(earlier["customer_id"], earlier["revenue"])) == {"A": 500.0, "C": 1000.0, "D": 50.0}
+    features = customer_features(table, "2025-06-30")
+    group = features[features["customer_id"].isin(["A", "B", "D"])]
+    got = outlook(group, earlier, "2025-06-30", 90)
+    expected = 1630 * 90 / 365 + 600 * 90 / 91
+    assert got["accounts"] == 3 and got["last_year"] == 550.0
+    assert got["expected"] == pytest.approx(expected)
+    assert got["change"] == pytest.approx(expected / 550 - 1)
+    assert (got["next_from"], got["next_to"], got["earlier_from"], got["earlier_to"]) == (
+        "2025-07-01", "2025-09-28", "2024-07-01", "2024-09-28")
+    none_before = outlook(features[features["customer_id"] == "B"], earlier, "2025-06-30", 90)
+    assert none_before["last_year"] == 0.0 and none_before["change"] is None
+    assert outlook(features.iloc[0:0], earlier, "2025-06-30", 90) is None

@@ -95,6 +95,11 @@ def default_scorecard(key: Slice, as_of):
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
+def key_account_outlook(key: Slice, as_of, horizon: int = 90):
+    return service.key_account_outlook(get_store(), key, as_of, horizon, card=default_scorecard(key, as_of))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
 def rfm_result(key: Slice, as_of, n_clusters="auto"):
     result, model = service.rfm_segments(get_store(), key, as_of, n_clusters)
     return result, (model.silhouette_ if model is not None else None), (model.n_clusters_ if model is not None else 1)

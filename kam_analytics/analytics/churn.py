@@ -218,12 +218,14 @@ def lapse_status(features: pd.DataFrame, horizon_days: int = HORIZON_DAYS) -> pd
     return pd.Series(np.where(recency > limit, "lapsed", "at_risk"), index=features.index)
 
 
-def rule_score(features: pd.DataFrame) -> pd.Series:
-    """The transparent fallback risk (0–1) when history is too short to train: how overdue the
-    account is against its own rhythm (or 90 days without one), squashed by x / (1 + x)."""
-    gap = features["typical_gap_days"].fillna(HORIZON_DAYS).clip(lower=1)
-    ratio = features["recency_days"] / gap
-    return ratio / (1 + ratio)
+def rule_score(features: pd.DataFrame, horizon_days: int = HORIZON_DAYS) -> pd.Series:
+    """The transparent fallback risk (0–1) when history is too short to train: days without an
+    order d, as d / (d + horizon) — 0 on the day of an order, ½ after a horizon's silence.
+    Measured on the README's 17 replays, plain silence ranked lapses better than silence
+    against the account's own rhythm (recency / usual gap) on 15 of them (by up to 0.08 ROC AUC), so the rule
+    follows silence alone; the rhythm shows in the reasons and the lapsed list."""
+    recency = features["recency_days"].astype(float).clip(lower=0)
+    return recency / (recency + horizon_days)
 
 
 def reasons(row: pd.Series, limit: int = 3) -> list[dict]:
@@ -401,7 +403,7 @@ def score_accounts(table: ibis.Table, as_of, horizon_days: int = HORIZON_DAYS) -
         features["risk"] = trained.risk(features["score"].to_numpy())
         method = "model"
     else:
-        features["score"] = features["risk"] = rule_score(features)
+        features["score"] = features["risk"] = rule_score(features, horizon_days)
         method = "rule"
     features["status"] = lapse_status(features, horizon_days)
     features["revenue_last_year"] = np.nan
@@ -460,7 +462,7 @@ def backtest(table: ibis.Table, as_of, horizon_days: int = HORIZON_DAYS, scored:
                     precision_at_20pct=precision_at(score, labels, 0.20),
                     baseline_recency_auc=auc(t["recency_days"].to_numpy(dtype=float)),
                     baseline_bgnbd_auc=bgnbd_auc, method=scored.method,
-                    brier=calibration.brier(risk, labels), brier_rule=calibration.brier(rule_score(t), labels),
+                    brier=calibration.brier(risk, labels), brier_rule=calibration.brier(rule_score(t, horizon_days), labels),
                     brier_base_rate=calibration.brier(np.full(len(labels), training_rate), labels)
                     if training_rate is not None else None,
                     calibration=scored.calibration, reliability=calibration.reliability(risk, labels),

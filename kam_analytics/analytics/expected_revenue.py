@@ -55,3 +55,44 @@ def revenue_check(expected: pd.DataFrame, actual: pd.Series) -> dict:
             "wape": float((expected["expected_revenue"] - actual).abs().sum() / total) if total > 0 else None,
             "bias": float(expected["expected_revenue"].sum() / actual.sum() - 1) if actual.sum() > 0 else None,
             "in_range": float(inside.mean())}
+
+
+def revenue_a_year_earlier(table, as_of, horizon_days: int) -> pd.DataFrame:
+    """Per customer (customer_id, revenue): net revenue of the lines dated in the horizon's
+    days one year (365 days) earlier — after as_of − 365 days, up to as_of − 365 + horizon_days
+    (whole days) — aggregated in the database."""
+    from kam_analytics.analytics.filters import end_of_day
+
+    day = pd.Timestamp(as_of).normalize() - pd.Timedelta(days=YEAR_DAYS)
+    after, until = end_of_day(day), end_of_day(day + pd.Timedelta(days=horizon_days))
+    window = table.filter((table.order_date > after) & (table.order_date <= until))
+    return window.group_by("customer_id").aggregate(revenue=window.amount.cast("float64").sum()).to_pandas()
+
+
+def outlook(features: pd.DataFrame, earlier: pd.DataFrame, as_of, horizon_days: int) -> dict | None:
+    """A group of accounts' expected revenue over the next horizon against what the same
+    accounts brought in the same days a year earlier.
+
+    ``features``: the accounts (customer_id, recent_revenue = net revenue of the 365 days up to
+    as_of, tenure_days), e.g. the key accounts of the scorecard; ``earlier``:
+    ``revenue_a_year_earlier``. expected = Σ expected_revenue (the pace of each account's last
+    year, as above; a negative year counts as 0); last_year = Σ their revenue in those days a
+    year earlier (accounts without any count 0); change = expected / last_year − 1, None when
+    last_year ≤ 0; the days as dates: next_from..next_to (the horizon after as_of) and
+    earlier_from..earlier_to (the same days 365 days before). None for no accounts."""
+    if features.empty:
+        return None
+    pace = expected_revenue(pd.DataFrame({"revenue_year": features["recent_revenue"].to_numpy(dtype=float),
+                                          "orders_year": 1.0,
+                                          "tenure_days": features["tenure_days"].to_numpy(dtype=float)}),
+                            horizon_days)
+    expected = float(pace["expected_revenue"].sum())
+    before = dict(zip(earlier["customer_id"], earlier["revenue"]))
+    last_year = float(sum(before.get(c, 0.0) or 0.0 for c in features["customer_id"]))
+    first = pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)
+    last = first + pd.Timedelta(days=horizon_days - 1)
+    year = pd.Timedelta(days=YEAR_DAYS)
+    return {"accounts": int(len(features)), "expected": expected, "last_year": last_year,
+            "change": expected / last_year - 1 if last_year > 0 else None, "horizon_days": int(horizon_days),
+            "next_from": first.date().isoformat(), "next_to": last.date().isoformat(),
+            "earlier_from": (first - year).date().isoformat(), "earlier_to": (last - year).date().isoformat()}

@@ -23,21 +23,44 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 class ChurnClassifier(ClassifierMixin, BaseEstimator):
     """Probability that an account lapses, from its snapshot features.
 
+    Small, heavily regularised trees: at most ``max_leaf_nodes`` leaves each, and a leaf holds
+    at least ``min_samples_leaf`` training rows ('auto': one in 40 rows, between 20 and 200).
+    Measured on the README's 16 replays (demo, the two shared samples, a one-cohort history of
+    irregular buyers; 90- and 180-day horizons), this raised the mean ROC AUC margin over the
+    best baseline from +0.024 (31 leaves, 20 rows a leaf) to +0.035; adding the account's own
+    gap distribution, BG/NBD P(alive) or 30/180-day order windows as inputs changed it by at
+    most 0.001, so they are not in.
+
     Parameters
     ----------
     max_iter : int, default=200
     learning_rate : float, default=0.05
+    max_leaf_nodes : int, default=6
+    min_samples_leaf : int or 'auto', default='auto'
+    l2_regularization : float, default=1.0
     random_state : int, default=0
+
+    A column without any value in the training rows is read as a constant (it never splits).
     """
 
-    def __init__(self, max_iter=200, learning_rate=0.05, random_state=0):
+    def __init__(self, max_iter=200, learning_rate=0.05, max_leaf_nodes=6, min_samples_leaf="auto",
+                 l2_regularization=1.0, random_state=0):
         self.max_iter = max_iter
         self.learning_rate = learning_rate
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_samples_leaf = min_samples_leaf
+        self.l2_regularization = l2_regularization
         self.random_state = random_state
 
     def fit(self, X, y):
         X, y = validate_data(self, X, y, dtype=np.float64, ensure_all_finite="allow-nan")
+        # a column with no value at all (e.g. an order trend before any prior window) would stop
+        # the binning; as a constant it simply never splits
+        X = np.where(np.isnan(X).all(axis=0), 0.0, X)
+        leaf = self.min_samples_leaf if self.min_samples_leaf != "auto" else min(200, max(20, len(X) // 40))
         self.model_ = HistGradientBoostingClassifier(max_iter=self.max_iter, learning_rate=self.learning_rate,
+                                                     max_leaf_nodes=self.max_leaf_nodes, min_samples_leaf=leaf,
+                                                     l2_regularization=self.l2_regularization,
                                                      random_state=self.random_state, early_stopping=False)
         self.model_.fit(X, y)
         self.classes_ = self.model_.classes_
