@@ -46,6 +46,7 @@ ATTRIBUTE_COLUMNS: dict[str, tuple[str, str]] = {
     "owner": ("VARCHAR", "text"),
     "credit_rating": ("VARCHAR", "text"),
     "industry_influence": ("DOUBLE", "number"),
+    "credit_limit": ("DOUBLE", "number"),
 }
 
 # Synonyms in order of preference (the first header found wins). Compared after normalise().
@@ -100,6 +101,7 @@ SYNONYMS: dict[str, list[str]] = {
     "paid_amount": ["paid amount", "amount paid", "payment amount", "paid", "回款金额", "已付金额", "收款金额", "到账金额", "已回款"],
     "credit_rating": ["credit rating", "credit", "rating", "信用等级", "信用评级", "信用"],
     "industry_influence": ["industry influence", "influence", "行业影响力", "影响力"],
+    "credit_limit": ["credit limit", "credit line", "credit limit amount", "信用额度", "授信额度", "信用限额", "赊销额度"],
 }
 
 _NORMALISE = re.compile(r"[\s_\-./\\()（）:：#]+")

@@ -1,0 +1,116 @@
+"""Receivables worked by hand: aging buckets, partial payments, a payment after the as-of date,
+a credit note, an early payment, DSO, exposure shares and HHI, credit limits, deterioration."""
+from __future__ import annotations
+
+import pytest
+
+from kam_analytics.analytics import receivables
+from kam_analytics.ingest import ingest_file
+from kam_analytics.ingest.attributes import ingest_attributes
+
+AS_OF = "2024-06-30"
+# recent payment window: 2024-04-02 .. 06-30 (90 days); prior: 2023-10-05 .. 2024-04-01 (180 days)
+# credit sales window (DSO): lines dated 2024-04-02 .. 06-30
+LINES = """客户编号,客户名称,订单编号,订单日期,金额,到期日,回款日期,回款金额
+A,甲公司,a1,2024-01-10,1000,2024-02-09,2024-02-20,1000
+A,甲公司,a2,2024-04-01,500,2024-05-01,2024-05-20,200
+A,甲公司,a3,2024-06-01,800,2024-07-01,2024-07-05,800
+A,甲公司,a4,2024-06-10,-100,2024-06-20,,
+A,甲公司,a5,2024-02-01,400,2024-03-02,,
+A,甲公司,a6,2024-07-02,999,2024-08-01,,
+B,乙公司,b1,2023-12-01,100,2023-12-31,2023-12-20,100
+B,乙公司,b2,2024-02-01,100,2024-03-15,,
+B,乙公司,b3,2024-03-01,200,2024-04-15,,
+B,乙公司,b4,2024-04-01,300,2024-05-15,,
+B,乙公司,b5,2024-05-01,50,2024-05-31,2024-06-30,50
+B,乙公司,b6,2024-05-20,70,2024-06-10,,
+C,丙公司,c1,2024-06-01,5000,,,
+D,丁公司,d1,2024-06-15,5000,2024-07-15,2024-06-16,
+"""
+
+
+@pytest.fixture
+def lines(store, tmp_path):
+    path = tmp_path / "应收.csv"
+    path.write_text(LINES, encoding="utf-8")
+    report = ingest_file(store, path, dataset="r")
+    assert (report.rows, report.rejected) == (14, 0)
+    return store.dataset("r")
+
+
+def test_aging_by_hand(store, lines):
+    got = receivables.per_customer(store.table(lines), AS_OF).set_index("customer_id")
+    # C sold for cash (no due date): owes nothing and is not listed; a6 is dated after the as-of date
+    assert list(got.index) == ["A", "B", "D"]
+    a, b, d = got.loc["A"], got.loc["B"], got.loc["D"]
+    # A: a1 paid; a2 500 − 200 partly paid, due 60 days ago; a3 paid after the as-of date so
+    # still owed, due tomorrow; a4 a credit note 10 days past its due date; a5 unpaid, 120 days
+    assert (a["outstanding"], a["not_due"], a["overdue_1_30"], a["overdue_31_60"], a["overdue_61_90"],
+            a["overdue_90_plus"], a["overdue"]) == (1400.0, 800.0, -100.0, 300.0, 0.0, 400.0, 600.0)
+    # B: 70 (20 days), 300 (46 days), 200 (76 days), 100 (107 days); b5 paid on the as-of day
+    assert (b["outstanding"], b["not_due"], b["overdue_1_30"], b["overdue_31_60"], b["overdue_61_90"],
+            b["overdue_90_plus"]) == (670.0, 0.0, 70.0, 300.0, 200.0, 100.0)
+    # D paid in full (paid date given, paid amount blank: the whole line)
+    assert d["outstanding"] == 0.0 and d["share_of_receivables"] == 0.0
+    # DSO = outstanding / credit sales of 2024-04-02..06-30 × 90: A 1400 / (800 − 100) × 90;
+    # B 670 / (50 + 70) × 90 (a2 and b4, dated April 1, fall outside)
+    assert a["dso_days"] == pytest.approx(180.0) and b["dso_days"] == pytest.approx(502.5)
+    assert a["share_of_receivables"] == pytest.approx(1400 / 2070)
+    assert b["share_of_receivables"] == pytest.approx(670 / 2070)
+    assert a["name"] == "甲公司"
+
+
+def test_deterioration_by_hand(store, lines):
+    got = receivables.per_customer(store.table(lines), AS_OF).set_index("customer_id")
+    a, b = got.loc["A"], got.loc["B"]
+    # A paid a2 19 days late in the recent window, a1 11 days late before: 8 days worse, under 15
+    assert (a["avg_days_late_recent"], a["avg_days_late_prior"]) == (19.0, 11.0)
+    # overdue one, two, three months back (05-30, 04-30, 03-30): A 300 + 400, 400, 400 -> not rising
+    assert (a["overdue_1m_ago"], a["overdue_2m_ago"], a["overdue_3m_ago"]) == (700.0, 400.0, 400.0)
+    # B paid b1 early (0 days late) and b5 30 days late: 30 ≥ 0 + 15 -> paying later;
+    # overdue 100 -> 300 -> 600 -> 670: three rises running
+    assert (b["avg_days_late_recent"], b["avg_days_late_prior"]) == (30.0, 0.0)
+    assert (b["overdue_3m_ago"], b["overdue_2m_ago"], b["overdue_1m_ago"], b["overdue"]) == (100.0, 300.0, 600.0, 670.0)
+    assert a["flags"] == ["major_exposure"]
+    assert b["flags"] == ["major_exposure", "paying_later", "overdue_growing"]
+    assert got.loc["D", "flags"] == []
+
+
+def test_portfolio_and_concentration_by_hand(store, lines):
+    rows = receivables.per_customer(store.table(lines), AS_OF)
+    total = receivables.portfolio(rows)
+    assert (total["outstanding"], total["overdue"], total["customers"], total["owing"]) == (2070.0, 1270.0, 3, 2)
+    assert total["overdue_share"] == pytest.approx(1270 / 2070)
+    # credit sales 2024-04-02..06-30: 800 − 100 + 50 + 70 + 5000 (D)
+    assert total["dso_days"] == pytest.approx(2070 / 5820 * 90)
+    c = total["concentration"]
+    assert c.hhi == pytest.approx(10_000 * ((1400 / 2070) ** 2 + (670 / 2070) ** 2))
+    assert c.top5_share == 1.0 and c.top1_share == pytest.approx(1400 / 2070)
+
+
+def test_credit_limit_from_the_attributes(store, lines, tmp_path):
+    path = tmp_path / "客户.csv"
+    path.write_text("客户编号,信用额度\nA,1000\nB,1000\n", encoding="utf-8")
+    ingest_attributes(store, lines, path)
+    dataset = store.dataset("r")
+    got = receivables.per_customer(store.table(dataset), AS_OF, store.attributes(dataset)).set_index("customer_id")
+    assert got.loc["A", "credit_limit"] == 1000.0 and "over_credit_limit" in got.loc["A", "flags"]
+    assert "over_credit_limit" not in got.loc["B", "flags"]  # 670 is within 1,000
+
+
+def test_account_history_by_hand(store, lines):
+    rows = receivables.history(store.table(lines), "A", AS_OF)
+    assert rows["order_id"].tolist() == ["a4", "a3", "a2", "a5", "a1"]  # newest first; a6 is after the date
+    by = rows.set_index("order_id")
+    assert by.loc["a2", "outstanding"] == 300.0 and by.loc["a2", "days_overdue"] == 60
+    assert by.loc["a2", "days_late"] == 19                      # paid (partly) 19 days late
+    assert by.loc["a3", "paid"] == 0.0 and by.loc["a3", "days_overdue"] == 0   # paid after the as-of date
+    assert by.loc["a1", "outstanding"] == 0.0 and by.loc["a1", "days_late"] == 11
+    assert by.loc["a5", "days_overdue"] == 120
+
+
+def test_without_due_dates_there_are_no_receivables(store, tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("客户编号,订单日期,金额\nA,2024-01-01,10\n", encoding="utf-8")
+    ingest_file(store, path, dataset="plain")
+    assert not receivables.available(store.table(store.dataset("plain")).columns)
