@@ -185,6 +185,12 @@ def cmd_churn(args, store) -> int:
     return _write(service.churn_export(churn, "en"), args.out)
 
 
+def cmd_receivables(args, store) -> int:
+    dataset, data_slice = _slice(store, args)
+    rows = service.receivables(store, data_slice, _as_of(args, dataset))
+    return _write(service.receivables_export(rows, "en"), args.out)
+
+
 def cmd_followup(args, store) -> int:
     from dataclasses import replace
 
@@ -302,6 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
              extra=[horizon, (["--scope"], dict(choices=["key", "all"], default="key", metavar="key|all")),
                     (["--list"], dict(choices=list(service.CHURN_LISTS), default="at_risk", metavar="|".join(service.CHURN_LISTS),
                                       help="at_risk: still active, by risk; lapsed: silent by their own rhythm; all"))])
+    _command(sub, "receivables", "what each customer owes as of a date: aging, DSO, share of receivables, flags",
+             cmd_receivables, as_of="optional", out=True)
     _command(sub, "followup", "record a follow-up of an account (the churn page's form)", cmd_followup, extra=[
         (["--customer"], dict(required=True, metavar="ID")),
         (["--status"], dict(required=True, choices=list(FOLLOWUP_STATUSES), metavar="|".join(FOLLOWUP_STATUSES))),

@@ -385,6 +385,61 @@ def churn_export(churn: ChurnList, lang: str = "en") -> pd.DataFrame:
     })
 
 
+# -- receivables ------------------------------------------------------------------------------
+RECEIVABLES_EXPORT = ["customer_id", "name", "outstanding", "not_due", "overdue_1_30", "overdue_31_60",
+                      "overdue_61_90", "overdue_90_plus", "dso_days", "share_of_receivables", "flags"]
+
+
+def has_receivables(store, data_slice: Slice) -> bool:
+    """Whether the slice's dataset has what receivables need (due and paid dates)."""
+    from kam_analytics.analytics.receivables import available
+
+    return available(dataset_of(store, data_slice).columns)
+
+
+def _owed_slice(data_slice: Slice) -> Slice:
+    """What is owed at a date includes every earlier invoice: the slice without its start."""
+    from dataclasses import replace
+
+    return replace(data_slice, start=None)
+
+
+def receivables(store, data_slice: Slice, as_of) -> pd.DataFrame:
+    """Receivables per customer as of ``as_of`` (``receivables.per_customer``), from every
+    receivable line of the slice's accounts dated up to then (the period's start does not
+    apply: an older unpaid invoice is still owed). Raises KamError('receivables_none') when
+    the dataset has no due and paid dates."""
+    from kam_analytics.analytics import receivables as owed
+    from kam_analytics.errors import KamError
+
+    dataset = dataset_of(store, data_slice)
+    if not owed.available(dataset.columns):
+        raise KamError("receivables_none", dataset=dataset.name)
+    return owed.per_customer(transactions(store, _owed_slice(data_slice)), as_of, store.attributes(dataset))
+
+
+def receivables_history(store, data_slice: Slice, customer_id: str, as_of) -> pd.DataFrame:
+    """One account's receivable lines and payments up to ``as_of`` (``receivables.history``)."""
+    from kam_analytics.analytics import receivables as owed
+
+    return owed.history(transactions(store, _owed_slice(data_slice)), customer_id, as_of)
+
+
+def receivables_export(rows: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
+    """The ``receivables --out`` rows: RECEIVABLES_EXPORT, money rounded to cents, DSO to a
+    tenth of a day, the share to six places; flags worded and joined with the language's list
+    separator."""
+    from kam_analytics.i18n import join_list, t
+
+    out = rows[RECEIVABLES_EXPORT].copy()
+    money = ["outstanding", "not_due", "overdue_1_30", "overdue_31_60", "overdue_61_90", "overdue_90_plus"]
+    out[money] = out[money].round(2)
+    out["dso_days"] = out["dso_days"].round(1)
+    out["share_of_receivables"] = out["share_of_receivables"].round(6)
+    out["flags"] = [join_list([t(f"receivables_flag_{f}", lang) for f in flags], lang) for flags in rows["flags"]]
+    return out
+
+
 # -- actions: each checks the identity's role here, where it happens, and the store writes it
 # to the audit trail in the same transaction as the change ------------------------------------
 def load_file(store, identity: Identity, path, dataset: str | None = None, replace: bool = False, **options):

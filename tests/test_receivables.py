@@ -114,3 +114,44 @@ def test_without_due_dates_there_are_no_receivables(store, tmp_path):
     path.write_text("客户编号,订单日期,金额\nA,2024-01-01,10\n", encoding="utf-8")
     ingest_file(store, path, dataset="plain")
     assert not receivables.available(store.table(store.dataset("plain")).columns)
+
+
+def test_demo_planted_slow_payers_are_found(store):
+    from kam_analytics import demo
+
+    demo.seed_store(store)
+    dataset = store.datasets()[0]
+    rows = receivables.per_customer(store.table(dataset), "2025-12-31")
+    slow = rows[rows["flags"].apply(lambda f: "slow_payer" in f)]
+    # the demo plants C0020–C0024 paying 60–150 days after the due date; everyone else within ~10
+    assert sorted(slow["customer_id"]) == ["C0020", "C0021", "C0022", "C0023", "C0024"]
+    assert (slow["avg_days_late"] > 30).all() and (slow["overdue"] > 0).all()
+
+
+def test_cli_writes_the_hand_worked_figures(cli, tmp_path):
+    import pandas as pd
+
+    path = tmp_path / "应收.csv"
+    path.write_text(LINES, encoding="utf-8")
+    assert cli("ingest", path, "--dataset", "r").returncode == 0
+    out = tmp_path / "owed.csv"
+    done = cli("receivables", "--dataset", "r", "--as-of", AS_OF, "--out", out)
+    assert done.returncode == 0, done.stderr
+    got = pd.read_csv(out, encoding="utf-8-sig", dtype={"customer_id": str})
+    assert list(got.columns) == ["customer_id", "name", "outstanding", "not_due", "overdue_1_30", "overdue_31_60",
+                                 "overdue_61_90", "overdue_90_plus", "dso_days", "share_of_receivables", "flags"]
+    assert got["customer_id"].tolist() == ["A", "B", "D"]
+    a = got.iloc[0]
+    assert (a["outstanding"], a["not_due"], a["overdue_1_30"], a["overdue_31_60"], a["overdue_90_plus"]) == (
+        1400.0, 800.0, -100.0, 300.0, 400.0)
+    assert a["dso_days"] == 180.0 and a["share_of_receivables"] == round(1400 / 2070, 6)
+    assert got.iloc[1]["flags"] == "holds 10%+ of receivables, paying later, overdue rising 3 months running"
+
+
+def test_cli_refuses_a_dataset_without_due_dates(cli, tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("客户编号,订单日期,金额\nA,2024-01-01,10\n", encoding="utf-8")
+    assert cli("ingest", path, "--dataset", "plain").returncode == 0
+    done = cli("receivables", "--dataset", "plain", "--out", tmp_path / "x.csv")
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "has no due dates and paid dates" in done.stderr and not (tmp_path / "x.csv").exists()

@@ -20,8 +20,10 @@ date A; nothing after A is seen. One definition each:
   same definitions as revenue concentration, so a customer owing us nothing counts as 0;
 * days late of a payment = max(0, paid date − due date); avg_days_late_recent /
   avg_days_late_prior: the amount-weighted mean over the lines paid in the 90 days up to A /
-  in the 180 days before them (None without any);
-* flags: ``major_exposure`` (share ≥ 10%, the major-customer rule), ``over_credit_limit``
+  in the 180 days before them (None without any); avg_days_late: the same over both windows
+  (the 270 days up to A);
+* flags: ``slow_payer`` (avg_days_late above ``SLOW_PAYER_DAYS``, the churn page's paying-late
+  reason), ``major_exposure`` (share ≥ 10%, the major-customer rule), ``over_credit_limit``
   (outstanding above the ``credit_limit`` attribute, when given), ``paying_later`` (recent days
   late ≥ prior + ``LATER_MARGIN_DAYS``), ``overdue_growing`` (overdue at A above overdue one
   month earlier, above two months earlier, above three months earlier: three rises running).
@@ -44,9 +46,10 @@ RECENT_DAYS = 90
 PRIOR_DAYS = 180
 LATER_MARGIN_DAYS = 15
 GROWTH_MONTHS = 3
-FLAGS = ("major_exposure", "over_credit_limit", "paying_later", "overdue_growing")
+SLOW_PAYER_DAYS = 30
+FLAGS = ("slow_payer", "major_exposure", "over_credit_limit", "paying_later", "overdue_growing")
 COLUMNS = ["customer_id", "name", "outstanding", *BUCKETS, "overdue", "credit_sales", "dso_days", "share_of_receivables",
-           "avg_days_late_recent", "avg_days_late_prior", "overdue_1m_ago", "overdue_2m_ago", "overdue_3m_ago",
+           "avg_days_late", "avg_days_late_recent", "avg_days_late_prior", "overdue_1m_ago", "overdue_2m_ago", "overdue_3m_ago",
            "credit_limit", "flags"]
 
 
@@ -112,6 +115,9 @@ def per_customer(table: ibis.Table, as_of, attributes: ibis.Table | None = None)
     for name in ("recent", "prior"):
         weight = out[f"paid_weight_{name}"].astype(float)
         out[f"avg_days_late_{name}"] = out[f"late_weighted_{name}"].astype(float) / weight.where(weight > 0)
+    weight = out["paid_weight_recent"].fillna(0).astype(float) + out["paid_weight_prior"].fillna(0).astype(float)
+    late_sum = out["late_weighted_recent"].fillna(0).astype(float) + out["late_weighted_prior"].fillna(0).astype(float)
+    out["avg_days_late"] = late_sum / weight.where(weight > 0)
     out["dso_days"] = out["outstanding"] / out["credit_sales"].where(out["credit_sales"] > 0) * DSO_DAYS
     positive = out["outstanding"].clip(lower=0)
     total = float(positive.sum())
@@ -130,6 +136,8 @@ def per_customer(table: ibis.Table, as_of, attributes: ibis.Table | None = None)
 def flags(row: pd.Series) -> list[str]:
     """The module docstring's flags that hold for one row of ``per_customer``."""
     found = []
+    if pd.notna(row["avg_days_late"]) and row["avg_days_late"] > SLOW_PAYER_DAYS:
+        found.append("slow_payer")
     share = row["share_of_receivables"]
     if pd.notna(share) and share >= MAJOR_CUSTOMER_SHARE - 1e-12:
         found.append("major_exposure")
