@@ -18,6 +18,7 @@ PAGES = [
     ("app_pages/key_accounts.py", "nav_key_accounts", ":material/star:", False),
     ("app_pages/segments.py", "nav_segments", ":material/scatter_plot:", False),
     ("app_pages/churn.py", "nav_churn", ":material/warning:", False),
+    ("app_pages/receivables.py", "nav_receivables", ":material/account_balance:", False),
     ("app_pages/account.py", "nav_account", ":material/person_search:", False),
     ("app_pages/data.py", "nav_data", ":material/folder_open:", False),
 ]

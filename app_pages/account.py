@@ -5,7 +5,7 @@ import streamlit as st
 from kam_analytics import service
 from kam_analytics.charts import revenue_trend
 from kam_analytics.i18n import customer_label, format_count, format_share, join_list
-from ui import queries
+from ui import queries, tables
 from ui.state import account_to_open, frame, money, tr
 from ui.markdown import escape_markdown
 from ui.widgets import no_dataset
@@ -72,6 +72,22 @@ if len(history):
     st.dataframe(pd.DataFrame({tr("churn_status"): history["status"].map(lambda s: tr(f"status_{s}")),
                                tr("churn_owner"): history["owner"], tr("churn_note"): history["note"],
                                tr("churn_when"): history["created_at"]}), hide_index=True, width="stretch")
+
+if service.has_receivables(view.store, view.key):
+    st.subheader(tr("account_receivables"), anchor=False)
+    owed_rows = queries.receivables(view.key, view.end)
+    mine = owed_rows[owed_rows["customer_id"] == chosen]
+    if mine.empty:
+        st.caption(tr("account_receivables_none", date=str(view.end)))
+    else:
+        st.dataframe(tables.receivables_list(mine, view.lang).drop(columns=[tr("col_customer_id"), tr("col_name")]),
+                     hide_index=True)
+        worse = tables.deterioration_text(mine.iloc[0], view.lang)
+        if worse:
+            st.warning(escape_markdown(worse))
+        st.caption(tr("account_payment_history", date=str(view.end)))
+        st.dataframe(tables.receivables_history(queries.receivables_history(view.key, chosen, view.end), view.lang),
+                     hide_index=True, width="stretch")
 
 st.plotly_chart(revenue_trend(profile.monthly, view.lang, title_key="chart_account_trend"),
                 width="stretch", config={"displayModeBar": False})

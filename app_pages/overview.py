@@ -5,7 +5,7 @@ from kam_analytics.analytics import accounts
 from kam_analytics.charts import revenue_trend
 from kam_analytics.i18n import format_count, format_share
 from ui import queries
-from ui.state import frame, labeller, money, open_account, open_churn_list, tr
+from ui.state import frame, labeller, money, open_account, open_churn_list, open_receivables, tr
 from ui.markdown import escape_markdown
 from ui.widgets import customer_table, no_dataset
 
@@ -52,6 +52,8 @@ for i, item in enumerate(items):
     elif item["kind"] == "lapsed":
         text = tr("attention_lapsed", count=item["count"], customer=label, revenue=money(item["revenue"]),
                   days=item["days"])
+    elif item["kind"] == "receivables":
+        text = tr("attention_receivables", count=item["count"], customer=label, overdue=money(item["overdue"]))
     else:
         key = "attention_trend_up" if item["change"] >= 0 else "attention_trend_down"
         text = tr(key, change=format_share(abs(item["change"])), recent=money(item["recent"]),
@@ -64,6 +66,8 @@ for i, item in enumerate(items):
                 open_account(item["customer_id"])
         if item["kind"] == "lapsed" and buttons[1].button(tr("open_churn_lapsed"), key=f"attention_lapsed_{i}"):
             open_churn_list("lapsed")
+        if item["kind"] == "receivables" and buttons[1].button(tr("open_receivables"), key=f"attention_recv_{i}"):
+            open_receivables()
 links = st.columns([1, 1, 3])
 for column, listing in zip(links, ("at_risk", "lapsed")):
     if column.button(tr(f"open_churn_{listing}"), key=f"overview_churn_{listing}"):

@@ -68,12 +68,14 @@ def customer_label(customer_id, name=None) -> str:
 def format_amount(value: float | None, lang: str, decimals: int = 1) -> str:
     """A money amount for display: 中文 uses 万 (1e4) and 亿 (1e8); English uses K, M and B.
 
-    Amounts below 10,000 (zh) / 1,000 (en) are shown in full with thousands separators.
-    None or NaN shows as '–'.
+    Amounts below 10,000 (zh) / 1,000 (en) are shown in full with thousands separators;
+    nothing at all (under half a cent either way) as '0'. None or NaN shows as '–'.
     """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     value = float(value)
+    if abs(value) < 0.005:
+        return "0"
     sign = "-" if value < 0 else ""
     magnitude = abs(value)
     if normalise_lang(lang) == "zh":

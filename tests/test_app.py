@@ -384,7 +384,7 @@ def test_churn_page_on_short_history_says_it_uses_the_rule(app_env, lang):
     # expected revenue: 600 over its 56 days (2024-01-15 .. 03-10) at the same pace for 90 days = 964.29
     assert by_region[T("field_region", lang)].tolist() == ["华东"]
     assert by_region[T("churn_expected_revenue", lang)].tolist() == ["964"]
-    assert by_region[T("churn_revenue_at_risk", lang)].tolist() == ["0.00"]
+    assert by_region[T("churn_revenue_at_risk", lang)].tolist() == ["0"]
 
 
 def test_churn_follow_up_is_recorded_and_shown(app_env):

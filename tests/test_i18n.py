@@ -32,6 +32,7 @@ def test_chinese_strings_are_chinese():
     (123456789.0, "zh", "1.2亿"), (2_345_678.0, "zh", "234.6万"), (9_999.0, "zh", "9,999"),
     (123456789.0, "en", "123.5M"), (2_345.0, "en", "2.3K"), (1_500_000_000.0, "en", "1.5B"),
     (-2_345_678.0, "zh", "-234.6万"), (12.5, "en", "12.50"), (None, "en", "–"),
+    (0.0, "zh", "0"), (-0.001, "en", "0"), (0.01, "en", "0.01"),  # nothing at all reads as 0, not 0.00
 ])
 def test_format_amount(value, lang, expected):
     assert format_amount(value, lang) == expected

@@ -33,14 +33,14 @@ def test_churn_list_in_both_languages():
     assert list(zh.columns) == ["客户编号", "名称", "流失风险", "预期收入", "风险销售额", "原因", "最近下单", "跟进记录"]
     assert list(zh["名称"]) == ["甲公司", ""]
     # 万 from 10,000 up; the range is the Poisson band, written after the expectation
-    assert list(zh["预期收入"]) == ["1.2万（8,000–1.5万）", "100（0.00–250）"]
+    assert list(zh["预期收入"]) == ["1.2万（8,000–1.5万）", "100（0–250）"]
     assert list(zh["风险销售额"]) == ["1.1万", "20.00"]
     assert "；" in zh["原因"][0] and zh["原因"][1] == ""
     assert list(zh["最近下单"]) == [dt.date(2024, 1, 2), dt.date(2024, 3, 4)]
     assert list(zh["跟进记录"]) == ["2 · 已联系 2026-11-20", ""]
     en = tables.churn_list(rows, "en")
     assert "; " in en.iloc[0, 5] and list(en.iloc[:, 2]) == [0.9, 0.2]
-    assert list(en["Expected revenue"]) == ["12.3K (8.0K–15.0K)", "100 (0.00–250)"]
+    assert list(en["Expected revenue"]) == ["12.3K (8.0K–15.0K)", "100 (0–250)"]
     assert list(en["Revenue at risk"]) == ["11.1K", "20.00"]
 
 

@@ -39,7 +39,8 @@ def headline(key: Slice, period_end):
 
 
 def attention(key: Slice, period_end):
-    return overview.attention_items(customer_summary(key), periods(key, "month"), period_end)
+    owed = receivables(key, period_end) if service.has_receivables(get_store(), key) else None
+    return overview.attention_items(customer_summary(key), periods(key, "month"), period_end, owed)
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
@@ -97,6 +98,16 @@ def default_scorecard(key: Slice, as_of):
 @st.cache_data(show_spinner=False, max_entries=32)
 def key_account_outlook(key: Slice, as_of, horizon: int = 90):
     return service.key_account_outlook(get_store(), key, as_of, horizon, card=default_scorecard(key, as_of))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def receivables(key: Slice, as_of):
+    return service.receivables(get_store(), key, as_of)
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def receivables_history(key: Slice, customer_id: str, as_of):
+    return service.receivables_history(get_store(), key, customer_id, as_of)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

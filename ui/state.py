@@ -285,6 +285,12 @@ def open_account(customer_id: str) -> None:
     st.switch_page("app_pages/account.py")
 
 
+def open_receivables() -> None:
+    """Go to the receivables page, on the list of accounts getting worse."""
+    st.session_state["recv_tab"] = tr("recv_tab_deterioration")  # (a tab is chosen by its label)
+    st.switch_page("app_pages/receivables.py")
+
+
 _OPEN_CHURN_LIST = "_open_churn_list"
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from kam_analytics.analytics import receivables as owed
 from kam_analytics.analytics.churn import reason_text
 from kam_analytics.i18n import format_amount, join_list, t
 
@@ -74,4 +75,75 @@ def key_account_list(shown: pd.DataFrame, criteria: list[str], lang: str) -> pd.
     for criterion in criteria:
         data[t(f"criterion_{criterion}", lang)] = shown[f"contrib_{criterion}"].round(1)
     data[t("ka_flags", lang)] = shown["flags"].map(lambda flags: flag_text(flags, lang))
+    return pd.DataFrame(data)
+
+
+def _money(values, lang: str) -> list[str]:
+    return [format_amount(v, lang) for v in values]
+
+
+def _days(values) -> list[str]:
+    return ["–" if pd.isna(v) else f"{v:,.0f}" for v in values]
+
+
+def receivables_list(rows: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """``receivables.per_customer`` rows as the page shows them: id, name, outstanding, the
+    aging buckets, DSO, share of receivables and the flags in words; money as text."""
+    names = rows["name"] if "name" in rows else pd.Series([None] * len(rows), index=rows.index)
+    data = {t("col_customer_id", lang): rows["customer_id"], t("col_name", lang): names.fillna("").astype(str)}
+    data[t("recv_outstanding", lang)] = _money(rows["outstanding"], lang)
+    for bucket in owed.BUCKETS:
+        data[t(f"recv_{bucket}", lang)] = _money(rows[bucket], lang)
+    data[t("recv_dso", lang)] = _days(rows["dso_days"])
+    data[t("recv_share", lang)] = ["–" if pd.isna(v) else f"{v * 100:.1f}%" for v in rows["share_of_receivables"]]
+    data[t("recv_flags", lang)] = [join_list([t(f"receivables_flag_{f}", lang) for f in flags], lang)
+                                   for flags in rows["flags"]]
+    return pd.DataFrame(data)
+
+
+def receivables_totals(rows: pd.DataFrame, groups: pd.Series, by: str, lang: str) -> pd.DataFrame:
+    """Outstanding and the aging buckets per owner or region (``receivables.by_group``;
+    accounts without one under '—'), money as text."""
+    grouped = owed.by_group(rows, groups)
+    data = {t(f"field_{by}", lang): grouped["group"].fillna("—").astype(str),
+            t("recv_outstanding", lang): _money(grouped["outstanding"], lang)}
+    for bucket in owed.BUCKETS:
+        data[t(f"recv_{bucket}", lang)] = _money(grouped[bucket], lang)
+    return pd.DataFrame(data)
+
+
+def deterioration_text(row: pd.Series, lang: str) -> str:
+    """Why an account is on the deterioration list, in words with its numbers."""
+    parts = []
+    if "paying_later" in row["flags"]:
+        parts.append(t("recv_why_paying_later", lang, recent=f"{row['avg_days_late_recent']:.0f}",
+                       prior=f"{row['avg_days_late_prior']:.0f}"))
+    if "overdue_growing" in row["flags"]:
+        parts.append(t("recv_why_overdue_growing", lang, m3=format_amount(row["overdue_3m_ago"], lang),
+                       m2=format_amount(row["overdue_2m_ago"], lang), m1=format_amount(row["overdue_1m_ago"], lang),
+                       now=format_amount(row["overdue"], lang)))
+    if "slow_payer" in row["flags"]:
+        parts.append(t("recv_why_slow_payer", lang, days=f"{row['avg_days_late']:.0f}"))
+    if "over_credit_limit" in row["flags"]:
+        parts.append(t("recv_why_over_credit_limit", lang, outstanding=format_amount(row["outstanding"], lang),
+                       limit=format_amount(row["credit_limit"], lang)))
+    return join_list(parts, lang, sentences=True)
+
+
+def _dates(values) -> list[str]:
+    return ["–" if pd.isna(v) else str(pd.Timestamp(v).date()) for v in values]
+
+
+def receivables_history(rows: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """An account's receivable lines (``receivables.history``) as the account page shows them:
+    dates as YYYY-MM-DD ('–' when not paid by then), money as text."""
+    data = {}
+    if "order_id" in rows:
+        data[t("col_order_id", lang)] = rows["order_id"].fillna("").astype(str)
+    data.update({
+        t("recv_invoice_date", lang): _dates(rows["invoice_date"]), t("recv_due_date", lang): _dates(rows["due_date"]),
+        t("recv_amount", lang): _money(rows["amount"], lang), t("recv_paid", lang): _money(rows["paid"], lang),
+        t("recv_paid_date", lang): _dates(rows["paid_date"]), t("recv_outstanding", lang): _money(rows["outstanding"], lang),
+        t("recv_days_overdue", lang): _days(rows["days_overdue"]), t("recv_days_late", lang): _days(rows["days_late"]),
+    })
     return pd.DataFrame(data)

@@ -63,8 +63,9 @@ def headline(summary: pd.DataFrame, period_end, active_days: int = ACTIVE_DAYS) 
     )
 
 
-def attention_items(summary: pd.DataFrame, monthly: pd.DataFrame, period_end) -> list[dict]:
-    """Up to three findings worth a manager's look, most important first. Each is a dict with
+def attention_items(summary: pd.DataFrame, monthly: pd.DataFrame, period_end,
+                    receivables: pd.DataFrame | None = None) -> list[dict]:
+    """Up to four findings worth a manager's look, most important first. Each is a dict with
     ``kind`` and the figures its sentence needs:
 
     - ``dependency``: the largest customer brings at least 10% of revenue (customer_id, name, share);
@@ -73,6 +74,10 @@ def attention_items(summary: pd.DataFrame, monthly: pd.DataFrame, period_end) ->
       usual gap and more than 60 days; with one order, or without ``first_order`` and
       ``orders`` in the summary, more than 90 days), counted to the period end (count, and the
       largest of them: customer_id, name, revenue, days);
+    - ``receivables`` (with ``receivables``, rows of ``receivables.per_customer`` as of the
+      period end): customers in the top 20% by revenue whose payments are getting worse
+      (flagged ``paying_later`` or ``overdue_growing``) — count, and the one owing most of them:
+      customer_id, name, overdue;
     - ``trend``: revenue of the last three calendar months of the period against the same three
       months a year earlier (recent, prior, change = recent / prior − 1), when both exist and
       prior > 0. Months absent from ``monthly`` count as zero.
@@ -102,6 +107,13 @@ def attention_items(summary: pd.DataFrame, monthly: pd.DataFrame, period_end) ->
         items.append({"kind": "lapsed", "count": len(lapsed), "customer_id": str(first["customer_id"]),
                       "name": name(first), "revenue": float(first["revenue"]),
                       "days": int(days.loc[first.name])})
+    if receivables is not None and len(receivables):
+        worse = receivables[receivables["customer_id"].isin(set(big["customer_id"]))
+                            & receivables["flags"].apply(lambda f: bool({"paying_later", "overdue_growing"} & set(f)))]
+        if len(worse):
+            first = worse.sort_values(["outstanding", "customer_id"], ascending=[False, True], kind="mergesort").iloc[0]
+            items.append({"kind": "receivables", "count": len(worse), "customer_id": str(first["customer_id"]),
+                          "name": name(first) if pd.notna(name(first)) else None, "overdue": float(first["overdue"])})
     change = recent_vs_last_year(monthly, period_end)
     if change is not None:
         items.append({"kind": "trend", **change})
