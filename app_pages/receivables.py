@@ -37,7 +37,7 @@ if scope == "key":
     rows = everyone[everyone["customer_id"].isin(set(card.table.loc[card.table["key_account"], "customer_id"]))]
 
 c = total["concentration"]
-cols = st.columns(6)
+cols = st.columns(3) + st.columns(3)  # two rows: 万 amounts need the width
 cols[0].metric(tr("recv_outstanding"), money(total["outstanding"]), help=tr("recv_outstanding_help", date=str(as_of)))
 cols[1].metric(tr("recv_overdue"), money(total["overdue"]), help=tr("recv_overdue_help"))
 cols[2].metric(tr("recv_overdue_share"), format_share(total["overdue_share"]))
@@ -79,7 +79,7 @@ def exposure_section():
         st.info(tr("recv_nothing_owed"))
         return
     st.caption(tr("recv_exposure_help"))
-    shown = min(2000, len(ranked))
+    shown = min(2000, int((ranked["x"] > 0).sum()))  # the customers who owe something
     event = st.plotly_chart(charts.pareto(ranked, view.lang, "receivables", limit=shown), on_select="rerun",
                             selection_mode="points", key="recv_pareto", config={"displayModeBar": False})
     points = getattr(getattr(event, "selection", None), "points", []) or []

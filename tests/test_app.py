@@ -12,10 +12,10 @@ from streamlit.testing.v1 import AppTest
 from kam_analytics.i18n import catalog
 from ui.markdown import escape_markdown
 
-PAGES = ["overview", "concentration", "key_accounts", "segments", "churn", "account", "data"]
+PAGES = ["overview", "concentration", "key_accounts", "segments", "churn", "receivables", "account", "data"]
 TITLE_KEY = {"overview": "overview_title", "concentration": "concentration_title",
              "key_accounts": "key_accounts_title", "segments": "segments_title", "churn": "churn_title",
-             "account": "account_title", "data": "data_title"}
+             "receivables": "receivables_title", "account": "account_title", "data": "data_title"}
 
 # Three customers. Revenue: C001 500 + 100 = 600, C002 300, C003 100 -> total 1,000.
 # Top-1 share 600/1000 = 60.0%; top-5 share 100.0%. Last date 2024-03-10, so the 90-day
@@ -507,3 +507,28 @@ def test_a_hostile_dataset_name_is_shown_as_text_after_a_load(app_env):
     assert not at.exception
     [loaded] = [m.value for m in at.success]
     assert escape_markdown(hostile) in loaded and hostile not in loaded.replace(escape_markdown(hostile), "")
+
+
+@pytest.mark.parametrize("lang,outstanding,overdue", [("zh", "2,070", "1,270"), ("en", "2.1K", "1.3K")])
+def test_receivables_page_figures(app_env, tmp_path, lang, outstanding, overdue):
+    from test_receivables import LINES
+
+    load_csv(tmp_path, "应收", LINES)
+    # the period ends on the hand-worked date 2024-06-30 (its start does not matter: older
+    # invoices are still owed): A owes 1,400 and B 670, overdue 600 + 670; credit sales of the
+    # last 90 days 800 − 100 + 50 + 70 + 5,000 (test_receivables)
+    at = open_app(lang, "receivables", period="custom", start="2024-06-01", end="2024-06-30")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics[T("recv_outstanding", lang)] == outstanding and metrics[T("recv_overdue", lang)] == overdue
+    assert metrics[T("recv_overdue_share", lang)] == "61.4%"          # 1,270 / 2,070
+    assert metrics[T("recv_dso", lang)] == "32"                       # 2,070 / 5,820 × 90 = 32.0
+    assert metrics["HHI"] == "5,622"                                  # 10,000 × (0.6763² + 0.3237²)
+    assert metrics[T("kpi_top5", lang)] == "100.0%"
+    at.radio(key="recv_scope").set_value("all").run()
+    at.session_state["recv_tab"] = T("recv_tab_deterioration", lang)
+    at.run()
+    assert not at.exception
+    worse = [d.value for d in at.dataframe][-1]
+    assert worse[T("col_customer_id", lang)].tolist() == ["B"]
+    assert worse[T("recv_why", lang)].tolist()[0].startswith(
+        T("recv_why_paying_later", lang, recent="30", prior="0"))

@@ -155,3 +155,39 @@ def test_cli_refuses_a_dataset_without_due_dates(cli, tmp_path):
     done = cli("receivables", "--dataset", "plain", "--out", tmp_path / "x.csv")
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert "has no due dates and paid dates" in done.stderr and not (tmp_path / "x.csv").exists()
+
+
+def test_tables_in_both_languages(store, lines):
+    from ui import tables
+
+    rows = receivables.per_customer(store.table(lines), AS_OF)
+    zh = tables.receivables_list(rows, "zh")
+    assert zh.iloc[0].tolist() == ["A", "甲公司", "1,400", "800", "-100", "300", "0", "400", "180", "67.6%",
+                                   "占应收 10% 以上"]
+    en = tables.receivables_list(rows, "en")
+    assert en.iloc[1].tolist()[-1] == "holds 10%+ of receivables, paying later, overdue rising 3 months running"
+    b = rows.set_index("customer_id").loc["B"]
+    assert tables.deterioration_text(b, "en") == (
+        "pays 30 days late on average lately, against 0 days before; "
+        "overdue rose three months running: 100 → 300 → 600 → 670")
+    history = tables.receivables_history(receivables.history(store.table(lines), "A", AS_OF), "zh")
+    first = history.iloc[0].tolist()   # a4, the credit note: not paid by then
+    assert first == ["a4", "2024-06-10", "2024-06-20", "-100", "0", "–", "-100", "10", "–"]
+
+
+def test_overview_points_at_key_customers_paying_later(store, lines):
+    import pandas as pd
+
+    from kam_analytics.analytics.overview import attention_items
+
+    rows = receivables.per_customer(store.table(lines), AS_OF)
+    # five customers: the top 20% by revenue is one customer, B; B pays later and its overdue rises
+    summary = pd.DataFrame({"customer_id": ["B", "A", "C", "D", "E"], "name": ["乙公司", "甲公司", None, None, None],
+                            "last_order": pd.to_datetime(["2024-06-29"] * 5), "revenue": [900.0, 50.0, 40.0, 30.0, 20.0]})
+    items = [i for i in attention_items(summary, pd.DataFrame(columns=["period", "revenue"]), AS_OF, rows)
+             if i["kind"] == "receivables"]
+    assert items == [{"kind": "receivables", "count": 1, "customer_id": "B", "name": "乙公司", "overdue": 670.0}]
+    # the same without B on top: A (not getting worse) is the top customer, nothing to say
+    summary["revenue"] = [50.0, 900.0, 40.0, 30.0, 20.0]
+    assert not [i for i in attention_items(summary, pd.DataFrame(columns=["period", "revenue"]), AS_OF, rows)
+                if i["kind"] == "receivables"]
