@@ -70,7 +70,7 @@ SYNONYMS: dict[str, list[str]] = {
     "amount": [
         "sales", "amount", "revenue", "net sales", "net amount", "sales amount", "line total", "total",
         "turnover", "value", "net revenue", "order amount", "dollar value", "dollars", "dollar amount",
-        "销售额", "金额", "含税金额", "实收金额", "销售金额", "收入", "营业额", "成交金额", "订单金额",
+        "销售额", "金额", "含税金额", "应收金额", "发票金额", "开票金额", "invoice amount", "实收金额", "销售金额", "收入", "营业额", "成交金额", "订单金额",
         "价税合计", "销售收入", "总金额", "合计金额",
     ],
     "order_id": [
@@ -97,8 +97,9 @@ SYNONYMS: dict[str, list[str]] = {
     "profit": ["profit", "gross profit", "利润", "毛利", "毛利润", "毛利额"],
     "discount": ["discount", "discount rate", "折扣", "折扣率", "折让", "优惠"],
     "due_date": ["due date", "payment due", "payment due date", "应收日期", "到期日", "账期到期日", "应付款日期"],
-    "paid_date": ["paid date", "payment date", "date paid", "回款日期", "付款日期", "收款日期", "到账日期"],
-    "paid_amount": ["paid amount", "amount paid", "payment amount", "paid", "回款金额", "已付金额", "收款金额", "到账金额", "已回款"],
+    "paid_date": ["paid date", "payment date", "date paid", "received date", "date received", "receipt date", "回款日期", "付款日期", "收款日期", "到账日期"],
+    "paid_amount": ["paid amount", "amount paid", "payment amount", "amount received", "received amount", "paid",
+                    "已收金额", "已收款金额", "回款金额", "已付金额", "收款金额", "到账金额", "已回款"],
     "credit_rating": ["credit rating", "credit", "rating", "信用等级", "信用评级", "信用"],
     "industry_influence": ["industry influence", "influence", "行业影响力", "影响力"],
     "credit_limit": ["credit limit", "credit line", "credit limit amount", "信用额度", "授信额度", "信用限额", "赊销额度"],

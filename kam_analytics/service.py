@@ -391,10 +391,26 @@ RECEIVABLES_EXPORT = ["customer_id", "name", "outstanding", "not_due", "overdue_
 
 
 def has_receivables(store, data_slice: Slice) -> bool:
-    """Whether the slice's dataset has what receivables need (due and paid dates)."""
+    """Whether the slice's dataset has what receivables need: an attached receivables file,
+    or due and paid dates on its transactions."""
     from kam_analytics.analytics.receivables import available
 
-    return available(dataset_of(store, data_slice).columns)
+    dataset = dataset_of(store, data_slice)
+    return bool(dataset.receivables_file) or available(dataset.columns)
+
+
+def receivable_lines(store, data_slice: Slice):
+    """The lines receivables are computed from, as an Ibis table: the attached receivables
+    file's invoice lines when there is one (``ingest.receivables``), else the transactions —
+    of the slice's accounts (scope and dimension filters) and without the period's start (an
+    older unpaid invoice is still owed)."""
+    from kam_analytics.analytics.filters import apply_filters
+
+    dataset = dataset_of(store, data_slice)
+    if not dataset.receivables_file:
+        return transactions(store, _owed_slice(data_slice))
+    table = scoped(store, dataset, store.receivables(dataset), data_slice.scope)
+    return apply_filters(table, end=data_slice.end, dimensions=data_slice.dimension_filters)
 
 
 def _owed_slice(data_slice: Slice) -> Slice:
@@ -413,16 +429,16 @@ def receivables(store, data_slice: Slice, as_of) -> pd.DataFrame:
     from kam_analytics.errors import KamError
 
     dataset = dataset_of(store, data_slice)
-    if not owed.available(dataset.columns):
+    if not has_receivables(store, data_slice):
         raise KamError("receivables_none", dataset=dataset.name)
-    return owed.per_customer(transactions(store, _owed_slice(data_slice)), as_of, store.attributes(dataset))
+    return owed.per_customer(receivable_lines(store, data_slice), as_of, store.attributes(dataset))
 
 
 def receivables_history(store, data_slice: Slice, customer_id: str, as_of) -> pd.DataFrame:
     """One account's receivable lines and payments up to ``as_of`` (``receivables.history``)."""
     from kam_analytics.analytics import receivables as owed
 
-    return owed.history(transactions(store, _owed_slice(data_slice)), customer_id, as_of)
+    return owed.history(receivable_lines(store, data_slice), customer_id, as_of)
 
 
 def receivables_export(rows: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
@@ -473,6 +489,14 @@ def attach_attributes(store, identity: Identity, dataset, path, **options):
 
     require(identity, "attributes")
     return ingest_attributes(store, dataset, path, actor=identity.label, **options)
+
+
+def attach_receivables(store, identity: Identity, dataset, path, **options):
+    """Attach an accounts-receivable export to ``dataset`` (``ingest.receivables``; editors)."""
+    from kam_analytics.ingest.receivables import ingest_receivables
+
+    require(identity, "attributes")
+    return ingest_receivables(store, dataset, path, actor=identity.label, **options)
 
 
 def rename_dataset(store, identity: Identity, name: str, new_name: str):

@@ -44,8 +44,8 @@ FORMAT_VERSION = 2  # 1: one DuckDB file holding everything (opened read-write b
 FOLLOWUP_STATUSES = ("new", "contacted", "recovering", "lost", "dismissed")
 BUSY_TIMEOUT_S = 60.0  # how long a catalog write waits for another writer's transaction
 DETACH_AFTER_S = 600.0  # a superseded version stays attached this long for queries still on it
-_INTERNAL = re.compile(r"^(tx|rej|attr|stg)_[0-9a-z_]+$")
-_FILE = re.compile(r"^(?P<kind>tx|attr)-(?P<token>[0-9a-f]{16})-p(?P<pid>\d+)\.duckdb(?:\.wal)?$")
+_INTERNAL = re.compile(r"^(tx|rej|attr|recv|rrej|stg)_[0-9a-z_]+$")
+_FILE = re.compile(r"^(?P<kind>tx|attr|recv)-(?P<token>[0-9a-f]{16})-p(?P<pid>\d+)\.duckdb(?:\.wal)?$")
 
 _CATALOG = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -111,6 +111,12 @@ class Dataset:
     updated_at: datetime | None = None  # when this version was published (a load, rename, attributes)
     engine: str = "duckdb"  # 'duckdb' (a loaded file) or 'spark' (an attached table, ``ingest.attach``)
     source: dict = field(default_factory=dict)  # an attached table: {"table": …, "mapping": {…}}
+    # an accounts-receivable export attached to the dataset (``ingest.receivables``): its
+    # invoice lines, the rows it refused, and what its load reported
+    receivables_table: str | None = None
+    receivables_rejects: str | None = None
+    receivables_file: str | None = None
+    receivables_details: dict = field(default_factory=dict)
 
     def has(self, column: str) -> bool:
         return column in self.columns
@@ -278,6 +284,10 @@ class Store:
             for statement in filter(str.strip, _CATALOG.split(";")):
                 db.execute(statement)
             known = {r[1] for r in db.execute("PRAGMA table_info(datasets)")}
+            if "receivables_file" not in known:  # (catalogs made before receivables files)
+                db.execute("ALTER TABLE datasets ADD COLUMN receivables_number INTEGER")
+                db.execute("ALTER TABLE datasets ADD COLUMN receivables_file TEXT")
+                db.execute("ALTER TABLE datasets ADD COLUMN receivables_details TEXT")
             if "engine" not in known:  # (catalogs made before attached tables existed)
                 db.execute("ALTER TABLE datasets ADD COLUMN engine TEXT NOT NULL DEFAULT 'duckdb'")
                 db.execute("ALTER TABLE datasets ADD COLUMN source TEXT")
@@ -302,7 +312,7 @@ class Store:
 
     def _named_files(self) -> set[str]:
         with self.catalog() as db:
-            rows = db.execute("SELECT data_file, attributes_file FROM datasets").fetchall()
+            rows = db.execute("SELECT data_file, attributes_file, receivables_file FROM datasets").fetchall()
         return {name for row in rows for name in row if name}
 
     def _next(self, db, counter: str) -> int:
@@ -337,6 +347,10 @@ class Store:
             version=int(row["version"]), data_file=row["data_file"], attributes_file=row["attributes_file"],
             updated_at=_when(row["updated_at"]) or _when(row["created_at"]),
             engine=row.get("engine") or "duckdb", source=json.loads(row.get("source") or "{}"),
+            receivables_table=f"recv_{row['receivables_number']:04d}" if row.get("receivables_file") else None,
+            receivables_rejects=f"rrej_{row['receivables_number']:04d}" if row.get("receivables_file") else None,
+            receivables_file=row.get("receivables_file"),
+            receivables_details=json.loads(row.get("receivables_details") or "{}"),
         )
 
     def find(self, name: str) -> Dataset | None:
@@ -361,7 +375,7 @@ class Store:
         the versions superseded more than ``DETACH_AFTER_S`` ago."""
         current = self.datasets()
         self._show(current)
-        files = {f for d in current for f in (d.data_file, d.attributes_file) if f}
+        files = {f for d in current for f in (d.data_file, d.attributes_file, d.receivables_file) if f}
         now = time.monotonic()
         with self.write_lock:
             for file, alias in list(self._attached.items()):
@@ -387,6 +401,9 @@ class Store:
                 wanted[d.rejects_table] = (d.data_file, "rej")
             if d.attributes_file:
                 wanted[d.attributes_table] = (d.attributes_file, "attr")
+            if d.receivables_file:
+                wanted[d.receivables_table] = (d.receivables_file, "recv")
+                wanted[d.receivables_rejects] = (d.receivables_file, "rej")
         with self.write_lock:
             for view, (file, table) in wanted.items():
                 if self._views.get(view) == file:
@@ -583,14 +600,15 @@ class Store:
         """Delete a dataset with its follow-ups and settings in one catalog transaction; its
         files go after."""
         with self.catalog(write=True) as db:
-            row = db.execute("SELECT id, data_file, attributes_file FROM datasets WHERE name = ?", [name]).fetchone()
+            row = db.execute("SELECT id, data_file, attributes_file, receivables_file FROM datasets WHERE name = ?",
+                             [name]).fetchone()
             if row is None:
                 names = ", ".join(r[0] for r in db.execute("SELECT name FROM datasets ORDER BY id")) or "—"
                 raise StoreError("dataset_unknown", name=name, names=names)
             for table in ("datasets", "followups", "settings"):
                 db.execute(f"DELETE FROM {table} WHERE {'id' if table == 'datasets' else 'dataset_id'} = ?", [row["id"]])
             self._audit(db, actor, "delete", name)
-        for file in (row["data_file"], row["attributes_file"]):
+        for file in (row["data_file"], row["attributes_file"], row["receivables_file"]):
             if file:
                 self._retire(file)
 
@@ -625,6 +643,33 @@ class Store:
         if row["attributes_file"]:
             self._retire(row["attributes_file"])
         return self.dataset_by_id(dataset.id)
+
+    def set_receivables(self, dataset: Dataset, stage: Staging, table: str, rejects: str, details: dict,
+                        actor: str | None = None) -> Dataset:
+        """Publish a staged receivables load for ``dataset`` (its invoice lines ``table`` and
+        refused rows ``rejects``), replacing any previous one, in one catalog transaction."""
+        self._seal(stage, {table: "recv", rejects: "rej"})
+        with self.catalog(write=True) as db:
+            row = db.execute("SELECT receivables_file FROM datasets WHERE id = ?", [dataset.id]).fetchone()
+            if row is None:
+                raise StoreError("dataset_gone")
+            db.execute("UPDATE datasets SET receivables_number = ?, receivables_file = ?, receivables_details = ?, "
+                       "version = ?, updated_at = ? WHERE id = ?",
+                       [self._next(db, "table"), stage.path.name, json.dumps(details, ensure_ascii=False, default=str),
+                        self._next(db, "version"), datetime.now().isoformat(), dataset.id])
+            self._audit(db, actor, "receivables", dataset.name, file=details.get("source_file"),
+                        rows=details.get("rows"), rejected=details.get("rejected"))
+        stage.published = True
+        if row["receivables_file"]:
+            self._retire(row["receivables_file"])
+        return self.dataset_by_id(dataset.id)
+
+    def receivables(self, dataset: Dataset):
+        """The receivables file's invoice lines as an Ibis table (the columns of transactions:
+        customer_id, order_id, order_date, due_date, amount, paid_date, paid_amount …), or None."""
+        if not dataset.receivables_table:
+            return None
+        return self._ibis(dataset, dataset.receivables_table)
 
     # -- rejected rows ------------------------------------------------------------------
     def rejected_rows(self, dataset: Dataset, limit: int | None = None):

@@ -191,3 +191,76 @@ def test_overview_points_at_key_customers_paying_later(store, lines):
     summary["revenue"] = [50.0, 900.0, 40.0, 30.0, 20.0]
     assert not [i for i in attention_items(summary, pd.DataFrame(columns=["period", "revenue"]), AS_OF, rows)
                 if i["kind"] == "receivables"]
+
+
+AR_FILE = """客户编号,发票号,开票日期,到期日,应收金额,已收金额,收款日期
+A,INV1,2024/03/01,2024/03/31,1000,300,2024/03/20
+A,INV1,2024/03/01,2024/03/31,1000,200,2024/05/10
+A,INV1,2024/03/01,2024/03/31,1000,500,2024/07/15
+A,INV2,2024/05/01,2024/06/15,400,,
+A,CN1,2024/06/01,2024/06/01,-150,,
+B,INV3,2024/06/10,,600,,
+B,INV4,2024/04/01,2024/05/01,800,,2024/04/20
+,INV5,2024/04/01,2024/05/01,100,,
+C,INV6,2024/04/01,2024/05/01,abc,,
+C,INV7,2024/02/30,2024/05/01,100,,
+"""
+
+
+@pytest.fixture
+def with_file(store, tmp_path):
+    from kam_analytics import service
+    from kam_analytics.access import local_identity
+
+    sales = tmp_path / "sales.csv"
+    sales.write_text("客户编号,订单日期,金额\nA,2024-01-05,100\nZ,2024-01-06,50\n", encoding="utf-8")
+    ingest_file(store, sales, dataset="s")
+    path = tmp_path / "应收账款.csv"
+    path.write_bytes(AR_FILE.encode("gb18030"))
+    report = service.attach_receivables(store, local_identity(), store.dataset("s"), path)
+    return report, store.dataset("s")
+
+
+def test_receivables_file_rows_add_up_and_refusals_are_counted(store, with_file):
+    report, dataset = with_file
+    # 10 data rows: 7 loaded, 3 refused (no customer, amount 'abc', 2024/02/30)
+    assert (report.rows, report.rejected) == (7, 3)
+    assert report.rejected_reasons == {"customer_missing": 1, "amount_unreadable": 1, "date_unreadable": 1}
+    assert (report.invoices, report.customers, report.matched, report.undated_due) == (5, 2, 1, 1)
+    assert report.encoding in ("gb18030", "gbk", "GB18030")
+    assert report.mapping["order_id"] == "发票号" and report.mapping["paid_amount"] == "已收金额"
+    assert dataset.receivables_details["rows"] == 7 and dataset.receivables_details["source_file"] == "应收账款.csv"
+
+
+def test_receivables_file_by_hand(store, with_file):
+    from kam_analytics import service
+
+    _, dataset = with_file
+    got = service.receivables(store, service.Slice.of(dataset), AS_OF).set_index("customer_id")
+    a, b = got.loc["A"], got.loc["B"]
+    # A: INV1 1,000 paid 300 + 200 by then (the 500 of 07-15 is after) -> 500, 91 days overdue;
+    # INV2 400, 15 days; the credit note −150, 29 days
+    assert (a["outstanding"], a["overdue_1_30"], a["overdue_90_plus"], a["not_due"]) == (750.0, 250.0, 500.0, 0.0)
+    # B: INV3 has no due date: due on its invoice date 06-10, 20 days; INV4 paid in full early
+    assert (b["outstanding"], b["overdue_1_30"]) == (600.0, 600.0)
+    # credit sales 2024-04-02..06-30: A 400 − 150, B 600 -> DSO 750 / 250 × 90 and 600 / 600 × 90
+    assert a["dso_days"] == pytest.approx(270.0) and b["dso_days"] == pytest.approx(90.0)
+    # A's payments: 200 forty days late lately, 300 early before -> paying later; B on time
+    assert (a["avg_days_late_recent"], a["avg_days_late_prior"]) == (40.0, 0.0)
+    assert "paying_later" in a["flags"] and b["avg_days_late_recent"] == 0.0
+    history = service.receivables_history(store, service.Slice.of(dataset), "A", AS_OF)
+    inv1 = history[history["order_id"] == "INV1"].sort_values("paid")
+    assert inv1["paid"].tolist() == [0.0, 200.0, 300.0] and inv1["outstanding"].tolist() == [500.0, 0.0, 0.0]
+
+
+def test_a_receivables_file_without_usable_rows_changes_nothing(store, with_file, tmp_path):
+    from kam_analytics.errors import IngestError
+    from kam_analytics.ingest.receivables import ingest_receivables
+
+    _, dataset = with_file
+    bad = tmp_path / "bad.csv"
+    bad.write_text("客户编号,开票日期,应收金额\nA,2024-01-01,abc\n", encoding="utf-8")
+    with pytest.raises(IngestError):
+        ingest_receivables(store, dataset, bad)
+    after = store.dataset("s")
+    assert after.receivables_file == dataset.receivables_file and after.version == dataset.version

@@ -93,8 +93,9 @@ def parse_overrides(pairs: list[str] | None) -> dict[str, str]:
     return out
 
 
-def _check_required(mapping: dict[str, str], headers: list[str], file: str) -> None:
-    missing = [c for c in ("customer_id", "order_date") if c not in mapping]
+def _check_required(mapping: dict[str, str], headers: list[str], file: str,
+                    required=("customer_id", "order_date")) -> None:
+    missing = [c for c in required if c not in mapping]
     if "amount" not in mapping and not ("quantity" in mapping and "unit_price" in mapping):
         missing.append("amount")
     if missing:
@@ -280,6 +281,86 @@ class _Plan:
             WHEN amount IS NULL THEN 'amount_unreadable' END"""
 
 
+@dataclass
+class _Loaded:
+    """A file read into a staging file: its canonical rows (``tx_table``) and the rows it
+    refused with their reasons (``rej_table``); every data row is in one or the other."""
+
+    raw: RawTable
+    chosen: dict[str, str]
+    plan: "_Plan"
+    tx_table: str
+    rej_table: str
+    loaded: int
+    reasons: dict[str, int]
+    data_rows: int | None
+    blank_rows: int
+    examples: list[dict]
+    discount_kind: str | None
+
+
+def _load_rows(store: Store, con, path: Path, mapping: dict[str, str] | None, sheet: str | None,
+               date_format: str | None, step, temp_files: list[Path], required=("customer_id", "order_date")) -> _Loaded:
+    """Read ``path`` into canonical rows and refused rows in the staging cursor ``con``, by the
+    file rules (formats, rejects, counts that add up). Raises IngestError when the file cannot
+    be used (the store is unchanged: nothing is published here). ``required``: the canonical
+    columns besides the amount that the file must map (a receivables file needs due_date too)."""
+    raw_table, tx_table, rej_table = store.staging_name(), store.staging_name(), store.staging_name()
+    step(0.05, "progress_reading")
+    tmp_dir = scratch_dir(store.path)
+    raw = read_raw(con, path, raw_table, sheet=sheet, tmp_dir=tmp_dir, sample_rows=FAST_SAMPLE_ROWS)
+    temp_files.extend(raw.temp_files)
+    chosen = resolve_mapping(raw.headers, mapping)
+    _check_required(chosen, raw.headers, path.name, required)
+    step(0.3, "progress_detecting")
+    plan = _fast_ingest(con, raw, chosen, date_format, path.name, tx_table, step) \
+        if raw.full_source is not None else None
+    if plan is None:
+        if not raw.complete:  # the fast pass did not fit this file: read it all
+            con.execute(f'DROP TABLE IF EXISTS "{raw_table}"')
+            raw = read_raw(con, path, raw_table, sheet=sheet, tmp_dir=tmp_dir)
+        plan = _Plan(con, raw, chosen, date_format, path.name)
+        step(0.6, "progress_parsing")
+        # MATERIALIZED: without it the optimiser pushes the NOT NULL filter into the
+        # parsing expressions and parses every date and amount twice (measured: 2x slower).
+        con.execute(f"""CREATE TABLE "{tx_table}" AS WITH parsed AS MATERIALIZED (
+            SELECT {plan.select_list()} FROM "{raw_table}" WHERE {plan.where})
+            SELECT * FROM parsed
+            WHERE customer_id IS NOT NULL AND order_date IS NOT NULL AND amount IS NOT NULL""")
+        data_rows = plan.data_rows
+        blank_rows = raw.records - raw.leading_records - plan.data_rows
+    else:
+        data_rows = None  # the fast pass only stands when every data row loaded
+        blank_rows = raw.blank_records
+    rownum = raw.row_number_sql()
+    loaded = con.execute(f'SELECT count(*) FROM "{tx_table}"').fetchone()[0]
+    step(0.8, "progress_validating")
+    raw_cells = ", ".join(raw.columns)
+    # Every data row loaded: the reject table is empty, so skip re-parsing the file for it.
+    no_rejects = "AND false" if data_rows is None or loaded == data_rows else ""
+    con.execute(f"""CREATE TABLE "{rej_table}" AS SELECT "row", reason, {raw_cells} FROM (
+        SELECT *, {plan.reason_sql()} AS reason FROM (
+            SELECT {rownum} AS "row", {raw_cells}, {plan.required_select()}
+            FROM "{raw_table}" WHERE {plan.where} {no_rejects}))
+        WHERE reason IS NOT NULL""")
+    reasons = dict(con.execute(
+        f'SELECT reason, count(*) FROM "{rej_table}" GROUP BY reason ORDER BY count(*) DESC').fetchall())
+    rejected = sum(reasons.values())
+    if data_rows is not None and loaded + rejected != data_rows:
+        # cannot happen by construction; if it ever does, nothing is saved
+        raise IngestError("file_count_mismatch", file=path.name, counted=f"{data_rows:,}",
+                          read=f"{loaded + rejected:,}")
+    if loaded == 0:
+        raise IngestError("no_usable_rows", file=path.name,
+                          reasons=", ".join(f"{k}: {v}" for k, v in reasons.items()))
+    discount_kind = _normalise_discount(con, tx_table) if "discount" in plan.col else None
+    examples = _reject_examples(con, rej_table, raw)
+    # the raw table is a TEMP table of this cursor's connection: dropped before the swap
+    con.execute(f'DROP TABLE IF EXISTS "{raw_table}"')
+    return _Loaded(raw, chosen, plan, tx_table, rej_table, int(loaded), reasons, data_rows, int(blank_rows),
+                   examples, discount_kind)
+
+
 def ingest_file(store: Store, path: str | Path, dataset: str | None = None,
                 mapping: dict[str, str] | None = None, sheet: str | None = None,
                 date_format: str | None = None, replace: bool = False,
@@ -300,70 +381,20 @@ def ingest_file(store: Store, path: str | Path, dataset: str | None = None,
     temp_files: list[Path] = []
     # The load writes a file of its own (``Store.staging``), published in one catalog step.
     with store.staging("tx") as (stage, con):
-        raw_table, tx_table, rej_table = store.staging_name(), store.staging_name(), store.staging_name()
         try:
-            step(0.05, "progress_reading")
-            tmp_dir = scratch_dir(store.path)
-            raw = read_raw(con, path, raw_table, sheet=sheet, tmp_dir=tmp_dir, sample_rows=FAST_SAMPLE_ROWS)
-            temp_files.extend(raw.temp_files)
-            chosen = resolve_mapping(raw.headers, mapping)
-            _check_required(chosen, raw.headers, path.name)
-            step(0.3, "progress_detecting")
-            plan = _fast_ingest(con, raw, chosen, date_format, path.name, tx_table, step) \
-                if raw.full_source is not None else None
-            if plan is None:
-                if not raw.complete:  # the fast pass did not fit this file: read it all
-                    con.execute(f'DROP TABLE IF EXISTS "{raw_table}"')
-                    raw = read_raw(con, path, raw_table, sheet=sheet, tmp_dir=tmp_dir)
-                plan = _Plan(con, raw, chosen, date_format, path.name)
-                step(0.6, "progress_parsing")
-                # MATERIALIZED: without it the optimiser pushes the NOT NULL filter into the
-                # parsing expressions and parses every date and amount twice (measured: 2x slower).
-                con.execute(f"""CREATE TABLE "{tx_table}" AS WITH parsed AS MATERIALIZED (
-                    SELECT {plan.select_list()} FROM "{raw_table}" WHERE {plan.where})
-                    SELECT * FROM parsed
-                    WHERE customer_id IS NOT NULL AND order_date IS NOT NULL AND amount IS NOT NULL""")
-                data_rows = plan.data_rows
-                blank_rows = raw.records - raw.leading_records - plan.data_rows
-            else:
-                data_rows = None  # the fast pass only stands when every data row loaded
-                blank_rows = raw.blank_records
-            rownum = raw.row_number_sql()
-            loaded = con.execute(f'SELECT count(*) FROM "{tx_table}"').fetchone()[0]
-            step(0.8, "progress_validating")
-            raw_cells = ", ".join(raw.columns)
-            # Every data row loaded: the reject table is empty, so skip re-parsing the file for it.
-            no_rejects = "AND false" if data_rows is None or loaded == data_rows else ""
-            con.execute(f"""CREATE TABLE "{rej_table}" AS SELECT "row", reason, {raw_cells} FROM (
-                SELECT *, {plan.reason_sql()} AS reason FROM (
-                    SELECT {rownum} AS "row", {raw_cells}, {plan.required_select()}
-                    FROM "{raw_table}" WHERE {plan.where} {no_rejects}))
-                WHERE reason IS NOT NULL""")
-            reasons = dict(con.execute(
-                f'SELECT reason, count(*) FROM "{rej_table}" GROUP BY reason ORDER BY count(*) DESC').fetchall())
-            rejected = sum(reasons.values())
-            if data_rows is not None and loaded + rejected != data_rows:
-                # cannot happen by construction; if it ever does, nothing is saved
-                raise IngestError("file_count_mismatch", file=path.name, counted=f"{data_rows:,}",
-                                  read=f"{loaded + rejected:,}")
-            if loaded == 0:
-                raise IngestError("no_usable_rows", file=path.name,
-                                  reasons=", ".join(f"{k}: {v}" for k, v in reasons.items()))
-            discount_kind = _normalise_discount(con, tx_table) if "discount" in plan.col else None
-            examples = _reject_examples(con, rej_table, raw)
+            done = _load_rows(store, con, path, mapping, sheet, date_format, step, temp_files)
+            raw, plan = done.raw, done.plan
             meta = DatasetMeta(
                 source_file=path.name, file_format=raw.file_format, encoding=raw.encoding,
-                delimiter=raw.delimiter, mapping=chosen,
+                delimiter=raw.delimiter, mapping=done.chosen,
                 details={"headers": raw.headers, "sheet": raw.sheet, "date_formats": plan.date_formats,
                          "decimal_comma": plan.decimal_comma, "amount_source": _amount_source(plan),
-                         "discount_kind": discount_kind, "warnings": plan.warnings},
+                         "discount_kind": done.discount_kind, "warnings": plan.warnings},
             )
             step(0.95, "progress_saving")
             existed = before is not None
-            # the raw table is a TEMP table of this cursor's connection: dropped before the swap
-            con.execute(f'DROP TABLE IF EXISTS "{raw_table}"')
-            totals = dataset_totals(store.staged(stage, tx_table))
-            registered = store.commit_dataset(name, stage, tx_table, rej_table, meta, totals, replace=replace,
+            totals = dataset_totals(store.staged(stage, done.tx_table))
+            registered = store.commit_dataset(name, stage, done.tx_table, done.rej_table, meta, totals, replace=replace,
                                               expected_version=before.version if before else None, actor=actor)
         finally:
             for temp in temp_files:
@@ -372,12 +403,12 @@ def ingest_file(store: Store, path: str | Path, dataset: str | None = None,
     return IngestReport(
         dataset=registered.name, rows=registered.rows, rejected=registered.rejected,
         customers=registered.customers, revenue=registered.revenue, encoding=raw.encoding,
-        delimiter=raw.delimiter, file_format=raw.file_format, sheet=raw.sheet, mapping=chosen,
+        delimiter=raw.delimiter, file_format=raw.file_format, sheet=raw.sheet, mapping=done.chosen,
         date_min=iso_text(registered.date_min, " "), date_max=iso_text(registered.date_max, " "),
         date_formats=plan.date_formats, decimal_comma=plan.decimal_comma,
-        amount_source=_amount_source(plan), discount_kind=discount_kind, rejected_reasons=reasons,
-        rejected_examples=examples, warnings=plan.warnings, replaced=existed, single_pass=data_rows is None,
-        file_records=raw.records or 0, header_records=raw.leading_records, blank_rows=blank_rows,
+        amount_source=_amount_source(plan), discount_kind=done.discount_kind, rejected_reasons=done.reasons,
+        rejected_examples=done.examples, warnings=plan.warnings, replaced=existed, single_pass=done.data_rows is None,
+        file_records=raw.records or 0, header_records=raw.leading_records, blank_rows=done.blank_rows,
         data_rows=registered.rows + registered.rejected, count_method=raw.count_method,
         encoding_reason=raw.encoding_reason,
     )
