@@ -223,6 +223,7 @@ def manage_section() -> None:
     with right:
         delete_control(chosen)
     attributes_section(chosen)
+    receivables_section(chosen)
 
 
 def delete_control(chosen) -> None:
@@ -262,6 +263,36 @@ def attributes_section(dataset) -> None:
         st.success(tr("attributes_loaded", customers=format_count(report.customers),
                       matched=format_count(report.matched), duplicates=format_count(report.duplicates),
                       fields=join_list([tr(f"field_{c}") for c in report.mapping if c != "customer_id"], view.lang)))
+
+
+def receivables_section(dataset) -> None:
+    st.subheader(tr("recv_file_title"))
+    st.caption(tr("recv_file_help"))
+    details = dataset.receivables_details
+    if dataset.receivables_file:
+        st.caption(escape_markdown(tr("recv_file_present", file=details.get("source_file", ""),
+                                      rows=format_count(details.get("rows")), invoices=format_count(details.get("invoices")))))
+    uploaded = st.file_uploader(tr("recv_file_upload"), type=FILE_TYPES, key=f"recv_file_{dataset.id}")
+    if uploaded is None:
+        return
+    if st.button(tr("recv_file_attach", name=escape_markdown(dataset.name)), key=f"recv_go_{dataset.id}"):
+        path = save_upload(uploaded)
+        try:
+            report = service.attach_receivables(store, view.identity, dataset, path)
+        except Exception as failure:
+            show_error(failure, view.lang)
+            return
+        finally:
+            forget_upload(path)
+        text = tr("recv_file_loaded", file=report.source_file, rows=format_count(report.rows),
+                  invoices=format_count(report.invoices), customers=format_count(report.customers),
+                  matched=format_count(report.matched))
+        if report.rejected:
+            text += " " + tr("recv_file_rejected", rejected=format_count(report.rejected), reasons=join_list(
+                [f"{tr('reject_' + k)} {format_count(v)}" for k, v in report.rejected_reasons.items()], view.lang))
+        if report.undated_due:
+            text += " " + tr("recv_file_undated", count=format_count(report.undated_due))
+        st.success(escape_markdown(text))
 
 
 failed = st.session_state.pop(_FAILED, None)

@@ -191,6 +191,26 @@ def cmd_receivables(args, store) -> int:
     return _write(service.receivables_export(rows, "en"), args.out)
 
 
+def cmd_receivables_file(args, store) -> int:
+    from kam_analytics.ingest.load import parse_overrides
+
+    dataset = store.dataset(args.dataset)
+    report = service.attach_receivables(store, _me(), dataset, args.file, mapping=parse_overrides(args.map),
+                                        sheet=args.sheet, date_format=args.date_format)
+    if args.json:
+        print_json(report.to_json())
+        return 0
+    lang = _lang()
+    print(t("recv_file_loaded", lang, file=report.source_file, rows=f"{report.rows:,}", invoices=f"{report.invoices:,}",
+            customers=f"{report.customers:,}", matched=f"{report.matched:,}"))
+    if report.rejected:
+        print(t("cli_rejected", lang, rejected=report.rejected, reasons=", ".join(
+            f"{t('reject_' + k, lang)}: {v}" for k, v in report.rejected_reasons.items())))
+    if report.undated_due:
+        print(t("recv_file_undated", lang, count=f"{report.undated_due:,}"))
+    return 0
+
+
 def cmd_followup(args, store) -> int:
     from dataclasses import replace
 
@@ -310,6 +330,12 @@ def build_parser() -> argparse.ArgumentParser:
                                       help="at_risk: still active, by risk; lapsed: silent by their own rhythm; all"))])
     _command(sub, "receivables", "what each customer owes as of a date: aging, DSO, share of receivables, flags",
              cmd_receivables, as_of="optional", out=True)
+    _command(sub, "receivables-file", "attach an accounts-receivable export (invoices, due dates, payments) to a dataset",
+             cmd_receivables_file, json_flag=True, extra=[
+                 (["file"], dict(metavar="FILE")),
+                 (["--map"], dict(action="append", metavar="CANONICAL=SOURCE", help="map a field to a column")),
+                 (["--sheet"], dict(metavar="NAME", help="Excel sheet (default: the first non-empty one)")),
+                 (["--date-format"], dict(metavar="FMT", help="dmy, mdy, ymd or a strptime format"))])
     _command(sub, "followup", "record a follow-up of an account (the churn page's form)", cmd_followup, extra=[
         (["--customer"], dict(required=True, metavar="ID")),
         (["--status"], dict(required=True, choices=list(FOLLOWUP_STATUSES), metavar="|".join(FOLLOWUP_STATUSES))),

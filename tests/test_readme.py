@@ -21,7 +21,7 @@ def test_every_command_is_documented():
     parser = build_parser()
     commands = next(a for a in parser._actions if a.dest == "command").choices
     block = command_block(README)
-    documented = set(re.findall(r"^\s+(\w+)\b", block, flags=re.M))
+    documented = set(re.findall(r"^\s+([\w-]+)", block, flags=re.M))
     assert set(commands) == documented
 
 

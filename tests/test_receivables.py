@@ -264,3 +264,23 @@ def test_a_receivables_file_without_usable_rows_changes_nothing(store, with_file
         ingest_receivables(store, dataset, bad)
     after = store.dataset("s")
     assert after.receivables_file == dataset.receivables_file and after.version == dataset.version
+
+
+def test_cli_attaches_a_receivables_file_and_reports(cli, tmp_path):
+    import json
+
+    import pandas as pd
+
+    sales = tmp_path / "sales.csv"
+    sales.write_text("客户编号,订单日期,金额\nA,2024-01-05,100\nZ,2024-01-06,50\n", encoding="utf-8")
+    assert cli("ingest", sales, "--dataset", "s").returncode == 0
+    path = tmp_path / "应收账款.csv"
+    path.write_bytes(AR_FILE.encode("gb18030"))
+    done = cli("receivables-file", path, "--dataset", "s", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (report["rows"], report["rejected"], report["invoices"]) == (7, 3, 5)
+    out = tmp_path / "owed.csv"
+    assert cli("receivables", "--dataset", "s", "--as-of", AS_OF, "--out", out).returncode == 0
+    got = pd.read_csv(out, encoding="utf-8-sig", dtype={"customer_id": str}).set_index("customer_id")
+    assert got.loc["A", "outstanding"] == 750.0 and got.loc["B", "outstanding"] == 600.0   # as worked above
