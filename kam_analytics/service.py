@@ -318,14 +318,17 @@ def account_dimensions(store, data_slice: Slice) -> pd.DataFrame:
 
 def churn_list(store, data_slice: Slice, as_of, horizon_days: int, scope: str = "key",
                scored=None, card=None, summary: pd.DataFrame | None = None, listing: str = "at_risk",
-               dimensions: pd.DataFrame | None = None) -> ChurnList:
+               dimensions: pd.DataFrame | None = None, owed: pd.DataFrame | None = None) -> ChurnList:
     """Lapse risk of the key accounts (``scope='key'``: the default scorecard's list, else the
     top 20% by revenue, ``accounts.watched_ids``) or of every active account (``'all'``), with
     names (from the per-customer summary as of ``as_of``) and the follow-ups. ``listing``:
     'at_risk' (still active, highest risk first: the list to prevent), 'lapsed' (already
     silent by their own rhythm, most revenue in their last active year first: the list to win
-    back; ties by customer_id) or 'all' (by risk). ``scored``, ``card``, ``summary`` and
-    ``dimensions`` (``account_dimensions``) may be passed when at hand (the pages cache them)."""
+    back; ties by customer_id) or 'all' (by risk). When the dataset has receivables, an
+    account whose payments are getting worse gets that as a reason too
+    (``receivables.churn_reasons``). ``scored``, ``card``, ``summary``, ``dimensions``
+    (``account_dimensions``) and ``owed`` (``receivables``) may be passed when at hand (the
+    pages cache them)."""
     from kam_analytics.analytics import accounts, churn
 
     if listing not in CHURN_LISTS:
@@ -354,6 +357,14 @@ def churn_list(store, data_slice: Slice, as_of, horizon_days: int, scope: str = 
         summary = customer_summary(store, data_slice, as_of) if not table.empty else pd.DataFrame()
     if "name" in summary:
         table["name"] = table["customer_id"].map(dict(zip(summary["customer_id"], summary["name"])))
+    if not table.empty and (owed is not None or has_receivables(store, data_slice)):
+        from kam_analytics.analytics.receivables import churn_reasons
+
+        owed = owed if owed is not None else receivables(store, data_slice, as_of)
+        extra = {c: churn_reasons(row) for c, row in zip(owed["customer_id"], owed.to_dict("records"))}
+        table["reasons"] = [
+            ([r for r in found if r["reason"] != "pattern"] + extra[c]) if extra.get(c) else found
+            for c, found in zip(table["customer_id"], table["reasons"])]
     history = store.followups(dataset)
     newest = history.drop_duplicates("customer_id")  # newest first
     table["followup"] = table["customer_id"].map(dict(zip(newest["customer_id"], newest["status"]))).fillna("")

@@ -284,3 +284,15 @@ def test_cli_attaches_a_receivables_file_and_reports(cli, tmp_path):
     assert cli("receivables", "--dataset", "s", "--as-of", AS_OF, "--out", out).returncode == 0
     got = pd.read_csv(out, encoding="utf-8-sig", dtype={"customer_id": str}).set_index("customer_id")
     assert got.loc["A", "outstanding"] == 750.0 and got.loc["B", "outstanding"] == 600.0   # as worked above
+
+
+def test_churn_reasons_include_payments_getting_worse(store, lines):
+    from kam_analytics import service
+    from kam_analytics.analytics.churn import reason_text
+
+    review = service.churn_list(store, service.Slice.of(lines), AS_OF, 90, scope="all", listing="all")
+    by = dict(zip(review.table["customer_id"], review.table["reasons"]))
+    worse = [r for r in by["B"] if r["reason"] in ("paying_later", "overdue_rising")]
+    assert worse == [{"reason": "paying_later", "recent": 30, "prior": 0}, {"reason": "overdue_rising", "amount": 670.0}]
+    assert [reason_text(r, "zh") for r in worse] == ["回款变慢：近期平均逾期 30 天，此前 0 天", "逾期金额连续三个月上升，目前 670"]
+    assert not [r for r in by["A"] if r["reason"] in ("paying_later", "overdue_rising")]

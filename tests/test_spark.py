@@ -263,3 +263,13 @@ def test_day_month_order_is_asked_and_an_engine_difference_refuses(tmp_path, sto
     assert refused.value.key == "attach_reads_differently"
     assert "'05/01/95'" in str(refused.value) and "1995-01-05" in str(refused.value) and "2095-01-05" in str(refused.value)
     assert [(d.name, d.rows, d.revenue) for d in store.datasets()] == [("t", 2, 3.75)]
+
+
+def test_receivables_are_the_same(pairs):
+    # the demo has due dates, paid dates and paid amounts on its lines
+    store, d, s, as_of = _slices(pairs[0])
+    owed_d, owed_s = service.receivables(store, d, as_of), service.receivables(store, s, as_of)
+    assert len(owed_d) == 1500
+    same(owed_d, owed_s, "receivables")
+    same(service.receivables_history(store, d, "C0020", as_of), service.receivables_history(store, s, "C0020", as_of),
+         "history")

@@ -127,7 +127,8 @@ def churn_list(key: Slice, as_of, horizon: int, scope: str, listing: str = "at_r
     return service.churn_list(get_store(), key, as_of, horizon, scope, scored=churn_scored(key, as_of, horizon),
                               card=default_scorecard(key, as_of) if scope == "key" else None,
                               summary=customer_summary(key) if key.end == as_of else None, listing=listing,
-                              dimensions=account_dimensions(key))
+                              dimensions=account_dimensions(key),
+                              owed=receivables(key, as_of) if service.has_receivables(get_store(), key) else None)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -253,11 +253,13 @@ def reasons(row: pd.Series, limit: int = 3) -> list[dict]:
 
 def reason_text(reason: dict, lang: str = "en") -> str:
     """One reason in words, e.g. 'no order for 94 days; usually orders every 21 days'."""
-    from kam_analytics.i18n import t
+    from kam_analytics.i18n import format_amount, t
 
     params = dict(reason)
     if "change" in params:
         params["change"] = f"{abs(params['change']) * 100:.0f}%"
+    if "amount" in params:
+        params["amount"] = format_amount(params["amount"], lang)
     return t(f"churn_reason_{reason['reason']}", lang, **params)
 
 

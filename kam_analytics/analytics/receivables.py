@@ -202,3 +202,16 @@ def history(table: ibis.Table, customer_id: str, as_of) -> pd.DataFrame:
     late = (pd.to_datetime(rows["paid_date"]) - pd.to_datetime(rows["due_date"])).dt.days.clip(lower=0)
     rows["days_late"] = late
     return rows.sort_values(["invoice_date", "due_date"], ascending=False, kind="mergesort").reset_index(drop=True)
+
+
+def churn_reasons(row: dict) -> list[dict]:
+    """The churn page's reasons (``churn.reason_text``) for one ``per_customer`` row whose
+    payments are getting worse: paying_later (recent and prior average days late) and
+    overdue_rising (the overdue amount now)."""
+    found = []
+    if "paying_later" in row["flags"]:
+        found.append({"reason": "paying_later", "recent": int(round(row["avg_days_late_recent"])),
+                      "prior": int(round(row["avg_days_late_prior"]))})
+    if "overdue_growing" in row["flags"]:
+        found.append({"reason": "overdue_rising", "amount": float(row["overdue"])})
+    return found
