@@ -272,6 +272,11 @@ def receivables_section(dataset) -> None:
     if dataset.receivables_file:
         st.caption(escape_markdown(tr("recv_file_present", file=details.get("source_file", ""),
                                       rows=format_count(details.get("rows")), invoices=format_count(details.get("invoices")))))
+        if details.get("rejected") and can_see_rejects():
+            st.download_button(tr("recv_file_download_rejected", count=format_count(details["rejected"])),
+                               data=lambda: csv_bytes(service.rejected_rows(store, view.identity, dataset, receivables=True)),
+                               file_name=f"{dataset.name}-receivables-rejected.csv", mime="text/csv",
+                               key=f"recv_rejects_{dataset.id}", on_click="ignore")
     uploaded = st.file_uploader(tr("recv_file_upload"), type=FILE_TYPES, key=f"recv_file_{dataset.id}")
     if uploaded is None:
         return

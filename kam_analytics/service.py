@@ -521,12 +521,13 @@ def delete_dataset(store, identity: Identity, name: str) -> None:
     store.drop(name, actor=identity.label)
 
 
-def rejected_rows(store, identity: Identity, dataset, limit: int | None = None):
-    """The raw rows an ingest refused (any account's, so not for a scoped user): editors."""
+def rejected_rows(store, identity: Identity, dataset, limit: int | None = None, receivables: bool = False):
+    """The raw rows an ingest refused (any account's, so not for a scoped user): editors.
+    ``receivables``: those the dataset's receivables file refused."""
     require(identity, "rejected_rows")
     if identity.scope is not None:
         raise AccessDenied("access_denied_scoped")
-    return store.rejected_rows(dataset, limit)
+    return store.rejected_rows(dataset, limit, receivables=receivables)
 
 
 def visible_customers(store, data_slice: Slice, customer_ids) -> set[str]:

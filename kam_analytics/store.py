@@ -672,9 +672,17 @@ class Store:
         return self._ibis(dataset, dataset.receivables_table)
 
     # -- rejected rows ------------------------------------------------------------------
-    def rejected_rows(self, dataset: Dataset, limit: int | None = None):
+    def rejected_rows(self, dataset: Dataset, limit: int | None = None, receivables: bool = False):
         """The rows an ingest refused, as a DataFrame (row number, reason, the raw cells; for
-        an attached dataset: the reason and the mapped columns of the lines left out)."""
+        an attached dataset: the reason and the mapped columns of the lines left out). With
+        ``receivables``: the rows the dataset's receivables file refused."""
+        if receivables:
+            sql = f'SELECT * FROM "{_check_internal(dataset.receivables_rejects)}" ORDER BY "row"'
+            sql += f" LIMIT {int(limit)}" if limit is not None else ""
+            self._show([dataset])
+            frame = self.con.cursor().execute(sql).df()
+            headers = dataset.receivables_details.get("headers", [])
+            return frame.rename(columns={f"c{i}": h for i, h in enumerate(headers)})
         if dataset.engine != "duckdb":
             from kam_analytics import engines
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import require_chromium, settle, start_app
+from conftest import require_chromium, run_cli, settle, start_app
 from kam_analytics.i18n import catalog
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -352,3 +352,38 @@ def test_receivables_page_finds_the_slow_payers_and_exports(server, browser, tmp
     page.get_by_text(words["recv_why_slow_payer"].split("{")[0].strip() or words["recv_days_late"]).first.wait_for(
         state="attached", timeout=60_000)
     page.close()
+
+
+def test_a_receivables_file_attached_in_the_browser_is_analysed(browser, tmp_path):
+    # the hand-worked export of test_receivables (GB18030, 10 rows: 7 loaded, 3 refused):
+    # as of 2024-06-30 A owes 750 and B 600
+    from test_receivables import AR_FILE
+
+    db = tmp_path / "kam.db"
+    sales = tmp_path / "sales.csv"
+    sales.write_text("客户编号,订单日期,金额\nA,2024-01-05,100\nZ,2024-06-30,50\n", encoding="utf-8")
+    assert run_cli("ingest", sales, "--dataset", "销售", db=db).returncode == 0
+    export = tmp_path / "应收账款.csv"
+    export.write_bytes(AR_FILE.encode("gb18030"))
+    url, process = start_app(db, tmp_path / "app.log", demo=False)
+    try:
+        zh = catalog("zh")
+        page = browser.new_page(viewport={"width": 1400, "height": 1600})
+        _visit(page, f"{url}/data?lang=zh", zh["data_title"], "recv_file_0")
+        page.get_by_role("tab", name=zh["data_tab_manage"]).click()
+        expect(page.get_by_text(zh["recv_file_title"]).first).to_be_visible(timeout=60_000)
+        page.locator('input[type="file"]').last.set_input_files(str(export))
+        settle(page)
+        page.get_by_role("button", name=zh["recv_file_attach"].format(name="销售")).click()
+        loaded = zh["recv_file_loaded"].format(file="应收账款.csv", rows=7, invoices=5, customers=2, matched=1)
+        expect(page.get_by_text(loaded, exact=False).first).to_be_visible(timeout=90_000)
+        expect(page.get_by_text(zh["recv_file_undated"].format(count=1), exact=False).first).to_be_visible()
+        page.screenshot(path=str(SHOTS / "recv_file_1_attached.png"), full_page=True)
+        _visit(page, f"{url}/receivables?lang=zh&period=custom&start=2024-01-01&end=2024-06-30", zh["receivables_title"],
+               "recv_file_2_page")
+        metrics = page.locator('[data-testid="stMetricValue"]')
+        expect(metrics.nth(0)).to_have_text("1,350")  # 750 + 600
+        page.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=20)

@@ -296,3 +296,62 @@ def test_churn_reasons_include_payments_getting_worse(store, lines):
     assert worse == [{"reason": "paying_later", "recent": 30, "prior": 0}, {"reason": "overdue_rising", "amount": 670.0}]
     assert [reason_text(r, "zh") for r in worse] == ["回款变慢：近期平均逾期 30 天，此前 0 天", "逾期金额连续三个月上升，目前 670"]
     assert not [r for r in by["A"] if r["reason"] in ("paying_later", "overdue_rising")]
+
+
+def test_the_refused_rows_of_a_receivables_file_come_back_with_their_reasons(store, with_file):
+    from kam_analytics import service
+    from kam_analytics.access import local_identity
+
+    _, dataset = with_file
+    rows = service.rejected_rows(store, local_identity(), dataset, receivables=True)
+    # file rows 9, 10 and 11 (the header is row 1)
+    assert rows["row"].tolist() == [9, 10, 11]
+    assert rows["reason"].tolist() == ["customer_missing", "amount_unreadable", "date_unreadable"]
+    assert rows["发票号"].tolist() == ["INV5", "INV6", "INV7"]
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as hs  # noqa: E402
+
+invoice = hs.tuples(hs.sampled_from(["A", "B", "客户1"]), hs.integers(-5_000, 100_000),
+                    hs.lists(hs.tuples(hs.integers(0, 100_000), hs.one_of(hs.none(), hs.integers(0, 400))), max_size=3))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(invoices=hs.lists(invoice, min_size=1, max_size=12), bad=hs.lists(hs.sampled_from(["no_customer", "bad_amount"]),
+                                                                        max_size=4))
+def test_receivables_file_property(tmp_path_factory, invoices, bad):
+    """Every data row is loaded or refused, and what each customer owes long after is its
+    invoices' amounts less the payments that have a date — from the generator, not the code."""
+    import datetime as dt
+
+    from kam_analytics.ingest.receivables import ingest_receivables
+    from kam_analytics.store import Store
+
+    folder = tmp_path_factory.mktemp("ar")
+    store = Store.open(folder / "kam.db")
+    sales = folder / "sales.csv"
+    sales.write_text("客户编号,订单日期,金额\nA,2024-01-05,100\n", encoding="utf-8")
+    ingest_file(store, sales, dataset="s")
+    base = dt.date(2024, 1, 1)
+    lines, owed = ["客户编号,发票号,开票日期,到期日,应收金额,已收金额,收款日期"], {}
+    for n, (customer, cents, payments) in enumerate(invoices):
+        amount = f"{cents / 100:.2f}"
+        rows = payments or [(None, None)]
+        for paid, day in rows:
+            paid_text = "" if paid is None else f"{paid / 100:.2f}"
+            day_text = "" if day is None or paid is None else (base + dt.timedelta(days=day)).isoformat()
+            lines.append(f"{customer},INV{n},2024-01-01,2024-01-31,{amount},{paid_text},{day_text}")
+        dated = sum(p for p, d in payments if p is not None and d is not None)
+        owed[customer] = owed.get(customer, 0) + cents - dated
+    for k, kind in enumerate(bad):
+        lines.append(f",BAD{k},2024-01-01,2024-01-31,10,," if kind == "no_customer" else f"A,BAD{k},2024-01-01,2024-01-31,x,,")
+    path = folder / "ar.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = ingest_receivables(store, store.dataset("s"), path)
+    assert report.rows + report.rejected == len(lines) - 1 and report.rejected == len(bad)
+    got = receivables.per_customer(store.receivables(store.dataset("s")), "2030-01-01").set_index("customer_id")
+    for customer, cents in owed.items():
+        value = got["outstanding"].get(customer, 0.0)
+        assert round(value * 100) == cents, customer
+    store.close()

@@ -131,8 +131,9 @@ def ingest_receivables(store: Store, dataset: Dataset, path: str | Path, mapping
                 undated_due=int(undated), mapping=done.chosen, encoding=done.raw.encoding,
                 date_formats=done.plan.date_formats, rejected_examples=done.examples)
             step(0.95, "progress_saving")
-            store.set_receivables(dataset, stage, lines, done.rej_table,
-                                  {k: v for k, v in report.to_json().items() if k != "rejected_examples"}, actor=actor)
+            details = {k: v for k, v in report.to_json().items() if k != "rejected_examples"}
+            store.set_receivables(dataset, stage, lines, done.rej_table, {**details, "headers": done.raw.headers},
+                                  actor=actor)
         finally:
             for temp in temp_files:
                 temp.unlink(missing_ok=True)
