@@ -12,7 +12,7 @@ from kam_analytics.store import FOLLOWUP_STATUSES
 from ui import queries, tables
 from ui.markdown import escape_markdown
 from ui.state import churn_list_to_open, frame, labeller, money, tr
-from ui.widgets import clickable_table, download_buttons, no_dataset
+from ui.widgets import clickable_table, download_buttons, no_dataset, tabbed
 
 view = frame("churn_title")
 if view.dataset is None:
@@ -188,8 +188,4 @@ def post_mortem_section():
 
 sections = [("churn_tab_list", lambda: list_section(view, table)), ("churn_tab_card", model_card_section),
             ("churn_tab_followup", followup_section), ("churn_tab_post_mortem", post_mortem_section)]
-containers = st.tabs([tr(k) for k, _ in sections], key="churn_tab", on_change="rerun")
-for (name, section), container in zip(sections, containers):
-    with container:
-        if container.open:
-            section()
+tabbed(sections, "churn_tab")

@@ -10,7 +10,7 @@ from kam_analytics.schema import DIMENSIONS
 from ui import queries
 from ui.markdown import escape_markdown
 from ui.state import frame, labeller, money, open_account, tr
-from ui.widgets import no_dataset
+from ui.widgets import no_dataset, tabbed
 
 PARETO_BARS = 2000  # bars drawn; beyond that the browser slows and the tail is flat anyway
 
@@ -189,8 +189,4 @@ if present:
     sections.append(("conc_tab_breakdown", breakdown_section))
 # Lazy tabs: only the open one runs (the trend and the breakdowns cost a scan each).
 # (Switching language shows the first tab again: a tab is identified by its label.)
-containers = st.tabs([tr(key) for key, _ in sections], key="conc_tab", on_change="rerun")
-for (key, section), container in zip(sections, containers):
-    with container:
-        if container.open:
-            section()
+tabbed(sections, "conc_tab")

@@ -243,23 +243,31 @@ def delete_control(chosen) -> None:
                   args=(confirm_key, None))
 
 
+def attach_form(dataset, key: str, upload_label: str, button_label: str, attach):
+    """A file chooser and a button attaching the file to ``dataset`` with ``attach`` (a service
+    call: attributes or receivables); the report once attached, else None (after showing why
+    it failed)."""
+    uploaded = st.file_uploader(upload_label, type=FILE_TYPES, key=f"{key}_file_{dataset.id}")
+    if uploaded is None or not st.button(button_label, key=f"{key}_go_{dataset.id}"):
+        return None
+    path = save_upload(uploaded)
+    try:
+        return attach(store, view.identity, dataset, path)
+    except Exception as failure:
+        show_error(failure, view.lang)
+        return None
+    finally:
+        forget_upload(path)
+
+
 def attributes_section(dataset) -> None:
     st.subheader(tr("attributes_title"))
     st.caption(tr("attributes_help"))
     if dataset.attributes_table:
         st.caption(tr("attributes_present"))
-    uploaded = st.file_uploader(tr("attributes_upload"), type=FILE_TYPES, key=f"attr_file_{dataset.id}")
-    if uploaded is None:
-        return
-    if st.button(tr("attributes_attach", name=escape_markdown(dataset.name)), key=f"attr_go_{dataset.id}"):
-        path = save_upload(uploaded)
-        try:
-            report = service.attach_attributes(store, view.identity, dataset, path)
-        except Exception as failure:
-            show_error(failure, view.lang)
-            return
-        finally:
-            forget_upload(path)
+    report = attach_form(dataset, "attr", tr("attributes_upload"),
+                         tr("attributes_attach", name=escape_markdown(dataset.name)), service.attach_attributes)
+    if report is not None:
         st.success(tr("attributes_loaded", customers=format_count(report.customers),
                       matched=format_count(report.matched), duplicates=format_count(report.duplicates),
                       fields=join_list([tr(f"field_{c}") for c in report.mapping if c != "customer_id"], view.lang)))
@@ -277,18 +285,9 @@ def receivables_section(dataset) -> None:
                                data=lambda: csv_bytes(service.rejected_rows(store, view.identity, dataset, receivables=True)),
                                file_name=f"{dataset.name}-receivables-rejected.csv", mime="text/csv",
                                key=f"recv_rejects_{dataset.id}", on_click="ignore")
-    uploaded = st.file_uploader(tr("recv_file_upload"), type=FILE_TYPES, key=f"recv_file_{dataset.id}")
-    if uploaded is None:
-        return
-    if st.button(tr("recv_file_attach", name=escape_markdown(dataset.name)), key=f"recv_go_{dataset.id}"):
-        path = save_upload(uploaded)
-        try:
-            report = service.attach_receivables(store, view.identity, dataset, path)
-        except Exception as failure:
-            show_error(failure, view.lang)
-            return
-        finally:
-            forget_upload(path)
+    report = attach_form(dataset, "recv", tr("recv_file_upload"),
+                         tr("recv_file_attach", name=escape_markdown(dataset.name)), service.attach_receivables)
+    if report is not None:
         text = tr("recv_file_loaded", file=report.source_file, rows=format_count(report.rows),
                   invoices=format_count(report.invoices), customers=format_count(report.customers),
                   matched=format_count(report.matched))

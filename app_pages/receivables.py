@@ -10,7 +10,7 @@ from kam_analytics.i18n import format_count, format_share
 from ui import queries, tables
 from ui.markdown import escape_markdown
 from ui.state import frame, labeller, money, open_account, tr
-from ui.widgets import clickable_table, download_buttons, no_dataset
+from ui.widgets import clickable_table, download_buttons, no_dataset, tabbed
 
 AGING_BARS = 25  # accounts in the stacked bars (the largest balances)
 
@@ -116,8 +116,4 @@ def deterioration_section():
 
 sections = [("recv_tab_aging", aging_section), ("recv_tab_exposure", exposure_section),
             ("recv_tab_deterioration", deterioration_section)]
-containers = st.tabs([tr(k) for k, _ in sections], key="recv_tab", on_change="rerun")
-for (name, section), container in zip(sections, containers):
-    with container:
-        if container.open:
-            section()
+tabbed(sections, "recv_tab")

@@ -9,7 +9,7 @@ from kam_analytics.analytics import rfm
 from kam_analytics.i18n import join_list
 from ui import queries
 from ui.state import frame, labeller, open_account, tr
-from ui.widgets import clickable_table, no_dataset
+from ui.widgets import clickable_table, no_dataset, tabbed
 
 view = frame("segments_title")
 if view.dataset is None:
@@ -114,8 +114,4 @@ def customers_section():
 sections = [("seg_tab_segments", segments_section), ("seg_tab_grid", grid_section),
             ("seg_tab_clusters", clusters_section), ("seg_tab_migration", migration_section),
             ("seg_tab_customers", customers_section)]
-containers = st.tabs([tr(key) for key, _ in sections], key="seg_tab", on_change="rerun")
-for (key, section), container in zip(sections, containers):
-    with container:
-        if container.open:
-            section()
+tabbed(sections, "seg_tab")

@@ -143,6 +143,8 @@ def test_overview_figures(app_env, lang, revenue):
         T("kpi_revenue", lang): revenue, T("kpi_customers", lang): "3", T("kpi_active", lang): "2",
         T("kpi_top1", lang): "60.0%", T("kpi_top5", lang): "100.0%",
         T("ka_key_accounts", lang): "1",  # C001, score 91.7 (see test_key_accounts_page)
+        # C001 brought 600 over its 56 days (2024-01-15..03-10): at that pace 600 × 90 / 56 = 964
+        T("outlook_title", lang, days=90): "964",
     }
     # the one thing to look at: C001 alone brings 60% of revenue
     attention = [m.value for m in at.markdown if m.value.startswith("**1.**")]

@@ -57,3 +57,13 @@ def download_buttons(frame: pd.DataFrame, file_stem: str, sheet: str, csv_label:
                          on_click="ignore")
     right.download_button(xlsx_label, partial(excel_bytes, frame, sheet), file_name=f"{file_stem}.xlsx",
                           on_click="ignore")
+
+
+def tabbed(sections: list, key: str) -> None:
+    """Tabs titled by catalog keys (``sections``: (key, function) pairs); only the open tab's
+    function runs (a tab change reruns the page)."""
+    containers = st.tabs([tr(name) for name, _ in sections], key=key, on_change="rerun")
+    for (_, section), container in zip(sections, containers):
+        with container:
+            if container.open:
+                section()

@@ -39,6 +39,18 @@ class AttributesReport:
         return asdict(self)
 
 
+def matched_customers(store: Store, con, dataset: Dataset, staged: str) -> int:
+    """How many distinct customers of the staged table ``staged`` also have transactions in
+    ``dataset`` (on its engine: an attached dataset's customer ids come back, one row each)."""
+    if dataset.engine == "duckdb":
+        return int(con.execute(
+            f'SELECT count(DISTINCT customer_id) FROM "{staged}" a WHERE EXISTS '
+            f'(SELECT 1 FROM "{dataset.table_name}" t WHERE t.customer_id = a.customer_id)').fetchone()[0])
+    ids = store.table(dataset).select("customer_id").distinct().to_pandas()["customer_id"]
+    ours = con.execute(f'SELECT DISTINCT customer_id FROM "{staged}"').df()["customer_id"]
+    return int(ours.isin(ids).sum())
+
+
 def ingest_attributes(store: Store, dataset: Dataset, path: str | Path, mapping: dict[str, str] | None = None,
                       sheet: str | None = None, actor: str | None = None) -> AttributesReport:
     """Attach the attributes in ``path`` to ``dataset``. Raises IngestError (store unchanged)
@@ -76,14 +88,7 @@ def ingest_attributes(store: Store, dataset: Dataset, path: str | Path, mapping:
             finally:
                 con.execute("DROP TABLE IF EXISTS _kam_attr_rows")
             customers = con.execute(f'SELECT count(*) FROM "{staging}"').fetchone()[0]
-            if dataset.engine == "duckdb":
-                matched = con.execute(
-                    f'SELECT count(*) FROM "{staging}" a WHERE EXISTS '
-                    f'(SELECT 1 FROM "{dataset.table_name}" t WHERE t.customer_id = a.customer_id)').fetchone()[0]
-            else:  # the lines are on another engine: its customer ids come back (one row each)
-                ids = store.table(dataset).select("customer_id").distinct().to_pandas()["customer_id"]
-                ours = con.execute(f'SELECT customer_id FROM "{staging}"').df()["customer_id"]
-                matched = int(ours.isin(ids).sum())
+            matched = matched_customers(store, con, dataset, staging)
             con.execute(f'DROP TABLE IF EXISTS "{raw_table}"')
             store.set_attributes(dataset, stage, staging, actor=actor)
         finally:

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from kam_analytics.ingest.attributes import matched_customers
 from kam_analytics.ingest.load import _load_rows
 from kam_analytics.schema import DIMENSIONS
 from kam_analytics.store import Dataset, Store
@@ -116,14 +117,7 @@ def ingest_receivables(store: Store, dataset: Dataset, path: str | Path, mapping
             invoices, customers, undated = con.execute(
                 f"""SELECT count(*), count(DISTINCT customer_id), count(*) FILTER (WHERE due IS NULL) FROM (
                     SELECT customer_id, {invoice} AS inv, {due} AS due FROM "{done.tx_table}" GROUP BY ALL)""").fetchone()
-            if dataset.engine == "duckdb":
-                matched = con.execute(
-                    f'SELECT count(DISTINCT customer_id) FROM "{done.tx_table}" a WHERE EXISTS '
-                    f'(SELECT 1 FROM "{dataset.table_name}" t WHERE t.customer_id = a.customer_id)').fetchone()[0]
-            else:  # the lines are on another engine: its customer ids come back (one row each)
-                ids = store.table(dataset).select("customer_id").distinct().to_pandas()["customer_id"]
-                ours = con.execute(f'SELECT DISTINCT customer_id FROM "{done.tx_table}"').df()["customer_id"]
-                matched = int(ours.isin(ids).sum())
+            matched = matched_customers(store, con, dataset, done.tx_table)
             con.execute(f'DROP TABLE "{done.tx_table}"')  # only the lines and the refused rows are kept
             report = ReceivablesReport(
                 dataset=dataset.name, source_file=path.name, rows=done.loaded, rejected=sum(done.reasons.values()),
