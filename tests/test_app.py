@@ -534,3 +534,12 @@ def test_receivables_page_figures(app_env, tmp_path, lang, outstanding, overdue)
     assert worse[T("col_customer_id", lang)].tolist() == ["B"]
     assert worse[T("recv_why", lang)].tolist()[0].startswith(
         T("recv_why_paying_later", lang, recent="30", prior="0"))
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_receivables_page_without_due_dates_says_so(app_env, lang):
+    # the small sample has no due or paid dates: a sentence, not a page of zeros
+    app_env()
+    at = open_app(lang, "receivables")
+    assert [i.value for i in at.info] == [T("receivables_none", lang, dataset=escape_markdown("测试数据"))]
+    assert not at.metric

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kam_analytics import access
-from kam_analytics.analytics import accounts, concentration, rfm
+from kam_analytics.analytics import accounts, concentration, receivables, rfm
 from kam_analytics.i18n import catalog
 from kam_analytics.ingest.text import DELIMITER_NAMES
 from kam_analytics.schema import ATTRIBUTE_COLUMNS, COLUMNS, DIMENSIONS
@@ -22,7 +22,8 @@ CALL = re.compile(r"""\b(?:t|tr|labeller|frame)\(\s*(f?)"([^"]*)"(\s*\+)?""")
 ERROR = re.compile(r"""\b(?:IngestError|StoreError|KamError|AuthError|AccessDenied|AccessConfigError|EngineError)\(\s*"([a-z0-9_]+)\"""")
 
 FIELDS = [*COLUMNS, *ATTRIBUTE_COLUMNS, *DIMENSIONS]
-CHURN_REASONS = ["overdue", "silent", "revenue_down", "orders_down", "basket_down", "paying_late", "pattern"]
+CHURN_REASONS = ["overdue", "silent", "revenue_down", "orders_down", "basket_down", "paying_late", "pattern",
+                 "paying_later", "overdue_rising"]
 REJECT_REASONS = ["customer_missing", "date_missing", "date_unreadable", "amount_missing", "amount_unreadable"]
 CLUSTER_WORDS = ["recent", "lapsing", "dormant", "frequent", "occasional", "rare", "high", "mid", "low",
                  "long_standing", "established", "new", "all"]
@@ -41,7 +42,10 @@ BUILT: dict[tuple[str, str], list[str]] = {
     ("seg_dim_", ""): ["r", "f", "m"],
     ("reason_", ""): REJECT_REASONS,
     ("reject_", ""): REJECT_REASONS,
-    ("measure_", ""): ["revenue", "profit"],
+    ("measure_", ""): ["revenue", "profit", "receivables"],
+    ("recv_", ""): list(receivables.BUCKETS),
+    ("receivables_flag_", ""): list(receivables.FLAGS),
+    ("recv_scope_", ""): ["key", "all"],
     ("ka_change_", ""): ["entered", "left"],
     ("hhi_level_", ""): ["low", "moderate", "high"],
     ("format_", ""): ["text", "xlsx", "xls", "xlsb", "ods", "parquet"],

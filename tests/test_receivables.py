@@ -154,7 +154,7 @@ def test_cli_refuses_a_dataset_without_due_dates(cli, tmp_path):
     assert cli("ingest", path, "--dataset", "plain").returncode == 0
     done = cli("receivables", "--dataset", "plain", "--out", tmp_path / "x.csv")
     assert done.returncode != 0 and "Traceback" not in done.stderr
-    assert "has no due dates and paid dates" in done.stderr and not (tmp_path / "x.csv").exists()
+    assert "has no due dates and paid dates" in done.stderr and "Attach an accounts-receivable export" in done.stderr and not (tmp_path / "x.csv").exists()
 
 
 def test_tables_in_both_languages(store, lines):
@@ -355,3 +355,21 @@ def test_receivables_file_property(tmp_path_factory, invoices, bad):
         value = got["outstanding"].get(customer, 0.0)
         assert round(value * 100) == cents, customer
     store.close()
+
+
+def test_english_headers_map_too(store, tmp_path):
+    from kam_analytics.ingest.receivables import ingest_receivables
+
+    sales = tmp_path / "sales.csv"
+    sales.write_text("customer_id,order_date,amount\nA,2024-01-05,100\n", encoding="utf-8")
+    ingest_file(store, sales, dataset="s")
+    path = tmp_path / "ar.csv"
+    path.write_text("Customer ID,Invoice No,Invoice Date,Due Date,Amount,Amount Received,Received Date\n"
+                    "A,I1,2024-05-01,2024-05-31,100,40,2024-05-20\n", encoding="utf-8")
+    report = ingest_receivables(store, store.dataset("s"), path)
+    assert report.mapping == {"customer_id": "Customer ID", "order_id": "Invoice No", "order_date": "Invoice Date",
+                              "due_date": "Due Date", "amount": "Amount", "paid_amount": "Amount Received",
+                              "paid_date": "Received Date"}
+    got = receivables.per_customer(store.receivables(store.dataset("s")), AS_OF).set_index("customer_id")
+    # 100 − 40 paid, due 2024-05-31: 30 days overdue on 2024-06-30
+    assert got.loc["A", "outstanding"] == 60.0 and got.loc["A", "overdue_1_30"] == 60.0
