@@ -306,3 +306,43 @@ def test_workbook_cells_as_text(value, text):
     assert _cell_text(value) == text
     if isinstance(value, dt.datetime):  # a subclass takes its base type's form
         assert _cell_text(pd.Timestamp(value)) == text
+
+
+def test_xlsx_columns_past_the_head_rows_read_as_cell_by_cell(store, tmp_path):
+    # 250 data rows: past the first 100 rows each column goes to the database as one kind of
+    # value and is printed there; the text must be what the cell-by-cell reading makes of it
+    import openpyxl
+
+    from kam_analytics.ingest import read
+
+    path = tmp_path / "long.xlsx"
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["客户编号", "订单日期", "销售额", "备注"])
+    expected = []
+    for i in range(250):
+        ident = float(10_000 + i) if i % 2 else f"K{i}"          # ids: integral floats and text, mixed
+        when = dt.datetime(2021, 1, 1, 9, 30, 15) + dt.timedelta(days=i)
+        amount = [0.1, 1234.57, 20.0, 99.99][i % 4]
+        sheet.append([ident, when, amount, None if i % 3 else "备注"])
+        expected.append((str(int(ident)) if isinstance(ident, float) else ident, when, amount))
+    sheet.append(["K999", dt.datetime(9999, 12, 31), 5.0, None])   # a placeholder date beyond pandas' range
+    workbook.save(path)
+    assert read.SHEET_HEAD_ROWS < 250
+    report = ingest_file(store, path, dataset="long")
+    assert (report.rows, report.rejected) == (250, 1)   # 9999-12-31 is outside the years a date may have
+    assert _rows(store, "long") == sorted(expected, key=lambda r: (r[1], r[0]))
+
+    # and the raw text of every cell is the cell-by-cell reading's (the reference: _cell_text
+    # of calamine's values), fractions such as 2.5e-05 and 0.30000000000000004 included
+    import duckdb
+    from python_calamine import CalamineWorkbook
+
+    sheet.cell(row=200, column=3, value=2.5e-05)
+    sheet.cell(row=201, column=3, value=0.30000000000000004)
+    workbook.save(path)
+    con = duckdb.connect()
+    raw = read.read_raw(con, path, "raw")
+    got = con.execute(f'SELECT {", ".join(raw.columns)} FROM raw ORDER BY rowid').fetchall()
+    cells = CalamineWorkbook.from_path(str(path)).get_sheet_by_name(raw.sheet).to_python(skip_empty_area=False)
+    assert got == [tuple(read._cell_text(v) for v in row) for row in cells]

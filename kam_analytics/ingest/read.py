@@ -112,6 +112,43 @@ def _cell_text(value) -> str | None:
     return convert(value)
 
 
+def _blank(value) -> bool:
+    return value is None or not str(value).strip()
+
+
+_NONE = type(None)
+SHEET_HEAD_ROWS = 100  # where titles and the header row live
+_HUGEINT = 1.7e38  # integral floats below this print exactly through DuckDB's HUGEINT
+
+
+def _column_as_text(values: tuple, column: str):
+    """One sheet column for the database, and the SQL that turns it into the text
+    ``_cell_text`` makes of each cell. A column of one kind (text, numbers, date-times or
+    dates, with empty cells) goes over as typed values and is printed in the database: the
+    same text, without a Python call per cell (measured: 3.8 s of 12.9 s for a
+    1,000,000-row, four-column sheet); any other column is converted cell by cell."""
+    import numpy as np
+    import pandas as pd
+
+    kinds = set(map(type, values))
+    if kinds <= {str, _NONE}:
+        return pd.Series(values, dtype=object), f"nullif({column}, '')"
+    if kinds <= {float, _NONE} and float in kinds:
+        numbers = pd.Series(values, dtype="float64")
+        if not np.nanmax(np.abs(numbers.to_numpy())) >= _HUGEINT:
+            # integral values without '.0' (as str(int(v))), the others as repr(v), which
+            # DuckDB's shortest round-trip text matches
+            return numbers, (f"CASE WHEN isnan({column}) THEN NULL WHEN {column} = trunc({column}) "
+                             f"THEN CAST(CAST({column} AS HUGEINT) AS VARCHAR) ELSE CAST({column} AS VARCHAR) END")
+    for kind, pattern in ((dt.datetime, "%Y-%m-%d %H:%M:%S"), (dt.date, "%Y-%m-%d")):
+        if kinds <= {kind, _NONE} and kind in kinds:
+            try:
+                return pd.to_datetime(pd.Series(values, dtype=object)), f"strftime({column}, '{pattern}')"
+            except (ValueError, OverflowError):  # beyond pandas' dates (a 9999-12-31 placeholder): cell by cell
+                break
+    return pd.Series([_cell_text(v) for v in values], dtype=object), column
+
+
 def _open_workbook(path: Path):
     import python_calamine
 
@@ -226,10 +263,10 @@ def _read_workbook(con, path: Path, table: str, sheet: str | None, kind: str) ->
         try:
             for name in [sheet] if sheet else names:
                 worksheet = workbook.get_sheet_by_name(name)
-                rows = [[_cell_text(v) for v in r] for r in worksheet.to_python(skip_empty_area=False)]
-                while rows and all(v is None or not str(v).strip() for v in rows[-1]):
+                rows = worksheet.to_python(skip_empty_area=False)  # the cells as Python values
+                while rows and all(_blank(v) for v in rows[-1]):
                     rows.pop()
-                if any(any(v is not None and str(v).strip() for v in r) for r in rows):
+                if any(any(not _blank(v) for v in r) for r in rows):
                     chosen, merged = name, list(worksheet.merged_cell_ranges or [])
                     break
         except IngestError:
@@ -242,27 +279,43 @@ def _read_workbook(con, path: Path, table: str, sheet: str | None, kind: str) ->
         raise IngestError("file_empty", file=path.name)
     warnings = []
     facts = _sheet_facts(path, chosen) if kind == "xlsx" else None
-    if facts is not None:
-        if facts.uncalculated:
-            raise IngestError("file_formulas_uncalculated", file=path.name, count=len(facts.uncalculated),
-                              cells=", ".join(facts.uncalculated[:5]))
-        with_values = sum(1 for r in rows if any(v is not None for v in r))
-        if with_values != facts.value_rows:
-            raise IngestError("file_count_mismatch", file=path.name, counted=f"{facts.value_rows:,}",
-                              read=f"{with_values:,}")
+    if facts is not None and facts.uncalculated:
+        raise IngestError("file_formulas_uncalculated", file=path.name, count=len(facts.uncalculated),
+                          cells=", ".join(facts.uncalculated[:5]))
+    # rows holding a value, as the sheet's XML counts them (a merged range filled below may
+    # add values, so with one they are counted here, before; otherwise in the database)
+    with_values = sum(1 for r in rows if any(v is not None and v != "" for v in r)) if merged else None
     if merged:
+        rows = [list(r) for r in rows]
         _fill_merged(rows, merged)
         refs = [f"{_cell_ref(*first)}:{_cell_ref(*last)}" for first, last in merged]
         warnings.append(f"merged_filled:{', '.join(refs[:10])}")
     width = max(len(r) for r in rows)
-    frame = pd.DataFrame([list(r) + [None] * (width - len(r)) for r in rows],
-                         columns=[f"c{i}" for i in range(width)], dtype=object)
-    con.register("_kam_xlsx_rows", frame)
-    try:
-        casts = ", ".join(f'CAST("c{i}" AS VARCHAR) AS "c{i}"' for i in range(width))
-        con.execute(f'CREATE TEMP TABLE "{table}" AS SELECT {casts} FROM _kam_xlsx_rows')
-    finally:
-        con.unregister("_kam_xlsx_rows")
+    if any(len(r) != width for r in rows):
+        rows = [list(r) + [None] * (width - len(r)) for r in rows]
+    # the first rows (titles, the header: text above numbers) cell by cell, the rest column by
+    # column (``_column_as_text``), appended in order
+    for part, (first, last) in enumerate(((0, SHEET_HEAD_ROWS), (SHEET_HEAD_ROWS, len(rows)))):
+        if first >= len(rows) and part:
+            break
+        data, exprs = {}, []
+        for i, values in enumerate(zip(*rows[first:last])):
+            data[f"c{i}"], sql = (_column_as_text(values, f'"c{i}"') if part else
+                                  (pd.Series([_cell_text(v) for v in values], dtype=object), f'"c{i}"'))
+            exprs.append(f'CAST({sql} AS VARCHAR) AS "c{i}"')
+        con.register("_kam_xlsx_rows", pd.DataFrame(data))
+        try:
+            into = f'CREATE TEMP TABLE "{table}" AS' if part == 0 else f'INSERT INTO "{table}"'
+            con.execute(f'{into} SELECT {", ".join(exprs)} FROM _kam_xlsx_rows')
+        finally:
+            con.unregister("_kam_xlsx_rows")
+    if facts is not None:
+        if with_values is None:
+            with_values = con.execute(f'SELECT count(*) FROM "{table}" WHERE ' + " OR ".join(
+                f'"c{i}" IS NOT NULL' for i in range(width))).fetchone()[0]
+        if with_values != facts.value_rows:
+            raise IngestError("file_count_mismatch", file=path.name, counted=f"{facts.value_rows:,}",
+                              read=f"{with_values:,}")
     columns, headers, header_rowid, repeated = find_header(con, table)
     if repeated:
         warnings.append(f"duplicate_headers:{', '.join(repeated)}")
