@@ -17,6 +17,25 @@ def _layout(fig: go.Figure, title: str, x_title: str, y_title: str) -> go.Figure
     return fig
 
 
+def money_ticks(low: float, high: float, lang: str, target: int = 5) -> tuple[list[float], list[str]]:
+    """Axis ticks for money from ``low`` to ``high`` labelled in the language's units (万/亿 or
+    K/M/B, as ``format_amount``; Plotly's own labels say 'M' in Chinese too): about ``target``
+    steps of 1, 2, 5 or 10 × a power of ten, from the step at or below the lower end to the
+    one at or above the upper end; always including 0. A trailing '.0' is dropped ('3,000万')."""
+    import math
+
+    low, high = min(float(low), 0.0), max(float(high), 0.0)
+    if high - low <= 0:
+        return [0.0], ["0"]
+    rough = (high - low) / target
+    power = 10 ** math.floor(math.log10(rough))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= rough)
+    values = [k * step for k in range(math.floor(low / step), math.ceil(high / step) + 1)]
+    texts = [format_amount(v, lang).replace(".0万", "万").replace(".0亿", "亿").replace(".0K", "K")
+             .replace(".0M", "M").replace(".0B", "B") for v in values]
+    return values, texts
+
+
 def revenue_trend(periods: pd.DataFrame, lang: str, title_key: str = "chart_revenue_trend",
                   freq: str = "month") -> go.Figure:
     """Bars of revenue per period (``revenue_by_period`` output) with orders and customers on hover."""
@@ -30,6 +49,13 @@ def revenue_trend(periods: pd.DataFrame, lang: str, title_key: str = "chart_reve
         ]
         fig.add_bar(x=pd.to_datetime(periods["period"]), y=periods["revenue"], marker_color=COLOURS["primary"],
                     hovertext=hover, hoverinfo="text", name=t("axis_revenue", lang))
+        values, texts = money_ticks(periods["revenue"].min(), periods["revenue"].max(), lang)
+        # month ticks on the months themselves (Plotly's own fall mid-month on a short range):
+        # every k-th month (quarter: every 3k-th) for at most about 12 labels
+        months = 3 if freq == "quarter" else 1
+        every = months * max(1, -(-len(periods) // 12))
+        fig.update_layout(yaxis=dict(tickvals=values, ticktext=texts),
+                          xaxis=dict(tick0=pd.to_datetime(periods["period"]).min(), dtick=f"M{every}"))
     fig.update_layout(xaxis=dict(tickformat="%Y-%m"))
     return _layout(fig, t(title_key, lang), t(f"axis_{freq}", lang), t("axis_revenue", lang))
 
@@ -137,14 +163,17 @@ def tier_pyramid(summary: pd.DataFrame, tier_basis: str, lang: str) -> go.Figure
 
 
 def _bars_and_line(x, bars, line, bar_name: str, line_name: str, title: str, line_format: str | None = None,
-                   category_axis: bool = False) -> go.Figure:
-    """Bars on the left axis and a line on the right one (counts against money or shares)."""
+                   category_axis: bool = False, money_lang: str | None = None) -> go.Figure:
+    """Bars on the left axis and a line on the right one (counts against money or shares; with
+    ``money_lang`` the line is money, labelled in that language's units)."""
     fig = go.Figure()
     fig.add_bar(x=x, y=bars, name=bar_name, marker_color=COLOURS["primary"])
     fig.add_scatter(x=x, y=line, yaxis="y2", mode="markers+lines", name=line_name, marker_color=COLOURS["accent"])
     right = dict(overlaying="y", side="right", title=line_name)
     if line_format:
         right["tickformat"] = line_format
+    if money_lang is not None and len(line):
+        right["tickvals"], right["ticktext"] = money_ticks(min(line), max(line), money_lang)
     fig.update_layout(title=title, yaxis=dict(title=bar_name), yaxis2=right, height=380, margin=_MARGIN,
                       legend=dict(orientation="h", y=-0.3))
     if category_axis:
@@ -195,7 +224,7 @@ def lapses_by_month(lapsed: pd.DataFrame, lang: str) -> go.Figure:
                                                 revenue=("revenue_lost", "sum")).reset_index()
     return _bars_and_line(monthly["lapse_month"], monthly["accounts"], monthly["revenue"],
                           t("churn_lapsed_accounts", lang), t("churn_revenue_lost", lang),
-                          t("churn_post_mortem_chart", lang), category_axis=True)
+                          t("churn_post_mortem_chart", lang), category_axis=True, money_lang=lang)
 
 
 def retention_heatmap(retention: pd.DataFrame, lang: str) -> go.Figure:
@@ -244,7 +273,11 @@ def aging_bars(rows: pd.DataFrame, lang: str) -> go.Figure:
         fig.add_bar(y=labels, x=values, orientation="h", name=name, marker_color=colour,
                     hovertext=[f"{label} · {name}: {format_amount(v, lang)}" for label, v in zip(labels, values)],
                     hoverinfo="text")
-    fig.update_layout(barmode="relative", legend=dict(orientation="h", y=-0.15))
+    negative = rows[list(AGING_COLOURS)].clip(upper=0).sum(axis=1).min()
+    positive = rows[list(AGING_COLOURS)].clip(lower=0).sum(axis=1).max()
+    values, texts = money_ticks(negative, positive, lang)
+    fig.update_layout(barmode="relative", legend=dict(orientation="h", y=-0.15),
+                      xaxis=dict(tickvals=values, ticktext=texts))
     fig = _layout(fig, t("chart_aging", lang), t("recv_outstanding", lang), "")
     fig.update_layout(height=max(360, 26 * len(rows) + 140))
     return fig

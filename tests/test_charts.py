@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from kam_analytics import charts
 
@@ -37,3 +38,33 @@ def test_tier_pyramid_labels_in_the_languages_units():
     funnel = fig.data[0]
     assert list(funnel.x) == [2, 3, 3, 2]
     assert "150.0万" in funnel.text[0] and "500" in funnel.text[3]
+
+
+@pytest.mark.parametrize("lang,texts", [("zh", ["0", "1,000万", "2,000万", "3,000万"]), ("en", ["0", "10M", "20M", "30M"])])
+def test_money_axes_speak_the_language(lang, texts):
+    # 0 .. 28,000,000 in about 5 steps: a rough step of 5.6 million rounds up to 10 million
+    import pandas as pd
+
+    from kam_analytics.charts import money_ticks, revenue_trend
+
+    assert money_ticks(0, 28_000_000, lang) == ([0, 10_000_000, 20_000_000, 30_000_000], texts)
+    periods = pd.DataFrame({"period": pd.to_datetime(["2024-01-01", "2024-02-01"]), "revenue": [5_000_000.0, 28_000_000.0],
+                            "orders": [1, 2], "customers": [1, 1]})
+    axis = revenue_trend(periods, lang).layout.yaxis
+    assert list(axis.ticktext) == texts
+    # a return month below zero: the axis reaches down past it (step 1,000 for −1,200 .. 3,000)
+    values, labels = money_ticks(-1_200, 3_000, "en")
+    assert values == [-2000, -1000, 0, 1000, 2000, 3000] and labels[:3] == ["-2K", "-1K", "0"]
+
+
+def test_month_ticks_sit_on_the_months():
+    # 3 months: a tick every month from the first; 30 months: every 3rd (at most about 12 labels)
+    from kam_analytics.charts import revenue_trend
+
+    def periods(n):
+        return pd.DataFrame({"period": pd.date_range("2024-01-01", periods=n, freq="MS"), "revenue": 1.0,
+                             "orders": 1, "customers": 1})
+
+    short = revenue_trend(periods(3), "en").layout.xaxis
+    assert (short.dtick, pd.Timestamp(short.tick0)) == ("M1", pd.Timestamp("2024-01-01"))
+    assert revenue_trend(periods(30), "en").layout.xaxis.dtick == "M3"
