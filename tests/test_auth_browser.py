@@ -184,6 +184,8 @@ def test_an_administrator_deletes_and_reads_the_audit_trail(team_app, browser, t
     page.get_by_role("tab", name=words["data_tab_manage"]).click()
     page.get_by_role("combobox", name=words["manage_choose"]).click()
     page.get_by_role("option", name="extra").click()
+    # the rerun has drawn the chosen dataset's controls (a click before that lands on the old ones)
+    expect(page.get_by_role("textbox", name=words["manage_new_name"])).to_have_value("extra", timeout=60_000)
     settle(page)
     page.get_by_role("button", name=words["manage_delete"]).click()
     settle(page)
