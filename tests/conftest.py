@@ -146,7 +146,20 @@ def browser():
         chromium.close()
 
 
+_IDLE = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    return app !== null && app.dataset.testConnectionState === 'CONNECTED'
+        && app.dataset.testScriptState === 'notRunning'
+        && !document.querySelector('[data-testid="stStatusWidget"]');
+}"""
+
+
 def settle(page, timeout: int = 60_000) -> None:
-    """Wait until Streamlit has finished the script run (no 'running' indicator)."""
+    """Wait until Streamlit has finished the script run: the app's own state says connected and
+    not running (nor a rerun requested, which a click sets at once), no 'running' indicator,
+    and that still holds a moment later (a run a callback or the URL asks for starts then)."""
     page.wait_for_load_state("networkidle")
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)
+    for _ in range(2):
+        page.wait_for_function(_IDLE, timeout=timeout)
+        page.wait_for_timeout(250)
+    page.wait_for_function(_IDLE, timeout=timeout)

@@ -190,8 +190,12 @@ def test_an_administrator_deletes_and_reads_the_audit_trail(team_app, browser, t
     page.get_by_role("button", name=words["manage_delete"]).click()
     settle(page)
     page.get_by_role("button", name=words["manage_delete_yes"]).click()
+    # the run after the delete has drawn the remaining dataset's controls (the download button
+    # drawn by a run still going would name a file that run's end withdraws)
+    expect(page.get_by_role("textbox", name=words["manage_new_name"])).to_have_value("orders", timeout=60_000)
     settle(page)
     page.get_by_role("tab", name=words["data_tab_audit"]).click()
+    expect(page.get_by_role("button", name=words["audit_download"])).to_be_visible(timeout=60_000)
     settle(page)
     with page.expect_download(timeout=60_000) as download:
         page.get_by_role("button", name=words["audit_download"]).click()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import big_orders_csv, require_chromium, run_cli, start_app, start_cli
+from conftest import big_orders_csv, require_chromium, run_cli, settle, start_app, start_cli
 from kam_analytics.i18n import catalog
 from kam_analytics.store import Store
 
@@ -32,8 +32,7 @@ def served(tmp_path):
 
 
 def _settled(page) -> None:
-    page.wait_for_load_state("networkidle")
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=120_000)
+    settle(page, timeout=120_000)
     assert page.locator('[data-testid="stException"]').count() == 0
 
 
@@ -100,6 +99,7 @@ def test_an_upload_while_a_cli_load_runs(served, browser, tmp_path):
     _settled(page)
     loading = start_cli("ingest", big_orders_csv(tmp_path / "other.csv", 3_000_000), "--dataset", "other", db=db)
     page.locator('input[type="file"]').first.set_input_files(str(small))
+    expect(page.get_by_text(small.name).first).to_be_visible(timeout=60_000)  # the uploader holds it
     expect(page.get_by_role("button", name=zh["upload_load"], exact=True)).to_be_visible(timeout=60_000)
     page.get_by_role("button", name=zh["upload_load"], exact=True).click()
     expect(page.get_by_text("已导入“华南订单”").first).to_be_visible(timeout=120_000)
