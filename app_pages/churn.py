@@ -12,7 +12,7 @@ from kam_analytics.store import FOLLOWUP_STATUSES
 from ui import queries, tables
 from ui.markdown import escape_markdown
 from ui.state import churn_list_to_open, frame, labeller, money, tr
-from ui.widgets import clickable_table, download_buttons, no_dataset, tabbed
+from ui.widgets import clickable_table, download_buttons, job_progress, no_dataset, tabbed
 
 view = frame("churn_title")
 if view.dataset is None:
@@ -29,6 +29,8 @@ st.session_state.setdefault("churn_listing", "at_risk")  # (a default beside a s
 listing = top[2].segmented_control(tr("churn_list_choice"), list(service.CHURN_LISTS),
                                    format_func=labeller("churn_list_"), key="churn_listing") or "at_risk"
 as_of = view.end
+job_progress(queries.churn_job(view.key, as_of, int(horizon)), tr("churn_computing_shared"),
+             meanwhile=lambda: queries.churn_list_inputs(view.key, as_of, scope))
 with st.spinner(tr("computing")):
     review = queries.churn_list(view.key, as_of, int(horizon), scope, listing)
 scored = review.scored
@@ -82,6 +84,7 @@ def three_places(values) -> list[str]:
 
 def model_card_section():
     replay = as_of - dt.timedelta(days=int(horizon))
+    job_progress(queries.churn_job(view.key, replay, int(horizon)), tr("churn_computing_shared"))
     with st.spinner(tr("computing")):
         result = queries.churn_backtest(view.key, replay, int(horizon))
     st.caption(tr("churn_card_help", replay=str(replay), horizon=int(horizon)))
@@ -142,6 +145,7 @@ def followup_effect_section():
     """Did follow-ups help? The accounts flagged one horizon ago, with and without a follow-up."""
     replay = as_of - dt.timedelta(days=int(horizon))
     st.subheader(tr("churn_followup_effect_title"), anchor=False)
+    job_progress(queries.churn_job(view.key, replay, int(horizon)), tr("churn_computing_shared"))
     past = queries.churn_list(view.key, replay, int(horizon), scope, "at_risk").table
     flagged = past.loc[past["risk"] >= 0.5, "customer_id"] if len(past) else pd.Series(dtype=str)
     if flagged.empty:

@@ -3,7 +3,7 @@ after the app starts and again, on generated exports of 1M and 10M lines; plus t
 each export, whole command, against DuckDB's own read_csv of the same file (also a whole
 Python command).
 
-Usage: python bench/pages.py [--rows 1000000 10000000] [--shape realistic iso]
+Usage: python bench/pages.py [--rows 1000000 10000000] [--shape realistic iso] [--no-ingest]
 Writes bench/out/pages.md (the table) and prints one JSON line per measurement.
 
 Shapes: 'realistic' — Chinese headers 订单编号/订单日期/客户编号/区域/销售额/利润, dates like
@@ -77,11 +77,31 @@ def bench_ingest(csv: Path, db: Path) -> dict:
             "target_ratio": 1.5}
 
 
+def _finished(page, title: str) -> float:
+    """Wait until the page shows ``title``, its main figure (a metric, a chart or a table) is
+    drawn and nothing is left running (no running indicator, no spinner, three checks in a
+    row); the moment it was last seen busy."""
+    from playwright.sync_api import expect
+
+    expect(page.locator("h1").first).to_have_text(title, timeout=600_000)
+    page.locator('[data-testid="stMetric"], .js-plotly-plot, [data-testid="stDataFrame"]').first \
+        .wait_for(state="visible", timeout=600_000)
+    quiet, done_at = 0, time.perf_counter()
+    while quiet < 3:
+        busy = page.locator('[data-testid="stStatusWidget"], [data-testid="stSpinner"]').count()
+        quiet = 0 if busy else quiet + 1
+        if busy or quiet == 1:
+            done_at = time.perf_counter()
+        page.wait_for_timeout(200)
+    return done_at
+
+
 def time_pages(url: str, dataset_id: int) -> list[dict]:
-    """Each page: first visit (a fresh browser page: the app loads, the script runs on cold
-    caches) and again (a second browser page: the script runs on warm caches), until the
-    script run has finished and nothing is left running."""
-    from playwright.sync_api import expect, sync_playwright
+    """Each page: first visit (a fresh browser tab: the app loads, the script runs on cold
+    caches), again (a second fresh tab: the app loads again, the script runs on warm caches)
+    and switch (in a tab already showing another page, a click on this page's sidebar link,
+    warm caches: what a user going back to a page waits)."""
+    from playwright.sync_api import sync_playwright
 
     from kam_analytics.i18n import catalog
 
@@ -89,27 +109,26 @@ def time_pages(url: str, dataset_id: int) -> list[dict]:
     results = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"])
-        for path, title_key in PAGES:
+        for number, (path, title_key) in enumerate(PAGES):
             row = {"page": path or "overview"}
             for visit in ("first_s", "again_s"):
                 page = browser.new_page(viewport={"width": 1300, "height": 1000})
                 started = time.perf_counter()
                 page.goto(f"{url}/{path}?lang=en&ds={dataset_id}")
-                expect(page.locator("h1").first).to_have_text(words[title_key], timeout=600_000)
-                # the main figure drawn (a metric, a chart or a table) ...
-                page.locator('[data-testid="stMetric"], .js-plotly-plot, [data-testid="stDataFrame"]').first \
-                    .wait_for(state="visible", timeout=600_000)
-                # ... and nothing left running: no running indicator, no spinner, three checks in a row
-                quiet, done_at = 0, time.perf_counter()
-                while quiet < 3:
-                    busy = page.locator('[data-testid="stStatusWidget"], [data-testid="stSpinner"]').count()
-                    quiet = 0 if busy else quiet + 1
-                    if busy or quiet == 1:
-                        done_at = time.perf_counter()
-                    page.wait_for_timeout(200)
-                row[visit] = round(done_at - started, 2)
+                row[visit] = round(_finished(page, words[title_key]) - started, 2)
                 row["errors"] = row.get("errors", 0) + page.locator('[data-testid="stException"]').count()
                 page.close()
+            # from the page before (the overview: from concentration), through the sidebar
+            other_path, other_title = PAGES[number - 1] if number else PAGES[1]
+            page = browser.new_page(viewport={"width": 1300, "height": 1000})
+            page.goto(f"{url}/{other_path}?lang=en&ds={dataset_id}")
+            _finished(page, words[other_title])
+            link = page.locator(f'[data-testid="stSidebarNav"] a[href="{url}/{path}"]')
+            started = time.perf_counter()
+            link.click()
+            row["switch_s"] = round(_finished(page, words[title_key]) - started, 2)
+            row["errors"] += page.locator('[data-testid="stException"]').count()
+            page.close()
             results.append(row)
         browser.close()
     return results
@@ -122,17 +141,20 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--shape", nargs="+", default=["realistic", "iso"])
+    parser.add_argument("--no-ingest", action="store_true",
+                        help="time the pages on the store an earlier run left (ingest columns: –)")
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
     lines = ["| export | lines | ingest (whole command) | read_csv | ratio | " + " | ".join(
-        f"{p or 'overview'} first / again" for p, _ in PAGES) + " |", "|---" * (5 + len(PAGES)) + "|"]
+        f"{p or 'overview'} first / again / switch" for p, _ in PAGES) + " |", "|---" * (5 + len(PAGES)) + "|"]
     for shape in args.shape:
         for rows in args.rows:
             folder = OUT / "pages" / f"{shape}_{rows}"
             folder.mkdir(parents=True, exist_ok=True)
             csv = make_export(OUT / f"export_{shape}_{rows}.csv", rows, shape)
             db = folder / "kam.db"
-            ingest = bench_ingest(csv, db)
+            ingest = ({"ingest_s": "–", "read_csv_s": "–", "ratio": "–"} if args.no_ingest and db.exists()
+                      else bench_ingest(csv, db))
             with Store.open(db) as store:
                 dataset_id = store.dataset("bench").id
             url, process = start_app(db, folder / "app.log", demo=False)
@@ -143,8 +165,8 @@ def main() -> int:
                 process.wait(timeout=60)
             print(json.dumps({"benchmark": "pages", "shape": shape, "lines": rows, **ingest, "pages": pages},
                              ensure_ascii=False), flush=True)
-            lines.append(f"| {shape} | {rows:,} | {ingest['ingest_s']} s | {ingest['read_csv_s']} s | {ingest['ratio']}× | "
-                         + " | ".join(f"{p['first_s']} / {p['again_s']} s" for p in pages) + " |")
+            lines.append(f"| {shape} | {rows:,} | {ingest['ingest_s']} s | {ingest['read_csv_s']} s | {ingest['ratio']}{'×' if ingest['ratio'] != '–' else ''} | "
+                         + " | ".join(f"{p['first_s']} / {p['again_s']} / {p['switch_s']} s" for p in pages) + " |")
     (OUT / "pages.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
     return 0

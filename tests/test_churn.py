@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from kam_analytics.analytics import churn
@@ -66,6 +67,29 @@ def test_features_and_reasons_by_hand(store, tmp_path):
     # last 90 days (2024-03-11..06-08): both orders -> orders_recent 2, prior 0 -> no trend
     assert (b["orders_recent"], b["revenue_recent"], b["orders_prior"]) == (2, 600.0, 0)
     assert churn.reasons(b) == []
+
+
+def test_reasons_for_many_accounts_at_once():
+    """Strength order, the limit of three, the boundaries (1.5x gap, -30%, 30 days) and ties."""
+    nan = float("nan")
+    frame = pd.DataFrame({
+        "recency_days": [100, 95, 10, 30, 5],
+        "typical_gap_days": [20.0, nan, 20.0, 20.0, 10.0],
+        "revenue_trend": [-0.5, nan, -0.3, 0.1, -0.5],
+        "orders_trend": [-0.9, nan, -0.2, nan, -0.5],
+        "basket_trend": [-0.31, nan, nan, nan, nan],
+        "days_late": [200.0, nan, nan, 30.0, nan],
+    })
+    assert churn.reasons_of(frame) == [
+        # paying late 200/30 = 6.7, overdue 100/20 = 5, orders 0.9 (revenue 0.5 and basket 0.31 cut)
+        [{"reason": "paying_late", "days": 200}, {"reason": "overdue", "days": 100, "gap": 20},
+         {"reason": "orders_down", "change": -0.9}],
+        [{"reason": "silent", "days": 95}],           # no rhythm, 95 >= 90 days
+        [{"reason": "revenue_down", "change": -0.3}],  # -30% counts; -20% does not
+        [],                                           # 30 = 1.5 x 20 is not more; 30 days late is not more
+        [{"reason": "revenue_down", "change": -0.5}, {"reason": "orders_down", "change": -0.5}],  # a tie keeps the order
+    ]
+    assert churn.reasons_of(frame.iloc[:0]) == []
 
 
 def test_backtest_on_known_lapses(store, tmp_path):
@@ -138,3 +162,18 @@ def test_classifier_reads_a_column_without_values_as_absent():
     a = ChurnClassifier().fit(with_empty, y).predict_proba(with_empty)[:, 1]
     b = ChurnClassifier().fit(x, y).predict_proba(x)[:, 1]
     assert np.allclose(a, b)
+
+
+def test_scoring_tells_its_steps_in_order(store, tmp_path):
+    rows, _ = synthetic(customers=300)
+    heard = []
+    churn.score_accounts(load(store, tmp_path, rows), "2024-09-30", 90,
+                         progress=lambda fraction, step, **params: heard.append((fraction, step, params)))
+    # snapshots every 14 days back from 2024-07-02 (as-of minus the horizon) to 90 days after
+    # the first order (early 2023): 33 dates, of which the most recent 12 train
+    steps = [(step, params) for _, step, params in heard]
+    assert steps == ([("churn_step_accounts", {})]
+                     + [("churn_step_snapshots", {"done": i, "total": 12}) for i in range(1, 13)]
+                     + [("churn_step_training", {}), ("churn_step_scoring", {}), ("churn_step_done", {})])
+    fractions = [fraction for fraction, _, _ in heard]
+    assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0

@@ -12,6 +12,7 @@ import streamlit as st
 from kam_analytics import service
 from kam_analytics.analytics import account, churn, concentration, customers, overview
 from kam_analytics.service import Slice
+from ui import background
 from ui.state import get_store
 
 
@@ -116,9 +117,30 @@ def rfm_result(key: Slice, as_of, n_clusters="auto"):
     return result, (model.silhouette_ if model is not None else None), (model.n_clusters_ if model is not None else 1)
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+def churn_job(key: Slice, as_of, horizon: int):
+    """The churn scores (``churn.score_accounts``) as a job of the app process
+    (``ui.background``): trained once per slice and date, whoever asks first, and shared by
+    every session; it tells the step it is at."""
+    store = get_store()
+    return background.job(("churn", key, as_of, horizon), lambda progress: churn.score_accounts(
+        service.transactions(store, key), as_of, horizon, progress=progress))
+
+
 def churn_scored(key: Slice, as_of, horizon: int):
-    return churn.score_accounts(_table(key), as_of, horizon)
+    """The churn scores once computed (waiting for ``churn_job`` if need be)."""
+    return churn_job(key, as_of, horizon).value()
+
+
+def churn_list_inputs(key: Slice, as_of, scope: str) -> None:
+    """Compute (into the caches) what ``churn_list`` needs besides the scores: the page runs
+    it while the scores are being computed."""
+    if scope == "key":
+        default_scorecard(key, as_of)
+    if key.end == as_of:
+        customer_summary(key)
+    account_dimensions(key)
+    if service.has_receivables(get_store(), key):
+        receivables(key, as_of)
 
 
 def churn_list(key: Slice, as_of, horizon: int, scope: str, listing: str = "at_risk"):

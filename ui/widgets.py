@@ -67,3 +67,27 @@ def tabbed(sections: list, key: str) -> None:
         with container:
             if container.open:
                 section()
+
+
+def job_progress(job, note: str | None = None, meanwhile=None) -> None:
+    """While a background job (``ui.background``) runs: a progress bar naming its step, and
+    ``note`` beneath; both go once it is done. ``meanwhile`` (a function) runs once the bar is
+    drawn: what the page will need besides the job, computed beside it. Leaving the page stops
+    the watching, not the job."""
+    if job.done:
+        if meanwhile is not None:
+            meanwhile()
+        return
+
+    def text() -> str:
+        return tr(job.step, **job.params) if job.step else tr("computing")
+
+    bar = st.progress(job.fraction, text=text())
+    below = st.caption(note) if note else None
+    if meanwhile is not None:
+        meanwhile()
+    while not job.wait(0.3):
+        bar.progress(min(max(job.fraction, 0.0), 1.0), text=text())
+    bar.empty()
+    if below is not None:
+        below.empty()
