@@ -99,6 +99,39 @@ def transactions(store, data_slice: Slice, as_of=None):
                          as_of=as_of, dimensions=data_slice.dimension_filters)
 
 
+def order_lines(store, data_slice: Slice, as_of=None):
+    """The slice's lines summed per order, as an Ibis table like ``transactions`` (the same
+    columns, filters and scope, plus ``lines``): the dataset's order table (``Store.orders``)
+    when it has one, else its lines. Every analysis that only sums measures, counts distinct
+    values (orders, customers, months) or takes minima and maxima gets the same figures from
+    it, on fewer rows; one that counts lines sums ``lines`` (``line_count``)."""
+    from kam_analytics.analytics.filters import apply_filters
+
+    dataset = dataset_of(store, data_slice)
+    table = store.orders(dataset)
+    if table is None:
+        return transactions(store, data_slice, as_of)
+    table = scoped(store, dataset, table, data_slice.scope)
+    return apply_filters(table, start=data_slice.start, end=data_slice.end,
+                         as_of=as_of, dimensions=data_slice.dimension_filters)
+
+
+def order_lines_single(store, data_slice: Slice) -> bool:
+    """``single_line_orders`` for the table ``order_lines`` gives: on the order table, whether
+    each order is one row of it (true unless an order's lines differ in date or a dimension)."""
+    from kam_analytics.analytics.filters import every_order_is_one_line
+
+    dataset = dataset_of(store, data_slice)
+    table = store.orders(dataset)
+    if table is None:
+        return single_line_orders(store, dataset)
+    known = store.table_setting(dataset, "single_row_orders")
+    if known is None:
+        known = every_order_is_one_line(table)
+        store.set_table_setting(dataset, "single_row_orders", known)
+    return bool(known)
+
+
 def scoped(store, dataset, table, scope: tuple[str, ...] | None):
     """The lines of ``table`` a user with ``scope`` may see (the scope rule of the README's
     "Running for a team"):
@@ -160,13 +193,13 @@ def customer_summary(store, data_slice: Slice, as_of=None) -> pd.DataFrame:
     """The per-customer summary of the slice (``analytics.customers.customer_summary``)."""
     from kam_analytics.analytics import customers
 
-    return customers.customer_summary(transactions(store, data_slice, as_of), _single_line(store, data_slice))
+    return customers.customer_summary(order_lines(store, data_slice, as_of), order_lines_single(store, data_slice))
 
 
 def revenue_by_period(store, data_slice: Slice, freq: str = "month") -> pd.DataFrame:
     from kam_analytics.analytics import trend
 
-    return trend.revenue_by_period(transactions(store, data_slice), freq, _single_line(store, data_slice))
+    return trend.revenue_by_period(order_lines(store, data_slice), freq, order_lines_single(store, data_slice))
 
 
 # -- the key-account scorecard ----------------------------------------------------------------
@@ -194,8 +227,8 @@ def account_features(store, data_slice: Slice, as_of) -> pd.DataFrame:
     from kam_analytics.analytics.account_features import customer_features
 
     dataset = dataset_of(store, data_slice)
-    return customer_features(transactions(store, data_slice), as_of, store.attributes(dataset),
-                             single_line_orders=single_line_orders(store, dataset))
+    return customer_features(order_lines(store, data_slice), as_of, store.attributes(dataset),
+                             single_line_orders=order_lines_single(store, data_slice))
 
 
 def score_features(features: pd.DataFrame, as_of, weights: dict[str, float], tier_cuts: tuple | None = None,
@@ -233,7 +266,7 @@ def key_account_outlook(store, data_slice: Slice, as_of, horizon_days: int = 90,
 
     card = card if card is not None else scorecard(store, data_slice, as_of)
     key = card.table[card.table["key_account"]]
-    earlier = expected_revenue.revenue_a_year_earlier(transactions(store, data_slice), as_of, horizon_days)
+    earlier = expected_revenue.revenue_a_year_earlier(order_lines(store, data_slice), as_of, horizon_days)
     return expected_revenue.outlook(key, earlier, as_of, horizon_days)
 
 
@@ -259,7 +292,7 @@ def slice_concentration(store, data_slice: Slice, measure: str = "revenue") -> d
     """``concentration_report`` of a slice; profit needs a dataset with profit (or cost)."""
     from kam_analytics.errors import StoreError
 
-    table = transactions(store, data_slice)
+    table = order_lines(store, data_slice)
     if measure == "profit" and "profit" not in table.columns:
         raise StoreError("no_profit", name=dataset_of(store, data_slice).name)
     return concentration_report(table, measure)
@@ -271,7 +304,7 @@ def rfm_segments(store, data_slice: Slice, as_of, n_clusters="auto"):
     Returns the RFM result and the fitted model (None when there is nothing to cluster)."""
     from kam_analytics.analytics import rfm
 
-    result = rfm.rfm(rfm.rfm_values(transactions(store, data_slice), as_of, _single_line(store, data_slice)), as_of)
+    result = rfm.rfm(rfm.rfm_values(order_lines(store, data_slice), as_of, order_lines_single(store, data_slice)), as_of)
     model = rfm.cluster_customers(result, n_clusters)
     return result, model
 
@@ -306,7 +339,7 @@ def account_dimensions(store, data_slice: Slice) -> pd.DataFrame:
 
     from kam_analytics.analytics.churn import most_frequent
 
-    lines = transactions(store, data_slice)
+    lines = order_lines(store, data_slice)
     out = lines.select("customer_id").distinct().to_pandas()
     for column in ("region", "owner"):
         if column in lines.columns:
@@ -335,7 +368,7 @@ def churn_list(store, data_slice: Slice, as_of, horizon_days: int, scope: str = 
         raise ValueError(listing)
     dataset = dataset_of(store, data_slice)
     if scored is None:
-        scored = churn.score_accounts(transactions(store, data_slice), as_of, horizon_days)
+        scored = churn.score_accounts(order_lines(store, data_slice), as_of, horizon_days)
     table = scored.table.copy()
     fallback = False
     if scope == "key" and not table.empty:
@@ -535,7 +568,7 @@ def visible_customers(store, data_slice: Slice, customer_ids) -> set[str]:
     ids = [str(c) for c in customer_ids]
     if not ids:
         return set()
-    table = transactions(store, data_slice)
+    table = order_lines(store, data_slice)
     found = table.filter(table.customer_id.isin(ids)).select("customer_id").distinct().to_pandas()
     return set(found["customer_id"])
 

@@ -42,9 +42,12 @@ from kam_analytics.tmpfiles import pid_alive, scratch_dir, sweep
 
 FORMAT_VERSION = 2  # 1: one DuckDB file holding everything (opened read-write by one process)
 FOLLOWUP_STATUSES = ("new", "contacted", "recovering", "lost", "dismissed")
+# the order table (``Store._build_orders``): measures summed per order, and when it is kept
+ADDITIVE_COLUMNS = ("amount", "profit", "cost", "quantity", "paid_amount")
+ORDER_TABLE_SHARE = 0.75
 BUSY_TIMEOUT_S = 60.0  # how long a catalog write waits for another writer's transaction
 DETACH_AFTER_S = 600.0  # a superseded version stays attached this long for queries still on it
-_INTERNAL = re.compile(r"^(tx|rej|attr|recv|rrej|stg)_[0-9a-z_]+$")
+_INTERNAL = re.compile(r"^(tx|rej|ord|attr|recv|rrej|stg)_[0-9a-z_]+$")
 _FILE = re.compile(r"^(?P<kind>tx|attr|recv)-(?P<token>[0-9a-f]{16})-p(?P<pid>\d+)\.duckdb(?:\.wal)?$")
 
 _CATALOG = """
@@ -91,6 +94,8 @@ class Dataset:
     table_name: str  # what readers query: a view over the version's file, unique per version
     rejects_table: str | None
     attributes_table: str | None
+    # the lines summed per order (``Store.orders``), when the load found it worth keeping
+    orders_table: str | None
     source_file: str | None
     file_format: str | None
     encoding: str | None
@@ -337,6 +342,7 @@ class Store:
         number, attrs = row["number"], row["attributes_number"]
         return Dataset(
             id=row["id"], name=row["name"], table_name=f"tx_{number:04d}", rejects_table=f"rej_{number:04d}",
+            orders_table=f"ord_{number:04d}" if json.loads(row["details"] or "{}").get("order_table") else None,
             attributes_table=f"attr_{attrs:04d}" if row["attributes_file"] else None,
             source_file=row["source_file"], file_format=row["file_format"], encoding=row["encoding"],
             delimiter=row["delimiter"], mapping=json.loads(row["mapping"] or "{}"),
@@ -399,6 +405,8 @@ class Store:
             if d.data_file:  # (an attached dataset has no file of lines)
                 wanted[d.table_name] = (d.data_file, "tx")
                 wanted[d.rejects_table] = (d.data_file, "rej")
+                if d.orders_table:
+                    wanted[d.orders_table] = (d.data_file, "ord")
             if d.attributes_file:
                 wanted[d.attributes_table] = (d.attributes_file, "attr")
             if d.receivables_file:
@@ -442,6 +450,13 @@ class Store:
 
             return engines.attached(dataset)
         return self._ibis(dataset, dataset.table_name)
+
+    def orders(self, dataset: Dataset):
+        """The dataset's lines summed per order (``ORDER_TABLE_SQL``) as an Ibis table, or None
+        (no such table: an attached dataset, or a load where it would not be much smaller)."""
+        if dataset.engine != "duckdb" or not dataset.orders_table:
+            return None
+        return self._ibis(dataset, dataset.orders_table)
 
     def attributes(self, dataset: Dataset):
         """The per-customer attributes table as an Ibis table, or None (for an attached
@@ -523,13 +538,15 @@ class Store:
             else:
                 rejected = 0
                 self.con.execute(f'CREATE TABLE "{stage.alias}".main."rej" ("row" BIGINT, reason VARCHAR)')
+            order_table = self._build_orders(stage, tx_table, columns, totals["rows"])
             self._seal(stage, {tx_table: "tx", rejects: "rej"})
             with self.catalog(write=True) as db:
                 values = dict(
                     data_file=stage.path.name,
                     source_file=meta.source_file, file_format=meta.file_format, encoding=meta.encoding,
                     delimiter=meta.delimiter, mapping=json.dumps(meta.mapping, ensure_ascii=False),
-                    details=json.dumps(meta.details, ensure_ascii=False, default=str),
+                    details=json.dumps({**meta.details, **({"order_table": True} if order_table else {})},
+                                       ensure_ascii=False, default=str),
                     columns=json.dumps(columns), rows=totals["rows"], rejected=rejected,
                     customers=totals["customers"], revenue=totals["revenue"], date_min=iso_text(totals["date_min"]),
                     date_max=iso_text(totals["date_max"]), engine="duckdb", source=None,
@@ -540,6 +557,38 @@ class Store:
         if old_file:
             self._retire(old_file)
         return self.dataset_by_id(dataset_id)
+
+    def _build_orders(self, stage: Staging, tx_table: str, columns: list[str], rows: int) -> bool:
+        """Write the order table (``ord``) into the staging file beside the lines: one row per
+        distinct combination of every column that is not an additive measure (customer, order
+        id, date, every dimension, rate and due/paid date), the additive measures
+        (``ADDITIVE_COLUMNS``) summed and ``lines`` counted. Any analysis that sums, counts
+        distinct values or takes minima and maxima gets the same figures from it as from the
+        lines (``service.order_lines``). Kept only when it has at most ``ORDER_TABLE_SHARE`` of
+        the rows; whether it was kept."""
+        if not rows:
+            return False
+        keys = [c for c in columns if c not in ADDITIVE_COLUMNS]
+        sums = [c for c in columns if c in ADDITIVE_COLUMNS]
+        source = f'"{stage.alias}".main."{_check_internal(tx_table)}"'
+        quoted = ", ".join(f'"{c}"' for c in keys)
+        # written uncompressed: 2.1 s -> 1.35 s for 5,000,000 rows (the file grows by about
+        # 180 MB: unique order ids are what compresses slowly)
+        cur = self.con.cursor()
+        try:
+            cur.execute("SET force_compression = 'uncompressed'")
+            cur.execute(
+                f'CREATE TABLE "{stage.alias}".main."ord" AS SELECT {quoted}, '
+                + "".join(f'sum("{c}") AS "{c}", ' for c in sums)
+                + f'count(*) AS lines FROM {source} GROUP BY {quoted}')
+        finally:
+            cur.execute("RESET force_compression")
+            cur.close()
+        kept = int(self.con.execute(f'SELECT count(*) FROM "{stage.alias}".main."ord"').fetchone()[0])
+        if kept > ORDER_TABLE_SHARE * rows:
+            self.con.execute(f'DROP TABLE "{stage.alias}".main."ord"')
+            return False
+        return True
 
     def commit_attached(self, name: str, engine: str, source: dict, columns: list[str], totals: dict, rejected: int,
                         details: dict, replace: bool = False, expected_version: int | None = None,

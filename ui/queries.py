@@ -20,6 +20,12 @@ def _table(key: Slice):
     return service.transactions(get_store(), key)
 
 
+def _orders(key: Slice):
+    """The slice summed per order (``service.order_lines``): for figures that only sum, count
+    distinct values and take minima and maxima."""
+    return service.order_lines(get_store(), key)
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
 def customer_summary(key: Slice):
     return service.customer_summary(get_store(), key)
@@ -62,17 +68,17 @@ def account_attributes(key: Slice, customer_id: str) -> dict:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def ranked_customers(key: Slice, measure: str = "revenue"):
-    return concentration.ranked_customers(_table(key), measure)
+    return concentration.ranked_customers(_orders(key), measure)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def indicators_by_period(key: Slice, freq: str, measure: str = "revenue"):
-    return concentration.indicators_by_period(_table(key), freq, measure)
+    return concentration.indicators_by_period(_orders(key), freq, measure)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def indicators_by_dimension(key: Slice, dimension: str, measure: str = "revenue"):
-    return concentration.grouped_indicators(_table(key), dimension, measure)
+    return concentration.grouped_indicators(_orders(key), dimension, measure)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -123,7 +129,7 @@ def churn_job(key: Slice, as_of, horizon: int):
     every session; it tells the step it is at."""
     store = get_store()
     return background.job(("churn", key, as_of, horizon), lambda progress: churn.score_accounts(
-        service.transactions(store, key), as_of, horizon, progress=progress))
+        service.order_lines(store, key), as_of, horizon, progress=progress))
 
 
 def churn_scored(key: Slice, as_of, horizon: int):
@@ -160,19 +166,19 @@ def account_dimensions(key: Slice):
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def churn_backtest(key: Slice, as_of, horizon: int):
-    return churn.backtest(_table(key), as_of, horizon, scored=churn_scored(key, as_of, horizon))
+    return churn.backtest(_orders(key), as_of, horizon, scored=churn_scored(key, as_of, horizon))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def ordered_in_horizon(key: Slice, as_of, horizon: int) -> set:
-    return churn.ordered_in_horizon(_table(key), as_of, horizon)
+    return churn.ordered_in_horizon(_orders(key), as_of, horizon)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def churn_post_mortem(key: Slice, as_of, horizon: int, by: str | None):
-    return churn.post_mortem(_table(key), as_of, horizon, by)
+    return churn.post_mortem(_orders(key), as_of, horizon, by)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def cohort_retention(key: Slice, as_of):
-    return churn.cohort_retention(_table(key), as_of)
+    return churn.cohort_retention(_orders(key), as_of)

@@ -519,8 +519,11 @@ def backtest(table: ibis.Table, as_of, horizon_days: int = HORIZON_DAYS, scored:
 def most_frequent(table: ibis.Table, key: str, column: str) -> ibis.Table:
     """Per ``key``, the value of ``column`` on the most lines (``key``, ``column``); ties go to
     the smallest value, nulls are not counted (a key with only nulls has none). Written out
-    rather than ``mode()``: DuckDB breaks ties arbitrarily, and Ibis has no mode on Spark."""
-    counts = table.filter(table[column].notnull()).group_by([key, column]).aggregate(lines=ibis._.count())
+    rather than ``mode()``: DuckDB breaks ties arbitrarily, and Ibis has no mode on Spark. On
+    the order table (``service.order_lines``) its ``lines`` column counts the lines."""
+    known = table.filter(table[column].notnull())
+    counts = known.group_by([key, column]).aggregate(
+        lines=known.lines.sum() if "lines" in known.columns else known.count())
     ranked = counts.mutate(place=ibis.row_number().over(group_by=counts[key],
                                                          order_by=[counts.lines.desc(), counts[column]]))
     return ranked.filter(ranked.place == 0).select(key, column)

@@ -1,0 +1,94 @@
+"""The order table a load writes beside the lines (``Store._build_orders``): worked by hand on a
+small file, and checked against the line-level computation of every analysis that reads it
+(``service.order_lines``) on the shared real datasets."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from kam_analytics import service, store as store_module
+from kam_analytics.analytics import account_features, churn, concentration, customers, rfm, trend
+from kam_analytics.ingest import ingest_file
+
+HAND_LINES = """客户编号,订单编号,订单日期,金额
+K1,O1,2024-01-05,100
+K1,O1,2024-01-05,50
+K1,O1,2024-01-05,25
+K1,O2,2024-02-01,10
+K1,O2,2024-02-01,-5
+K2,O3,2024-01-10,300
+K2,O3,2024-01-11,200
+K2,O4,2024-03-01,40
+K2,O4,2024-03-01,60
+"""
+
+
+def test_an_order_table_by_hand(store, tmp_path):
+    path = tmp_path / "lines.csv"
+    path.write_text(HAND_LINES, encoding="utf-8")
+    dataset = store.dataset(ingest_file(store, path, dataset="lines").dataset)
+    assert dataset.orders_table is not None  # 9 lines -> 5 rows: within three quarters
+    rows = store.orders(dataset).order_by(["customer_id", "order_id", "order_date"]).to_pandas()
+    assert rows["order_id"].tolist() == ["O1", "O2", "O3", "O3", "O4"]  # O3's lines are on two days
+    assert [float(a) for a in rows["amount"]] == [175.0, 5.0, 300.0, 200.0, 100.0]
+    assert rows["lines"].tolist() == [3, 2, 1, 1, 2]
+    data_slice = service.Slice.of(dataset)
+    assert service.order_lines_single(store, data_slice) is False  # O3 is two rows
+    summary = service.customer_summary(store, data_slice).set_index("customer_id")
+    assert summary.loc["K1", ["orders", "revenue"]].tolist() == [2, 180.0]
+    assert summary.loc["K2", ["orders", "revenue"]].tolist() == [2, 600.0]
+    assert str(summary.loc["K2", "first_order"])[:10] == "2024-01-10"
+    assert str(summary.loc["K2", "last_order"])[:10] == "2024-03-01"
+    months = service.revenue_by_period(store, data_slice, "month")
+    assert [float(v) for v in months["revenue"]] == [675.0, 5.0, 100.0]  # Jan: 175 + 500, Feb, Mar
+
+
+def test_no_order_table_when_every_order_is_one_line(store, tmp_path):
+    path = tmp_path / "single.csv"
+    path.write_text("客户编号,订单编号,订单日期,金额\nK1,O1,2024-01-05,100\nK1,O2,2024-01-06,50\n"
+                    "K2,O3,2024-01-07,25\nK2,O4,2024-01-08,10\n", encoding="utf-8")
+    dataset = store.dataset(ingest_file(store, path, dataset="single").dataset)
+    assert dataset.orders_table is None and store.orders(dataset) is None
+    summary = service.customer_summary(store, service.Slice.of(dataset)).set_index("customer_id")
+    assert summary["orders"].tolist() == [2, 2] and summary["revenue"].tolist() == [150.0, 35.0]
+
+
+def _same(ours: pd.DataFrame, theirs: pd.DataFrame, key: str = "customer_id") -> None:
+    """Equal frames (rows in key order): integers, dates and text exactly; floating sums to 1e-9
+    relative (a sum of per-order sums may round its last bit differently)."""
+    ours = ours.sort_values(key, kind="mergesort").reset_index(drop=True)
+    theirs = theirs.sort_values(key, kind="mergesort").reset_index(drop=True)
+    pd.testing.assert_frame_equal(ours, theirs, check_exact=False, rtol=1e-9, check_dtype=False)
+
+
+@pytest.mark.parametrize("name", ["superstore.csv", "online_retail_sample.csv"])
+def test_every_analysis_agrees_with_the_lines(store, shared_dataset, monkeypatch, name):
+    monkeypatch.setattr(store_module, "ORDER_TABLE_SHARE", 1.0)  # kept whatever it saves, to compare
+    dataset = store.dataset(ingest_file(store, shared_dataset(name)).dataset)
+    assert dataset.orders_table is not None
+    data_slice = service.Slice.of(dataset)
+    lines, orders = service.transactions(store, data_slice), service.order_lines(store, data_slice)
+    assert int(orders.lines.sum().to_pandas()) == dataset.rows
+    single = service.single_line_orders(store, dataset)
+    as_of = dataset.date_max.date()
+    mid = (dataset.date_min + (dataset.date_max - dataset.date_min) / 2).date()
+
+    _same(service.customer_summary(store, data_slice), customers.customer_summary(lines, single))
+    _same(service.revenue_by_period(store, data_slice, "month"), trend.revenue_by_period(lines, "month", single),
+          key="period")
+    _same(service.account_features(store, data_slice, as_of),
+          account_features.customer_features(lines, as_of, None, single_line_orders=single))
+    for day in (mid, as_of):
+        _same(churn.snapshot_features(orders, day), churn.snapshot_features(lines, day))
+    _same(rfm.rfm_values(orders, as_of, service.order_lines_single(store, data_slice)),
+          rfm.rfm_values(lines, as_of, single))
+    _same(concentration.ranked_customers(orders), concentration.ranked_customers(lines))
+    for column in ("region", "category"):
+        if column in lines.columns:
+            _same(churn.most_frequent(orders, "customer_id", column).to_pandas(),
+                  churn.most_frequent(lines, "customer_id", column).to_pandas())
+    summary = customers.customer_summary(lines, single)
+    quiet = summary.loc[pd.to_datetime(summary["last_order"]) < pd.Timestamp(as_of) - pd.Timedelta(days=90),
+                        "customer_id"].tolist()
+    assert quiet  # both files have customers silent for more than 90 days at their end
+    _same(churn.last_active_year(orders, as_of, quiet), churn.last_active_year(lines, as_of, quiet))
