@@ -30,7 +30,7 @@ run: setup
 	@$(BIN)/python -m ui.auth  # sign-in configured but unusable (e.g. the sample cookie secret): refuse to start
 	$(BIN)/python -m kam_analytics datasets > /dev/null
 	@if [ "$(ADDRESS)" = "localhost" ]; then echo "No sign-in configured ([auth] in .streamlit/secrets.toml): serving on localhost only."; fi
-	$(BIN)/streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS)
+	$(BIN)/python -m ui.serve --server.port $(PORT) --server.address $(ADDRESS)
 
 ## make test: set up and run every test (browser tests need Debian's chromium; see `make browser`)
 test: dev

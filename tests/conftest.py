@@ -74,7 +74,8 @@ def free_port() -> int:
 
 
 def start_app(db: Path, log: Path, demo: bool = True, options: tuple = ()):
-    """``streamlit run app.py`` on a free port over the store ``db`` (with more Streamlit
+    """The app as ``make run`` starts it (``python -m ui.serve``: ``streamlit run app.py`` after
+    the imports) on a free port over the store ``db`` (with more Streamlit
     ``options``, such as a secrets file); returns (url, process) once the health endpoint
     answers. The caller terminates the process."""
     import time
@@ -91,7 +92,7 @@ def start_app(db: Path, log: Path, demo: bool = True, options: tuple = ()):
         env["KAM_NO_DEMO"] = "1"
     out = open(log, "w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
+        [sys.executable, "-m", "ui.serve", "--server.port", str(port), "--server.headless", "true",
          "--browser.gatherUsageStats", "false", *map(str, options)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 90

@@ -25,7 +25,7 @@ from playwright.sync_api import expect  # noqa: E402
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """`streamlit run app.py` on a free port with a fresh store (seeded with the demo on start)."""
+    """The app (`python -m ui.serve`, as `make run` starts it) on a free port with a fresh store (seeded with the demo on start)."""
     store = tmp_path_factory.mktemp("browser") / "kam.db"
     url, process = start_app(store, store.with_suffix(".log"))
     yield url

@@ -177,3 +177,16 @@ def test_scoring_tells_its_steps_in_order(store, tmp_path):
                      + [("churn_step_training", {}), ("churn_step_scoring", {}), ("churn_step_done", {})])
     fractions = [fraction for fraction, _, _ in heard]
     assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
+
+
+def test_poisson_quantile_matches_scipy_stats():
+    from scipy.stats import poisson
+
+    from kam_analytics.analytics.expected_revenue import poisson_quantile
+
+    means = np.array([0.01, 0.1, 0.5, 1.0, 2.5, 7.0, 24.66, 100.0, 1234.5])
+    for q in (0.10, 0.5, 0.90):
+        assert poisson_quantile(q, means).tolist() == poisson.ppf(q, means).tolist()
+    # by hand: Poisson(1) has P(0) = 0.368, P(<= 1) = 0.736, P(<= 2) = 0.920
+    assert poisson_quantile(0.10, np.array([1.0])).tolist() == [0.0]
+    assert poisson_quantile(0.90, np.array([1.0])).tolist() == [2.0]

@@ -1,0 +1,42 @@
+"""Start the app: ``python -m ui.serve [streamlit options]`` is ``streamlit run app.py [options]``
+after importing, once, what the pages' first run needs (pandas, Ibis and its DuckDB backend,
+Arrow, Plotly, the analytics). Streamlit runs every session's script in this process, so the
+first visitor after a start no longer waits for those imports (about 0.8 s on a 2-core
+machine, and a second more on the segment and churn pages for scikit-learn). The server
+answers a second or two later instead.
+"""
+from __future__ import annotations
+
+import sys
+
+MODULES = ("pandas", "pyarrow", "ibis", "plotly.graph_objects", "plotly.express", "sklearn.ensemble",
+           "sklearn.cluster", "sklearn.metrics", "kam_analytics.service", "kam_analytics.charts",
+           "kam_analytics.export", "kam_analytics.analytics.accounts", "kam_analytics.analytics.overview",
+           "kam_analytics.analytics.expected_revenue", "kam_analytics.analytics.concentration",
+           "kam_analytics.analytics.rfm", "kam_analytics.analytics.churn", "kam_analytics.models.churn",
+           "kam_analytics.models.segmentation")
+
+
+def _import(names) -> None:
+    import importlib
+
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception:  # a module that fails here fails again, with its message, where it is used
+            pass
+
+
+def main(argv: list[str]) -> int:
+    _import(MODULES)
+    import ibis
+
+    ibis.duckdb.connect().disconnect()  # the backend's own first-use set-up
+    from streamlit.web import cli
+
+    sys.argv = ["streamlit", "run", "app.py", *argv]
+    return cli.main()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
