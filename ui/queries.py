@@ -98,8 +98,16 @@ def scorecard_weights(key: Slice) -> dict:
 
 def default_scorecard(key: Slice, as_of):
     """The scorecard other pages show (``service.scorecard``: saved weights, default tiers
-    and key-account rule), on the cached features."""
-    return service.scorecard(get_store(), key, as_of, features=account_features(key, as_of))
+    and key-account rule), on the cached features; cached by the weights as saved now, so a
+    change of weights is seen at once."""
+    store = get_store()
+    weights = service.scorecard_weights(store, service.dataset_of(store, key))
+    return _scored(key, as_of, tuple(sorted(weights.items())))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _scored(key: Slice, as_of, weights: tuple):
+    return service.scorecard(get_store(), key, as_of, dict(weights), features=account_features(key, as_of))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

@@ -230,7 +230,7 @@ def _dimension_values_cached(data_slice, dim: str) -> list[str]:
     from kam_analytics import service
     from kam_analytics.analytics.customers import dimension_values
 
-    return dimension_values(service.transactions(get_store(), data_slice), dim)
+    return dimension_values(service.order_lines(get_store(), data_slice), dim)
 
 
 def _dimension_values(dataset, dim: str, scope) -> list[str]:
