@@ -163,3 +163,9 @@ def test_watched_ids_fall_back_to_the_top_fifth(store, tmp_path):
     assert accounts.watched_ids(accounts.scorecard(f, key_rule=accounts.KeyRule.by_score(101))) == ({"B", "C"}, True)
     card = accounts.scorecard(f, key_rule=accounts.KeyRule.by_tiers(["platinum"]))
     assert accounts.watched_ids(card) == (set(card.table.loc[card.table["key_account"], "customer_id"]), False)
+
+
+def test_has_flag_matches_whole_names():
+    table = pd.DataFrame({"flags": ["pseudo_key_account;rising", "", None, "rising_fast", "overdue;rising"]})
+    assert accounts.has_flag(table, "rising").tolist() == [True, False, False, False, True]
+    assert accounts.has_flag(table, "pseudo_key_account").tolist() == [True, False, False, False, False]

@@ -86,8 +86,10 @@ def account_features(key: Slice, as_of):
     return service.account_features(get_store(), key, as_of)
 
 
+@st.cache_data(show_spinner=False, max_entries=32)
 def scorecard(key: Slice, as_of, weights: dict, tier_cuts: tuple, key_rule):
-    """Scoring is cheap once the features are cached: computed on every run."""
+    """The scorecard for the page's weights, cuts and rule, on the cached features (0.2 s for
+    100,000 accounts: cached too, as every click on the page reruns it)."""
     return service.score_features(account_features(key, as_of), as_of, weights, tier_cuts, key_rule)
 
 

@@ -231,7 +231,9 @@ def watched_ids(card: Scorecard) -> tuple[set[str], bool]:
 
 
 def has_flag(table: pd.DataFrame, flag: str) -> pd.Series:
-    return table["flags"].str.split(";").apply(lambda items: flag in items)
+    """Whether each row's ``flags`` (names joined by ';') holds ``flag`` itself (not a longer
+    name containing it); missing flags hold none."""
+    return (";" + table["flags"].fillna("").astype(str) + ";").str.contains(f";{flag};", regex=False)
 
 
 def tier_summary(card: Scorecard) -> pd.DataFrame:
