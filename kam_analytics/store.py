@@ -182,9 +182,7 @@ def iso_text(value, sep: str = "T") -> str | None:
     if value is None:
         return None
     try:
-        import pandas as pd
-
-        if pd.isna(value):
+        if value != value:  # NaN and NaT are the values not equal to themselves
             return None
     except (TypeError, ValueError):
         pass
@@ -507,6 +505,17 @@ class Store:
 
         return ibis.duckdb.from_connection(self.con.cursor()).table(
             _check_internal(table), database=(stage.alias, "main"))
+
+    def staged_totals(self, stage: Staging, table: str) -> dict:
+        """``customers.dataset_totals`` of a staged table, asked in SQL: a load need not import
+        Ibis and pandas for it (0.4 s of a command's start). The same figures: rows, distinct
+        customers, revenue (Σ amount; 0 without lines), first and last date (None without)."""
+        with self.write_lock:
+            rows, customers, revenue, first, last = self.con.execute(
+                f'SELECT count(*), count(DISTINCT customer_id), CAST(sum(amount) AS DOUBLE), min(order_date), '
+                f'max(order_date) FROM "{stage.alias}".main."{_check_internal(table)}"').fetchone()
+        return {"rows": int(rows), "customers": int(customers), "revenue": float(revenue or 0.0),
+                "date_min": first, "date_max": last}
 
     def _seal(self, stage: Staging, renames: dict[str, str]) -> None:
         """Give the staged tables their published names and close the file: from here on

@@ -14,7 +14,6 @@ from kam_analytics.errors import IngestError
 from kam_analytics.ingest import parse
 from kam_analytics.ingest.raw import first_rows
 from kam_analytics.ingest.read import RawTable, read_raw
-from kam_analytics.analytics.customers import dataset_totals
 from kam_analytics.schema import COLUMNS, MONEY, REQUIRED, auto_mapping, normalise_header
 from kam_analytics.store import DatasetMeta, Store, iso_text
 from kam_analytics.tmpfiles import scratch_dir
@@ -393,7 +392,7 @@ def ingest_file(store: Store, path: str | Path, dataset: str | None = None,
             )
             step(0.95, "progress_saving")
             existed = before is not None
-            totals = dataset_totals(store.staged(stage, done.tx_table))
+            totals = store.staged_totals(stage, done.tx_table)
             registered = store.commit_dataset(name, stage, done.tx_table, done.rej_table, meta, totals, replace=replace,
                                               expected_version=before.version if before else None, actor=actor)
         finally:
