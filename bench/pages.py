@@ -134,6 +134,14 @@ def time_pages(url: str, dataset_id: int) -> list[dict]:
     return results
 
 
+def _peak_mb(pid: int) -> int:
+    """The app process's peak resident memory so far (Linux: VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) // 1024
+    return -1
+
+
 def main() -> int:
     from conftest import start_app
     from kam_analytics.store import Store
@@ -146,7 +154,8 @@ def main() -> int:
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
     lines = ["| export | lines | ingest (whole command) | read_csv | ratio | " + " | ".join(
-        f"{p or 'overview'} first / again / switch" for p, _ in PAGES) + " |", "|---" * (5 + len(PAGES)) + "|"]
+        f"{p or 'overview'} first / again / switch" for p, _ in PAGES) + " | app peak memory |",
+             "|---" * (6 + len(PAGES)) + "|"]
     for shape in args.shape:
         for rows in args.rows:
             folder = OUT / "pages" / f"{shape}_{rows}"
@@ -160,13 +169,16 @@ def main() -> int:
             url, process = start_app(db, folder / "app.log", demo=False)
             try:
                 pages = time_pages(url, dataset_id)
+                peak_mb = _peak_mb(process.pid)
             finally:
                 process.terminate()
                 process.wait(timeout=60)
-            print(json.dumps({"benchmark": "pages", "shape": shape, "lines": rows, **ingest, "pages": pages},
+            print(json.dumps({"benchmark": "pages", "shape": shape, "lines": rows, **ingest, "pages": pages,
+                              "app_peak_mb": peak_mb, "target_peak_mb": 2048},
                              ensure_ascii=False), flush=True)
             lines.append(f"| {shape} | {rows:,} | {ingest['ingest_s']} s | {ingest['read_csv_s']} s | {ingest['ratio']}{'×' if ingest['ratio'] != '–' else ''} | "
-                         + " | ".join(f"{p['first_s']} / {p['again_s']} / {p['switch_s']} s" for p in pages) + " |")
+                         + " | ".join(f"{p['first_s']} / {p['again_s']} / {p['switch_s']} s" for p in pages)
+                         + f" | {peak_mb:,} MB |")
     (OUT / "pages.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
     return 0
