@@ -543,3 +543,34 @@ def test_receivables_page_without_due_dates_says_so(app_env, lang):
     at = open_app(lang, "receivables")
     assert [i.value for i in at.info] == [T("receivables_none", lang, dataset=escape_markdown("测试数据"))]
     assert not at.metric
+
+
+ORDER_LINES = """客户编号,订单编号,订单日期,金额
+K1,O1,2024-01-05,100
+K1,O1,2024-01-05,50
+K1,O1,2024-01-05,25
+K1,O2,2024-02-01,10
+K1,O2,2024-02-01,-5
+K2,O3,2024-01-10,300
+K2,O3,2024-01-11,200
+K2,O4,2024-03-01,40
+K2,O4,2024-03-01,60
+"""
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_pages_on_a_dataset_with_an_order_table(app_env, tmp_path, page):
+    """Nine lines in four orders: the load keeps an order table (five rows) and the pages read it."""
+    load_csv(tmp_path, "lines", ORDER_LINES)
+    from kam_analytics.store import Store
+
+    with Store.open(tmp_path / "app.duckdb") as store:
+        assert store.dataset("lines").orders_table is not None
+    for lang in ("zh", "en"):
+        at = open_app(lang, page)
+        assert [t.value for t in at.title] == [T(TITLE_KEY[page], lang)]
+        if page == "overview":
+            metrics = {m.label: m.value for m in at.metric}
+            # K1: 175 + 5 = 180, K2: 500 + 100 = 600; the top customer brings 600 / 780
+            assert metrics[T("kpi_revenue", lang)] == "780" and metrics[T("kpi_customers", lang)] == "2"
+            assert metrics[T("kpi_top1", lang)] == "76.9%"
