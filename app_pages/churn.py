@@ -7,6 +7,7 @@ import streamlit as st
 
 from kam_analytics import charts, service
 from kam_analytics.analytics import churn
+from kam_analytics.analytics.customers import names_by_id
 from kam_analytics.i18n import customer_label, format_count, format_share
 from kam_analytics.store import FOLLOWUP_STATUSES
 from ui import queries, tables
@@ -44,7 +45,7 @@ if scored.method == "rule":
 if review.fallback:
     st.caption(tr("churn_scope_fallback"))
 table = review.table
-names = dict(zip(table["customer_id"], table["name"])) if "name" in table else {}
+names = names_by_id(table)
 
 cols = st.columns(4)
 cols[0].metric(tr("churn_accounts"), format_count(len(table)))

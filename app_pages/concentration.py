@@ -5,8 +5,10 @@ import streamlit as st
 
 from kam_analytics import charts
 from kam_analytics.analytics import concentration as conc
+from kam_analytics.analytics.customers import names_by_id
 from kam_analytics.i18n import customer_label, format_count, format_share
 from kam_analytics.schema import DIMENSIONS
+from ui import figures as figures_shared
 from ui import queries
 from ui.markdown import escape_markdown
 from ui.state import frame, labeller, money, open_account, tr
@@ -56,7 +58,7 @@ st.caption(tr("conc_abc_counts", a=format_count(figures.abc["A"]), b=format_coun
 if figures.negatives_clipped:
     st.caption(tr("conc_negatives_note", count=format_count(figures.negatives_clipped)))
 
-names = dict(zip(ranked["customer_id"].astype(str), ranked["name"])) if "name" in ranked else {}
+names = names_by_id(ranked)
 st.subheader(tr("conc_flags"))
 if not figures.flags:
     st.success(tr("conc_no_flags"))
@@ -82,11 +84,10 @@ def clicked_customer(event) -> str | None:
 
 
 def pareto_section():
-    table = conc.pareto_table(ranked, cuts)
-    shown = min(PARETO_BARS, len(table))
-    st.caption(tr("conc_pareto_help", shown=format_count(shown), customers=format_count(len(table))))
-    event = st.plotly_chart(charts.pareto(table, view.lang, measure, limit=shown), on_select="rerun", selection_mode="points",
-                            key="pareto_chart", config={"displayModeBar": False})
+    shown = min(PARETO_BARS, len(ranked))
+    st.caption(tr("conc_pareto_help", shown=format_count(shown), customers=format_count(len(ranked))))
+    event = st.plotly_chart(figures_shared.pareto(view.key, measure, cuts, view.lang, shown), on_select="rerun",
+                            selection_mode="points", key="pareto_chart", config={"displayModeBar": False})
     chosen = clicked_customer(event)
     if chosen:
         open_account(chosen)

@@ -5,6 +5,7 @@ import streamlit as st
 
 from kam_analytics import charts, service
 from kam_analytics.analytics import accounts
+from kam_analytics.analytics.customers import names_by_id
 from kam_analytics.i18n import customer_label, format_count, format_share, join_list
 from ui import queries, tables
 from ui.state import frame, labeller, tr
@@ -58,7 +59,7 @@ if not any(weights.values()):
     st.stop()
 card = queries.scorecard(view.key, as_of, weights, (c1 / 100, c2 / 100, c3 / 100), rule)
 table = card.table
-names = dict(zip(table["customer_id"], table["name"])) if "name" in table else {}
+names = names_by_id(table)
 label = lambda cid: customer_label(cid, names.get(cid))  # noqa: E731
 
 key_rule_text = tr("ka_rule_score_text", min=int(rule.min_score)) if rule.kind == "score" else \

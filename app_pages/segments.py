@@ -32,7 +32,6 @@ for dim, used in result.collapsed.items():
                        sentences=True)
     st.warning(tr("seg_ties", dim=tr(f"seg_dim_{dim}"), used=join_list(used, view.lang), ranges=ranges))
 
-names = dict(zip(table["customer_id"], table["name"])) if "name" in table else {}
 seg_label = labeller("segment_")
 
 

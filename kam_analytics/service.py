@@ -338,13 +338,14 @@ def account_dimensions(store, data_slice: Slice) -> pd.DataFrame:
     import pandas as pd
 
     from kam_analytics.analytics.churn import most_frequent
+    from kam_analytics.analytics.customers import per_customer
 
     lines = order_lines(store, data_slice)
     out = lines.select("customer_id").distinct().to_pandas()
     for column in ("region", "owner"):
         if column in lines.columns:
             common = most_frequent(lines, "customer_id", column).to_pandas()
-            out[column] = out["customer_id"].map(dict(zip(common["customer_id"], common[column])))
+            out[column] = per_customer(out["customer_id"], common, column)
     return out.sort_values("customer_id", kind="mergesort").reset_index(drop=True) if len(out) else pd.DataFrame(
         columns=["customer_id"])
 
@@ -363,6 +364,7 @@ def churn_list(store, data_slice: Slice, as_of, horizon_days: int, scope: str = 
     (``account_dimensions``) and ``owed`` (``receivables``) may be passed when at hand (the
     pages cache them)."""
     from kam_analytics.analytics import accounts, churn
+    from kam_analytics.analytics.customers import per_customer
 
     if listing not in CHURN_LISTS:
         raise ValueError(listing)
@@ -383,13 +385,13 @@ def churn_list(store, data_slice: Slice, as_of, horizon_days: int, scope: str = 
     if dimensions is None and not table.empty:
         dimensions = account_dimensions(store, data_slice)
     for column in [c for c in ("region", "owner") if dimensions is not None and c in dimensions]:
-        table[column] = table["customer_id"].map(dict(zip(dimensions["customer_id"], dimensions[column])))
+        table[column] = per_customer(table["customer_id"], dimensions, column)
     if summary is None:
         import pandas as pd
 
         summary = customer_summary(store, data_slice, as_of) if not table.empty else pd.DataFrame()
     if "name" in summary:
-        table["name"] = table["customer_id"].map(dict(zip(summary["customer_id"], summary["name"])))
+        table["name"] = per_customer(table["customer_id"], summary, "name")
     if not table.empty and (owed is not None or has_receivables(store, data_slice)):
         from kam_analytics.analytics.receivables import churn_reasons
 
@@ -400,8 +402,8 @@ def churn_list(store, data_slice: Slice, as_of, horizon_days: int, scope: str = 
             for c, found in zip(table["customer_id"], table["reasons"])]
     history = store.followups(dataset)
     newest = history.drop_duplicates("customer_id")  # newest first
-    table["followup"] = table["customer_id"].map(dict(zip(newest["customer_id"], newest["status"]))).fillna("")
-    table["followup_at"] = table["customer_id"].map(dict(zip(newest["customer_id"], newest["created_at"])))
+    table["followup"] = per_customer(table["customer_id"], newest, "status").fillna("")
+    table["followup_at"] = per_customer(table["customer_id"], newest, "created_at")
     table["followups"] = table["customer_id"].map(history["customer_id"].value_counts()).fillna(0).astype(int)
     return ChurnList(table.reset_index(drop=True), scored, fallback)
 

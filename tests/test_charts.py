@@ -68,3 +68,24 @@ def test_month_ticks_sit_on_the_months():
     short = revenue_trend(periods(3), "en").layout.xaxis
     assert (short.dtick, pd.Timestamp(short.tick0)) == ("M1", pd.Timestamp("2024-01-01"))
     assert revenue_trend(periods(30), "en").layout.xaxis.dtick == "M3"
+
+
+def test_lorenz_curve_of_many_customers_is_drawn_through_a_thousand_of_them():
+    from kam_analytics.analytics.concentration import lorenz_points
+
+    # 4,999 customers: the i-th (1-based) has value i, so the curve at customer share i/n is
+    # i(i+1)/2 / (n(n+1)/2); the drawn points lie on it and keep both ends
+    n = 4_999
+    ranked = pd.DataFrame({"x": [float(i) for i in range(1, n + 1)]})
+    fig = charts.lorenz(lorenz_points(ranked), 0.33, "en")
+    curve = fig.data[1]
+    assert len(curve.x) == charts.LINE_POINTS
+    assert (curve.x[0], curve.y[0]) == (0.0, 0.0) and (curve.x[-1], curve.y[-1]) == (1.0, 1.0)
+    for share, value in zip(curve.x, curve.y):
+        i = round(share * n)
+        assert value == pytest.approx(i * (i + 1) / 2 / (n * (n + 1) / 2))
+    small = charts.lorenz(lorenz_points(ranked.head(10)), 0.3, "en").data[1]
+    assert len(small.x) == 11  # (0, 0) and every customer
+    for lang, words in (("en", "of customers bring"), ("zh", "的客户贡献")):
+        hover = charts.lorenz(lorenz_points(ranked.head(10)), 0.3, lang).data[1].hovertemplate
+        assert hover == f"%{{x:.1%}} {words} %{{y:.1%}}<extra></extra>"  # Plotly's placeholders, braces single

@@ -9,7 +9,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from kam_analytics.analytics import rfm
 from kam_analytics.ingest import ingest_file
-from kam_analytics.models.segmentation import RFMClusterer
+from kam_analytics.models.segmentation import RFMClusterer, silhouette
 
 
 @pytest.mark.parametrize("values,higher,expected", [
@@ -81,6 +81,22 @@ def test_clustering_is_deterministic_and_separates_groups():
     assert (a.labels_ == b.labels_).all() and a.n_clusters_ == 2
     assert len(set(a.labels_[:60])) == 1 and len(set(a.labels_[60:])) == 1 and a.labels_[0] != a.labels_[60]
     assert a.silhouette_ > 0.7
+
+
+def test_silhouette_by_hand_and_against_scikit_learn():
+    from sklearn.metrics import pairwise_distances, silhouette_score
+
+    # by hand, on a line: points 0, 1 (cluster a) and 5 (cluster b, alone)
+    # point 0: a = 1, b = 5 → 0.8; point 1: a = 1, b = 4 → 0.75; point 5: alone → 0
+    points = np.array([[0.0], [1.0], [5.0]])
+    assert silhouette(pairwise_distances(points), np.array([7, 7, 3])) == pytest.approx((0.8 + 0.75 + 0) / 3)
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(400, 3))
+    distances = pairwise_distances(X)
+    for k in (2, 3, 5, 9):
+        labels = rng.integers(0, k, len(X))
+        labels[0] = k  # a cluster of one point
+        assert silhouette(distances, labels) == pytest.approx(silhouette_score(X, labels), abs=1e-12)
 
 
 @pytest.mark.parametrize("name", ["superstore.csv", "online_retail_sample.csv"])

@@ -41,10 +41,12 @@ def totals(key: Slice):
     return customers.dataset_totals(_table(key))
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
 def headline(key: Slice, period_end):
     return overview.headline(customer_summary(key), period_end)
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
 def attention(key: Slice, period_end):
     owed = receivables(key, period_end) if service.has_receivables(get_store(), key) else None
     return overview.attention_items(customer_summary(key), periods(key, "month"), period_end, owed)

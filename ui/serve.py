@@ -14,7 +14,9 @@ MODULES = ("pandas", "pyarrow", "ibis", "plotly.graph_objects", "plotly.express"
            "kam_analytics.export", "kam_analytics.analytics.accounts", "kam_analytics.analytics.overview",
            "kam_analytics.analytics.expected_revenue", "kam_analytics.analytics.concentration",
            "kam_analytics.analytics.rfm", "kam_analytics.analytics.churn", "kam_analytics.models.churn",
-           "kam_analytics.models.segmentation")
+           "kam_analytics.models.segmentation", "kam_analytics.store", "kam_analytics.ingest",
+           "kam_analytics.analytics.account_features", "kam_analytics.analytics.receivables",
+           "kam_analytics.analytics.trend")
 
 
 def _import(names) -> None:

