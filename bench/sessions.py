@@ -3,9 +3,10 @@ overview → concentration → key accounts → churn on one app process, on the
 1,000,000-line dataset; the median and worst page time per N.
 
 Usage: python bench/sessions.py [--sessions 1 4 8] [--rows 1000000]
-A page's time runs from the navigation to the end of the app's script run (no running
-indicator left), as a user waits for it. Each session is a process of its own (Playwright's
-sync API is per thread); all sessions start their walk together.
+Each session is a process of its own (Playwright's sync API is per thread) with the app open
+on the overview; when all have it open they walk through the sidebar together. A page's time
+runs from the click until it has finished (Streamlit's run state, its title and main figure
+drawn), as a user waits for it.
 """
 from __future__ import annotations
 
@@ -29,10 +30,14 @@ TITLES = {"": "overview_title", "concentration": "concentration_title", "key_acc
 CHROMIUM = "/usr/bin/chromium"
 
 
-def _walk(url: str, dataset_id: int, start_at: float, queue) -> None:
-    """Open the app on the overview, then go page to page through the sidebar, as a user does
-    (the app navigates in the browser; only the first page loads the app itself)."""
-    from playwright.sync_api import expect, sync_playwright
+def _walk(url: str, dataset_id: int, ready, queue) -> None:
+    """Open the app on the overview (not timed: the browser starting and loading the app's
+    front end, from its cache as for anyone who used the app before), wait until every
+    session has, then go page to page through the sidebar at the same moment as the others:
+    concentration → key accounts → churn → overview. Each page is timed from the click until
+    it has finished (``pages._finished``: Streamlit's run state, the title and main figure)."""
+    from pages import _finished, _warm_browser_cache
+    from playwright.sync_api import sync_playwright
 
     from kam_analytics.i18n import catalog
 
@@ -40,23 +45,19 @@ def _walk(url: str, dataset_id: int, start_at: float, queue) -> None:
     times = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"])
-        page = browser.new_page(viewport={"width": 1300, "height": 1000})
-        time.sleep(max(0.0, start_at - time.time()))
-        for path in PAGES:
+        context = browser.new_context(viewport={"width": 1300, "height": 1000})
+        _warm_browser_cache(context, url)
+        page = context.new_page()
+        page.goto(f"{url}/?lang=en&ds={dataset_id}", wait_until="commit")
+        _finished(page, words["overview_title"], time.perf_counter())
+        ready.wait()
+        for path in [*PAGES[1:], PAGES[0]]:
             title = words[TITLES[path]]
             started = time.perf_counter()
-            if path == "":
-                page.goto(f"{url}/?lang=en&ds={dataset_id}")
-            else:
-                page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
-            expect(page.locator("h1").first).to_have_text(title, timeout=300_000)
-            page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
-                                   timeout=300_000)
-            page.wait_for_timeout(50)
-            page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
-                                   timeout=300_000)
+            page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
+            took = _finished(page, title, started)
             errors = page.locator('[data-testid="stException"]').count()
-            times.append((path or "overview", time.perf_counter() - started, errors))
+            times.append((path or "overview", took, errors))
         browser.close()
     queue.put(times)
 
@@ -68,17 +69,17 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def run(url: str, dataset_id: int, sessions: int, server_pid: int | None = None) -> dict:
-    queue = mp.Queue()
-    cpu_before, wall_before = (_cpu_seconds(server_pid) if server_pid else 0.0), time.perf_counter()
-    start_at = time.time() + 3  # every browser is up before the walk starts
-    workers = [mp.Process(target=_walk, args=(url, dataset_id, start_at, queue)) for _ in range(sessions)]
+    queue, ready = mp.Queue(), mp.Barrier(sessions + 1)
+    workers = [mp.Process(target=_walk, args=(url, dataset_id, ready, queue)) for _ in range(sessions)]
     for w in workers:
         w.start()
+    ready.wait(timeout=1800)  # every session has the app open: the walks start together
+    cpu_before, wall_before = (_cpu_seconds(server_pid) if server_pid else 0.0), time.perf_counter()
     results = [queue.get(timeout=1800) for _ in workers]
     for w in workers:
         w.join()
     server_cpu = (_cpu_seconds(server_pid) - cpu_before) if server_pid else None
-    wall = time.perf_counter() - wall_before - 3
+    wall = time.perf_counter() - wall_before
     times = [t for walk in results for _, t, _ in walk]
     errors = sum(e for walk in results for _, _, e in walk)
     by_page = {page: round(max(t for walk in results for p, t, _ in walk if p == page), 2)
