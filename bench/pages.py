@@ -77,7 +77,6 @@ def bench_ingest(csv: Path, db: Path) -> dict:
             "target_ratio": 1.5}
 
 
-STATIC = Path(__import__("streamlit").__file__).parent / "static"
 DONE_JS = """title => {
   const app = document.querySelector('.stApp'), h1 = document.querySelector('h1');
   return !!app && app.getAttribute('data-test-script-state') === 'notRunning'
@@ -111,7 +110,10 @@ def _warm_browser_cache(context, url: str) -> None:
     """Fetch every file of Streamlit's front end once (hashed bundles, cached for a year), as
     a browser that opened the app before has them: the timings are then of the app, not of a
     first download of 25 MB of scripts (measured on its own: ``empty_cache_s``)."""
-    files = [f"/{path.relative_to(STATIC).as_posix()}" for path in STATIC.glob("static/**/*") if path.is_file()]
+    import streamlit
+
+    static = Path(streamlit.__file__).parent / "static"
+    files = [f"/{path.relative_to(static).as_posix()}" for path in static.glob("static/**/*") if path.is_file()]
     page = context.new_page()
     page.goto(f"{url}/_stcore/health")
     page.evaluate("files => Promise.all(files.map(f => fetch(f).then(r => r.arrayBuffer())))", files)

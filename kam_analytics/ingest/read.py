@@ -121,6 +121,14 @@ SHEET_HEAD_ROWS = 100  # where titles and the header row live
 _HUGEINT = 1.7e38  # integral floats below this print exactly through DuckDB's HUGEINT
 
 
+def _float_text_sql(column: str) -> str:
+    """SQL printing a DOUBLE column as ``_float_text`` prints each value: integral values
+    without '.0' (through HUGEINT: the caller keeps values at or beyond ``_HUGEINT`` away),
+    the others as DuckDB's shortest round-trip text, which matches Python's repr; NaN as NULL."""
+    return (f"CASE WHEN isnan({column}) THEN NULL WHEN {column} = trunc({column}) "
+            f"THEN CAST(CAST({column} AS HUGEINT) AS VARCHAR) ELSE CAST({column} AS VARCHAR) END")
+
+
 def _column_as_text(values: tuple, column: str):
     """One sheet column for the database, and the SQL that turns it into the text
     ``_cell_text`` makes of each cell. A column of one kind (text, numbers, date-times or
@@ -136,10 +144,7 @@ def _column_as_text(values: tuple, column: str):
     if kinds <= {float, _NONE} and float in kinds:
         numbers = pd.Series(values, dtype="float64")
         if not np.nanmax(np.abs(numbers.to_numpy())) >= _HUGEINT:
-            # integral values without '.0' (as str(int(v))), the others as repr(v), which
-            # DuckDB's shortest round-trip text matches
-            return numbers, (f"CASE WHEN isnan({column}) THEN NULL WHEN {column} = trunc({column}) "
-                             f"THEN CAST(CAST({column} AS HUGEINT) AS VARCHAR) ELSE CAST({column} AS VARCHAR) END")
+            return numbers, _float_text_sql(column)
     for kind, pattern in ((dt.datetime, "%Y-%m-%d %H:%M:%S"), (dt.date, "%Y-%m-%d")):
         if kinds <= {kind, _NONE} and kind in kinds:
             try:
@@ -305,8 +310,7 @@ def _arrow_column_sql(kind, column: str) -> str | None:
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         return f"nullif({column}, '')"
     if pa.types.is_floating(kind):
-        return (f"CASE WHEN isnan({column}) THEN NULL WHEN {column} = trunc({column}) "
-                f"THEN CAST(CAST({column} AS HUGEINT) AS VARCHAR) ELSE CAST({column} AS VARCHAR) END")
+        return _float_text_sql(column)
     if pa.types.is_integer(kind):
         return f"CAST({column} AS VARCHAR)"
     if pa.types.is_boolean(kind):
@@ -401,7 +405,7 @@ def _read_workbook(con, path: Path, table: str, sheet: str | None, kind: str) ->
         chosen = merged = None
         fast = _read_xlsx_fast(con, path, table, sheet or names[0]) if kind == "xlsx" and names else None
         if fast is not None:
-            chosen, facts, records = fast
+            chosen, facts, written = fast
         try:
             for name in [] if fast else [sheet] if sheet else names:
                 worksheet = workbook.get_sheet_by_name(name)
@@ -422,9 +426,8 @@ def _read_workbook(con, path: Path, table: str, sheet: str | None, kind: str) ->
     warnings = []
     if fast is None:
         facts = _sheet_facts(path, chosen) if kind == "xlsx" else None
-        records = _write_rows(con, table, rows, facts, merged, warnings, path)
-    with_values = (records.with_values if isinstance(records, _Written) else None)
-    records = records.rows if isinstance(records, _Written) else records
+        written = _write_rows(con, table, rows, facts, merged, warnings, path)
+    records, with_values = written.rows, written.with_values
     if facts is not None:
         if with_values is None:
             width = len(con.execute(f'SELECT * FROM "{table}" LIMIT 0').description)
@@ -487,7 +490,7 @@ def _write_rows(con, table: str, rows: list[list], facts, merged, warnings: list
 
 
 def _read_xlsx_fast(con, path: Path, table: str, sheet: str):
-    """(sheet, facts, rows written) when a large sheet was read column by column
+    """(sheet, facts, ``_Written``) when a large sheet was read column by column
     (``_write_xlsx_columns``), else None and nothing written: a small sheet, merged cells, a
     first sheet without a value (the cell-by-cell read looks for the first with one), or a
     sheet it cannot read exactly. The sheet's XML is read and counted (``_sheet_facts_of``)
@@ -526,7 +529,7 @@ def _read_xlsx_fast(con, path: Path, table: str, sheet: str):
     if not written:
         con.execute(f'DROP TABLE IF EXISTS "{table}"')
         return None
-    return sheet, facts, written
+    return sheet, facts, _Written(written, None)
 
 
 def _read_parquet(con, path: Path, table: str, tmp_dir: Path | None) -> RawTable:
