@@ -118,14 +118,17 @@ def order_lines(store, data_slice: Slice, as_of=None):
 
 def order_lines_single(store, data_slice: Slice) -> bool:
     """``single_line_orders`` for the table ``order_lines`` gives: on the order table, whether
-    each order is one row of it (true unless an order's lines differ in date or a dimension)."""
+    each order is one row of it (true unless an order's lines differ in date or a dimension).
+    The load says (``Store._build_orders``); a dataset loaded before it did is checked once
+    and remembered."""
     from kam_analytics.analytics.filters import every_order_is_one_line
 
     dataset = dataset_of(store, data_slice)
     table = store.orders(dataset)
     if table is None:
         return single_line_orders(store, dataset)
-    known = store.table_setting(dataset, "single_row_orders")
+    known = dataset.details.get("single_row_orders")
+    known = store.table_setting(dataset, "single_row_orders") if known is None else known
     if known is None:
         known = every_order_is_one_line(table)
         store.set_table_setting(dataset, "single_row_orders", known)
@@ -168,10 +171,12 @@ def single_line_orders(store, dataset) -> bool:
     (``filters.order_key``) occurs once and no line lacks a key. Then orders can be counted as
     lines (``filters.orders_expr``), which skips a grouping by order — the costly part on ten
     million lines; any filter of the lines keeps it true. Checked once per loaded table and
-    remembered with it (``Store.table_setting``)."""
+    remembered with it (``Store.table_setting``), unless the load already said
+    (``Store._build_orders``)."""
     from kam_analytics.analytics.filters import every_order_is_one_line
 
-    known = store.table_setting(dataset, "single_line_orders")
+    known = dataset.details.get("single_line_orders")
+    known = store.table_setting(dataset, "single_line_orders") if known is None else known
     if known is not None:
         return bool(known)
     answer = every_order_is_one_line(store.table(dataset))

@@ -8,6 +8,7 @@ import pytest
 
 from kam_analytics import service, store as store_module
 from kam_analytics.analytics import account_features, churn, concentration, customers, rfm, trend
+from kam_analytics.analytics.filters import every_order_is_one_line
 from kam_analytics.ingest import ingest_file
 
 HAND_LINES = """客户编号,订单编号,订单日期,金额
@@ -41,6 +42,9 @@ def test_an_order_table_by_hand(store, tmp_path):
     assert str(summary.loc["K2", "last_order"])[:10] == "2024-03-01"
     months = service.revenue_by_period(store, data_slice, "month")
     assert [float(v) for v in months["revenue"]] == [675.0, 5.0, 100.0]  # Jan: 175 + 500, Feb, Mar
+    # what the load recorded: 9 lines for 4 orders; O3 is two rows of the order table
+    assert dataset.details["order_table"] is True
+    assert dataset.details["single_line_orders"] is False and dataset.details["single_row_orders"] is False
 
 
 def test_no_order_table_when_every_order_is_one_line(store, tmp_path):
@@ -49,6 +53,7 @@ def test_no_order_table_when_every_order_is_one_line(store, tmp_path):
                     "K2,O3,2024-01-07,25\nK2,O4,2024-01-08,10\n", encoding="utf-8")
     dataset = store.dataset(ingest_file(store, path, dataset="single").dataset)
     assert dataset.orders_table is None and store.orders(dataset) is None
+    assert dataset.details["single_line_orders"] is True and "order_table" not in dataset.details
     summary = service.customer_summary(store, service.Slice.of(dataset)).set_index("customer_id")
     assert summary["orders"].tolist() == [2, 2] and summary["revenue"].tolist() == [150.0, 35.0]
 
@@ -92,3 +97,36 @@ def test_every_analysis_agrees_with_the_lines(store, shared_dataset, monkeypatch
                         "customer_id"].tolist()
     assert quiet  # both files have customers silent for more than 90 days at their end
     _same(churn.last_active_year(orders, as_of, quiet), churn.last_active_year(lines, as_of, quiet))
+
+
+def test_the_load_records_what_a_check_of_its_tables_finds(store, tmp_path):
+    """The facts a load keeps in the dataset's details (``Store._build_orders``, in SQL) equal
+    ``filters.every_order_is_one_line`` (Ibis) of the tables they describe. Without an order id
+    the key is the order day, so two times of one day are one order."""
+    path = tmp_path / "days.csv"
+    path.write_text("客户编号,订单日期,金额\nK1,2024-01-05 09:00,100\nK1,2024-01-05 09:00,1\n"
+                    "K1,2024-01-05 17:30,50\nK2,2024-01-05,25\nK2,2024-01-05,5\nK2,2024-01-06,10\n"
+                    "K2,2024-01-06,2\n", encoding="utf-8")
+    dataset = store.dataset(ingest_file(store, path, dataset="days").dataset)
+    # 7 lines -> 4 rows (K1 09:00, K1 17:30, K2 01-05, K2 01-06): kept; 3 orders (K1's day, K2's two)
+    assert dataset.details["order_table"] is True and store.orders(dataset).count().to_pandas() == 4
+    assert dataset.details["single_line_orders"] is False and dataset.details["single_row_orders"] is False
+    assert every_order_is_one_line(store.table(dataset)) is False
+    assert every_order_is_one_line(store.orders(dataset)) is False
+
+    path = tmp_path / "ids.csv"
+    path.write_text("客户编号,订单编号,订单日期,金额\nK1,O1,2024-01-05,100\nK1,O1,2024-01-05,1\n"
+                    "K2,O1,2024-01-05,25\nK2,O1,2024-01-05,5\n", encoding="utf-8")
+    dataset = store.dataset(ingest_file(store, path, dataset="ids").dataset)
+    # 4 lines -> 2 rows, one per (customer, order): the order table is one row per order
+    assert dataset.details["single_line_orders"] is False and dataset.details["single_row_orders"] is True
+    assert every_order_is_one_line(store.orders(dataset)) is True
+    assert service.order_lines_single(store, service.Slice.of(dataset)) is True
+
+
+@pytest.mark.parametrize("name", ["superstore.csv", "online_retail_sample.csv"])
+def test_recorded_order_facts_on_the_shared_datasets(store, shared_dataset, monkeypatch, name):
+    monkeypatch.setattr(store_module, "ORDER_TABLE_SHARE", 1.0)
+    dataset = store.dataset(ingest_file(store, shared_dataset(name)).dataset)
+    assert dataset.details["single_line_orders"] is every_order_is_one_line(store.table(dataset))
+    assert dataset.details["single_row_orders"] is every_order_is_one_line(store.orders(dataset))
