@@ -1,18 +1,21 @@
-"""Throughput under load: N concurrent headless Chromium sessions (Debian's chromium) walk
+"""Throughput under load: N concurrent sessions in headless Chromium (Debian's) walk
 overview → concentration → key accounts → churn on one app process, on the demo and on a
 1,000,000-line dataset; the median and worst page time per N.
 
 Usage: python bench/sessions.py [--sessions 1 4 8] [--rows 1000000]
-Each session is a process of its own (Playwright's sync API is per thread) with the app open
-on the overview; when all have it open they walk through the sidebar together. A page's time
-runs from the click until it has finished (Streamlit's run state, its title and main figure
-drawn), as a user waits for it.
+Each session is a browser context of its own (its own cookies and connection: a Streamlit
+session of its own, as another person's browser would be) in one Chromium, driven from one
+process; each has the app open on the overview, and when all have it open they walk through
+the sidebar together. A page's time runs from the click until it has finished (Streamlit's
+run state, its title and main figure drawn; ``pages.DONE_JS``, checked inside the page), as a
+user waits for it. The app, the browser and this harness share the machine's cores: the CPU
+each used during the walk is reported beside the times.
 """
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
-import multiprocessing as mp
 import os
 import statistics
 import sys
@@ -28,38 +31,47 @@ PAGES = ["", "concentration", "key_accounts", "churn"]
 TITLES = {"": "overview_title", "concentration": "concentration_title", "key_accounts": "key_accounts_title",
           "churn": "churn_title"}
 CHROMIUM = "/usr/bin/chromium"
+VIEWPORT = {"width": 1300, "height": 1000}
 
 
-def _walk(url: str, dataset_id: int, ready, queue) -> None:
-    """Open the app on the overview (not timed: the browser starting and loading the app's
-    front end, from its cache as for anyone who used the app before), wait until every
-    session has, then go page to page through the sidebar at the same moment as the others:
-    concentration → key accounts → churn → overview. Each page is timed from the click until
-    it has finished (``pages._finished``: Streamlit's run state, the title and main figure)."""
-    from pages import _finished, _warm_browser_cache
-    from playwright.sync_api import sync_playwright
+async def _finished(page, title: str, since: float) -> float:
+    """``pages._finished`` for Playwright's async API."""
+    from pages import DONE_JS, PAGE_TIMEOUT_MS
 
-    from kam_analytics.i18n import catalog
+    await page.evaluate("() => { window.__kamDoneAt = 0; }")
+    handle = await page.wait_for_function(DONE_JS, arg=title, polling=50, timeout=PAGE_TIMEOUT_MS)
+    return round(await handle.json_value() / 1000 - since, 2)
 
-    words = catalog("en")
+
+async def _open(browser, url: str, dataset_id: int, words: dict):
+    """A session with the app open on the overview (not timed: its front end from the
+    browser's cache, as for anyone who used the app before)."""
+    from pages import static_files
+
+    context = await browser.new_context(viewport=VIEWPORT)
+    warm = await context.new_page()
+    await warm.goto(f"{url}/_stcore/health")
+    await warm.evaluate("files => Promise.all(files.map(f => fetch(f).then(r => r.arrayBuffer())))", static_files())
+    await warm.close()
+    page = await context.new_page()
+    await page.goto(f"{url}/?lang=en&ds={dataset_id}", wait_until="commit")
+    await _finished(page, words["overview_title"], time.time())
+    return context, page
+
+
+async def _walk(page, words: dict, go: asyncio.Event) -> list[tuple[str, float, int]]:
+    """Once ``go`` is set: concentration → key accounts → churn → overview through the
+    sidebar, each page timed from the click until it has finished."""
+    await go.wait()
     times = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"])
-        context = browser.new_context(viewport={"width": 1300, "height": 1000})
-        _warm_browser_cache(context, url)
-        page = context.new_page()
-        page.goto(f"{url}/?lang=en&ds={dataset_id}", wait_until="commit")
-        _finished(page, words["overview_title"], time.perf_counter())
-        ready.wait()
-        for path in [*PAGES[1:], PAGES[0]]:
-            title = words[TITLES[path]]
-            started = time.perf_counter()
-            page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
-            took = _finished(page, title, started)
-            errors = page.locator('[data-testid="stException"]').count()
-            times.append((path or "overview", took, errors))
-        browser.close()
-    queue.put(times)
+    for path in [*PAGES[1:], PAGES[0]]:
+        title = words[TITLES[path]]
+        started = time.time()
+        await page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
+        took = await _finished(page, title, started)
+        errors = await page.locator('[data-testid="stException"]').count()
+        times.append((path or "overview", took, errors))
+    return times
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -68,25 +80,87 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run(url: str, dataset_id: int, sessions: int, server_pid: int | None = None) -> dict:
-    queue, ready = mp.Queue(), mp.Barrier(sessions + 1)
-    workers = [mp.Process(target=_walk, args=(url, dataset_id, ready, queue)) for _ in range(sessions)]
-    for w in workers:
-        w.start()
-    ready.wait(timeout=1800)  # every session has the app open: the walks start together
-    cpu_before, wall_before = (_cpu_seconds(server_pid) if server_pid else 0.0), time.perf_counter()
-    results = [queue.get(timeout=1800) for _ in workers]
-    for w in workers:
-        w.join()
-    server_cpu = (_cpu_seconds(server_pid) - cpu_before) if server_pid else None
-    wall = time.perf_counter() - wall_before
+def _machine_cpu_seconds() -> float:
+    """CPU time every core of the machine spent busy so far (Linux /proc/stat: all but idle
+    and iowait)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def _tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and every process below it that is still running."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            total += _cpu_seconds(current)
+        except OSError:
+            continue
+        todo += children.get(current, [])
+    return total
+
+
+async def _run(url: str, dataset_id: int, sessions: int, server_pid: int | None) -> dict:
+    from playwright.async_api import async_playwright
+
+    from kam_analytics.i18n import catalog
+
+    words = catalog("en")
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"])
+        opened = await asyncio.gather(*(_open(browser, url, dataset_id, words) for _ in range(sessions)))
+        browser_pid = next((int(e.name) for e in Path("/proc").iterdir() if e.name.isdigit()
+                            and _is_browser(int(e.name))), None)
+        go = asyncio.Event()
+        walks = [asyncio.ensure_future(_walk(page, words, go)) for _, page in opened]
+        before = (_cpu_seconds(server_pid) if server_pid else 0.0, _machine_cpu_seconds(),
+                  _tree_cpu_seconds(browser_pid) if browser_pid else 0.0, time.perf_counter())
+        go.set()  # every session has the app open: the walks start together
+        results = await asyncio.gather(*walks)
+        after = (_cpu_seconds(server_pid) if server_pid else 0.0, _machine_cpu_seconds(),
+                 _tree_cpu_seconds(browser_pid) if browser_pid else 0.0, time.perf_counter())
+        for context, _ in opened:
+            await context.close()
+        await browser.close()
     times = [t for walk in results for _, t, _ in walk]
     errors = sum(e for walk in results for _, _, e in walk)
     by_page = {page: round(max(t for walk in results for p, t, _ in walk if p == page), 2)
                for page in ["overview", *PAGES[1:]]}
+    server_cpu, machine_cpu, browser_cpu, wall = (b - a for a, b in zip(before, after))
     return {"sessions": sessions, "median_s": round(statistics.median(times), 2), "worst_s": round(max(times), 2),
             "worst_by_page_s": by_page, "errors": errors, "wall_s": round(wall, 1),
-            "server_cpu_s": round(server_cpu, 1) if server_cpu is not None else None}
+            "server_cpu_s": round(server_cpu, 1) if server_pid else None,
+            "browser_cpu_s": round(browser_cpu, 1) if browser_pid else None,
+            "machine_cpu_s": round(machine_cpu, 1), "machine_cpu_available_s": round(wall * os.cpu_count(), 1)}
+
+
+def _is_browser(pid: int) -> bool:
+    """The Chromium browser process this harness started (a child of Playwright's driver,
+    which is a child of this process)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    parent = int(stat.rsplit(")", 1)[1].split()[1])
+    try:
+        grandparent = int(Path(f"/proc/{parent}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return False
+    return b"chromium" in command and b"--type=" not in command and grandparent == os.getpid()
+
+
+def run(url: str, dataset_id: int, sessions: int, server_pid: int | None = None) -> dict:
+    """N sessions open the app, then walk together (``_walk``); times and CPU."""
+    return asyncio.run(_run(url, dataset_id, sessions, server_pid))
 
 
 def main() -> int:
@@ -96,6 +170,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sessions", type=int, nargs="+", default=[1, 4, 8])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--datasets", nargs="+", choices=["demo", "big"], default=["demo", "big"])
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
     db = OUT / "sessions" / "kam.db"
@@ -111,7 +186,9 @@ def main() -> int:
         datasets = {d.name: d.id for d in store.datasets()}
     url, process = start_app(db, db.parent / "app.log")
     try:
-        for name, label in (("演示数据 Demo", "demo"), ("big", f"{args.rows:,} lines")):
+        for name, label in [(n, l) for n, l, key in (("演示数据 Demo", "demo", "demo"),
+                                                     ("big", f"{args.rows:,} lines", "big"))
+                            if key in args.datasets]:
             # one walk first: the measured ones find the results cached, as every user after
             # the first does (the first pays for the computing, which the other benchmarks time)
             run(url, datasets[name], 1)
