@@ -96,11 +96,13 @@ seen. The check runs inside the page (``wait_for_function``), so the harness cos
 machine one round trip per page, not one every 50 ms: with eight sessions on two cores a
 harness polling from Python took CPU from the app and browsers it measured."""
 PAGE_TIMEOUT_MS = 600_000
+RESET_JS = "() => { window.__kamDoneAt = 0; }"  # before a page is timed: nothing seen finished yet
+FETCH_ALL_JS = "files => Promise.all(files.map(f => fetch(f).then(r => r.arrayBuffer())))"
 
 
 def _finished(page, title: str, since: float) -> float:
     """Seconds from ``since`` (``time.time()``) until the page has finished (``DONE_JS``)."""
-    page.evaluate("() => { window.__kamDoneAt = 0; }")
+    page.evaluate(RESET_JS)
     done_at = page.wait_for_function(DONE_JS, arg=title, polling=50, timeout=PAGE_TIMEOUT_MS).json_value()
     return round(done_at / 1000 - since, 2)
 
@@ -119,7 +121,7 @@ def _warm_browser_cache(context, url: str) -> None:
     scripts (measured on its own: ``empty_cache_s``)."""
     page = context.new_page()
     page.goto(f"{url}/_stcore/health")
-    page.evaluate("files => Promise.all(files.map(f => fetch(f).then(r => r.arrayBuffer())))", static_files())
+    page.evaluate(FETCH_ALL_JS, static_files())
     page.close()
 
 

@@ -121,17 +121,24 @@ def order_lines_single(store, data_slice: Slice) -> bool:
     each order is one row of it (true unless an order's lines differ in date or a dimension).
     The load says (``Store._build_orders``); a dataset loaded before it did is checked once
     and remembered."""
-    from kam_analytics.analytics.filters import every_order_is_one_line
-
     dataset = dataset_of(store, data_slice)
     table = store.orders(dataset)
     if table is None:
         return single_line_orders(store, dataset)
-    known = dataset.details.get("single_row_orders")
-    known = store.table_setting(dataset, "single_row_orders") if known is None else known
+    return _order_fact(store, dataset, "single_row_orders", lambda: table)
+
+
+def _order_fact(store, dataset, fact: str, table) -> bool:
+    """``filters.every_order_is_one_line`` of ``table()`` under the name ``fact``: as the load
+    recorded it in the dataset's details (``Store._build_orders``), else as remembered with
+    the loaded table (``Store.table_setting``), else checked now and remembered."""
+    from kam_analytics.analytics.filters import every_order_is_one_line
+
+    known = dataset.details.get(fact)
+    known = store.table_setting(dataset, fact) if known is None else known
     if known is None:
-        known = every_order_is_one_line(table)
-        store.set_table_setting(dataset, "single_row_orders", known)
+        known = every_order_is_one_line(table())
+        store.set_table_setting(dataset, fact, known)
     return bool(known)
 
 
@@ -173,15 +180,7 @@ def single_line_orders(store, dataset) -> bool:
     million lines; any filter of the lines keeps it true. Checked once per loaded table and
     remembered with it (``Store.table_setting``), unless the load already said
     (``Store._build_orders``)."""
-    from kam_analytics.analytics.filters import every_order_is_one_line
-
-    known = dataset.details.get("single_line_orders")
-    known = store.table_setting(dataset, "single_line_orders") if known is None else known
-    if known is not None:
-        return bool(known)
-    answer = every_order_is_one_line(store.table(dataset))
-    store.set_table_setting(dataset, "single_line_orders", answer)
-    return answer
+    return _order_fact(store, dataset, "single_line_orders", lambda: store.table(dataset))
 
 
 def _single_line(store, data_slice: Slice) -> bool:
