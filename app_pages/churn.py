@@ -67,7 +67,7 @@ def list_section(view, table):
     if table.empty:
         st.info(tr(f"churn_list_empty_{listing}"))
         return
-    data = tables.churn_list(table, view.lang, listing)
+    data = queries.churn_table(view.key, as_of, int(horizon), scope, listing, view.lang)
     clickable_table(data, "churn_list", {
         tr("churn_risk"): st.column_config.ProgressColumn(tr("churn_risk"), min_value=0, max_value=1, format="percent")})
     download_buttons(data.rename(columns={tr("col_customer_id"): "customer_id"}), f"{view.dataset.name}-churn-{listing}",

@@ -797,6 +797,15 @@ class Store:
         frame["created_at"] = pd.to_datetime(frame["created_at"])
         return frame
 
+    def followups_stamp(self, dataset: Dataset) -> tuple[int, int]:
+        """(how many follow-ups the dataset has, the newest one's sequence number; 0 and 0
+        with none): it changes with every follow-up saved, by any session or command, so a
+        result that shows follow-ups can be cached under it."""
+        with self.catalog() as db:
+            count, newest = db.execute("SELECT count(*), coalesce(max(seq), 0) FROM followups WHERE dataset_id = ?",
+                                       [dataset.id]).fetchone()
+        return int(count), int(newest)
+
     def latest_statuses(self, dataset: Dataset) -> dict[str, str]:
         """The newest follow-up status of every account that has one."""
         with self.catalog() as db:

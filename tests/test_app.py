@@ -409,6 +409,25 @@ def test_churn_follow_up_is_recorded_and_shown(app_env):
     assert history["Recorded by"].tolist() == [f"local:{getpass.getuser()}"]
 
 
+def test_a_follow_up_saved_outside_the_page_shows_in_the_list_on_the_next_run(app_env):
+    # the list is cached under the state of the dataset's follow-ups: one saved by another
+    # session or the command line (here: straight into the store) shows on the next run
+    import datetime as dt
+
+    from ui.state import get_store
+
+    app_env()
+    at = open_app("en", "churn")
+    listing = at.dataframe[0].value
+    assert listing[T("col_customer_id", "en")].tolist() == ["C001"]
+    assert listing[T("churn_followups", "en")].tolist() == [""]
+    store = get_store()
+    store.add_followup(store.dataset("测试数据"), "C001", "contacted", note="电话")
+    at.run()
+    listing = at.dataframe[0].value
+    assert listing[T("churn_followups", "en")].tolist() == [f"1 · {T('status_contacted', 'en')} {dt.date.today()}"]
+
+
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_churn_post_mortem(app_env, lang):
     # horizon 90 days before 2024-03-10 -> C003 (last order 2023-10-01) lapsed, taking 100 with it

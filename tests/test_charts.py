@@ -89,3 +89,25 @@ def test_lorenz_curve_of_many_customers_is_drawn_through_a_thousand_of_them():
     for lang, words in (("en", "of customers bring"), ("zh", "的客户贡献")):
         hover = charts.lorenz(lorenz_points(ranked.head(10)), 0.3, lang).data[1].hovertemplate
         assert hover == f"%{{x:.1%}} {words} %{{y:.1%}}<extra></extra>"  # Plotly's placeholders, braces single
+
+
+def test_pareto_draws_each_class_as_one_step_outline_and_a_marker_per_customer():
+    from kam_analytics.analytics import concentration
+
+    # five customers: 50, 30, 10, 6, 4 of 100; the share before each: 0, 50%, 80%, 90%, 96%.
+    # A customer's class is by the share before it (cuts 80% / 95%): A = ranks 1-2, B = 3-4, C = 5
+    ranked = pd.DataFrame({"customer_id": list("PQRST"), "x": [50.0, 30.0, 10.0, 6.0, 4.0],
+                           "value": [50.0, 30.0, 10.0, 6.0, 4.0], "rank": [1, 2, 3, 4, 5],
+                           "cum_x": [50.0, 80.0, 90.0, 96.0, 100.0]})
+    table = concentration.pareto_table(ranked, (0.8, 0.95))
+    assert list(table["abc"]) == ["A", "A", "B", "B", "C"]
+    steps = charts.share_steps(table)
+    assert steps["A"] == ([0.5, 1.5, 2.5], [0.5, 0.3, 0.3])
+    assert steps["B"] == ([2.5, 3.5, 4.5], [0.1, 0.06, 0.06])
+    assert steps["C"] == ([4.5, 5.5], [0.04, 0.04])
+    fig = charts.pareto(table, "en", limit=3)  # the first three drawn: no C
+    areas, line = fig.data[:2], fig.data[2]
+    assert [a.fill for a in areas] == ["tozeroy"] * 2 and [a.line.shape for a in areas] == ["hv"] * 2
+    assert list(areas[1].x) == [2.5, 3.5] and [a.showlegend for a in areas] == [True, False]
+    assert list(line.customdata) == ["P", "Q", "R"] and line.mode == "lines+markers"
+    assert list(line.y) == [0.5, 0.8, 0.9]

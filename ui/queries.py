@@ -12,7 +12,7 @@ import streamlit as st
 from kam_analytics import service
 from kam_analytics.analytics import account, churn, concentration, customers, overview
 from kam_analytics.service import Slice
-from ui import background
+from ui import background, tables
 from ui.state import get_store
 
 
@@ -161,9 +161,33 @@ def churn_list_inputs(key: Slice, as_of, scope: str) -> None:
         receivables(key, as_of)
 
 
+def _followups_stamp(key: Slice) -> tuple[int, int]:
+    store = get_store()
+    return store.followups_stamp(service.dataset_of(store, key))
+
+
 def churn_list(key: Slice, as_of, horizon: int, scope: str, listing: str = "at_risk"):
-    """The churn review list (``service.churn_list``) on the cached scores and scorecard;
-    follow-ups are read fresh, so a new one shows at once."""
+    """The churn review list (``service.churn_list``) on the cached scores and scorecard,
+    cached under the state of the dataset's follow-ups (``Store.followups_stamp``, read on
+    every call), so a follow-up saved anywhere shows at once. Shared by the sessions as it is
+    (``st.cache_resource``: unpickling a copy of 100,000 scored accounts for each run cost
+    more than the list): never changed in place."""
+    return _churn_list(key, as_of, horizon, scope, listing, _followups_stamp(key))
+
+
+def churn_table(key: Slice, as_of, horizon: int, scope: str, listing: str, lang: str):
+    """``churn_list`` as the page shows it (``ui.tables.churn_list``: money and reasons in
+    words, 0.16 s for 5,500 accounts), cached the same way; never changed in place."""
+    return _churn_table(key, as_of, horizon, scope, listing, lang, _followups_stamp(key))
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _churn_table(key: Slice, as_of, horizon: int, scope: str, listing: str, lang: str, followups: tuple):
+    return tables.churn_list(_churn_list(key, as_of, horizon, scope, listing, followups).table, lang, listing)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _churn_list(key: Slice, as_of, horizon: int, scope: str, listing: str, followups: tuple):
     return service.churn_list(get_store(), key, as_of, horizon, scope, scored=churn_scored(key, as_of, horizon),
                               card=default_scorecard(key, as_of) if scope == "key" else None,
                               summary=customer_summary(key) if key.end == as_of else None, listing=listing,

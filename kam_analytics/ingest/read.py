@@ -371,17 +371,16 @@ def _write_xlsx_columns(con, table: str, sheet: str, head_bytes: bytes, rest, va
     width = max([len(r) for r in head] + [rest.num_columns])
     head = [list(r) + [None] * (width - len(r)) for r in head]
     head += [[None] * width for _ in range(SHEET_HEAD_ROWS - len(head))]
-    # (Arrow, not pandas: the command need not import pandas, 0.3 s of its start)
-    con.register("_kam_xlsx_rows", pa.table({f"c{i}": pa.array([_cell_text(v) for v in values], pa.string())
-                                             for i, values in enumerate(zip(*head))}))
+    # the head as parameters of one VALUES list: neither pandas nor a Python list made into
+    # Arrow (pyarrow imports pandas for that, 0.17 s of the command's start)
+    row_sql = "(" + ", ".join(["CAST(? AS VARCHAR)"] * width) + ")"
+    con.execute(f'CREATE TEMP TABLE "{table}" AS SELECT * FROM (VALUES {", ".join([row_sql] * len(head))}) '
+                f'AS v({", ".join(f"c{i}" for i in range(width))})', [_cell_text(v) for row in head for v in row])
     con.register("_kam_xlsx_rest", rest)
     try:
-        con.execute(f'CREATE TEMP TABLE "{table}" AS SELECT '
-                    + ", ".join(f'CAST("c{i}" AS VARCHAR) AS "c{i}"' for i in range(width)) + " FROM _kam_xlsx_rows")
         columns = [f'CAST({sql} AS VARCHAR)' for sql in exprs] + ["NULL"] * (width - len(exprs))
         con.execute(f'INSERT INTO "{table}" SELECT {", ".join(columns)} FROM _kam_xlsx_rest')
     finally:
-        con.unregister("_kam_xlsx_rows")
         con.unregister("_kam_xlsx_rest")
     # trailing rows with nothing but blanks go, as the cell-by-cell read pops them
     filled = " OR ".join(f"""trim(coalesce("c{i}", '')) <> ''""" for i in range(width))
