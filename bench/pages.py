@@ -177,6 +177,56 @@ def time_pages(url: str, dataset_id: int) -> tuple[list[dict], float]:
     return results, empty_cache_s
 
 
+FLOOR_APP = """import streamlit as st
+st.set_page_config(layout="wide")
+st.title("Overview")
+st.metric("Revenue", "1")
+"""
+
+
+def streamlit_floor(tabs: int = 5) -> float:
+    """The median of ``tabs`` new tabs on a page of a title and one metric, served by the same
+    Streamlit, in a browser with its scripts cached: what a new tab costs before any page of
+    the app adds to it (the floor under the *again* column)."""
+    import statistics
+    import urllib.request
+
+    from conftest import free_port
+    from playwright.sync_api import sync_playwright
+
+    folder = OUT / "floor"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "app.py").write_text(FLOOR_APP, encoding="utf-8")
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                                "--server.headless", "true", "--browser.gatherUsageStats", "false"], cwd=folder,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.5)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"])
+            context = browser.new_context(viewport={"width": 1300, "height": 1000})
+            _warm_browser_cache(context, url)
+            took = []
+            for _ in range(tabs):
+                page = context.new_page()
+                started = time.time()
+                page.goto(url, wait_until="commit")
+                took.append(_finished(page, "Overview", started))
+                page.close()
+            browser.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+    return round(statistics.median(took), 2)
+
+
 def _peak_mb(pid: int) -> int:
     """The app process's peak resident memory so far (Linux: VmHWM), in MB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -225,6 +275,11 @@ def main() -> int:
             lines.append(f"| {shape} | {rows:,} | {ingest['ingest_s']} s | {ingest['read_csv_s']} s | {ingest['ratio']}{'×' if ingest['ratio'] != '–' else ''} | "
                          + " | ".join(f"{p['first_s']} / {p['again_s']} / {p['switch_s']} s" for p in pages)
                          + f" | {empty_cache_s} s | {peak_mb:,} MB |")
+    floor = streamlit_floor()
+    print(json.dumps({"benchmark": "pages", "streamlit_floor_new_tab_s": floor}), flush=True)
+    lines.append("")
+    lines.append(f"A new tab on a page of a title and one metric, the same Streamlit and browser (the floor under "
+                 f"*again*): {floor} s, the median of five.")
     (OUT / "pages.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
     return 0
