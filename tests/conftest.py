@@ -78,9 +78,6 @@ def start_app(db: Path, log: Path, demo: bool = True, options: tuple = ()):
     the imports) on a free port over the store ``db`` (with more Streamlit
     ``options``, such as a secrets file); returns (url, process) once the health endpoint
     answers. The caller terminates the process."""
-    import time
-    import urllib.request
-
     port = free_port()
     if "--secrets.files" not in map(str, options):  # not the project's own (a developer may have one)
         options = (*options, "--secrets.files", log.with_suffix(".no-secrets.toml"))
@@ -95,15 +92,25 @@ def start_app(db: Path, log: Path, demo: bool = True, options: tuple = ()):
         [sys.executable, "-m", "ui.serve", "--server.port", str(port), "--server.headless", "true",
          "--browser.gatherUsageStats", "false", *map(str, options)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
+    if healthy(url):
+        return url, process
+    process.kill()
+    pytest.fail(f"streamlit did not start; see {log}")
+
+
+def healthy(url: str, seconds: float = 90) -> bool:
+    """Whether the Streamlit server at ``url`` answers its health endpoint within ``seconds``."""
+    import time
+    import urllib.request
+
+    deadline = time.time() + seconds
     while time.time() < deadline:
         try:
             if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
-                return url, process
+                return True
         except OSError:
             time.sleep(0.5)
-    process.kill()
-    pytest.fail(f"streamlit did not start; see {log}")
+    return False
 
 
 def big_orders_csv(path: Path, rows: int, customers: int = 5000, amount: str = "i % 997") -> Path:

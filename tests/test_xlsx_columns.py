@@ -175,7 +175,7 @@ def test_a_large_workbook_is_loaded_by_a_command_that_never_imports_pandas(tmp_p
     assert read._sheet_size(path, "订单") >= read.FAST_SHEET_BYTES
     probe = ("import runpy, sys; sys.argv = ['kam_analytics', *sys.argv[1:]]\n"
              "try:\n    runpy.run_module('kam_analytics', run_name='__main__')\n"
-             "except SystemExit:\n    pass\n"
+             "except SystemExit as done:\n    if done.code:\n        raise\n"
              "print('pandas' in sys.modules)")
     root = Path(__file__).resolve().parent.parent
     db = str(tmp_path / "kam.db")
