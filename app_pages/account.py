@@ -3,7 +3,7 @@ import pandas as pd
 import streamlit as st
 
 from kam_analytics import service
-from kam_analytics.charts import revenue_trend
+from kam_analytics import echarts
 from kam_analytics.i18n import customer_label, format_count, format_share, join_list
 from ui import queries, tables
 from ui.state import account_to_open, frame, money, tr
@@ -89,5 +89,5 @@ if service.has_receivables(view.store, view.key):
         st.dataframe(tables.receivables_history(queries.receivables_history(view.key, chosen, view.end), view.lang),
                      hide_index=True, width="stretch")
 
-st.plotly_chart(revenue_trend(profile.monthly, view.lang, title_key="chart_account_trend"),
-                width="stretch", config={"displayModeBar": False})
+st.echarts_chart(echarts.revenue_trend(profile.monthly, view.lang, title_key="chart_account_trend"),
+                 height=echarts.HEIGHT)

@@ -2,7 +2,7 @@
 import streamlit as st
 
 from kam_analytics.analytics import accounts
-from kam_analytics.charts import revenue_trend
+from kam_analytics import echarts
 from kam_analytics.i18n import format_count, format_share
 from ui import queries
 from ui.state import frame, labeller, money, open_account, open_churn_list, open_receivables, tr
@@ -78,8 +78,8 @@ for column, listing in zip(links, ("at_risk", "lapsed")):
 def trend_chart():
     freq = st.segmented_control(tr("trend_granularity"), ["month", "quarter"], default="month",
                                 format_func=labeller("axis_"), key="overview_freq") or "month"
-    chart = revenue_trend(queries.periods(view.key, freq), view.lang, freq=freq)
-    st.plotly_chart(chart, width="stretch", config={"displayModeBar": False})
+    chart = echarts.revenue_trend(queries.periods(view.key, freq), view.lang, freq=freq)
+    st.echarts_chart(chart, height=echarts.HEIGHT)
 
 
 trend_chart()

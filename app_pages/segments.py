@@ -4,7 +4,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from kam_analytics import charts
+from kam_analytics import charts, echarts
 from kam_analytics.analytics import rfm
 from kam_analytics.i18n import join_list
 from ui import queries
@@ -37,8 +37,7 @@ seg_label = labeller("segment_")
 
 def segments_section():
     summary = rfm.segment_summary(result)
-    fig = charts.segment_sizes(summary, view.lang)
-    st.plotly_chart(fig, config={"displayModeBar": False})
+    st.echarts_chart(echarts.segment_sizes(summary, view.lang), height=echarts.HEIGHT)
     st.dataframe(pd.DataFrame({
         tr("seg_segment"): [seg_label(s) for s in summary["segment"]], tr("col_customers"): summary["customers"],
         tr("col_revenue"): summary["revenue"].round(2), tr("ka_revenue_share"): summary["revenue_share"],

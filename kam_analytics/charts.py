@@ -38,30 +38,6 @@ def money_ticks(low: float, high: float, lang: str, target: int = 5) -> tuple[li
     return values, texts
 
 
-def revenue_trend(periods: pd.DataFrame, lang: str, title_key: str = "chart_revenue_trend",
-                  freq: str = "month") -> go.Figure:
-    """Bars of revenue per period (``revenue_by_period`` output) with orders and customers on hover."""
-    fig = go.Figure()
-    if not periods.empty:
-        labels = pd.to_datetime(periods["period"]).dt.strftime("%Y-%m" if freq == "month" else "%Y-%m")
-        hover = [
-            t("chart_hover_period", lang, period=label, revenue=format_amount(rev, lang),
-              orders=format_count(orders), customers=format_count(customers))
-            for label, rev, orders, customers in zip(labels, periods["revenue"], periods["orders"], periods["customers"])
-        ]
-        fig.add_bar(x=pd.to_datetime(periods["period"]), y=periods["revenue"], marker_color=COLOURS["primary"],
-                    hovertext=hover, hoverinfo="text", name=t("axis_revenue", lang))
-        values, texts = money_ticks(periods["revenue"].min(), periods["revenue"].max(), lang)
-        # month ticks on the months themselves (Plotly's own fall mid-month on a short range):
-        # every k-th month (quarter: every 3k-th) for at most about 12 labels
-        months = 3 if freq == "quarter" else 1
-        every = months * max(1, -(-len(periods) // 12))
-        fig.update_layout(yaxis=dict(tickvals=values, ticktext=texts),
-                          xaxis=dict(tick0=pd.to_datetime(periods["period"]).min(), dtick=f"M{every}"))
-    fig.update_layout(xaxis=dict(tickformat="%Y-%m"))
-    return _layout(fig, t(title_key, lang), t(f"axis_{freq}", lang), t("axis_revenue", lang))
-
-
 def plain(text) -> str:
     """User text (a customer's name or id) as Plotly shows it literally: Plotly reads tags such
     as <b> and <a href> in labels and hover text, and decodes entities after reading them, so
@@ -201,13 +177,6 @@ def _bars_and_line(x, bars, line, bar_name: str, line_name: str, title: str, lin
     if category_axis:
         fig.update_layout(xaxis=dict(type="category"))
     return fig
-
-
-def segment_sizes(summary: pd.DataFrame, lang: str) -> go.Figure:
-    """Customers per RFM segment (bars) and each segment's share of revenue (line)."""
-    names = [t(f"segment_{s}", lang) for s in summary["segment"]]
-    return _bars_and_line(names, summary["customers"], summary["revenue_share"], t("col_customers", lang),
-                          t("ka_revenue_share", lang), t("seg_chart_sizes", lang), line_format=".0%")
 
 
 def rf_grid(grid: pd.DataFrame, lang: str) -> go.Figure:

@@ -78,14 +78,19 @@ def format_amount(value: float | None, lang: str, decimals: int = 1) -> str:
         return "0"
     sign = "-" if value < 0 else ""
     magnitude = abs(value)
-    if normalise_lang(lang) == "zh":
-        steps = [(1e8, "亿"), (1e4, "万")]
-    else:
-        steps = [(1e9, "B"), (1e6, "M"), (1e3, "K")]
-    for size, suffix in steps:
-        if magnitude >= size:
-            return f"{sign}{magnitude / size:,.{decimals}f}{suffix}"
+    size, suffix = amount_unit(magnitude, lang)
+    if suffix:
+        return f"{sign}{magnitude / size:,.{decimals}f}{suffix}"
     return f"{sign}{magnitude:,.0f}" if magnitude >= 100 else f"{sign}{magnitude:,.2f}"
+
+
+def amount_unit(magnitude: float, lang: str) -> tuple[float, str]:
+    """The unit a money amount of this size is written in, (size, suffix): 中文 1e8 '亿' from
+    1亿 up, 1e4 '万' from 1万 up; English 1e9 'B', 1e6 'M', 1e3 'K' likewise; below those
+    (1, ''). The sign is ignored; NaN gets (1, '')."""
+    magnitude = abs(float(magnitude))
+    steps = [(1e8, "亿"), (1e4, "万")] if normalise_lang(lang) == "zh" else [(1e9, "B"), (1e6, "M"), (1e3, "K")]
+    return next(((size, suffix) for size, suffix in steps if magnitude >= size), (1.0, ""))
 
 
 def format_share(value: float | None, decimals: int = 1) -> str:

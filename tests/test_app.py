@@ -107,6 +107,15 @@ def visible_texts(at: AppTest) -> list[str]:
         for part in (layout.get("title"), layout.get("xaxis", {}).get("title"), layout.get("yaxis", {}).get("title")):
             if isinstance(part, dict):
                 texts.append(str(part.get("text", "")))
+    for chart in at.get("echarts_chart"):
+        option = json.loads(chart.proto.spec)
+        texts.append(str(option.get("title", {}).get("text", "")))
+        for axis in [option.get("xAxis", {})] + (option["yAxis"] if isinstance(option.get("yAxis"), list)
+                                                 else [option.get("yAxis", {})]):
+            texts.append(str(axis.get("name", "")))
+            texts += [str(label) for label in axis.get("data", [])]
+        texts += [str(series.get("name", "")) for series in option.get("series", [])]
+        texts.append(re.sub(r"\{@\w+\}", "", str(option.get("tooltip", {}).get("formatter", ""))))  # less its slots
     return texts
 
 

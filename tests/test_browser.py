@@ -221,6 +221,36 @@ def test_upload_shows_the_row_count_both_ways_and_refuses_mixed_encodings(server
     page.screenshot(path=str(SHOTS / "trust_3_mixed_zh.png"), full_page=True)
 
 
+PLOTLY, ECHARTS = ".js-plotly-plot", '[data-testid="stEChartsChart"]'
+
+
+def titled_chart(page, title: str):
+    """The chart drawn with this title: Plotly writes it in the SVG, ECharts (on a canvas)
+    names it in the chart's description for screen readers ('… a chart about "<title>" …')."""
+    return page.locator(f"{PLOTLY} .gtitle").filter(has_text=title).or_(
+        page.locator(f'{ECHARTS}[aria-label*="{title}"]')).first
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_first_view_charts_draw_titled_in_the_language(server, browser, lang):
+    # the charts a page opens with (ECharts): the overview's trend, by month and by quarter, the account's
+    words = catalog(lang)
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    _visit(page, f"{server}/?lang={lang}", words["overview_title"], f"{lang}_overview_trend")
+    expect(titled_chart(page, words["chart_revenue_trend"])).to_be_visible(timeout=30_000)
+    page.locator('[data-testid="stButtonGroup"] button').filter(has_text=words["axis_quarter"]).click()
+    settle(page)
+    expect(titled_chart(page, words["chart_revenue_trend"])).to_be_visible(timeout=30_000)
+    # quarters, each labelled by its first month: 2023-04 is one, 2023-02 (a month) no longer
+    described = page.locator(ECHARTS).first.get_attribute("aria-label")
+    assert "2023-04" in described and "2023-02" not in described
+    _visit(page, f"{server}/account?lang={lang}&account=C0001", words["account_title"], f"{lang}_account_trend")
+    expect(titled_chart(page, words["chart_account_trend"])).to_be_visible(timeout=30_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.screenshot(path=str(SHOTS / f"{lang}_account_trend.png"), full_page=True)
+    page.close()
+
+
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_every_tab_with_a_chart_draws(server, browser, lang):
     # the tabs whose figures live in charts.py: each draws its chart, titled in the language
@@ -236,11 +266,10 @@ def test_every_tab_with_a_chart_draws(server, browser, lang):
         for tab_key, chart_title_key in tabs:
             page.get_by_role("tab", name=words[tab_key]).click()
             settle(page)
-            chart = page.locator(".js-plotly-plot").first
+            chart = page.locator(f"{PLOTLY}, {ECHARTS}").first
             expect(chart).to_be_visible(timeout=30_000)
             if chart_title_key:
-                expect(page.locator(".js-plotly-plot .gtitle").filter(has_text=words[chart_title_key]).first) \
-                    .to_be_visible(timeout=30_000)
+                expect(titled_chart(page, words[chart_title_key])).to_be_visible(timeout=30_000)
             assert page.locator('[data-testid="stException"]').count() == 0, f"{path}: {tab_key}"
             page.wait_for_timeout(800)
             page.screenshot(path=str(SHOTS / f"{lang}_{path}_{tab_key}.png"), full_page=True)

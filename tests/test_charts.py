@@ -43,31 +43,78 @@ def test_tier_pyramid_labels_in_the_languages_units():
 @pytest.mark.parametrize("lang,texts", [("zh", ["0", "1,000万", "2,000万", "3,000万"]), ("en", ["0", "10M", "20M", "30M"])])
 def test_money_axes_speak_the_language(lang, texts):
     # 0 .. 28,000,000 in about 5 steps: a rough step of 5.6 million rounds up to 10 million
-    import pandas as pd
-
-    from kam_analytics.charts import money_ticks, revenue_trend
+    from kam_analytics.charts import money_ticks
 
     assert money_ticks(0, 28_000_000, lang) == ([0, 10_000_000, 20_000_000, 30_000_000], texts)
-    periods = pd.DataFrame({"period": pd.to_datetime(["2024-01-01", "2024-02-01"]), "revenue": [5_000_000.0, 28_000_000.0],
-                            "orders": [1, 2], "customers": [1, 1]})
-    axis = revenue_trend(periods, lang).layout.yaxis
-    assert list(axis.ticktext) == texts
     # a return month below zero: the axis reaches down past it (step 1,000 for −1,200 .. 3,000)
     values, labels = money_ticks(-1_200, 3_000, "en")
     assert values == [-2000, -1000, 0, 1000, 2000, 3000] and labels[:3] == ["-2K", "-1K", "0"]
 
 
-def test_month_ticks_sit_on_the_months():
-    # 3 months: a tick every month from the first; 30 months: every 3rd (at most about 12 labels)
-    from kam_analytics.charts import revenue_trend
+def _periods(revenue, months=None):
+    months = months or len(revenue)
+    return pd.DataFrame({"period": pd.date_range("2024-01-01", periods=months, freq="MS"), "revenue": revenue,
+                         "orders": 1234, "customers": 7})
 
-    def periods(n):
-        return pd.DataFrame({"period": pd.date_range("2024-01-01", periods=n, freq="MS"), "revenue": 1.0,
-                             "orders": 1, "customers": 1})
 
-    short = revenue_trend(periods(3), "en").layout.xaxis
-    assert (short.dtick, pd.Timestamp(short.tick0)) == ("M1", pd.Timestamp("2024-01-01"))
-    assert revenue_trend(periods(30), "en").layout.xaxis.dtick == "M3"
+@pytest.mark.parametrize("lang,unit,suffix", [("zh", 1e4, "万"), ("en", 1e6, "M")])
+def test_trend_money_axis_is_written_in_the_units_of_its_largest_tick(lang, unit, suffix):
+    # 5,000,000 and 28,000,000: ticks 0, 10M, 20M, 30M (as above), written as 0..3,000 万 or 0..30 M;
+    # the bars are divided by the same unit, so 28,000,000 stands at 2,800 (万) or 28 (M)
+    from kam_analytics import echarts
+
+    option = echarts.revenue_trend(_periods([5_000_000.0, 28_000_000.0]), lang)
+    axis = option["yAxis"]
+    assert (axis["min"], axis["max"], axis["interval"]) == (0, 30_000_000 / unit, 10_000_000 / unit)
+    assert axis["axisLabel"]["formatter"] == "{value}" + suffix
+    source = option["dataset"]["source"]
+    assert list(source["bar"]) == [5_000_000 / unit, 28_000_000 / unit]
+    assert list(source["period"]) == ["2024-01", "2024-02"]
+    # the tooltip's amounts are the exact ones, in words: 2,800.0万 / 28.0M, orders 1,234
+    assert list(source["revenue"]) == (["500.0万", "2,800.0万"] if lang == "zh" else ["5.0M", "28.0M"])
+    assert list(source["orders"]) == ["1,234", "1,234"]
+    assert option["tooltip"]["formatter"] == catalog_text(lang, "chart_hover_period").format(
+        period="{@period}", revenue="{@revenue}", orders="{@orders}", customers="{@customers}")
+
+
+def catalog_text(lang, key):
+    from kam_analytics.i18n import catalog
+
+    return catalog(lang)[key]
+
+
+def test_small_amounts_have_no_unit_and_a_flat_trend_one_tick():
+    from kam_analytics import echarts
+
+    # 0 .. 800 (en): below 1K, ticks 0, 200, .. 800 with no suffix; all zeros: the one tick 0
+    axis = echarts.revenue_trend(_periods([800.0, 10.0]), "en")["yAxis"]
+    assert (axis["min"], axis["max"], axis["interval"], axis["axisLabel"]["formatter"]) == (0, 800, 200, "{value}")
+    flat = echarts.revenue_trend(_periods([0.0, 0.0]), "zh")["yAxis"]
+    assert "min" not in flat and flat["axisLabel"]["formatter"] == "{value}"
+    empty = echarts.revenue_trend(_periods([]), "en")
+    assert empty["series"] == [] and empty["title"]["text"] == "Revenue over time"
+
+
+def test_month_labels_every_kth_period_for_at_most_about_twelve():
+    # 3 months: every month labelled (interval 0); 30 months: every 3rd (interval 2); 12: every one; 13: every 2nd
+    from kam_analytics import echarts
+
+    def interval(n):
+        return echarts.revenue_trend(_periods([1.0] * n), "en")["xAxis"]["axisLabel"]["interval"]
+
+    assert [interval(3), interval(12), interval(13), interval(30)] == [0, 0, 1, 2]
+
+
+def test_segment_sizes_bars_count_customers_and_the_line_is_the_share_in_per_cent():
+    from kam_analytics import echarts
+
+    summary = pd.DataFrame({"segment": ["champions", "lost"], "customers": [3, 7], "revenue_share": [0.8254, 0.1746]})
+    option = echarts.segment_sizes(summary, "zh")
+    bars, line = option["series"]
+    assert option["xAxis"]["data"] == ["冠军客户", "已流失"]
+    assert bars["data"] == [3, 7] and line["data"] == [82.5, 17.5] and line["yAxisIndex"] == 1
+    assert (bars["name"], line["name"]) == ("客户数", "销售额占比")
+    assert option["yAxis"][1]["axisLabel"]["formatter"] == "{value}%"
 
 
 def test_lorenz_curve_of_many_customers_is_drawn_through_a_thousand_of_them():
