@@ -3,7 +3,7 @@ breakdowns by dimension."""
 import pandas as pd
 import streamlit as st
 
-from kam_analytics import charts
+from kam_analytics import charts, echarts
 from kam_analytics.analytics import concentration as conc
 from kam_analytics.analytics.customers import names_by_id
 from kam_analytics.i18n import customer_label, format_count, format_share
@@ -74,9 +74,9 @@ for flag in figures.flags:
 
 
 def clicked_customer(event) -> str | None:
-    points = (event or {}).get("selection", {}).get("points", []) if isinstance(event, dict) else \
-        getattr(getattr(event, "selection", None), "points", [])
-    for point in points or []:
+    """The customer of the first point clicked in a Plotly chart whose customdata is the customer_id."""
+    points = getattr(getattr(event, "selection", None), "points", []) or []
+    for point in points:
         if point.get("customdata") is not None:
             value = point["customdata"]
             return str(value[0] if isinstance(value, (list, tuple)) else value)
@@ -86,9 +86,9 @@ def clicked_customer(event) -> str | None:
 def pareto_section():
     shown = min(PARETO_BARS, len(ranked))
     st.caption(tr("conc_pareto_help", shown=format_count(shown), customers=format_count(len(ranked))))
-    event = st.plotly_chart(figures_shared.pareto(view.key, measure, cuts, view.lang, shown), on_select="rerun",
-                            selection_mode="points", key="pareto_chart", config={"displayModeBar": False})
-    chosen = clicked_customer(event)
+    option = figures_shared.pareto(view.key, measure, cuts, view.lang, shown)
+    event = st.echarts_chart(option, height=echarts.HEIGHT + 60, on_select="rerun", key="pareto_chart")
+    chosen = echarts.picked_customer(option, event)
     if chosen:
         open_account(chosen)
 

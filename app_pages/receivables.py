@@ -3,7 +3,7 @@ how concentrated that exposure is, and whose payment behaviour is getting worse.
 import pandas as pd
 import streamlit as st
 
-from kam_analytics import charts, service
+from kam_analytics import charts, echarts, service
 from kam_analytics.analytics import concentration as conc
 from kam_analytics.analytics import receivables as owed
 from kam_analytics.i18n import format_count, format_share
@@ -80,13 +80,11 @@ def exposure_section():
         return
     st.caption(tr("recv_exposure_help"))
     shown = min(2000, int((ranked["x"] > 0).sum()))  # the customers who owe something
-    event = st.plotly_chart(charts.pareto(ranked, view.lang, "receivables", limit=shown), on_select="rerun",
-                            selection_mode="points", key="recv_pareto", config={"displayModeBar": False})
-    points = getattr(getattr(event, "selection", None), "points", []) or []
-    for point in points:
-        if point.get("customdata") is not None:
-            value = point["customdata"]
-            open_account(str(value[0] if isinstance(value, (list, tuple)) else value))
+    option = echarts.pareto(ranked, view.lang, "receivables", limit=shown)
+    event = st.echarts_chart(option, height=echarts.HEIGHT + 60, on_select="rerun", key="recv_pareto")
+    chosen = echarts.picked_customer(option, event)
+    if chosen:
+        open_account(chosen)
     major = everyone[everyone["flags"].apply(lambda f: "major_exposure" in f)]
     for _, row in major.iterrows():
         label = row["name"] if pd.notna(row["name"]) and row["name"] else row["customer_id"]

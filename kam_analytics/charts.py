@@ -49,55 +49,6 @@ def _customer_label(row) -> str:
     return plain(customer_label(row["customer_id"], row.get("name") if hasattr(row, "get") else None))
 
 
-def share_steps(shown: pd.DataFrame) -> dict[str, tuple[list[float], list[float]]]:
-    """Per ABC class, the outline of its customers' shares as one step line: customer of
-    rank r spans r − 0.5 to r + 0.5 at the height of its share (x: each step's start, then the
-    end of the class's last step; y: the shares, the last repeated). Classes follow rank order
-    (A, then B, then C), so each is one run of ranks."""
-    steps = {}
-    for k in ("A", "B", "C"):
-        part = shown[shown["abc"] == k]
-        if len(part):
-            x = (part["rank"] - 0.5).tolist() + [float(part["rank"].iloc[-1]) + 0.5]
-            steps[k] = (x, part["share"].tolist() + [float(part["share"].iloc[-1])])
-    return steps
-
-
-def pareto(table: pd.DataFrame, lang: str, measure: str = "revenue", limit: int = 2000) -> go.Figure:
-    """Each customer's share (first ``limit`` in rank order) as a filled step per ABC class
-    (``share_steps``); line: cumulative share, a marker per customer; dashed line at 80%.
-    customdata carries the customer_id for clicks."""
-    shown = table.head(limit)
-    colours = {"A": COLOURS["primary"], "B": COLOURS["accent"], "C": COLOURS["muted"]}
-    fig = go.Figure()
-    labels = [_customer_label(r) for _, r in shown.iterrows()]
-    hover = [t("chart_hover_customer", lang, customer=label, value=format_amount(v, lang),
-               share=f"{s * 100:.2f}%", cum=f"{c * 100:.1f}%", abc=k)
-             for label, v, s, c, k in zip(labels, shown["value"], shown["share"], shown["cum_share"], shown["abc"])]
-    # The shares are drawn only, three filled outlines rather than a bar per customer: the
-    # browser draws 2,000 bars in 0.3-0.4 s more on each visit (a bar is a pixel wide there and
-    # too thin to click anyway). Hover and clicks go to the markers of the cumulative line.
-    for number, (k, (x, y)) in enumerate(share_steps(shown).items()):
-        fig.add_scatter(x=x, y=y, mode="lines", line=dict(shape="hv", width=0, color=colours[k]), fill="tozeroy",
-                        fillcolor=colours[k], hoverinfo="skip", name=t("chart_share", lang), legendgroup="share",
-                        showlegend=number == 0)
-    fig.add_scatter(x=shown["rank"], y=shown["cum_share"], mode="lines+markers", yaxis="y2",
-                    marker=dict(size=5, color=[colours[k] for k in shown["abc"]]), line=dict(color="#333333", width=1),
-                    customdata=shown["customer_id"], hovertext=hover, hoverinfo="text",
-                    name=t("chart_cum_share", lang))
-    fig.add_hline(y=0.8, line_dash="dash", line_color=COLOURS["accent"], yref="y2")
-    reach = int(table["in_80pct"].sum()) if "in_80pct" in table else 0
-    if 0 < reach <= len(shown):  # the customers making 80%: up to this rank
-        fig.add_vline(x=reach + 0.5, line_dash="dot", line_color=COLOURS["accent"],
-                      annotation_text=t("chart_80pct_marker", lang, customers=f"{reach:,}"),
-                      annotation_position="top right")
-    fig.update_layout(yaxis=dict(tickformat=".1%"), yaxis2=dict(overlaying="y", side="right", range=[0, 1.02],
-                                                                 tickvals=[0, 0.2, 0.4, 0.6, 0.8, 1.0], tickformat=".0%"),
-                      legend=dict(orientation="h", y=-0.2))
-    return _layout(fig, t("chart_pareto", lang, measure=t(f"measure_{measure}", lang)), t("axis_rank", lang),
-                   t("chart_share", lang))
-
-
 def lorenz(points: pd.DataFrame, gini_value: float | None, lang: str) -> go.Figure:
     fig = go.Figure()
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color=COLOURS["muted"]),

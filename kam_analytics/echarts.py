@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from kam_analytics.charts import COLOURS, money_ticks
-from kam_analytics.i18n import amount_unit, format_amount, format_count, t
+from kam_analytics.i18n import amount_unit, customer_label, format_amount, format_count, format_share, t
 
 HEIGHT = 360  # pixels, as the Plotly figures
 MAX_LABELS = 12  # at most about this many period labels on a time axis
@@ -34,7 +34,8 @@ def money_axis(low: float, high: float, lang: str) -> tuple[dict, float]:
 
 
 def _base(title: str, x_name: str) -> dict:
-    return {"title": {"text": title, "left": 0, "textStyle": {"fontSize": 16}},
+    return {"animation": False,  # drawn at once, as the Plotly figures are (and 2,000 markers cost less)
+            "title": {"text": title, "left": 0, "textStyle": {"fontSize": 16}},
             "grid": {"left": 10, "right": 10, "top": 60, "bottom": 30, "containLabel": True},
             "xAxis": {"type": "category", "name": x_name, "nameLocation": "middle", "nameGap": 28}}
 
@@ -88,3 +89,97 @@ def segment_sizes(summary: pd.DataFrame, lang: str) -> dict:
         {"type": "line", "name": share, "yAxisIndex": 1, "data": [None if pd.isna(v) else round(float(v) * 100, 1) for v in summary["revenue_share"]],
          "itemStyle": {"color": COLOURS["accent"]}, "tooltip": {"valueFormatter": "%.1f%%"}}]
     return option
+
+
+def share_steps(shown: pd.DataFrame) -> dict[str, tuple[list[float], list[float]]]:
+    """Per ABC class, the outline of its customers' shares as one step line: customer of
+    rank r spans r − 0.5 to r + 0.5 at the height of its share (x: each step's start, then the
+    end of the class's last step; y: the shares, the last repeated). Classes follow rank order
+    (A, then B, then C), so each is one run of ranks."""
+    steps = {}
+    for k in ("A", "B", "C"):
+        part = shown[shown["abc"] == k]
+        if len(part):
+            x = (part["rank"] - 0.5).tolist() + [float(part["rank"].iloc[-1]) + 0.5]
+            steps[k] = (x, part["share"].tolist() + [float(part["share"].iloc[-1])])
+    return steps
+
+
+CLASS_COLOURS = {"A": COLOURS["primary"], "B": COLOURS["accent"], "C": COLOURS["muted"]}
+PARETO_GRID = {"left": 70, "right": 70, "top": 60, "bottom": 70,  # pixels, fixed: a click lands on a known rank
+               "outerBoundsMode": "none"}  # (ECharts would move the grid to fit its labels)
+
+
+def _percent(values) -> list:
+    """Fractions as per cent for an axis labelled '{value}%', rounded to 4 places; NaN → None."""
+    return [None if pd.isna(v) else round(float(v) * 100, 4) for v in values]
+
+
+def pareto(table: pd.DataFrame, lang: str, measure: str = "revenue", limit: int = 2000) -> dict:
+    """The first ``limit`` customers of ``pareto_table`` in rank order: each one's share as a
+    filled step per ABC class (``share_steps``: rank r spans r − 0.5 .. r + 0.5, left
+    axis); the cumulative share as a line with a marker per customer coloured by class (right
+    axis, 0–100%), which hover and clicks go to (``picked_customer``); a dashed line at 80%
+    and, when the customers making 80% are all drawn, a dotted line after the last of them.
+    The rank axis runs from 0 to ``limit`` + 0.5 inside ``PARETO_GRID``."""
+    shown = table.head(limit)
+    share, cumulative = t("chart_share", lang), t("chart_cum_share", lang)
+    option = _base(t("chart_pareto", lang, measure=t(f"measure_{measure}", lang)), t("axis_rank", lang))
+    option["grid"] = dict(PARETO_GRID)
+    option["xAxis"].update(type="value", min=0, max=max(len(shown), 1) + 0.5, nameGap=30,
+                           axisLabel={"showMaxLabel": False})  # (the max is half a rank past the last)
+    option["yAxis"] = [{"type": "value", "name": share, "axisLabel": {"formatter": "{value}%"}},
+                       {"type": "value", "name": cumulative, "min": 0, "max": 100, "interval": 20,
+                        "axisLabel": {"formatter": "{value}%"}, "splitLine": {"show": False}}]
+    option["legend"] = {"bottom": 0, "data": [share, cumulative]}
+    option["tooltip"] = {"trigger": "item", "formatter": t(
+        "chart_hover_customer", lang, customer="{@customer}", value="{@value}", share="{@share}", cum="{@cum}",
+        abc="{@abc}")}
+    series, datasets = [], []
+    for k, (x, y) in share_steps(shown).items():
+        series.append({"type": "line", "name": share, "step": "end", "symbol": "none", "silent": True,
+                       "data": [[a, b] for a, b in zip(x, _percent(y))], "lineStyle": {"width": 0},
+                       "itemStyle": {"color": CLASS_COLOURS[k]}, "areaStyle": {"color": CLASS_COLOURS[k], "opacity": 1},
+                       "tooltip": {"show": False}})
+    reach = int(table["in_80pct"].sum()) if "in_80pct" in table else 0
+    marks = [{"yAxis": 80, "lineStyle": {"type": "dashed", "color": COLOURS["accent"]}, "label": {"show": False}}]
+    if 0 < reach <= len(shown):
+        marks.append({"xAxis": reach + 0.5, "lineStyle": {"type": "dotted", "color": COLOURS["accent"]},
+                      "label": {"formatter": t("chart_80pct_marker", lang, customers=f"{reach:,}"),
+                                "position": "insideEndTop"}})
+    series.append({"type": "line", "name": cumulative, "yAxisIndex": 1, "symbol": "none", "silent": True,
+                   "data": [[r, c] for r, c in zip(shown["rank"].tolist(), _percent(shown["cum_share"]))],
+                   "itemStyle": {"color": "#333333"}, "lineStyle": {"width": 1}, "tooltip": {"show": False},
+                   "markLine": {"symbol": "none", "silent": True, "data": marks}})
+    for k in ("A", "B", "C"):
+        part = shown[shown["abc"] == k]
+        if part.empty:
+            continue
+        datasets.append({"source": pd.DataFrame({
+            "rank": part["rank"].astype(float), "cum_pct": _percent(part["cum_share"]),
+            "customer_id": part["customer_id"].astype(str),
+            "customer": [customer_label(i, n) for i, n in zip(part["customer_id"], part.get("name", [None] * len(part)))],
+            "value": [format_amount(v, lang) for v in part["value"]],
+            "share": [format_share(s, 2) for s in part["share"]], "cum": [format_share(c) for c in part["cum_share"]],
+            "abc": k})})
+        series.append({"type": "scatter", "name": cumulative, "yAxisIndex": 1, "datasetIndex": len(datasets) - 1,
+                       "encode": {"x": "rank", "y": "cum_pct"}, "symbolSize": 5, "selectedMode": "single",
+                       "itemStyle": {"color": CLASS_COLOURS[k]}})
+    option["dataset"] = datasets
+    option["series"] = series
+    return option
+
+
+def picked_customer(option: dict, event) -> str | None:
+    """The customer whose marker was clicked in a ``pareto`` chart: the first selected point
+    of a marker series (``st.echarts_chart`` returns series and data indices), looked up in
+    that series' dataset. None when nothing is selected."""
+    selection = (event or {}).get("selection") or {}
+    for group in selection.get("selected") or []:
+        series = option["series"][group["series_index"]] if group["series_index"] < len(option["series"]) else {}
+        if "datasetIndex" in series and group.get("data_indices"):
+            source = option["dataset"][series["datasetIndex"]]["source"]
+            index = group["data_indices"][0]
+            if 0 <= index < len(source):
+                return str(source["customer_id"].iloc[index])
+    return None

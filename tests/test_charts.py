@@ -148,13 +148,40 @@ def test_pareto_draws_each_class_as_one_step_outline_and_a_marker_per_customer()
                            "cum_x": [50.0, 80.0, 90.0, 96.0, 100.0]})
     table = concentration.pareto_table(ranked, (0.8, 0.95))
     assert list(table["abc"]) == ["A", "A", "B", "B", "C"]
-    steps = charts.share_steps(table)
+    from kam_analytics import echarts
+
+    steps = echarts.share_steps(table)
     assert steps["A"] == ([0.5, 1.5, 2.5], [0.5, 0.3, 0.3])
     assert steps["B"] == ([2.5, 3.5, 4.5], [0.1, 0.06, 0.06])
     assert steps["C"] == ([4.5, 5.5], [0.04, 0.04])
-    fig = charts.pareto(table, "en", limit=3)  # the first three drawn: no C
-    areas, line = fig.data[:2], fig.data[2]
-    assert [a.fill for a in areas] == ["tozeroy"] * 2 and [a.line.shape for a in areas] == ["hv"] * 2
-    assert list(areas[1].x) == [2.5, 3.5] and [a.showlegend for a in areas] == [True, False]
-    assert list(line.customdata) == ["P", "Q", "R"] and line.mode == "lines+markers"
-    assert list(line.y) == [0.5, 0.8, 0.9]
+    option = echarts.pareto(table, "en", limit=3)  # the first three drawn: no C
+    areas, line, markers = option["series"][:2], option["series"][2], option["series"][3:]
+    # a step holds each share to the next rank ('end': across, then up or down), filled, in per cent
+    assert [a["step"] for a in areas] == ["end", "end"] and all("areaStyle" in a for a in areas)
+    assert areas[1]["data"] == [[2.5, 10.0], [3.5, 10.0]]
+    assert line["data"] == [[1, 50.0], [2, 80.0], [3, 90.0]] and line["yAxisIndex"] == 1
+    assert option["xAxis"]["min"] == 0 and option["xAxis"]["max"] == 3.5
+    # the 80% line; the dotted line after rank 2 (P and Q make 80%, both drawn)
+    marks = line["markLine"]["data"]
+    assert marks[0]["yAxis"] == 80 and marks[1]["xAxis"] == 2.5 and "2 customers" in marks[1]["label"]["formatter"]
+    # a marker series per class, each over its own customers; a click on R (B's first) opens R
+    assert [m["datasetIndex"] for m in markers] == [0, 1] and all(m["selectedMode"] == "single" for m in markers)
+    a_rows, b_rows = (option["dataset"][i]["source"] for i in (0, 1))
+    assert list(a_rows["customer_id"]) == ["P", "Q"] and list(b_rows["customer_id"]) == ["R"]
+    assert list(b_rows["share"]) == ["10.00%"] and list(b_rows["cum"]) == ["90.0%"] and list(b_rows["cum_pct"]) == [90.0]
+    clicked = {"selection": {"selected": [{"series_index": 3 + 1, "data_indices": [0]}], "areas": []}}
+    assert echarts.picked_customer(option, clicked) == "R"
+    assert echarts.picked_customer(option, {"selection": {"selected": [], "areas": []}}) is None
+    assert echarts.picked_customer(option, None) is None
+
+
+def test_pareto_tooltip_names_the_customer_as_text_from_its_data():
+    # the label is data (Streamlit escapes what it puts into the template), never the template
+    from kam_analytics import echarts
+    from kam_analytics.analytics import concentration
+
+    ranked = pd.DataFrame({"customer_id": ["<b>X</b>"], "name": ["{@value} & <i>co</i>"], "x": [5.0], "value": [5.0],
+                           "rank": [1], "cum_x": [5.0]})
+    option = echarts.pareto(concentration.pareto_table(ranked), "zh")
+    assert list(option["dataset"][0]["source"]["customer"]) == ["<b>X</b> · {@value} & <i>co</i>"]
+    assert "<b>X</b>" not in option["tooltip"]["formatter"] and "{@customer}" in option["tooltip"]["formatter"]
