@@ -45,10 +45,11 @@ java:
 	apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless
 
 ## make bench: the performance benchmarks (not part of make test): library timings, every page
-## in the browser at 1M and 10M lines, and N sessions at once
+## in the browser at 1M and 10M lines, what each part of a page costs a new tab, and N sessions at once
 bench: dev
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/pages.py
+	$(BIN)/python bench/front_end.py
 	$(BIN)/python bench/sessions.py
 
 ## make docs: write the command summary in README.md from the command-line parser

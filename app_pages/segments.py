@@ -20,9 +20,8 @@ as_of = view.end
 k_choice = st.selectbox(tr("seg_k"), ["auto", 2, 3, 4, 5, 6, 7, 8], key="seg_k",
                         format_func=lambda k, auto=tr("seg_k_auto"): auto if k == "auto" else str(k))
 with st.spinner(tr("computing")):
-    result, silhouette, k = queries.rfm_result(view.key, as_of, k_choice)
-table = result.table
-if table.empty:
+    result = queries.rfm_scores(view.key, as_of)
+if result.table.empty:
     st.info(tr("empty_slice"))
     st.stop()
 st.caption(tr("seg_as_of", as_of=str(as_of)))
@@ -57,7 +56,15 @@ AXES = {"frequency": "seg_dim_f", "monetary": "seg_dim_m", "recency_days": "seg_
         "tenure_days": "seg_dim_tenure", "avg_order_value": "seg_dim_aov"}
 
 
+def clustered():
+    """The customers clustered with the chosen k (only the tabs that show clusters ask)."""
+    with st.spinner(tr("computing")):
+        return queries.rfm_result(view.key, as_of, k_choice)
+
+
 def clusters_section():
+    result, silhouette, k = clustered()
+    table = result.table
     st.caption(tr("seg_silhouette", k=k, silhouette="–" if silhouette is None else f"{silhouette:.3f}"))
     left, right = st.columns(2)
     axis_names = {column: tr(key_) for column, key_ in AXES.items()}  # fixed now: see ui.state.labeller
@@ -89,7 +96,7 @@ def migration_section():
     default = max(first, as_of - dt.timedelta(days=182))
     before = st.date_input(tr("seg_migration_from"), value=default, min_value=first, max_value=as_of, key="seg_from")
     with st.spinner(tr("computing")):
-        earlier = queries.rfm_result(view.key, before, k_choice)[0]
+        earlier = queries.rfm_scores(view.key, before)
     matrix = rfm.migration(earlier, result)
     labels = {s: seg_label(s) for s in rfm.SEGMENT_ORDER}
     labels["none"] = tr("tier_none")
@@ -98,6 +105,7 @@ def migration_section():
 
 
 def customers_section():
+    table = clustered()[0].table
     data = {tr("col_customer_id"): table["customer_id"]}
     if "name" in table:
         data[tr("col_name")] = table["name"]

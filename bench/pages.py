@@ -82,7 +82,7 @@ DONE_JS = """title => {
   const done = !!app && app.getAttribute('data-test-script-state') === 'notRunning'
     && app.getAttribute('data-test-connection-state') === 'CONNECTED'
     && !!h1 && h1.innerText.trim() === title
-    && !!document.querySelector('[data-testid="stMetric"], .js-plotly-plot, [data-testid="stDataFrame"]')
+    && !!document.querySelector('[data-testid="stMetric"], .js-plotly-plot, [data-testid="stEChartsChart"], [data-testid="stDataFrame"]')
     && !document.querySelector('[data-testid="stSpinner"], [data-testid="stStatusWidget"]');
   const now = performance.timeOrigin + performance.now();
   if (!done) { window.__kamDoneAt = 0; return false; }

@@ -303,12 +303,20 @@ def slice_concentration(store, data_slice: Slice, measure: str = "revenue") -> d
 
 
 # -- RFM --------------------------------------------------------------------------------------
-def rfm_segments(store, data_slice: Slice, as_of, n_clusters="auto"):
-    """RFM scores and segments as of ``as_of``, clustered (``rfm.cluster_customers``).
-    Returns the RFM result and the fitted model (None when there is nothing to cluster)."""
+def rfm_scores(store, data_slice: Slice, as_of):
+    """RFM scores and segments as of ``as_of`` (``rfm.rfm``), not clustered."""
     from kam_analytics.analytics import rfm
 
-    result = rfm.rfm(rfm.rfm_values(order_lines(store, data_slice), as_of, order_lines_single(store, data_slice)), as_of)
+    return rfm.rfm(rfm.rfm_values(order_lines(store, data_slice), as_of, order_lines_single(store, data_slice)), as_of)
+
+
+def rfm_segments(store, data_slice: Slice, as_of, n_clusters="auto"):
+    """RFM scores and segments as of ``as_of`` (``rfm_scores``), clustered
+    (``rfm.cluster_customers``). Returns the RFM result and the fitted model (None when there
+    is nothing to cluster)."""
+    from kam_analytics.analytics import rfm
+
+    result = rfm_scores(store, data_slice, as_of)
     model = rfm.cluster_customers(result, n_clusters)
     return result, model
 

@@ -130,8 +130,20 @@ def receivables_history(key: Slice, customer_id: str, as_of):
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
+def rfm_scores(key: Slice, as_of):
+    """RFM scores and segments (``service.rfm_scores``): what the segment tabs show, without
+    the clustering only the cluster tabs need (0.5–1.4 s at 100,000 customers)."""
+    return service.rfm_scores(get_store(), key, as_of)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
 def rfm_result(key: Slice, as_of, n_clusters="auto"):
-    result, model = service.rfm_segments(get_store(), key, as_of, n_clusters)
+    """``rfm_scores`` clustered (``rfm.cluster_customers``, on the cached scores' copy):
+    the result, the silhouette (None when there was nothing to cluster) and k."""
+    from kam_analytics.analytics import rfm
+
+    result = rfm_scores(key, as_of)
+    model = rfm.cluster_customers(result, n_clusters)
     return result, (model.silhouette_ if model is not None else None), (model.n_clusters_ if model is not None else 1)
 
 
