@@ -3,7 +3,7 @@ how concentrated that exposure is, and whose payment behaviour is getting worse.
 import pandas as pd
 import streamlit as st
 
-from kam_analytics import charts, echarts, service
+from kam_analytics import echarts, service
 from kam_analytics.analytics import concentration as conc
 from kam_analytics.analytics import receivables as owed
 from kam_analytics.i18n import format_count, format_share
@@ -64,7 +64,7 @@ def aging_section():
                      "receivables", tr("recv_download_csv"), tr("recv_download_xlsx"))
     owing = rows[rows["outstanding"] > 0].head(AGING_BARS)
     if not owing.empty:
-        st.plotly_chart(charts.aging_bars(owing, view.lang), width="stretch", config={"displayModeBar": False})
+        st.echarts_chart(echarts.aging_bars(owing, view.lang), height=echarts.aging_height(len(owing)))
     dims = queries.account_dimensions(view.key)
     for by in ("owner", "region"):
         if by in dims:

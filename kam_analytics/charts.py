@@ -198,28 +198,3 @@ def reliability(bins: list[dict], lang: str) -> go.Figure:
                               "title": t("churn_reliability_accounts", lang)},
                       legend={"orientation": "h", "y": -0.2})
     return fig
-
-
-AGING_COLOURS = {"not_due": "#9aa5b1", "overdue_1_30": "#f2c14e", "overdue_31_60": "#d9822b",
-                 "overdue_61_90": "#c2452d", "overdue_90_plus": "#7a1f1f"}
-
-
-def aging_bars(rows: pd.DataFrame, lang: str) -> go.Figure:
-    """Stacked horizontal bars: each account's outstanding split by the aging buckets (rows of
-    ``receivables.per_customer``, drawn top to bottom in the order given)."""
-    fig = go.Figure()
-    labels = [_customer_label(r) for _, r in rows.iterrows()][::-1]
-    for bucket, colour in AGING_COLOURS.items():
-        values = rows[bucket].to_numpy()[::-1]
-        name = t(f"recv_{bucket}", lang)
-        fig.add_bar(y=labels, x=values, orientation="h", name=name, marker_color=colour,
-                    hovertext=[f"{label} · {name}: {format_amount(v, lang)}" for label, v in zip(labels, values)],
-                    hoverinfo="text")
-    negative = rows[list(AGING_COLOURS)].clip(upper=0).sum(axis=1).min()
-    positive = rows[list(AGING_COLOURS)].clip(lower=0).sum(axis=1).max()
-    values, texts = money_ticks(negative, positive, lang)
-    fig.update_layout(barmode="relative", legend=dict(orientation="h", y=-0.15),
-                      xaxis=dict(tickvals=values, ticktext=texts))
-    fig = _layout(fig, t("chart_aging", lang), t("recv_outstanding", lang), "")
-    fig.update_layout(height=max(360, 26 * len(rows) + 140))
-    return fig

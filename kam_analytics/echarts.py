@@ -183,3 +183,43 @@ def picked_customer(option: dict, event) -> str | None:
             if 0 <= index < len(source):
                 return str(source["customer_id"].iloc[index])
     return None
+
+
+AGING_COLOURS = {"not_due": "#9aa5b1", "overdue_1_30": "#f2c14e", "overdue_31_60": "#d9822b",
+                 "overdue_61_90": "#c2452d", "overdue_90_plus": "#7a1f1f"}
+BAR_ROW = 26  # pixels per account in the aging bars
+
+
+def aging_height(accounts: int) -> int:
+    """The aging chart's height in pixels for ``accounts`` bars: ``BAR_ROW`` each and 140 for
+    the title, axis and legend; at least ``HEIGHT``."""
+    return max(HEIGHT, BAR_ROW * accounts + 140)
+
+
+def aging_bars(rows: pd.DataFrame, lang: str) -> dict:
+    """Stacked horizontal bars: each account's outstanding split by the aging buckets (rows of
+    ``receivables.per_customer``, drawn top to bottom in the order given). Negative buckets
+    (credits) stack left of zero, positive ones right of it. The money axis spans the most
+    negative to the most positive stack (``money_axis``); the tooltip gives the account and
+    every bucket in the language's units."""
+    buckets = list(AGING_COLOURS)
+    stacks = rows[buckets]
+    axis, size = money_axis(stacks.clip(upper=0).sum(axis=1).min(), stacks.clip(lower=0).sum(axis=1).max(), lang)
+    option = _base(t("chart_aging", lang), t("recv_outstanding", lang))
+    option["grid"].update(bottom=50, right=30)  # (room for the last money label)
+    option["xAxis"] = {**axis, "name": t("recv_outstanding", lang), "nameLocation": "middle", "nameGap": 28}
+    ordered = rows.iloc[::-1]  # ECharts draws a category axis bottom-up
+    source = pd.DataFrame({"account": [customer_label(i, n) for i, n in zip(
+        ordered["customer_id"], ordered["name"] if "name" in ordered else [None] * len(ordered))]})
+    for bucket in buckets:
+        source[bucket] = (ordered[bucket].astype(float) / size).to_numpy()
+        source[f"{bucket}_text"] = [format_amount(v, lang) for v in ordered[bucket]]
+    option["dataset"] = {"source": source}
+    option["yAxis"] = {"type": "category", "axisLabel": {"interval": 0}}
+    option["legend"] = {"bottom": 0}
+    option["tooltip"] = {"trigger": "axis", "axisPointer": {"type": "shadow"}, "formatter": "<br>".join(
+        ["{@account}"] + [f"{t(f'recv_{bucket}', lang)}: {{@{bucket}_text}}" for bucket in buckets])}
+    option["series"] = [{"type": "bar", "name": t(f"recv_{bucket}", lang), "stack": "outstanding",
+                         "encode": {"y": "account", "x": bucket}, "itemStyle": {"color": colour}}
+                        for bucket, colour in AGING_COLOURS.items()]
+    return option

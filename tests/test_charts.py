@@ -185,3 +185,24 @@ def test_pareto_tooltip_names_the_customer_as_text_from_its_data():
     option = echarts.pareto(concentration.pareto_table(ranked), "zh")
     assert list(option["dataset"][0]["source"]["customer"]) == ["<b>X</b> · {@value} & <i>co</i>"]
     assert "<b>X</b>" not in option["tooltip"]["formatter"] and "{@customer}" in option["tooltip"]["formatter"]
+
+
+def test_aging_bars_stack_each_account_by_bucket_top_down_in_the_languages_units():
+    # two accounts, the larger first: A owes 30,000 not due and 12,000 over 90 days; B has a
+    # credit of 2,000 not due and 8,000 1-30 days overdue. Stacks: −2,000 .. 42,000, ticks of
+    # 10,000 from −10,000 to 50,000, written in 万 (zh): −1 .. 5
+    from kam_analytics import echarts
+
+    buckets = {"not_due": [30_000.0, -2_000.0], "overdue_1_30": [0.0, 8_000.0], "overdue_31_60": [0.0, 0.0],
+               "overdue_61_90": [0.0, 0.0], "overdue_90_plus": [12_000.0, 0.0]}
+    rows = pd.DataFrame({"customer_id": ["A", "B"], "name": ["甲公司", None], **buckets})
+    option = echarts.aging_bars(rows, "zh")
+    axis = option["xAxis"]
+    assert (axis["min"], axis["max"], axis["interval"], axis["axisLabel"]["formatter"]) == (-1, 5, 1, "{value}万")
+    source = option["dataset"]["source"]
+    assert list(source["account"]) == ["B", "A · 甲公司"]  # bottom-up: A, the first, drawn on top
+    assert list(source["not_due"]) == [-0.2, 3.0] and list(source["overdue_90_plus"]) == [0.0, 1.2]
+    assert list(source["not_due_text"]) == ["-2,000", "3.0万"]
+    assert [s["stack"] for s in option["series"]] == ["outstanding"] * 5
+    assert [s["name"] for s in option["series"]][0] == "未到期"
+    assert echarts.aging_height(2) == echarts.HEIGHT and echarts.aging_height(25) == 26 * 25 + 140
