@@ -96,8 +96,8 @@ def outlook(features: pd.DataFrame, earlier: pd.DataFrame, as_of, horizon_days: 
                                           "tenure_days": features["tenure_days"].to_numpy(dtype=float)}),
                             horizon_days)
     expected = float(pace["expected_revenue"].sum())
-    before = dict(zip(earlier["customer_id"], earlier["revenue"]))
-    last_year = float(sum(before.get(c, 0.0) or 0.0 for c in features["customer_id"]))
+    # (earlier has a row per customer: the accounts' revenue is the sum over their rows of it)
+    last_year = float(earlier.loc[earlier["customer_id"].isin(features["customer_id"]), "revenue"].fillna(0.0).sum())
     first = pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)
     last = first + pd.Timedelta(days=horizon_days - 1)
     year = pd.Timedelta(days=YEAR_DAYS)
