@@ -96,3 +96,15 @@ def test_days_late_agrees_with_the_scorecard(store, tmp_path):
     features = customer_features(table, "2024-03-10").set_index("customer_id")
     assert snapshot.loc["A", "days_late"] == pytest.approx(30.0)
     assert features.loc["A", "overdue_days"] == pytest.approx(30.0)
+
+
+def test_among_is_isin_for_arrow_strings_lists_and_sets():
+    # ids C, A, D, A against {A, B}: True, False... by hand: C no, A yes, D no, A yes; a missing id no
+    import pandas as pd
+
+    from kam_analytics.analytics.customers import among
+
+    ids = pd.Series(["C", "A", "D", "A", None], dtype="str")
+    assert among(ids, pd.Series(["A", "B", "A"], dtype="str")).tolist() == [False, True, False, True, False]
+    assert among(ids, {"A", "B"}).tolist() == [False, True, False, True, False]
+    assert among(ids, []).tolist() == [False] * 5

@@ -16,7 +16,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from kam_analytics.analytics.customers import summary_metrics
+from kam_analytics.analytics.customers import among, summary_metrics
 from kam_analytics.analytics.filters import apply_filters, end_of_day, order_key
 
 HORIZON_DAYS = 90
@@ -48,6 +48,14 @@ def order_starts(table: ibis.Table) -> ibis.Table:
     Orders are order ids, or order days when the dataset has none."""
     return table.group_by([table.customer_id, order_key(table).name("order_key")]).aggregate(
         started=table.order_date.min())
+
+
+def cached_order_starts(table: ibis.Table) -> ibis.Table:
+    """``order_starts`` of ``table`` materialised once by the engine (``Table.cache``), for
+    many snapshots to read. It is dropped when the last reference to it goes, not by an
+    explicit release: two reviews of the same data at once share one cached table, and neither
+    may drop it under the other."""
+    return order_starts(table).cache()
 
 
 def snapshot_features(table: ibis.Table, as_of, window_days: int = WINDOW_DAYS,
@@ -130,17 +138,22 @@ def snapshot_features(table: ibis.Table, as_of, window_days: int = WINDOW_DAYS,
 
 def ordered_in_horizon(table: ibis.Table, as_of, horizon_days: int = HORIZON_DAYS) -> set[str]:
     """The customers with a line dated in (as_of, as_of + horizon] (whole days)."""
+    return set(_ordered_in_horizon(table, as_of, horizon_days).tolist())
+
+
+def _ordered_in_horizon(table: ibis.Table, as_of, horizon_days: int) -> pd.Series:
+    """``ordered_in_horizon`` as a column of distinct ids (for ``isin``, without a Python set)."""
     after = end_of_day(as_of)
     until = end_of_day(_ts(as_of) + pd.Timedelta(days=horizon_days))
     future = table.filter((table.order_date > after) & (table.order_date <= until))
-    return set(future.select("customer_id").distinct().to_pandas()["customer_id"])
+    return future.select("customer_id").distinct().to_pandas()["customer_id"]
 
 
 def lapse_labels(table: ibis.Table, as_of, customers: pd.Series, horizon_days: int = HORIZON_DAYS) -> pd.Series:
     """1 when the customer places no order in (as_of, as_of + horizon], else 0 (aligned with
     ``customers``)."""
-    ordered = ordered_in_horizon(table, as_of, horizon_days)
-    return pd.Series([0 if c in ordered else 1 for c in customers], index=customers.index)
+    ordered = _ordered_in_horizon(table, as_of, horizon_days)
+    return pd.Series(np.where(among(customers, ordered), 0, 1), index=customers.index)
 
 
 FOLLOWUP_WINDOW_DAYS = 14
@@ -181,15 +194,15 @@ def snapshot_dates(first, as_of, horizon_days: int = HORIZON_DAYS, step_days: in
     return sorted(dates)
 
 
-def training_set(table: ibis.Table, first, as_of, horizon_days: int = HORIZON_DAYS, progress=None) -> pd.DataFrame:
+def training_set(table: ibis.Table, first, as_of, horizon_days: int = HORIZON_DAYS, progress=None,
+                 orders: ibis.Table | None = None) -> pd.DataFrame:
     """Features and labels at the most recent ``MAX_SNAPSHOTS`` snapshots (at most
     ``MAX_ACCOUNTS_PER_SNAPSHOT`` accounts each, sampled with a fixed seed); no snapshot's
-    label looks past ``as_of``. ``progress``: see ``score_accounts``."""
+    label looks past ``as_of``. ``progress``: see ``score_accounts``; ``orders``: the
+    ``order_starts`` of ``table`` when at hand (``cached_order_starts``)."""
     frames = []
-    # One order table for every snapshot, materialised once by the engine (``Table.cache``).
-    # It is dropped when the last reference to it goes, not by an explicit release: two reviews
-    # of the same data at once share one cached table, and neither may drop it under the other.
-    orders = order_starts(table).cache()
+    if orders is None:
+        orders = cached_order_starts(table)
     snaps = snapshot_dates(first, as_of, horizon_days)[-MAX_SNAPSHOTS:]
     for done, snap in enumerate(snaps):
         _report(progress, SNAPSHOTS_FROM + (TRAINING_AT - SNAPSHOTS_FROM) * done / len(snaps), "churn_step_snapshots",
@@ -371,7 +384,7 @@ def _enough(labels: pd.Series) -> str | None:
     return None
 
 
-def _train(table, first, as_of, horizon_days, progress=None):
+def _train(table, first, as_of, horizon_days, progress=None, orders=None):
     """(Trained or None, why not, training rows, the lapse rate at the most recent training
     snapshot or None without one). When both parts are large enough, a
     classifier learns from the older snapshots and its scores on the most recent
@@ -383,7 +396,7 @@ def _train(table, first, as_of, horizon_days, progress=None):
     from kam_analytics.models import calibration
     from kam_analytics.models.churn import ChurnClassifier
 
-    train = training_set(table, first, as_of, horizon_days, progress)
+    train = training_set(table, first, as_of, horizon_days, progress, orders)
     _report(progress, TRAINING_AT, "churn_step_training")
     base_rate = float(train.loc[train["as_of"] == train["as_of"].max(), "lapsed"].mean()) if len(train) else None
     why = _enough(train["lapsed"]) if len(train) else "history_short"
@@ -435,12 +448,13 @@ def score_accounts(table: ibis.Table, as_of, horizon_days: int = HORIZON_DAYS, p
     _report(progress, 0.0, "churn_step_accounts")
     t = apply_filters(table, as_of=as_of)
     first = t.order_date.min().to_pandas()
-    features = snapshot_features(t, as_of)
+    orders = cached_order_starts(t)  # for the accounts scored and every training snapshot
+    features = snapshot_features(t, as_of, orders=orders)
     if features.empty:
         empty = features.assign(score=[], risk=[], rank=[], status=[], revenue_last_year=[], expected_revenue=[],
                                 expected_low=[], expected_high=[], revenue_at_risk=[], reasons=[])
         return Scored(empty, as_of, horizon_days, "rule", "no_accounts")
-    trained, why, rows, base_rate = (_train(t, first, as_of, horizon_days, progress) if pd.notna(first)
+    trained, why, rows, base_rate = (_train(t, first, as_of, horizon_days, progress, orders) if pd.notna(first)
                                      else (None, "history_short", 0, None))
     _report(progress, SCORING_AT, "churn_step_scoring")
     if trained is not None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ibis
+import numpy as np
 import pandas as pd
 
 from kam_analytics.analytics.filters import apply_filters, orders_expr
@@ -77,6 +78,15 @@ def per_customer(ids: pd.Series, table: pd.DataFrame, column: str, key: str = "c
     if table is None or len(table) == 0 or column not in table:
         return pd.Series([None] * len(ids), index=ids.index, dtype=object)
     return ids.map(pd.Series(table[column].to_numpy(), index=table[key].to_numpy()))
+
+
+def among(ids: pd.Series, values) -> np.ndarray:
+    """Whether each of ``ids`` is one of ``values`` (a list, set or column), as a boolean array
+    aligned with ``ids`` — ``isin`` by an index lookup: pandas' ``isin`` on Arrow-backed strings
+    makes a scalar of every value in Python, 0.36 s for 100,000 of them; this takes 0.02 s."""
+    if not isinstance(values, (pd.Series, pd.Index, np.ndarray, list)):
+        values = list(values)
+    return pd.Index(values).unique().get_indexer(ids) >= 0
 
 
 def names_by_id(table: pd.DataFrame) -> pd.Series:
