@@ -54,12 +54,14 @@ def attention(key: Slice, period_end):
 
 @st.cache_data(show_spinner=False, max_entries=128)
 def find_customers(key: Slice, query: str):
-    return account.find_customers(_table(key), query)
+    return account.find_customers(_orders(key), query)  # (sums and names: the order table gives the same)
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
 def account_profile(key: Slice, customer_id: str):
-    return account.account_profile(_table(key), customer_id)
+    """``account.account_profile`` on the order table, its place in the portfolio from the
+    cached ``customer_summary`` every page shares (not a summary of its own)."""
+    return account.account_profile(_orders(key), customer_id, summary=customer_summary(key))
 
 
 @st.cache_data(show_spinner=False, max_entries=128)

@@ -51,9 +51,11 @@ class AccountProfile:
     monthly: pd.DataFrame
 
 
-def account_profile(table: ibis.Table, customer_id: str) -> AccountProfile | None:
-    """The profile of ``customer_id``, or None when it has no transactions in ``table``."""
-    summary = customer_summary(table)
+def account_profile(table: ibis.Table, customer_id: str, summary: pd.DataFrame | None = None) -> AccountProfile | None:
+    """The profile of ``customer_id``, or None when it has no transactions in ``table``.
+    ``summary``: ``customer_summary(table)`` when at hand (the pages cache it)."""
+    if summary is None:
+        summary = customer_summary(table)
     row = summary.loc[summary["customer_id"] == str(customer_id)]
     if row.empty:
         return None
