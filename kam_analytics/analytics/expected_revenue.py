@@ -97,7 +97,9 @@ def outlook(features: pd.DataFrame, earlier: pd.DataFrame, as_of, horizon_days: 
                             horizon_days)
     expected = float(pace["expected_revenue"].sum())
     # (earlier has a row per customer: the accounts' revenue is the sum over their rows of it)
-    last_year = float(earlier.loc[earlier["customer_id"].isin(features["customer_id"]), "revenue"].fillna(0.0).sum())
+    from kam_analytics.analytics.customers import among
+
+    last_year = float(earlier.loc[among(earlier["customer_id"], features["customer_id"]), "revenue"].fillna(0.0).sum())
     first = pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)
     last = first + pd.Timedelta(days=horizon_days - 1)
     year = pd.Timedelta(days=YEAR_DAYS)
