@@ -146,7 +146,7 @@ def pareto(table: pd.DataFrame, lang: str, measure: str = "revenue", limit: int 
     if 0 < reach <= len(shown):
         marks.append({"xAxis": reach + 0.5, "lineStyle": {"type": "dotted", "color": COLOURS["accent"]},
                       "label": {"formatter": t("chart_80pct_marker", lang, customers=f"{reach:,}"),
-                                "position": "insideEndTop"}})
+                                "position": "end"}})
     series.append({"type": "line", "name": cumulative, "yAxisIndex": 1, "symbol": "none", "silent": True,
                    "data": [[r, c] for r, c in zip(shown["rank"].tolist(), _percent(shown["cum_share"]))],
                    "itemStyle": {"color": "#333333"}, "lineStyle": {"width": 1}, "tooltip": {"show": False},
