@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -22,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from pages import CHROMIUM, OUT, _warm_browser_cache  # noqa: E402
+from pages import OUT, one_page_app  # noqa: E402
 
 PAGE = 'import streamlit as st\nst.set_page_config(layout="wide")\nst.title("Overview")\nst.metric("Revenue", "1")\n'
 SIDEBAR = '''import streamlit as st
@@ -65,37 +64,16 @@ TABS = 7
 
 
 def time_part(name: str) -> float:
-    from conftest import free_port, healthy
-    from playwright.sync_api import sync_playwright
-
     app, figure = PARTS[name]
-    folder = OUT / "front_end" / name.strip("+ ").replace(" ", "_")
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "app.py").write_text(app, encoding="utf-8")
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                                "--server.headless", "true", "--browser.gatherUsageStats", "false"], cwd=folder,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        if not healthy(url):
-            raise SystemExit(f"The page in {folder} did not start within 90 s.")
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"])
-            context = browser.new_context(viewport={"width": 1300, "height": 1000})
-            _warm_browser_cache(context, url)
-            took = []
-            for _ in range(TABS):
-                page = context.new_page()
-                started = time.time()
-                page.goto(url, wait_until="commit")
-                drawn = page.wait_for_function(DRAWN_JS, arg=figure, polling=20, timeout=120_000).json_value()
-                took.append(drawn / 1000 - started)
-                page.close()
-            browser.close()
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
+    took = []
+    with one_page_app(OUT / "front_end" / name.strip("+ ").replace(" ", "_"), app) as (context, url):
+        for _ in range(TABS):
+            page = context.new_page()
+            started = time.time()
+            page.goto(url, wait_until="commit")
+            drawn = page.wait_for_function(DRAWN_JS, arg=figure, polling=20, timeout=120_000).json_value()
+            took.append(drawn / 1000 - started)
+            page.close()
     return round(statistics.median(took[1:]), 2)
 
 

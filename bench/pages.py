@@ -17,6 +17,7 @@ import json
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -184,18 +185,16 @@ st.metric("Revenue", "1")
 """
 
 
-def streamlit_floor(tabs: int = 5) -> float:
-    """The median of ``tabs`` new tabs on a page of a title and one metric, served by the same
-    Streamlit, in a browser with its scripts cached: what a new tab costs before any page of
-    the app adds to it (the floor under the *again* column)."""
-    import statistics
-
+@contextmanager
+def one_page_app(folder: Path, source: str):
+    """``source`` written as ``folder``/app.py and served by plain ``streamlit run``, with a
+    headless Chromium context that has Streamlit's front end cached: yields (context, url);
+    the server and browser go at the end."""
     from conftest import free_port, healthy
     from playwright.sync_api import sync_playwright
 
-    folder = OUT / "floor"
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "app.py").write_text(FLOOR_APP, encoding="utf-8")
+    (folder / "app.py").write_text(source, encoding="utf-8")
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                                 "--server.headless", "true", "--browser.gatherUsageStats", "false"], cwd=folder,
@@ -203,16 +202,26 @@ def streamlit_floor(tabs: int = 5) -> float:
     url = f"http://127.0.0.1:{port}"
     try:
         if not healthy(url):
-            raise SystemExit(f"The one-metric Streamlit page in {folder} did not start within 90 s.")
+            raise SystemExit(f"The Streamlit page in {folder} did not start within 90 s.")
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"])
             context = browser.new_context(viewport={"width": 1300, "height": 1000})
             _warm_browser_cache(context, url)
-            took = [_visit(context, url, "", 0, "Overview")[0] for _ in range(tabs)]  # (it ignores lang and ds)
+            yield context, url
             browser.close()
     finally:
         process.terminate()
         process.wait(timeout=60)
+
+
+def streamlit_floor(tabs: int = 5) -> float:
+    """The median of ``tabs`` new tabs on a page of a title and one metric, served by the same
+    Streamlit, in a browser with its scripts cached: what a new tab costs before any page of
+    the app adds to it (the floor under the *again* column)."""
+    import statistics
+
+    with one_page_app(OUT / "floor", FLOOR_APP) as (context, url):
+        took = [_visit(context, url, "", 0, "Overview")[0] for _ in range(tabs)]  # (it ignores lang and ds)
     return round(statistics.median(took), 2)
 
 
