@@ -118,6 +118,20 @@ def test_a_column_of_two_kinds_is_read_cell_by_cell(columns_path, tmp_path, bad,
     assert got[250][3 if isinstance(bad, str) else 1] == (None if bad == "#N/A" else str(bad))
 
 
+@pytest.mark.parametrize("huge", [1e40, -1e40])
+def test_an_amount_beyond_the_database_integers_is_read_cell_by_cell(columns_path, tmp_path, huge):
+    # an integral float past HUGEINT (about 1.7e38) prints every digit in Python, which the
+    # database cannot: the columns path says no, for the largest and for the smallest value
+    rows = orders(300)
+    rows[250][3] = huge
+    path = save(rows, tmp_path / "huge.xlsx")
+    got, _ = raw_rows(path)
+    assert columns_path == [False]
+    assert got == reference(path, "订单")
+    # the double nearest 1e40 exactly, every digit: 10000000000000000303786028427003666890752
+    assert got[250][3] == ("-" if huge < 0 else "") + "10000000000000000303786028427003666890752"
+
+
 def test_a_sheet_not_starting_at_a1_or_with_merged_cells_is_read_cell_by_cell(columns_path, tmp_path):
     moved = save(orders(200), tmp_path / "moved.xlsx", start="B2")
     got, _ = raw_rows(moved)

@@ -362,10 +362,14 @@ def _write_xlsx_columns(con, table: str, sheet: str, head_bytes: bytes, rest, va
     if any(sql is None for sql in exprs):
         return None
     for field, column in zip(rest.schema, rest.columns):
-        # integral beyond HUGEINT: Python prints every digit; NaN: the text 'nan' in the cell
-        if pa.types.is_floating(field.type) and ((pc.max(pc.abs(column)).as_py() or 0) >= _HUGEINT
-                                                 or pc.any(pc.is_nan(column)).as_py()):
-            return None
+        # integral beyond HUGEINT: Python prints every digit; NaN: the text 'nan' in the cell.
+        # (min_max in one pass, without the copy abs makes: 0.004 s against 0.035-0.1 s for
+        # a million values; both leave out NULL, and NaN is looked for apart)
+        if pa.types.is_floating(field.type):
+            bounds = pc.min_max(column)
+            largest = max((abs(bounds[end].as_py() or 0) for end in ("min", "max")), default=0)
+            if largest >= _HUGEINT or pc.any(pc.is_nan(column)).as_py():
+                return None
     values = sum(1 for row in head for v in row if v is not None and v != "")
     if values + sum(len(column) - column.null_count for column in rest.columns) != value_cells:
         return None
