@@ -139,6 +139,9 @@ ALLOWED = re.compile(r"KAM Analytics|ABC|HHI|RFM|ASC \d+|GAAP|CSV|TSV|TXT|Excel|
 def test_chinese_pages_have_no_english_left(app_env, page):
     app_env()
     at = open_app("zh", page)
+    at.session_state["_sidebar_filters"] = True  # the filters open: their labels and values read too
+    at.run()
+    assert [m.label for m in at.sidebar.multiselect] == [T("field_region", "zh")]
     leftovers = [text for text in visible_texts(at) if re.search(r"[A-Za-z]{3,}", ALLOWED.sub("", text))]
     assert leftovers == []
 
@@ -170,6 +173,32 @@ def test_period_filter_and_region_filter_change_the_figures(app_env):
     assert metrics["Customers"] == "2"
     assert metrics["Top-1 share"] == "62.5%"  # 500 / 800
     assert at.query_params["region"] in ("华东|华南", ["华东|华南"])  # AppTest keeps str or list
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_filters_are_drawn_while_open_and_apply_while_closed(app_env, lang):
+    app_env()
+    at = open_app(lang)
+    # closed: no multiselect, every line counted (500 + 100 + 300 + 100)
+    assert [e.label for e in at.sidebar.expander] == [T("sidebar_filters", lang)]
+    assert not at.sidebar.multiselect
+    revenue = T("kpi_revenue", lang)
+    assert {m.label: m.value for m in at.metric}[revenue] == ("1,000" if lang == "zh" else "1.0K")
+    at.session_state["_sidebar_filters"] = True  # opened
+    at.run()
+    assert sorted(at.sidebar.multiselect[0].options) == sorted(["华东", "华南", "华北"])
+    at.sidebar.multiselect[0].select("华东").run()
+    assert {m.label: m.value for m in at.metric}[revenue] == "600"  # C001's 500 + 100
+    in_use = T("sidebar_filters_in_use", lang, count=1)
+    assert in_use not in [c.value for c in at.sidebar.caption]  # open, the filter shows itself
+    at.session_state["_sidebar_filters"] = False  # closed again: the filter stays, and says so
+    at.run()
+    assert not at.exception and not at.sidebar.multiselect
+    assert {m.label: m.value for m in at.metric}[revenue] == "600"
+    assert in_use in [c.value for c in at.sidebar.caption]
+    at.switch_page("app_pages/concentration.py").run()  # on another page too
+    assert in_use in [c.value for c in at.sidebar.caption]
+    assert at.query_params["region"] in ("华东", ["华东"])
 
 
 def test_account_page_from_a_link(app_env):

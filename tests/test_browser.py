@@ -63,6 +63,40 @@ def test_language_switch_keeps_the_page(server, browser):
     page.close()
 
 
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_sidebar_filters_open_apply_and_say_so_when_closed(server, browser, lang):
+    words = catalog(lang)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    revenue = page.locator('[data-testid="stMetricValue"]').first
+    _visit(page, f"{server}/?lang={lang}", words["overview_title"], f"{lang}_filters_closed")
+    everything = revenue.text_content()
+    assert sidebar.locator('[data-testid="stMultiSelect"]').count() == 0  # closed: none drawn
+    sidebar.get_by_text(words["sidebar_filters"], exact=True).click()
+    region = sidebar.locator('[data-testid="stMultiSelect"]').filter(has_text=words["field_region"])
+    expect(region).to_have_count(1, timeout=60_000)
+    region.click()
+    expect(page.get_by_role("option").first).to_be_visible(timeout=30_000)
+    # the first region (the list also offers Streamlit's own "Select all", which would filter nothing)
+    chosen = [o.strip() for o in page.get_by_role("option").all_text_contents() if o.strip() != "Select all"][0]
+    page.get_by_role("option", name=chosen, exact=True).click()
+    page.keyboard.press("Escape")
+    settle(page)
+    only = revenue.text_content()
+    assert only != everything
+    sidebar.get_by_text(words["sidebar_filters"], exact=True).click()  # closed again
+    expect(sidebar.get_by_text(words["sidebar_filters_in_use"].format(count=1))).to_be_visible(timeout=60_000)
+    settle(page)
+    assert sidebar.locator('[data-testid="stMultiSelect"]').count() == 0
+    assert revenue.text_content() == only
+    page.screenshot(path=str(SHOTS / f"{lang}_filters_in_use.png"), full_page=True)
+    # the same figure as a link to that region gives (a filter read from the link, not clicked)
+    _visit(page, f"{server}/?lang={lang}&region={chosen}", words["overview_title"], f"{lang}_filters_linked")
+    assert revenue.text_content() == only
+    expect(region).to_have_count(1)  # a link opens them
+    page.close()
+
+
 def test_upload_a_gb18030_csv_and_see_it_analysed(server, browser, tmp_path):
     csv = tmp_path / "华东客户订单.csv"
     lines = ["客户编号,客户名称,订单日期,含税金额,大区"]
