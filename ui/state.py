@@ -199,11 +199,10 @@ def _filters(dataset, scope) -> dict[str, list[str]]:
     if not present:
         return {}
     keys = {dim: f"filter_{dataset.id}_{dim}" for dim in present}
-    linked = [dim for dim in present if keys[dim] not in st.session_state and _query(dim)]
-    if linked:
-        st.session_state["_sidebar_filters"] = True
-    # (the label stays the same: it is part of the expander's identity, whose open state a
-    # changed label would lose)
+    if any(keys[dim] not in st.session_state and _query(dim) for dim in present):
+        st.session_state["_sidebar_filters"] = True  # a filter in the link, not yet read
+    # (the label does not count the filters: it is part of the expander's identity, and a
+    # changed label would close it; a change of language does close it, the filters stay)
     box = st.expander(tr("sidebar_filters"), key="_sidebar_filters", on_change="rerun")
     dimensions: dict[str, list[str]] = {}
     for dim in present:

@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from kam_analytics.analytics.customers import among
+
 YEAR_DAYS = 365
 RANGE = (0.10, 0.90)
 
@@ -97,8 +99,6 @@ def outlook(features: pd.DataFrame, earlier: pd.DataFrame, as_of, horizon_days: 
                             horizon_days)
     expected = float(pace["expected_revenue"].sum())
     # (earlier has a row per customer: the accounts' revenue is the sum over their rows of it)
-    from kam_analytics.analytics.customers import among
-
     last_year = float(earlier.loc[among(earlier["customer_id"], features["customer_id"]), "revenue"].fillna(0.0).sum())
     first = pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)
     last = first + pd.Timedelta(days=horizon_days - 1)

@@ -367,7 +367,7 @@ def _write_xlsx_columns(con, table: str, sheet: str, head_bytes: bytes, rest, va
         # a million values; both leave out NULL, and NaN is looked for apart)
         if pa.types.is_floating(field.type):
             bounds = pc.min_max(column)
-            largest = max((abs(bounds[end].as_py() or 0) for end in ("min", "max")), default=0)
+            largest = max(abs(bounds["min"].as_py() or 0), abs(bounds["max"].as_py() or 0))
             if largest >= _HUGEINT or pc.any(pc.is_nan(column)).as_py():
                 return None
     values = sum(1 for row in head for v in row if v is not None and v != "")
