@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from kam_analytics.i18n import customer_label, format_amount, format_count, t
+from kam_analytics.i18n import customer_label, format_amount, t
 
 COLOURS = {"primary": "#1f5fa8", "accent": "#d9822b", "muted": "#9aa5b1"}
 LINE_POINTS = 1000  # a curve over every customer is drawn through this many of them, evenly spaced

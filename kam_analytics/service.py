@@ -362,6 +362,15 @@ def account_dimensions(store, data_slice: Slice) -> pd.DataFrame:
         columns=["customer_id"])
 
 
+def churn_scores(store, data_slice: Slice, as_of, horizon_days: int, progress=None):
+    """``churn.score_accounts`` of the slice's order lines (``order_lines``), counting orders
+    as rows when each order is one (``order_lines_single``); ``progress`` as there."""
+    from kam_analytics.analytics import churn
+
+    return churn.score_accounts(order_lines(store, data_slice), as_of, horizon_days, progress=progress,
+                                single_line_orders=order_lines_single(store, data_slice))
+
+
 def churn_list(store, data_slice: Slice, as_of, horizon_days: int, scope: str = "key",
                scored=None, card=None, summary: pd.DataFrame | None = None, listing: str = "at_risk",
                dimensions: pd.DataFrame | None = None, owed: pd.DataFrame | None = None) -> ChurnList:
@@ -375,14 +384,14 @@ def churn_list(store, data_slice: Slice, as_of, horizon_days: int, scope: str = 
     (``receivables.churn_reasons``). ``scored``, ``card``, ``summary``, ``dimensions``
     (``account_dimensions``) and ``owed`` (``receivables``) may be passed when at hand (the
     pages cache them)."""
-    from kam_analytics.analytics import accounts, churn
+    from kam_analytics.analytics import accounts
     from kam_analytics.analytics.customers import per_customer
 
     if listing not in CHURN_LISTS:
         raise ValueError(listing)
     dataset = dataset_of(store, data_slice)
     if scored is None:
-        scored = churn.score_accounts(order_lines(store, data_slice), as_of, horizon_days)
+        scored = churn_scores(store, data_slice, as_of, horizon_days)
     table = scored.table.copy()
     fallback = False
     if scope == "key" and not table.empty:

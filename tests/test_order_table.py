@@ -3,6 +3,7 @@ small file, and checked against the line-level computation of every analysis tha
 (``service.order_lines``) on the shared real datasets."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -130,3 +131,60 @@ def test_recorded_order_facts_on_the_shared_datasets(store, shared_dataset, monk
     dataset = store.dataset(ingest_file(store, shared_dataset(name)).dataset)
     assert dataset.details["single_line_orders"] is every_order_is_one_line(store.table(dataset))
     assert dataset.details["single_row_orders"] is every_order_is_one_line(store.orders(dataset))
+
+
+def test_churn_counts_orders_as_rows_by_hand(store, tmp_path):
+    """Two lines per order on one day and one dimension: the order table is one row per order,
+    so the churn features count its rows (``single_line_orders``) in the scan of the money."""
+    path = tmp_path / "pairs.csv"
+    path.write_text("客户编号,订单编号,订单日期,区域,金额\n"
+                    "K1,O1,2023-05-01,华东,60\nK1,O1,2023-05-01,华东,40\n"   # before the year
+                    "K1,O2,2024-02-01,华东,30\nK1,O2,2024-02-01,华东,20\n"   # the prior 90 days
+                    "K1,O3,2024-05-01,华东,10\nK1,O3,2024-05-01,华东,10\n"   # the last 90 days
+                    "K1,O4,2024-06-20,华东,5\nK1,O4,2024-06-20,华东,5\n"
+                    "K1,O5,2024-07-05,华东,999\nK1,O5,2024-07-05,华东,1\n"   # after as_of
+                    "K2,O6,2024-06-30,华北,70\nK2,O6,2024-06-30,华北,0\n"    # on as_of itself
+                    "K3,O7,2023-01-02,华北,80\nK3,O7,2023-01-02,华北,20\n",  # silent over a year
+                    encoding="utf-8")
+    dataset = store.dataset(ingest_file(store, path, dataset="pairs").dataset)
+    data_slice = service.Slice.of(dataset)
+    assert dataset.orders_table is not None and service.order_lines_single(store, data_slice) is True
+    orders, lines = service.order_lines(store, data_slice), service.transactions(store, data_slice)
+    # as of 2024-06-30: last 90 days 04-02..06-30, the 90 before 01-03..04-01, the year from 2023-07-02
+    fast = churn.snapshot_features(orders, "2024-06-30", single_line_orders=True).set_index("customer_id")
+    assert fast.index.tolist() == ["K1", "K2"]
+    k1, k2 = fast.loc["K1"], fast.loc["K2"]
+    assert [int(k1[c]) for c in ("frequency", "orders_year", "orders_recent", "orders_prior")] == [4, 3, 2, 1]
+    assert [float(k1[c]) for c in ("monetary", "revenue_year", "revenue_recent", "revenue_prior")] == \
+        [180.0, 80.0, 30.0, 50.0]
+    assert (int(k1["recency_days"]), float(k1["typical_gap_days"])) == (10, 416 / 3)  # 2023-05-01..2024-06-20
+    assert [int(k2[c]) for c in ("frequency", "orders_year", "orders_recent", "orders_prior")] == [1, 1, 1, 0]
+    assert pd.isna(k2["typical_gap_days"])
+    _same(fast.reset_index(), churn.snapshot_features(orders, "2024-06-30"))  # grouping orders
+    _same(fast.reset_index(), churn.snapshot_features(lines, "2024-06-30"))  # from the lines
+
+
+def test_churn_scores_counting_rows_equal_the_lines_on_a_real_export(store, shared_dataset, tmp_path):
+    """The shared Superstore file cut to the columns of a plain ERP export (order, date,
+    customer, region, sales): its lines share date and region within an order, so the order
+    table is one row per order. Features and scores from it (``service.churn_scores``) equal
+    those from the lines with orders grouped (``churn.score_accounts`` of the transactions)."""
+    source = shared_dataset("superstore.csv")
+    export = tmp_path / "export.csv"
+    pd.read_csv(source, encoding="utf-8-sig")[["Order ID", "Order Date", "Customer ID", "Region", "Sales"]].to_csv(
+        export, index=False)
+    dataset = store.dataset(ingest_file(store, export).dataset)
+    data_slice = service.Slice.of(dataset)
+    assert service.order_lines_single(store, data_slice) is True
+    orders, lines = service.order_lines(store, data_slice), service.transactions(store, data_slice)
+    assert int(orders.count().to_pandas()) == lines.select("customer_id", "order_id").distinct().count().to_pandas()
+    as_of = dataset.date_max.date()
+    mid = (dataset.date_min + (dataset.date_max - dataset.date_min) / 2).date()
+    for day in (mid, as_of):
+        _same(churn.snapshot_features(orders, day, single_line_orders=True), churn.snapshot_features(lines, day))
+    ours = service.churn_scores(store, data_slice, as_of, 90).table
+    theirs = churn.score_accounts(lines, as_of, 90).table
+    assert ours["customer_id"].tolist() == theirs["customer_id"].tolist()  # the same order of rank
+    assert ours["rank"].tolist() == theirs["rank"].tolist() and ours["status"].tolist() == theirs["status"].tolist()
+    assert ours["reasons"].tolist() == theirs["reasons"].tolist()
+    assert np.allclose(ours["risk"], theirs["risk"], rtol=1e-9, atol=0)

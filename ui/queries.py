@@ -150,12 +150,12 @@ def rfm_result(key: Slice, as_of, n_clusters="auto"):
 
 
 def churn_job(key: Slice, as_of, horizon: int):
-    """The churn scores (``churn.score_accounts``) as a job of the app process
+    """The churn scores (``service.churn_scores``) as a job of the app process
     (``ui.background``): trained once per slice and date, whoever asks first, and shared by
     every session; it tells the step it is at."""
     store = get_store()
-    return background.job(("churn", key, as_of, horizon), lambda progress: churn.score_accounts(
-        service.order_lines(store, key), as_of, horizon, progress=progress))
+    return background.job(("churn", key, as_of, horizon),
+                          lambda progress: service.churn_scores(store, key, as_of, horizon, progress))
 
 
 def churn_scored(key: Slice, as_of, horizon: int):
