@@ -7,6 +7,7 @@ point (no navigation menu). Each page draws the shared sidebar itself (ui.state.
 import streamlit as st
 
 from ui.auth import gate
+from ui.background import page_run
 from ui.errors import show_error
 from ui.state import init_language, lang, tr
 
@@ -36,6 +37,7 @@ navigation = st.navigation([
     for (path, key, icon, default), url_path in zip(PAGES, URL_PATHS)
 ])
 try:
-    navigation.run()
+    with page_run():  # work done ahead gives way meanwhile (ui.background.give_way)
+        navigation.run()
 except Exception as error:  # (st.stop and st.rerun are not Exceptions: they pass)
     show_error(error, lang())

@@ -3,8 +3,13 @@ after the app starts and again, on generated exports of 1M and 10M lines; plus t
 each export, whole command, against DuckDB's own read_csv of the same file (also a whole
 Python command).
 
-Usage: python bench/pages.py [--rows 1000000 10000000] [--shape realistic iso] [--no-ingest]
+Usage: python bench/pages.py [--rows 1000000 10000000] [--shape realistic iso] [--no-ingest] [--no-prepare]
 Writes bench/out/pages.md (the table) and prints one JSON line per measurement.
+
+The app is started as ``make run`` starts it, so it prepares the opening pages of the data
+loaded last as soon as it is up (``ui.prepare``) while the browser starts: *first* is a visitor
+who comes at once, and the table says when the preparing finished (from the app's log).
+``--no-prepare`` measures every first visit computing on its own (``KAM_NO_PREPARE=1``).
 
 Shapes: 'realistic' — Chinese headers 订单编号/订单日期/客户编号/区域/销售额/利润, dates like
 2022/01/01, two lines per order, one customer per 100 lines; 'iso' — English headers, ISO
@@ -233,6 +238,20 @@ def _peak_mb(pid: int) -> int:
     return -1
 
 
+def prepared_note(log: Path, started: float, dataset_id: int) -> str:
+    """When the app finished preparing ``dataset_id`` (the log line of ``ui.prepare``), in
+    seconds after ``started`` (time.time() when the app was started), with its parts."""
+    import datetime as dt
+    import re
+
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        found = re.match(r"(\S+ \S+),(\d+) prepare: dataset (\d+) version \d+ prepared in ([\d.]+) s \((.*)\)", line)
+        if found and int(found[3]) == dataset_id:
+            at = dt.datetime.strptime(found[1], "%Y-%m-%d %H:%M:%S").timestamp() + int(found[2]) / 1000
+            return f"done {at - started:.1f} s after the start ({found[4]} s; {found[5]})"
+    return "not finished before the app stopped"
+
+
 def main() -> int:
     from conftest import start_app
     from kam_analytics.store import Store
@@ -240,6 +259,8 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--shape", nargs="+", default=["realistic", "iso"])
+    parser.add_argument("--no-prepare", action="store_true",
+                        help="start the app with KAM_NO_PREPARE=1 (first visits compute on their own)")
     parser.add_argument("--no-ingest", action="store_true",
                         help="time the pages on the store an earlier run left (ingest columns: –)")
     args = parser.parse_args()
@@ -250,6 +271,7 @@ def main() -> int:
              "|---" * (7 + len(PAGES)) + "|",
              "| target (10M) | | | | ≤ 1.5× | " + " | ".join(
                  f"≤ {15 if p == 'churn' else 3} / ≤ 1 / ≤ 1 s" for p, _ in PAGES) + " | – | ≤ 2,048 MB |"]
+    prepared = []
     for shape in args.shape:
         for rows in args.rows:
             folder = OUT / "pages" / f"{shape}_{rows}"
@@ -260,19 +282,24 @@ def main() -> int:
                       else bench_ingest(csv, db))
             with Store.open(db) as store:
                 dataset_id = store.dataset("bench").id
-            url, process = start_app(db, folder / "app.log", demo=False)
+            started = time.time()
+            url, process = start_app(db, folder / "app.log", demo=False, prepare=not args.no_prepare)
             try:
                 pages, empty_cache_s = time_pages(url, dataset_id)
                 peak_mb = _peak_mb(process.pid)
             finally:
                 process.terminate()
                 process.wait(timeout=60)
+            prepared.append(f"{shape} {rows:,}: " + (prepared_note(folder / "app.log", started, dataset_id)
+                                                     if not args.no_prepare else "not prepared (--no-prepare)"))
             print(json.dumps({"benchmark": "pages", "shape": shape, "lines": rows, **ingest, "pages": pages,
                               "empty_cache_s": empty_cache_s, "app_peak_mb": peak_mb, "target_peak_mb": 2048},
                              ensure_ascii=False), flush=True)
             lines.append(f"| {shape} | {rows:,} | {ingest['ingest_s']} s | {ingest['read_csv_s']} s | {ingest['ratio']}{'×' if ingest['ratio'] != '–' else ''} | "
                          + " | ".join(f"{p['first_s']} / {p['again_s']} / {p['switch_s']} s" for p in pages)
                          + f" | {empty_cache_s} s | {peak_mb:,} MB |")
+    lines.append("")
+    lines.append("Prepared ahead (`ui.prepare`, seconds after the app was started): " + "; ".join(prepared) + ".")
     floor = streamlit_floor()
     print(json.dumps({"benchmark": "pages", "streamlit_floor_new_tab_s": floor}), flush=True)
     lines.append("")

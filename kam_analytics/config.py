@@ -16,6 +16,7 @@ SETTINGS: list[tuple[str, str, str]] = [
     ("KAM_LANG", "", "Interface language, 'zh' or 'en'; empty means: from the browser's locale."),
     ("KAM_DEBUG", "", "Set to 1 to show full tracebacks on the command line."),
     ("KAM_NO_DEMO", "", "Set to 1 to create an empty store instead of seeding the demo dataset."),
+    ("KAM_NO_PREPARE", "", "Set to 1 not to prepare the newest dataset's opening pages when the app starts and after each load (see \"Performance\")."),
     ("KAM_SPARK_MASTER", "local[*]", "Where datasets attached with `--engine spark` run: `local[*]` (this machine; needs Java 17) or a cluster's master URL such as `spark://host:7077` or `yarn`."),
     ("KAM_SPARK_REMOTE", "", "A Spark Connect server, such as `sc://host:15002`; when set it is used instead of KAM_SPARK_MASTER (no Java needed here)."),
     ("KAM_SPARK_CONF", "", "More Spark settings, `key=value` pairs separated by `;` (e.g. `spark.driver.memory=4g;spark.sql.catalogImplementation=hive`)."),
@@ -49,7 +50,9 @@ def db_path(override: str | None = None) -> Path:
 class Flags:
     debug: bool
     no_demo: bool
+    no_prepare: bool = False
 
 
 def flags() -> Flags:
-    return Flags(debug=setting("KAM_DEBUG") == "1", no_demo=setting("KAM_NO_DEMO") == "1")
+    return Flags(debug=setting("KAM_DEBUG") == "1", no_demo=setting("KAM_NO_DEMO") == "1",
+                 no_prepare=setting("KAM_NO_PREPARE") == "1")

@@ -73,16 +73,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(db: Path, log: Path, demo: bool = True, options: tuple = ()):
+def start_app(db: Path, log: Path, demo: bool = True, options: tuple = (), prepare: bool = False):
     """The app as ``make run`` starts it (``python -m ui.serve``: ``streamlit run app.py`` after
     the imports) on a free port over the store ``db`` (with more Streamlit
     ``options``, such as a secrets file); returns (url, process) once the health endpoint
-    answers. The caller terminates the process."""
+    answers. The caller terminates the process. Without ``prepare`` the app does not compute
+    the opening pages ahead (``ui.prepare``): each test's pages compute when it asks."""
     port = free_port()
     if "--secrets.files" not in map(str, options):  # not the project's own (a developer may have one)
         options = (*options, "--secrets.files", log.with_suffix(".no-secrets.toml"))
     env = {**os.environ, "KAM_DB": str(db)}
     env.pop("KAM_LANG", None)
+    if prepare:
+        env.pop("KAM_NO_PREPARE", None)
+    else:
+        env["KAM_NO_PREPARE"] = "1"
     if demo:
         env.pop("KAM_NO_DEMO", None)
     else:

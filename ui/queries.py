@@ -149,13 +149,13 @@ def rfm_result(key: Slice, as_of, n_clusters="auto"):
     return result, (model.silhouette_ if model is not None else None), (model.n_clusters_ if model is not None else 1)
 
 
-def churn_job(key: Slice, as_of, horizon: int):
+def churn_job(key: Slice, as_of, horizon: int, ahead: bool = False):
     """The churn scores (``service.churn_scores``) as a job of the app process
     (``ui.background``): trained once per slice and date, whoever asks first, and shared by
-    every session; it tells the step it is at."""
+    every session; it tells the step it is at. ``ahead``: asked by ``ui.prepare``, not a page."""
     store = get_store()
     return background.job(("churn", key, as_of, horizon),
-                          lambda progress: service.churn_scores(store, key, as_of, horizon, progress))
+                          lambda progress: service.churn_scores(store, key, as_of, horizon, progress), ahead)
 
 
 def churn_scored(key: Slice, as_of, horizon: int):

@@ -41,6 +41,9 @@ def main(argv: list[str]) -> int:
     from streamlit import delta_generator
 
     delta_generator._use_warning_has_been_displayed = True
+    from ui import prepare
+
+    prepare.start()  # waits for the runtime the server starts below
     from streamlit.web import cli
 
     sys.argv = ["streamlit", "run", "app.py", *argv]

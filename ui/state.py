@@ -101,6 +101,21 @@ def _preset_range(preset: str, first: dt.date, last: dt.date) -> tuple[dt.date, 
     return first, last
 
 
+def dataset_dates(dataset) -> tuple[dt.date, dt.date]:
+    """The first and last day the sidebar offers for ``dataset`` (its data's; today's for none)."""
+    first = dataset.date_min.date() if dataset.date_min else dt.date(2000, 1, 1)
+    last = dataset.date_max.date() if dataset.date_max else dt.date.today()
+    return first, last
+
+
+def default_slice(dataset):
+    """The slice a new visitor's pages compute on for ``dataset``: what ``sidebar`` gives with
+    the period 'all', no filter and no scope (``ui.prepare`` computes its pages ahead)."""
+    from kam_analytics.service import Slice
+
+    return Slice.of(dataset, *_preset_range("all", *dataset_dates(dataset)))
+
+
 def _as_date(value, fallback: dt.date) -> dt.date:
     try:
         return dt.date.fromisoformat(str(value)[:10])
@@ -159,8 +174,7 @@ def sidebar() -> View:
         dataset = by_id[st.session_state["dataset_id"]]
         if me.scope is not None and not _scope_has_owner(dataset):
             st.warning(tr("scope_no_owner"))
-        first = dataset.date_min.date() if dataset.date_min else dt.date(2000, 1, 1)
-        last = dataset.date_max.date() if dataset.date_max else dt.date.today()
+        first, last = dataset_dates(dataset)
 
         # the period: presets or custom dates; reset to the query string / defaults per dataset
         if st.session_state.get("_period_dataset") != dataset.id:
