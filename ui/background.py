@@ -17,7 +17,8 @@ from typing import Callable
 import streamlit as st
 
 KEEP_FINISHED = 16  # finished jobs kept for later visits (the oldest beyond that are dropped)
-QUIET_S = 0.5  # work done ahead goes on once no page has run for this long (``give_way``)
+QUIET_S = 3.0  # work done ahead goes on once no page has run for this long (``give_way``): a
+# new tab draws for about a second after its script, in a browser that may share the machine
 LONGEST_PAUSE_S = 60.0  # ... or after this long, so that it ends even while pages never stop
 
 

@@ -3,8 +3,8 @@ after each load, a thread of the app process computes into the shared caches wha
 first show (all of the period, no filter, no scope) on the dataset loaded last and on the one a
 new tab opens on (``to_prepare``) — the overview, then concentration, segments, and the churn
 scores with what their list needs. After the overview it gives way to the pages being run (on
-two cores it would slow whoever is clicking), going on once the app has been quiet for half a
-second. A visitor who comes while it runs waits for the part under way rather than computing
+two cores it would slow whoever is clicking), going on once no page has run for three
+seconds (``background.QUIET_S``). A visitor who comes while it runs waits for the part under way rather than computing
 it again (each cache computes a value once); one who comes later finds every page computed.
 
 ``KAM_NO_PREPARE=1`` turns it off (each page then computes on its first visit). Datasets
@@ -12,6 +12,7 @@ attached on Spark are not prepared: a cluster job at every start is not for the 
 """
 from __future__ import annotations
 
+import atexit
 import logging
 import sys
 import threading
@@ -20,6 +21,7 @@ import time
 LOOK_EVERY_S = 20.0  # how often the catalog is read for a new dataset version (one small query)
 
 log = logging.getLogger("kam_analytics.prepare")
+_stop = threading.Event()  # set when the process exits (``start``): the thread then ends
 
 
 def steps(key, end) -> list[tuple[str, object]]:
@@ -75,15 +77,15 @@ def _watch() -> None:
     again."""
     from streamlit import runtime
 
-    while not runtime.exists():
+    while not runtime.exists() and not _stop.is_set():
         time.sleep(0.05)
     from ui.state import get_store  # (after the runtime: its caches are the runtime's)
 
     done: set[tuple[int, int]] = set()
-    while True:
+    while not _stop.is_set():
         try:
             for dataset in to_prepare(get_store().datasets()):
-                if (dataset.id, dataset.version) in done:
+                if (dataset.id, dataset.version) in done or _stop.is_set():
                     continue
                 done.add((dataset.id, dataset.version))
                 started = time.perf_counter()
@@ -94,7 +96,7 @@ def _watch() -> None:
             from ui.errors import reference_for
 
             reference_for(error)
-        time.sleep(LOOK_EVERY_S)
+        _stop.wait(LOOK_EVERY_S)
 
 
 def start() -> threading.Thread | None:
@@ -110,4 +112,13 @@ def start() -> threading.Thread | None:
         log.setLevel(logging.INFO)
     thread = threading.Thread(target=_watch, daemon=True, name="kam-prepare")
     thread.start()
+    atexit.register(_end, thread)
     return thread
+
+
+def _end(thread: threading.Thread) -> None:
+    """At exit: let the thread end between two steps (a second at most), so that what it holds
+    is released before the interpreter goes (a daemon thread frozen at exit keeps DuckDB's
+    objects, which then report themselves as leaked)."""
+    _stop.set()
+    thread.join(timeout=1.0)
