@@ -3,9 +3,10 @@ after each load, a thread of the app process computes into the shared caches wha
 first show (all of the period, no filter, no scope) on the dataset loaded last and on the one a
 new tab opens on (``to_prepare``) — the overview, then concentration, segments, and the churn
 scores with what their list needs. After the overview it gives way to the pages being run (on
-two cores it would slow whoever is clicking), going on once no page has run for three
-seconds (``background.QUIET_S``). A visitor who comes while it runs waits for the part under way rather than computing
-it again (each cache computes a value once); one who comes later finds every page computed.
+two cores it would slow whoever is clicking), going on once no page has run for three seconds
+(``background.QUIET_S``). A visitor who comes while it runs waits for the part under way
+rather than computing it again (each cache computes a value once); one who comes later finds
+every page computed.
 
 ``KAM_NO_PREPARE=1`` turns it off (each page then computes on its first visit). Datasets
 attached on Spark are not prepared: a cluster job at every start is not for the app to decide.

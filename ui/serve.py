@@ -3,7 +3,8 @@ after importing, once, what the pages' first run needs (pandas, Ibis and its Duc
 Arrow, Plotly, the analytics). Streamlit runs every session's script in this process, so the
 first visitor after a start no longer waits for those imports (about 0.8 s on a 2-core
 machine, and a second more on the segment and churn pages for scikit-learn). The server
-answers a second or two later instead.
+answers a second or two later instead. It also starts the thread that prepares the opening
+pages of the newest data (``ui.prepare``).
 """
 from __future__ import annotations
 
