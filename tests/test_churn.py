@@ -179,6 +179,39 @@ def test_scoring_tells_its_steps_in_order(store, tmp_path):
     assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
 
 
+def capped_the_plain_way(table, first, as_of, cap):
+    """What MAX_ACCOUNTS_PER_SNAPSHOT promises, done the plain way: every active account's
+    features at each training snapshot, then the same fixed-seed sample of those rows, then
+    their labels."""
+    frames = []
+    for snap in churn.snapshot_dates(first, as_of)[-churn.MAX_SNAPSHOTS:]:
+        every = churn.snapshot_features(table, snap)
+        part = every.sample(cap, random_state=0).sort_index() if len(every) > cap else every
+        part["lapsed"] = churn.lapse_labels(table, snap, part["customer_id"]).to_numpy()
+        frames.append(part)
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_a_snapshot_beyond_the_cap_is_a_fixed_sample_against_the_whole_portfolio(store, tmp_path, monkeypatch):
+    rows, _ = synthetic(customers=300)
+    table = load(store, tmp_path, rows)
+    monkeypatch.setattr(churn, "MAX_ACCOUNTS_PER_SNAPSHOT", 50)
+    got = churn.training_set(table, "2023-01-01", "2024-09-30")
+    expected = capped_the_plain_way(table, "2023-01-01", "2024-09-30", 50)
+    assert got.groupby("as_of").size().tolist() == [50] * 12
+    pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-12, atol=0)
+    # the shares are of every active account's revenue, not of the sample's: by hand at one snapshot
+    snap = got["as_of"].max()
+    lines = pd.DataFrame([r.split(",") for r in rows], columns=["customer_id", "order_id", "day", "amount"])
+    day = pd.to_datetime(lines["day"])
+    year = lines[(day <= snap) & (day > snap - pd.Timedelta(days=365))]
+    whole = year["amount"].astype(float).sum()
+    at = got[got["as_of"] == snap].set_index("customer_id")
+    by_hand = year.assign(amount=year["amount"].astype(float)).groupby("customer_id")["amount"].sum() / whole
+    assert at["revenue_share"].to_numpy() == pytest.approx(by_hand.loc[at.index].to_numpy(), rel=1e-12)
+    assert at["revenue_share"].sum() < 0.5  # 50 of the 150 or more accounts active then
+
+
 def test_poisson_quantile_matches_scipy_stats():
     from scipy.stats import poisson
 

@@ -273,3 +273,15 @@ def test_receivables_are_the_same(pairs):
     same(owed_d, owed_s, "receivables")
     same(service.receivables_history(store, d, "C0020", as_of), service.receivables_history(store, s, "C0020", as_of),
          "history")
+
+
+def test_a_capped_training_set_is_the_same(pairs, monkeypatch):
+    # beyond the cap a snapshot is a fixed-seed sample of its accounts, computed for those only
+    store, d, s, as_of = _slices(pairs[0])
+    monkeypatch.setattr(churn, "MAX_ACCOUNTS_PER_SNAPSHOT", 200)
+    until = (pd.Timestamp(as_of) - pd.Timedelta(days=90)).date()
+    lines_d, lines_s = service.transactions(store, d), service.transactions(store, s)
+    got_d = churn.training_set(lines_d, lines_d.order_date.min().to_pandas(), until)
+    got_s = churn.training_set(lines_s, lines_s.order_date.min().to_pandas(), until)
+    assert got_d.groupby("as_of").size().tolist() == [200] * 12
+    same(got_d, got_s, "training set")
