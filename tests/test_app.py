@@ -342,6 +342,45 @@ def test_key_accounts_page(app_env, lang):
     assert listing[T("criterion_tenure", lang)].tolist() == [pytest.approx(8.3, abs=0.05)]  # 50 / 6
 
 
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_key_account_settings_are_drawn_while_open_and_kept_while_closed(app_env, lang):
+    # The small file, balanced weights: C001 91.7, C002 58.3, C003 41.7 (see above); revenue
+    # tiers at cuts 20/50/80 of 3 customers: the first ceil(0.6) = 1 platinum, to ceil(1.5) = 2 gold.
+    app_env()
+    at = open_app(lang, "key_accounts")
+    assert not at.slider and not at.number_input  # closed: no setting drawn
+    key_accounts = T("ka_key_accounts", lang)
+    assert {m.label: m.value for m in at.metric}[key_accounts] == "1"
+    at.session_state["ka_settings"] = True  # opened
+    at.run()
+    assert len([s for s in at.slider if s.key.startswith("_w_ka_w_")]) == 6  # the 6 criteria the file supports
+    at.slider(key="_w_ka_min").set_value(50).run()  # C001 and C002 score 50 or more
+    assert {m.label: m.value for m in at.metric}[key_accounts] == "2"
+    assert {m.label: m.value for m in at.metric}[T("ka_key_share", lang)] == "90.0%"  # (600 + 300) / 1,000
+    weight = next(s for s in at.slider if s.label == T("criterion_tenure", lang))
+    weight.set_value(0.0).run()  # without tenure: C001 (100 * 5) / 5 = 100, C002 (50 + 50 + 50 + 100 + 100) / 5 = 70
+    listing = at.dataframe[0].value
+    assert listing[T("ka_score", lang)].tolist() == [100.0, 70.0]
+    assert T("criterion_tenure", lang) not in listing
+    at.session_state["ka_settings"] = False  # closed again: the settings still apply
+    at.run()
+    assert not at.exception and not at.slider
+    assert at.dataframe[0].value[T("ka_score", lang)].tolist() == [100.0, 70.0]
+    at.switch_page("app_pages/overview.py").run()
+    at.switch_page("app_pages/key_accounts.py").run()  # and after another page
+    assert at.dataframe[0].value[T("ka_score", lang)].tolist() == [100.0, 70.0]
+    # tiers rule: platinum only, with the platinum cut at 60%: the first ceil(1.8) = 2 customers;
+    # the gold cut (50) must now stay above 60, so it moves to 61
+    at.session_state["ka_settings"] = True
+    at.run()
+    at.radio(key="_w_ka_rule").set_value("tiers").run()
+    assert {m.label: m.value for m in at.metric}[key_accounts] == "1"  # C001, platinum
+    at.number_input(key="_w_ka_cut1").set_value(60).run()
+    assert not at.exception
+    assert at.number_input(key="_w_ka_cut2").value == 61
+    assert {m.label: m.value for m in at.metric}[key_accounts] == "2"
+
+
 def test_account_page_shows_the_scorecard(app_env):
     app_env()
     at = open_app("en", "account", account="C001")

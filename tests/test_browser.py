@@ -97,6 +97,35 @@ def test_the_sidebar_filters_open_apply_and_say_so_when_closed(server, browser, 
     page.close()
 
 
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_key_account_settings_open_apply_and_stay_when_closed(server, browser, lang):
+    words = catalog(lang)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    main = page.locator('[data-testid="stMain"]')
+    count = main.locator('[data-testid="stMetricValue"]').first  # the first metric: how many key accounts
+    _visit(page, f"{server}/key_accounts?lang={lang}", words["key_accounts_title"], f"{lang}_ka_settings_closed")
+    assert main.locator('[data-testid="stMetricLabel"]').first.text_content().strip() == words["ka_key_accounts"]
+    at_75 = int(count.text_content().replace(",", ""))
+    assert main.locator('[data-testid="stSlider"]').count() == 0  # closed: no setting drawn
+    main.get_by_text(words["ka_settings"], exact=True).click()
+    minimum = main.locator('[data-testid="stSlider"]').filter(has_text=words["ka_min_score"])
+    expect(minimum).to_have_count(1, timeout=60_000)
+    minimum.get_by_role("slider").focus()
+    page.keyboard.press("Home")  # minimum score 0: every account but the pseudo key accounts
+    expect(count).not_to_have_text(str(at_75), timeout=60_000)
+    settle(page)
+    at_0 = int(count.text_content().replace(",", ""))
+    pseudo = main.locator('[data-testid="stMetric"]').nth(2)
+    assert pseudo.locator('[data-testid="stMetricLabel"]').text_content().strip() == words["flag_name_pseudo_key_account"]
+    assert at_0 == 1500 - int(pseudo.locator('[data-testid="stMetricValue"]').text_content()) > at_75  # the demo's 1,500
+    page.screenshot(path=str(SHOTS / f"{lang}_ka_settings_open.png"), full_page=True)
+    main.get_by_text(words["ka_settings"], exact=True).click()  # closed again: the setting still applies
+    expect(main.locator('[data-testid="stSlider"]')).to_have_count(0, timeout=60_000)
+    settle(page)
+    assert int(count.text_content().replace(",", "")) == at_0
+    page.close()
+
+
 def test_upload_a_gb18030_csv_and_see_it_analysed(server, browser, tmp_path):
     csv = tmp_path / "华东客户订单.csv"
     lines = ["客户编号,客户名称,订单日期,含税金额,大区"]

@@ -127,12 +127,20 @@ def _copy_from_widget(key: str) -> None:
     st.session_state[key] = st.session_state[f"_w_{key}"]
 
 
-def _persistent(widget, label: str, options, key: str, **kwargs):
-    """Draw ``widget`` whose value lives in ``st.session_state[key]`` rather than in the
-    widget's own state: Streamlit forgets widget state on page changes, a plain key it keeps."""
+def kept(widget, label: str, key: str, default, *args, **kwargs):
+    """Draw ``widget`` whose value lives in ``st.session_state[key]`` (``default`` until the
+    user changes it) rather than in the widget's own state: Streamlit forgets a widget's state
+    on page changes and in every run that does not draw it, a plain key it keeps. ``args`` and
+    ``kwargs`` go to the widget, which must not be given a value of its own."""
+    st.session_state.setdefault(key, default)
     st.session_state[f"_w_{key}"] = st.session_state[key]
-    widget(label, options, key=f"_w_{key}", on_change=_copy_from_widget, args=(key,), **kwargs)
+    widget(label, *args, key=f"_w_{key}", on_change=_copy_from_widget, args=(key,), **kwargs)
     return st.session_state[key]
+
+
+def _persistent(widget, label: str, options, key: str, **kwargs):
+    """``kept`` for a widget of ``options`` whose value the session already holds."""
+    return kept(widget, label, key, st.session_state[key], options, **kwargs)
 
 
 def language_switch() -> str:
