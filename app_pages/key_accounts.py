@@ -85,6 +85,22 @@ with box:
     else:
         rule = accounts.KeyRule.by_tiers(setting(box, st.multiselect, tr("ka_key_tiers"), "ka_tiers", ["platinum"],
                                                  options=list(accounts.TIERS), format_func=labeller("tier_")))
+    # what differs from the preset's weights and the default cuts (the rule is in the caption below)
+    changed = [name for name, differs in (
+        ("weights", any(weights[c] != float(base.get(c, 1.0)) for c in available)),
+        ("tiers", [int(c1), int(c2), int(c3)] != default_cuts)) if differs]
+    if changed and box.open:
+        owned = [f"ka_w_{view.dataset.id}_{preset}_{c}" for c in available] + ["ka_cut1", "ka_cut2", "ka_cut3"]
+
+        def reset(keys=tuple(owned)):
+            """Forget the weights and cuts set here: the next run starts them from their defaults."""
+            for key in keys:
+                st.session_state.pop(key, None)
+                st.session_state.pop(f"_w_{key}", None)
+
+        st.button(tr("ka_settings_reset"), key="ka_settings_reset", on_click=reset)
+if changed and not box.open:
+    st.caption(tr("ka_settings_changed", what=join_list([tr(f"ka_settings_changed_{x}") for x in changed], view.lang)))
 
 if not any(weights.values()):
     st.warning(tr("ka_no_weights"))

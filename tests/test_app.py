@@ -348,7 +348,8 @@ def test_key_account_settings_are_drawn_while_open_and_kept_while_closed(app_env
     # tiers at cuts 20/50/80 of 3 customers: the first ceil(0.6) = 1 platinum, to ceil(1.5) = 2 gold.
     app_env()
     at = open_app(lang, "key_accounts")
-    assert not at.slider and not at.number_input  # closed: no setting drawn
+    assert not at.slider and not at.number_input  # closed: no setting drawn, none changed
+    assert not [c for c in at.caption if c.value.startswith(T("ka_settings_changed", lang).split("{")[0])]
     key_accounts = T("ka_key_accounts", lang)
     assert {m.label: m.value for m in at.metric}[key_accounts] == "1"
     at.session_state["ka_settings"] = True  # opened
@@ -362,10 +363,12 @@ def test_key_account_settings_are_drawn_while_open_and_kept_while_closed(app_env
     listing = at.dataframe[0].value
     assert listing[T("ka_score", lang)].tolist() == [100.0, 70.0]
     assert T("criterion_tenure", lang) not in listing
-    at.session_state["ka_settings"] = False  # closed again: the settings still apply
+    at.session_state["ka_settings"] = False  # closed again: the settings still apply, and it says so
     at.run()
     assert not at.exception and not at.slider
     assert at.dataframe[0].value[T("ka_score", lang)].tolist() == [100.0, 70.0]
+    changed = T("ka_settings_changed", lang, what=T("ka_settings_changed_weights", lang))
+    assert changed in [c.value for c in at.caption]
     at.switch_page("app_pages/overview.py").run()
     at.switch_page("app_pages/key_accounts.py").run()  # and after another page
     assert at.dataframe[0].value[T("ka_score", lang)].tolist() == [100.0, 70.0]
@@ -379,6 +382,15 @@ def test_key_account_settings_are_drawn_while_open_and_kept_while_closed(app_env
     assert not at.exception
     assert at.number_input(key="_w_ka_cut2").value == 61
     assert {m.label: m.value for m in at.metric}[key_accounts] == "2"
+    at.button(key="ka_settings_reset").click().run()  # back to the balanced weights and cuts 20/50/80
+    assert not at.exception
+    assert [at.number_input(key=f"_w_ka_cut{i}").value for i in (1, 2, 3)] == [20, 50, 80]
+    assert {m.label: m.value for m in at.metric}[key_accounts] == "1"  # platinum: C001 alone again
+    assert at.dataframe[0].value[T("ka_score", lang)].tolist() == [91.7]  # tenure counted again
+    assert not [b for b in at.button if b.key == "ka_settings_reset"]  # nothing left to reset
+    at.session_state["ka_settings"] = False
+    at.run()
+    assert not [c for c in at.caption if c.value.startswith(T("ka_settings_changed", lang).split("{")[0])]
 
 
 def test_account_page_shows_the_scorecard(app_env):

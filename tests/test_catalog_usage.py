@@ -70,6 +70,7 @@ BUILT: dict[tuple[str, str], list[str]] = {
     ("ka_freq_", ""): ["quarter", "half", "year"],
     ("ka_preset_", ""): ["saved", *accounts.PRESETS],
     ("ka_rule_", ""): ["score", "tiers"],
+    ("ka_settings_changed_", ""): ["weights", "tiers"],
     ("period_", ""): ["all", "last_12_months", "this_year", "last_year", "custom"],
     ("segment_", ""): list(rfm.SEGMENT_ORDER),
     ("whatif_mode_", ""): ["top", "pick"],
