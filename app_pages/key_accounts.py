@@ -63,10 +63,14 @@ with box:
                                      f"ka_w_{view.dataset.id}_{preset}_{criterion}", float(base.get(criterion, 1.0)),
                                      min_value=0.0, max_value=5.0, step=0.5, help=tr(f"criterion_{criterion}_help"))
     if box.open:
+        if st.session_state.pop("_ka_saved", False):
+            st.success(tr("ka_saved"))
         if view.can("settings"):
             if st.button(tr("ka_save_weights")):
                 service.save_weights(view.store, view.identity, view.dataset, weights)
-                st.success(tr("ka_saved"))
+                st.session_state[preset_key] = "saved"  # what was saved is what is in use
+                st.session_state["_ka_saved"] = True
+                st.rerun()
         else:
             st.caption(tr("role_cannot_save_weights", role=tr(f"role_{view.identity.role}")))
     cut_cols = st.columns(4) if box.open else [box] * 4

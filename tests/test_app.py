@@ -391,6 +391,20 @@ def test_key_account_settings_are_drawn_while_open_and_kept_while_closed(app_env
     at.session_state["ka_settings"] = False
     at.run()
     assert not [c for c in at.caption if c.value.startswith(T("ka_settings_changed", lang).split("{")[0])]
+    # saved weights are what is in use: the preset shows them, nothing is "changed"
+    at.session_state["ka_settings"] = True
+    at.run()
+    next(s for s in at.slider if s.label == T("criterion_tenure", lang)).set_value(0.0).run()
+    next(b for b in at.button if b.label == T("ka_save_weights", lang)).click().run()
+    assert not at.exception
+    assert [x.value for x in at.success] == [T("ka_saved", lang)]
+    assert next(x for x in at.selectbox if x.label == T("ka_preset", lang)).value == "saved"
+    assert not [b for b in at.button if b.key == "ka_settings_reset"]
+    assert at.dataframe[0].value[T("ka_score", lang)].tolist() == [100.0]  # C001 without tenure (C002's 70 < 75)
+    at.session_state["ka_settings"] = False
+    at.run()
+    assert not [c for c in at.caption if c.value.startswith(T("ka_settings_changed", lang).split("{")[0])]
+    assert at.dataframe[0].value[T("ka_score", lang)].tolist() == [100.0]
 
 
 def test_account_page_shows_the_scorecard(app_env):
