@@ -188,3 +188,41 @@ def test_churn_scores_counting_rows_equal_the_lines_on_a_real_export(store, shar
     assert ours["rank"].tolist() == theirs["rank"].tolist() and ours["status"].tolist() == theirs["status"].tolist()
     assert ours["reasons"].tolist() == theirs["reasons"].tolist()
     assert np.allclose(ours["risk"], theirs["risk"], rtol=1e-9, atol=0)
+
+
+def test_which_counts_need_the_pairs():
+    """``store._pairs_decide``: the count of (customer, order key) pairs is asked only where it
+    can make a recorded fact true (pairs ≤ keyed rows ≤ rows kept ≤ lines)."""
+    decide = store_module._pairs_decide
+    assert decide(rows=4, kept=4, keyed_rows=4, keyed_lines=4) is True      # every line a keyed row: single_line_orders
+    assert decide(rows=10, kept=5, keyed_rows=5, keyed_lines=10) is True    # kept (50%), every row keyed: single_row_orders
+    assert decide(rows=10, kept=5, keyed_rows=4, keyed_lines=9) is False    # a row without a key: neither can hold
+    assert decide(rows=5, kept=4, keyed_rows=4, keyed_lines=5) is False     # 80% of the lines: dropped, and lines ≠ rows
+    assert decide(rows=4, kept=4, keyed_rows=3, keyed_lines=3) is False     # a line without a key
+    assert decide(rows=4, kept=3, keyed_rows=3, keyed_lines=4) is True      # exactly 75%: kept
+
+
+@pytest.mark.parametrize("text, kept, single_line, single_row", [
+    # a line without an order id: 6 lines -> 4 rows (the two keyless lines of one day are one
+    # row); no fact can hold, the pairs are not counted
+    ("客户编号,订单编号,订单日期,金额\nK1,,2024-01-05,100\nK1,,2024-01-05,50\nK1,O2,2024-01-06,10\n"
+     "K1,O2,2024-01-06,5\nK2,O3,2024-01-07,1\nK2,O4,2024-01-08,2\n", 4, False, False),
+    # 5 lines -> 4 rows: 80% of the lines, not kept; lines ≠ rows, so not one line an order
+    ("客户编号,订单编号,订单日期,金额\nK1,O1,2024-01-05,100\nK1,O1,2024-01-05,50\nK1,O2,2024-01-06,10\n"
+     "K2,O3,2024-01-07,1\nK2,O4,2024-01-08,2\n", None, False, None),
+    # the same order id on two customers is two orders: 6 lines -> 3 rows, one per pair
+    ("客户编号,订单编号,订单日期,金额\nK1,O1,2024-01-05,100\nK1,O1,2024-01-05,50\nK2,O1,2024-01-05,10\n"
+     "K2,O1,2024-01-05,5\nK2,O2,2024-01-06,1\nK2,O2,2024-01-06,2\n", 3, False, True),
+])
+def test_recorded_facts_by_hand(store, tmp_path, text, kept, single_line, single_row):
+    path = tmp_path / "facts.csv"
+    path.write_text(text, encoding="utf-8")
+    dataset = store.dataset(ingest_file(store, path, dataset="facts").dataset)
+    assert dataset.details["single_line_orders"] is single_line
+    assert every_order_is_one_line(store.table(dataset)) is single_line
+    if kept is None:
+        assert store.orders(dataset) is None and "single_row_orders" not in dataset.details
+    else:
+        assert store.orders(dataset).count().to_pandas() == kept
+        assert dataset.details["single_row_orders"] is single_row
+        assert every_order_is_one_line(store.orders(dataset)) is single_row
