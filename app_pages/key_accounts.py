@@ -168,7 +168,7 @@ def versus_section():
         data[tr("col_name")] = gap["name"]
     data.update({tr("ka_revenue_rank"): gap["revenue_rank"], tr("ka_score_rank"): gap["score_rank"],
                  tr("ka_score"): gap["score"].round(1),
-                 tr("ka_flags"): gap["flags"].map(lambda flags: tables.flag_text(flags, view.lang))})
+                 tr("ka_flags"): tables.flags_text(gap["flags"], view.lang)})
     clickable_table(pd.DataFrame(data), "ka_versus")
 
 

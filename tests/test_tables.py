@@ -14,6 +14,26 @@ def test_flags_named_and_listed_in_the_language():
     assert tables.flag_text("", "zh") == ""
 
 
+def test_a_column_of_flags_worded_value_by_value():
+    flags = pd.Series(["overdue", "", "pseudo_key_account;overdue", "overdue"], index=[10, 11, 12, 13])
+    assert tables.flags_text(flags, "en").tolist() == ["Slow payers", "", "Pseudo key accounts, Slow payers",
+                                                       "Slow payers"]
+    assert tables.flags_text(flags, "zh").index.tolist() == [10, 11, 12, 13]
+    assert tables.flags_text(flags.iloc[:0], "zh").tolist() == []
+
+
+def test_the_key_account_list_in_both_languages():
+    shown = pd.DataFrame({"customer_id": ["C1", "C2", "C3"], "name": ["甲公司", "乙公司", "丙"],
+                          "score": [91.66, 70.04, 55.56], "tier": ["platinum", "gold", "gold"],
+                          "contrib_revenue": [40.04, 30.0, 20.06], "flags": ["overdue", "", "overdue"]})
+    en = tables.key_account_list(shown, ["revenue"], "en")
+    assert en.iloc[:, 2].tolist() == [91.7, 70.0, 55.6] and en.iloc[:, 4].tolist() == [40.0, 30.0, 20.1]
+    assert en.iloc[:, 3].tolist() == ["Platinum", "Gold", "Gold"]
+    assert en.iloc[:, 5].tolist() == ["Slow payers", "", "Slow payers"]
+    zh = tables.key_account_list(shown, ["revenue"], "zh")
+    assert zh.iloc[:, 5].tolist() == ["回款慢", "", "回款慢"]
+
+
 def _churn_rows() -> pd.DataFrame:
     return pd.DataFrame({
         "customer_id": ["C1", "C2"], "name": ["甲公司", None], "risk": [0.9, 0.2],
