@@ -18,7 +18,7 @@ def flag_text(flags: str, lang: str) -> str:
 
 def flags_text(flags: pd.Series, lang: str) -> pd.Series:
     """``flag_text`` of every value of ``flags``, worded once per distinct value (a list of
-    100,000 accounts holds a few dozen combinations of flags: 0.045 s -> 0.003 s)."""
+    100,000 accounts holds a few dozen combinations of flags: 0.27 s -> 0.02 s)."""
     return flags.map({value: flag_text(value, lang) for value in flags.unique()})
 
 
