@@ -45,6 +45,7 @@ FOLLOWUP_STATUSES = ("new", "contacted", "recovering", "lost", "dismissed")
 # the order table (``Store._build_orders``): measures summed per order, and when it is kept
 ADDITIVE_COLUMNS = ("amount", "profit", "cost", "quantity", "paid_amount")
 ORDER_TABLE_SHARE = 0.75
+HEAD_LINES, HEAD_SINGLE_SHARE = 100_000, 0.9  # (``Store._head_looks_single_line``)
 BUSY_TIMEOUT_S = 60.0  # how long a catalog write waits for another writer's transaction
 DETACH_AFTER_S = 600.0  # a superseded version stays attached this long for queries still on it
 _INTERNAL = re.compile(r"^(tx|rej|ord|attr|recv|rrej|stg)_[0-9a-z_]+$")
@@ -587,7 +588,11 @@ class Store:
         (``ADDITIVE_COLUMNS``) summed and ``lines`` counted. Any analysis that sums, counts
         distinct values or takes minima and maxima gets the same figures from it as from the
         lines (``service.order_lines``). Kept only when it has at most ``ORDER_TABLE_SHARE`` of
-        the rows.
+        the rows; not written at all when the file's first lines look like one line per order
+        (``_head_looks_single_line``) and its (customer, order key) pairs, which the table
+        would have at least as many rows as, are more than that share (an export of one line
+        per order, ten million lines: 1.5 s for the pairs, where the table of ten million rows
+        was written and dropped).
 
         Returns what the catalog keeps in the dataset's details: ``order_table`` (kept) and,
         while the table is hot, ``filters.every_order_is_one_line`` of what the pages read —
@@ -601,6 +606,17 @@ class Store:
         source = f'"{stage.alias}".main."{_check_internal(tx_table)}"'
         ord_table = f'"{stage.alias}".main."ord"'
         quoted = ", ".join(f'"{c}"' for c in keys)
+        # ``filters.order_key`` and ``every_order_is_one_line`` in SQL (the load does not import
+        # Ibis): the order id, else the order day; one row / line per (customer, key) pair.
+        key = '"order_id"' if "order_id" in columns else 'CAST(CAST("order_date" AS DATE) AS VARCHAR)'
+        if self._head_looks_single_line(source, quoted):
+            # the order table would have a row per line or nearly: the pairs of the lines
+            # decide without it (it has at least as many rows as they are)
+            keyed_lines, pairs = self.con.execute(
+                f'SELECT count({key}), count(DISTINCT hash("customer_id", {key})) FILTER (WHERE {key} IS NOT NULL) '
+                f'FROM {source}').fetchone()
+            if pairs > ORDER_TABLE_SHARE * rows:
+                return {"single_line_orders": bool(rows == keyed_lines == pairs)}
         # written uncompressed: 2.1 s -> 1.35 s for 5,000,000 rows (the file grows by about
         # 180 MB: unique order ids are what compresses slowly); in no particular order, which
         # lets DuckDB write it from both threads (10,000,000 lines into 5,000,000 rows: 2.0 ->
@@ -617,10 +633,7 @@ class Store:
             cur.execute("RESET force_compression")
             cur.execute("RESET preserve_insertion_order")
             cur.close()
-        # ``filters.order_key`` and ``every_order_is_one_line`` in SQL (the load does not import
-        # Ibis): the order id, else the order day; one row / line per (customer, key) pair.
         # Grouping keeps the distinct pairs, so the order table answers for the lines too.
-        key = '"order_id"' if "order_id" in columns else 'CAST(CAST("order_date" AS DATE) AS VARCHAR)'
         kept, keyed_rows, keyed_lines = self.con.execute(
             f'SELECT count(*), count({key}), coalesce(sum(lines) FILTER (WHERE {key} IS NOT NULL), 0) '
             f'FROM {ord_table}').fetchone()
@@ -630,6 +643,17 @@ class Store:
             self.con.execute(f'DROP TABLE {ord_table}')
             return facts
         return {**facts, "order_table": True, "single_row_orders": bool(kept == keyed_rows == pairs)}
+
+    def _head_looks_single_line(self, source: str, quoted: str) -> bool:
+        """Whether the first ``HEAD_LINES`` lines of ``source`` (as the load wrote them: runs of
+        the file in its order) are more than ``HEAD_SINGLE_SHARE`` distinct combinations of
+        ``quoted``, the order table's keys: an export of one line per order, for which the
+        table would not be kept. A guess (0.03 s): the pairs of the whole file decide
+        (``_build_orders``), and a guess that is wrong costs only time."""
+        lines, groups = self.con.execute(
+            f'SELECT count(*), count(DISTINCT hash({quoted})) FROM (SELECT {quoted} FROM {source} '
+            f'LIMIT {HEAD_LINES})').fetchone()
+        return groups > HEAD_SINGLE_SHARE * lines
 
     def _order_pairs(self, ord_table: str, key: str) -> int:
         """How many distinct (customer, order key) pairs the order table holds, rows without a

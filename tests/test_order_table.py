@@ -226,3 +226,34 @@ def test_recorded_facts_by_hand(store, tmp_path, text, kept, single_line, single
         assert store.orders(dataset).count().to_pandas() == kept
         assert dataset.details["single_row_orders"] is single_row
         assert every_order_is_one_line(store.orders(dataset)) is single_row
+
+
+def test_one_line_per_order_writes_no_order_table(store, tmp_path):
+    """The first lines look like one line per order (10 combinations of 10 lines), so the
+    pairs of the lines decide: O1 on two days is one pair of two lines, 9 pairs of 10 lines —
+    more than three quarters, so no order table, and not one line per order."""
+    lines = ["客户编号,订单编号,订单日期,金额", "K1,O1,2024-01-05,1", "K1,O1,2024-01-06,2"]
+    lines += [f"K{i % 3},O{i},2024-02-0{i},{i}" for i in range(2, 10)]
+    path = tmp_path / "nearly.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    dataset = store.dataset(ingest_file(store, path, dataset="nearly").dataset)
+    assert store.orders(dataset) is None and "order_table" not in dataset.details
+    assert dataset.details["single_line_orders"] is False
+    assert every_order_is_one_line(store.table(dataset)) is False
+    summary = service.customer_summary(store, service.Slice.of(dataset)).set_index("customer_id")
+    assert summary.loc["K1", ["orders", "revenue"]].tolist() == [3, 1 + 2 + 4 + 7]  # O1, O4, O7
+
+
+def test_a_head_that_looks_single_line_costs_only_time(store, tmp_path, monkeypatch):
+    """The first 4 lines are 4 orders, the rest two lines an order: the guess is wrong, the
+    pairs of the whole file (2 + 4 of 10 lines) say so, and the order table is written."""
+    monkeypatch.setattr(store_module, "HEAD_LINES", 4)
+    lines = ["客户编号,订单编号,订单日期,金额"] + [f"K1,A{i},2024-01-0{i + 1},1" for i in range(4)]
+    lines += [f"K2,B{i // 2},2024-03-0{i // 2 + 1},10" for i in range(6)]
+    path = tmp_path / "head.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    dataset = store.dataset(ingest_file(store, path, dataset="head").dataset)
+    assert dataset.details["order_table"] is True and store.orders(dataset).count().to_pandas() == 7
+    assert dataset.details["single_line_orders"] is False and dataset.details["single_row_orders"] is True
+    summary = service.customer_summary(store, service.Slice.of(dataset)).set_index("customer_id")
+    assert summary.loc["K2", ["orders", "revenue"]].tolist() == [3, 60.0]
