@@ -165,17 +165,18 @@ def ordered_in_horizon(table: ibis.Table, as_of, horizon_days: int = HORIZON_DAY
 
 def _ordered_in_horizon(table: ibis.Table, as_of, horizon_days: int) -> pd.Series:
     """``ordered_in_horizon`` as a column of distinct ids (for ``isin``, without a Python set)."""
-    after = end_of_day(as_of)
-    until = end_of_day(_ts(as_of) + pd.Timedelta(days=horizon_days))
-    future = table.filter((table.order_date > after) & (table.order_date <= until))
-    return future.select("customer_id").distinct().to_pandas()["customer_id"]
+    return ordered_in_horizons(table, [as_of], horizon_days)[as_of]
 
 
 def lapse_labels(table: ibis.Table, as_of, customers: pd.Series, horizon_days: int = HORIZON_DAYS) -> pd.Series:
     """1 when the customer places no order in (as_of, as_of + horizon], else 0 (aligned with
     ``customers``)."""
-    ordered = _ordered_in_horizon(table, as_of, horizon_days)
-    return pd.Series(np.where(among(customers, ordered), 0, 1), index=customers.index)
+    return pd.Series(_lapsed(customers, _ordered_in_horizon(table, as_of, horizon_days)), index=customers.index)
+
+
+def _lapsed(customers: pd.Series, ordered: pd.Series) -> np.ndarray:
+    """``lapse_labels`` of ``customers`` from the ids that ordered in the horizon."""
+    return np.where(among(customers, ordered), 0, 1)
 
 
 FOLLOWUP_WINDOW_DAYS = 14
@@ -245,7 +246,7 @@ def training_set(table: ibis.Table, first, as_of, horizon_days: int = HORIZON_DA
                                      portfolio_year=portfolio_year)
         if features.empty:
             continue
-        features["lapsed"] = np.where(among(features["customer_id"], ordered[snap]), 0, 1)  # (``lapse_labels``)
+        features["lapsed"] = _lapsed(features["customer_id"], ordered[snap])
         frames.append(features)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=FEATURES + ["lapsed"])
 
