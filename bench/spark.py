@@ -63,7 +63,7 @@ def main() -> None:
     parser.add_argument("--skip-churn-above", type=int, default=10_000_000)
     args = parser.parse_args()
     os.environ["KAM_NO_DEMO"] = "1"
-    from kam_analytics import engines, service
+    from kam_analytics import service, spark
     from kam_analytics.access import local_identity
     from kam_analytics.analytics import account_features, churn, concentration, customers, rfm, trend
     from kam_analytics.store import Store
@@ -73,7 +73,7 @@ def main() -> None:
     lines = [f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
              f"{dt.date.today().isoformat()}; local Spark `local[*]`, DuckDB embedded.", ""]
     start = time.perf_counter()
-    engines.spark_session()
+    spark.spark_session()
     lines.append(f"Spark session start: {time.perf_counter() - start:.1f} s (once per process).")
     for rows in args.rows:
         parquet = generate(OUT / f"spark_{rows}.parquet", rows)

@@ -28,3 +28,7 @@ class IngestError(KamError):
 
 class StoreError(KamError):
     """The store cannot do what was asked (locked, unknown dataset, name taken …)."""
+
+
+class EngineError(KamError):
+    """The engine a dataset needs cannot be reached or cannot read its table."""

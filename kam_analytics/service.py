@@ -119,7 +119,7 @@ def order_lines(store, data_slice: Slice, as_of=None):
 def order_lines_single(store, data_slice: Slice) -> bool:
     """``single_line_orders`` for the table ``order_lines`` gives: on the order table, whether
     each order is one row of it (true unless an order's lines differ in date or a dimension).
-    The load says (``Store._build_orders``); a dataset loaded before it did is checked once
+    The load says (``Files.build_orders``); a dataset loaded before it did is checked once
     and remembered."""
     dataset = dataset_of(store, data_slice)
     table = store.orders(dataset)
@@ -130,7 +130,7 @@ def order_lines_single(store, data_slice: Slice) -> bool:
 
 def _order_fact(store, dataset, fact: str, table) -> bool:
     """``filters.every_order_is_one_line`` of ``table()`` under the name ``fact``: as the load
-    recorded it in the dataset's details (``Store._build_orders``), else as remembered with
+    recorded it in the dataset's details (``Files.build_orders``), else as remembered with
     the loaded table (``Store.table_setting``), else checked now and remembered."""
     from kam_analytics.analytics.filters import every_order_is_one_line
 
@@ -179,7 +179,7 @@ def single_line_orders(store, dataset) -> bool:
     lines (``filters.orders_expr``), which skips a grouping by order — the costly part on ten
     million lines; any filter of the lines keeps it true. Checked once per loaded table and
     remembered with it (``Store.table_setting``), unless the load already said
-    (``Store._build_orders``)."""
+    (``Files.build_orders``)."""
     return _order_fact(store, dataset, "single_line_orders", lambda: store.table(dataset))
 
 
@@ -540,13 +540,14 @@ def attach_dataset(store, identity: Identity, name: str, table: str, engine: str
                    overrides: dict[str, str] | None = None, replace: bool = False, date_format: str | None = None):
     """Register a table another engine reads as a dataset (``ingest.attach.attach_table``):
     editors and administrators, like a load."""
-    from kam_analytics import engines
+    from kam_analytics import spark
+    from kam_analytics.errors import EngineError
     from kam_analytics.ingest.attach import ENGINES, attach_table
 
     require(identity, "replace" if replace else "upload")
     if engine not in ENGINES:
-        raise engines.EngineError("engine_unknown", engine=engine)
-    return attach_table(store, engines.spark_backend(), engine, name, table, overrides, replace=replace,
+        raise EngineError("engine_unknown", engine=engine)
+    return attach_table(store, spark.spark_backend(), engine, name, table, overrides, replace=replace,
                         actor=identity.label, date_format=date_format)
 
 

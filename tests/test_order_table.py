@@ -1,4 +1,4 @@
-"""The order table a load writes beside the lines (``Store._build_orders``): worked by hand on a
+"""The order table a load writes beside the lines (``Files.build_orders``): worked by hand on a
 small file, and checked against the line-level computation of every analysis that reads it
 (``service.order_lines``) on the shared real datasets."""
 from __future__ import annotations
@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kam_analytics import service, store as store_module
+from kam_analytics import service
+from kam_analytics.store import files as store_files
 from kam_analytics.analytics import account_features, churn, concentration, customers, rfm, trend
 from kam_analytics.analytics.filters import every_order_is_one_line
 from kam_analytics.ingest import ingest_file
@@ -69,7 +70,7 @@ def _same(ours: pd.DataFrame, theirs: pd.DataFrame, key: str = "customer_id") ->
 
 @pytest.mark.parametrize("name", ["superstore.csv", "online_retail_sample.csv"])
 def test_every_analysis_agrees_with_the_lines(store, shared_dataset, monkeypatch, name):
-    monkeypatch.setattr(store_module, "ORDER_TABLE_SHARE", 1.0)  # kept whatever it saves, to compare
+    monkeypatch.setattr(store_files, "ORDER_TABLE_SHARE", 1.0)  # kept whatever it saves, to compare
     dataset = store.dataset(ingest_file(store, shared_dataset(name)).dataset)
     assert dataset.orders_table is not None
     data_slice = service.Slice.of(dataset)
@@ -101,7 +102,7 @@ def test_every_analysis_agrees_with_the_lines(store, shared_dataset, monkeypatch
 
 
 def test_the_load_records_what_a_check_of_its_tables_finds(store, tmp_path):
-    """The facts a load keeps in the dataset's details (``Store._build_orders``, in SQL) equal
+    """The facts a load keeps in the dataset's details (``Files.build_orders``, in SQL) equal
     ``filters.every_order_is_one_line`` (Ibis) of the tables they describe. Without an order id
     the key is the order day, so two times of one day are one order."""
     path = tmp_path / "days.csv"
@@ -127,7 +128,7 @@ def test_the_load_records_what_a_check_of_its_tables_finds(store, tmp_path):
 
 @pytest.mark.parametrize("name", ["superstore.csv", "online_retail_sample.csv"])
 def test_recorded_order_facts_on_the_shared_datasets(store, shared_dataset, monkeypatch, name):
-    monkeypatch.setattr(store_module, "ORDER_TABLE_SHARE", 1.0)
+    monkeypatch.setattr(store_files, "ORDER_TABLE_SHARE", 1.0)
     dataset = store.dataset(ingest_file(store, shared_dataset(name)).dataset)
     assert dataset.details["single_line_orders"] is every_order_is_one_line(store.table(dataset))
     assert dataset.details["single_row_orders"] is every_order_is_one_line(store.orders(dataset))
@@ -193,7 +194,7 @@ def test_churn_scores_counting_rows_equal_the_lines_on_a_real_export(store, shar
 def test_which_counts_need_the_pairs():
     """``store._pairs_decide``: the count of (customer, order key) pairs is asked only where it
     can make a recorded fact true (pairs ≤ keyed rows ≤ rows kept ≤ lines)."""
-    decide = store_module._pairs_decide
+    decide = store_files.pairs_decide
     assert decide(rows=4, kept=4, keyed_rows=4, keyed_lines=4) is True      # every line a keyed row: single_line_orders
     assert decide(rows=10, kept=5, keyed_rows=5, keyed_lines=10) is True    # kept (50%), every row keyed: single_row_orders
     assert decide(rows=10, kept=5, keyed_rows=4, keyed_lines=9) is False    # a row without a key: neither can hold
@@ -247,7 +248,7 @@ def test_one_line_per_order_writes_no_order_table(store, tmp_path):
 def test_a_head_that_looks_single_line_costs_only_time(store, tmp_path, monkeypatch):
     """The first 4 lines are 4 orders, the rest two lines an order: the guess is wrong, the
     pairs of the whole file (2 + 4 of 10 lines) say so, and the order table is written."""
-    monkeypatch.setattr(store_module, "HEAD_LINES", 4)
+    monkeypatch.setattr(store_files, "HEAD_LINES", 4)
     lines = ["客户编号,订单编号,订单日期,金额"] + [f"K1,A{i},2024-01-0{i + 1},1" for i in range(4)]
     lines += [f"K2,B{i // 2},2024-03-0{i // 2 + 1},10" for i in range(6)]
     path = tmp_path / "head.csv"

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kam_analytics import engines, service
+from kam_analytics import service
+from kam_analytics import spark as engines
 from kam_analytics.access import local_identity
 from kam_analytics.analytics import account, churn, concentration as conc, overview
 

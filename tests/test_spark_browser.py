@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import CHROMIUM, ROOT, settle, start_app
-from kam_analytics import engines
+from kam_analytics import spark as engines
 from kam_analytics.i18n import catalog
 
 SHOTS = ROOT / "tests" / "screenshots"

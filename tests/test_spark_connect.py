@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import free_port, run_cli
-from kam_analytics import engines
+from kam_analytics import spark as engines
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 

@@ -13,6 +13,7 @@ from kam_analytics.service import single_line_orders
 from kam_analytics.errors import StoreError
 from kam_analytics.ingest import ingest_file
 from kam_analytics.store import Store
+from kam_analytics.store.files import Files
 
 from conftest import ROOT, run_cli
 
@@ -158,9 +159,9 @@ def _orders_csv(tmp_path, name, header, rows):
 
 
 def test_single_line_orders_is_checked_per_loaded_table(store, tmp_path, monkeypatch):
-    # as a dataset loaded before the load recorded it (``Store._build_orders`` said nothing):
+    # as a dataset loaded before the load recorded it (``Files.build_orders`` said nothing):
     # the service checks each loaded table once and remembers the answer with it
-    monkeypatch.setattr(Store, "_build_orders", lambda self, *args: {})
+    monkeypatch.setattr(Files, "build_orders", lambda self, *args: {})
     header = "客户编号,订单编号,订单日期,金额"
     # every (customer, order id) once: single-line; the same order id at two customers is fine
     ingest_file(store, _orders_csv(tmp_path, "a.csv", header, [("A", "1", "2024-01-01", "5"), ("A", "2", "2024-01-01", "6"),

@@ -15,7 +15,7 @@ import streamlit as st
 from kam_analytics.access import AccessConfigError, AccessRules, Identity, local_identity
 from kam_analytics.i18n import join_list, t
 from ui.markdown import escape_markdown
-from ui.state import language_switch
+from ui.session import get_store, language_switch
 
 log = logging.getLogger("kam_analytics.app")
 
@@ -101,7 +101,6 @@ def gate(url_paths=()) -> Identity:
     st.session_state[_IDENTITY] = identity
     if not st.session_state.get(_RECORDED):
         from kam_analytics import service
-        from ui.state import get_store
 
         service.record_sign_in(get_store(), identity)
         st.session_state[_RECORDED] = True

@@ -11,30 +11,17 @@ from dataclasses import dataclass, field
 import streamlit as st
 
 from kam_analytics.errors import KamError
-from kam_analytics.i18n import format_amount, normalise_lang, t
+from kam_analytics.i18n import format_amount, t
 from kam_analytics.schema import DIMENSIONS
+from ui.auth import account_box, identity
 from ui.markdown import escape_markdown
+from ui.session import (copy_from_widget, get_store, init_language, kept, lang, language_switch,  # noqa: F401
+                        persistent, query_value, tr)
 
 PRESETS = ("all", "last_12_months", "this_year", "last_year", "custom")
 # Messages from one page to the next run: each has one key, written and read only here.
 _OPEN_ACCOUNT = "_open_account"      # the account page opens this customer
 _SELECT_DATASET = "_select_dataset"  # the sidebar selects this dataset (after a load)
-
-
-@st.cache_resource(show_spinner=False)
-def get_store():
-    """One read-write connection for the server process (queries use cursors of their own)."""
-    from kam_analytics.service import open_store
-
-    return open_store()
-
-
-def lang() -> str:
-    return st.session_state.get("lang", "en")
-
-
-def tr(key: str, **params) -> str:
-    return t(key, lang(), **params)
 
 
 def labeller(prefix: str):
@@ -75,21 +62,6 @@ class View:
         return self.identity is not None and self.identity.can(action)
 
 
-def _query(name: str, default=None):
-    value = st.query_params.get(name)
-    return value if value not in (None, "") else default
-
-
-def _init_language() -> None:
-    if "lang" not in st.session_state:
-        wanted = _query("lang")
-        if wanted is None:
-            from kam_analytics.config import setting
-
-            wanted = setting("KAM_LANG") or getattr(st.context, "locale", None) or "en"
-        st.session_state["lang"] = normalise_lang(wanted)
-
-
 def _preset_range(preset: str, first: dt.date, last: dt.date) -> tuple[dt.date, dt.date]:
     """Period presets relative to the data's last date (never 'today': data may be old)."""
     if preset == "last_12_months":
@@ -123,43 +95,14 @@ def _as_date(value, fallback: dt.date) -> dt.date:
         return fallback
 
 
-def _copy_from_widget(key: str) -> None:
-    st.session_state[key] = st.session_state[f"_w_{key}"]
-
-
-def kept(widget, label: str, key: str, default, *args, **kwargs):
-    """Draw ``widget`` whose value lives in ``st.session_state[key]`` (``default`` until the
-    user changes it) rather than in the widget's own state: Streamlit forgets a widget's state
-    on page changes and in every run that does not draw it, a plain key it keeps. ``args`` and
-    ``kwargs`` go to the widget, which must not be given a value of its own."""
-    st.session_state.setdefault(key, default)
-    st.session_state[f"_w_{key}"] = st.session_state[key]
-    widget(label, *args, key=f"_w_{key}", on_change=_copy_from_widget, args=(key,), **kwargs)
-    return st.session_state[key]
-
-
-def _persistent(widget, label: str, options, key: str, **kwargs):
-    """``kept`` for a widget of ``options`` whose value the session already holds."""
-    return kept(widget, label, key, st.session_state[key], options, **kwargs)
-
-
-def language_switch() -> str:
-    """The 中文 / English switch (in the sidebar, and on the screens before sign-in)."""
-    _init_language()
-    return _persistent(st.radio, t("sidebar_language", lang()), ["zh", "en"], "lang", horizontal=True,
-                       format_func=lambda code: {"zh": "中文", "en": "English"}[code])
-
-
 def sidebar() -> View:
     """Draw the shared sidebar and return the current view."""
-    _init_language()
+    init_language()
     try:
         store = get_store()
     except KamError as error:  # e.g. the store file is locked by another program
         st.error(error.message(lang()))
         st.stop()
-    from ui.auth import account_box, identity
-
     me = identity()
     with st.sidebar:
         language_switch()
@@ -175,10 +118,10 @@ def sidebar() -> View:
         if pending in by_id:
             st.session_state["dataset_id"] = pending
         if st.session_state.get("dataset_id") not in by_id:
-            wanted = _query("ds")
+            wanted = query_value("ds")
             st.session_state["dataset_id"] = int(wanted) if wanted and wanted.isdigit() and int(wanted) in by_id \
                 else datasets[0].id
-        _persistent(st.selectbox, tr("sidebar_dataset"), list(by_id), "dataset_id", format_func=lambda i: by_id[i].name)
+        persistent(st.selectbox, tr("sidebar_dataset"), list(by_id), "dataset_id", format_func=lambda i: by_id[i].name)
         dataset = by_id[st.session_state["dataset_id"]]
         if me.scope is not None and not _scope_has_owner(dataset):
             st.warning(tr("scope_no_owner"))
@@ -187,16 +130,16 @@ def sidebar() -> View:
         # the period: presets or custom dates; reset to the query string / defaults per dataset
         if st.session_state.get("_period_dataset") != dataset.id:
             st.session_state["_period_dataset"] = dataset.id
-            preset = _query("period", "all")
+            preset = query_value("period", "all")
             st.session_state["period"] = preset if preset in PRESETS else "all"
-            start = _as_date(_query("start"), first)
-            end = _as_date(_query("end"), last)
+            start = _as_date(query_value("start"), first)
+            end = _as_date(query_value("end"), last)
             st.session_state["period_dates"] = (max(first, min(start, last)), min(last, max(end, first)))
-        preset = _persistent(st.selectbox, tr("sidebar_period"), PRESETS, "period", format_func=labeller("period_"))
+        preset = persistent(st.selectbox, tr("sidebar_period"), PRESETS, "period", format_func=labeller("period_"))
         if preset == "custom":
             st.session_state["_w_period_dates"] = st.session_state["period_dates"]
             chosen = st.date_input(tr("sidebar_dates"), key="_w_period_dates", min_value=first, max_value=last,
-                                   on_change=_copy_from_widget, args=("period_dates",))
+                                   on_change=copy_from_widget, args=("period_dates",))
             start, end = (chosen if isinstance(chosen, (tuple, list)) and len(chosen) == 2 else (first, last))
         else:
             start, end = _preset_range(preset, first, last)
@@ -212,7 +155,7 @@ def sidebar() -> View:
 def _filters(dataset, scope) -> dict[str, list[str]]:
     """The sidebar's filters (a multiselect per dimension the dataset has) in an expander,
     with a line under it counting those in use while it is closed. Their values live in the
-    session (``_persistent``) and apply whether it is open or not; the multiselects, and the
+    session (``persistent``) and apply whether it is open or not; the multiselects, and the
     values they offer, are made only while it is open: a new tab draws and computes no filter
     (about 0.1 s of the browser's time, and each dimension's distinct values on a page's
     first visit). A filter in the link opens it, so what the link asks for is checked against
@@ -221,7 +164,7 @@ def _filters(dataset, scope) -> dict[str, list[str]]:
     if not present:
         return {}
     keys = {dim: f"filter_{dataset.id}_{dim}" for dim in present}
-    if any(keys[dim] not in st.session_state and _query(dim) for dim in present):
+    if any(keys[dim] not in st.session_state and query_value(dim) for dim in present):
         st.session_state["_sidebar_filters"] = True  # a filter in the link, not yet read
     # (the label does not count the filters: it is part of the expander's identity, and a
     # changed label would close it; a change of language does close it, the filters stay)
@@ -232,9 +175,9 @@ def _filters(dataset, scope) -> dict[str, list[str]]:
         if box.open:
             options = _dimension_values(dataset, dim, scope)
             if key not in st.session_state:
-                st.session_state[key] = [v for v in (_query(dim) or "").split("|") if v in options]
+                st.session_state[key] = [v for v in (query_value(dim) or "").split("|") if v in options]
             with box:
-                dimensions[dim] = _persistent(st.multiselect, tr(f"field_{dim}"), options, key,
+                dimensions[dim] = persistent(st.multiselect, tr(f"field_{dim}"), options, key,
                                               placeholder=tr("sidebar_all"))
         else:
             dimensions[dim] = st.session_state.setdefault(key, [])
@@ -318,11 +261,6 @@ def frame(title_key: str) -> View:
     view = sidebar()
     st.title(tr(title_key))
     return view
-
-
-def init_language() -> None:
-    """Settle the language before ``st.navigation`` titles the pages."""
-    _init_language()
 
 
 def open_account(customer_id: str) -> None:

@@ -27,12 +27,19 @@ import ibis
 import ibis.expr.datatypes as dt
 import pandas as pd
 
-from kam_analytics.engines import trimmed
 from kam_analytics.errors import IngestError
 from kam_analytics.ingest import parse
 from kam_analytics.schema import COLUMNS, MONEY
 
 SAMPLE = 100_000
+
+
+def trimmed(text):
+    """``text`` (an Ibis string) without leading and trailing white space (ASCII and the
+    Unicode space separators, like the file ingest's trim). Not Ibis's ``strip()``: on Spark
+    it compiles to TRIM(' \\t\\n\\r\\v\\f' FROM …), where Spark reads '\\v' as the letter v, so
+    'Andy Yotov' became 'Andy Yoto'."""
+    return text.re_replace(r"^[\s\p{Zs}]+|[\s\p{Zs}]+$", "")
 
 
 @ibis.udf.scalar.builtin

@@ -10,15 +10,11 @@ from pathlib import Path
 import duckdb
 
 from kam_analytics.errors import StoreError
-
-
-def _literal(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
+from kam_analytics.store.catalog import Catalog
+from kam_analytics.store.records import FORMAT_VERSION, iso_text as _text, sql_literal as _literal
 
 
 def migrate_v1(path: Path) -> None:
-    from kam_analytics.store import FORMAT_VERSION, Store, iso_text as _text
-
     try:
         old = duckdb.connect(str(path), read_only=True)
     except duckdb.Error as error:
@@ -37,18 +33,19 @@ def migrate_v1(path: Path) -> None:
                 raise StoreError("store_newer", path=str(path), found=found, supported=FORMAT_VERSION)
         new_path = path.with_name(f".{path.name}.migrating-{os.getpid()}")
         new_path.unlink(missing_ok=True)
-        store = Store(new_path)
-        store.folder = path.with_name(f"{path.stem}-datasets")
-        store._initialise()
+        catalog = Catalog(new_path)
+        folder = path.with_name(f"{path.stem}-datasets")
+        catalog.initialise()
+        folder.mkdir(parents=True, exist_ok=True)
         datasets = old.execute("SELECT * FROM kam_datasets ORDER BY id").df().to_dict("records") if tables else []
-        with store.catalog(write=True) as db:
+        with catalog.connect(write=True) as db:
             for d in datasets:
                 files = {}
                 for kind, table in (("tx", d["table_name"]), ("attr", d["attributes_table"])):
                     if not table:
                         continue
                     name = f"{kind}-{uuid.uuid4().hex[:16]}-p{os.getpid()}.duckdb"
-                    target = duckdb.connect(str(store.folder / name))
+                    target = duckdb.connect(str(folder / name))
                     target.execute(f"ATTACH {_literal(path)} AS old (READ_ONLY)")
                     target.execute(f'CREATE TABLE "{kind}" AS SELECT * FROM old.main."{table}"')
                     if kind == "tx":
@@ -57,7 +54,7 @@ def migrate_v1(path: Path) -> None:
                                        'CREATE TABLE rej ("row" BIGINT, reason VARCHAR)')
                     target.close()
                     files[kind] = name
-                number = store._next(db, "table")
+                number = catalog.next_number(db, "table")
                 db.execute(
                     """INSERT INTO datasets (id, name, number, data_file, attributes_number, attributes_file,
                        source_file, file_format, encoding, delimiter, mapping, details, columns, rows, rejected,
@@ -67,7 +64,7 @@ def migrate_v1(path: Path) -> None:
                      files.get("attr"), d["source_file"], d["file_format"], d["encoding"], d["delimiter"],
                      d["mapping"], d["details"], d["columns"], int(d["rows"] or 0), int(d["rejected"] or 0),
                      int(d["customers"] or 0), float(d["revenue"] or 0.0), _text(d["date_min"]), _text(d["date_max"]),
-                     _text(d["created_at"]), store._next(db, "version")])
+                     _text(d["created_at"]), catalog.next_number(db, "version")])
             for row in (old.execute("SELECT * FROM kam_followups ORDER BY created_at, rowid").fetchall()
                         if "kam_followups" in tables else []):
                 db.execute("INSERT INTO followups (dataset_id, customer_id, status, note, owner, created_at) "
@@ -77,7 +74,6 @@ def migrate_v1(path: Path) -> None:
                 if ":" not in row[1]:  # facts about old tables are checked again on the new files
                     db.execute("INSERT INTO settings (dataset_id, key, value, updated_at) VALUES (?, ?, ?, ?)",
                                [row[0], row[1], row[2], _text(row[3])])
-        store.close()
     finally:
         old.close()
     path.rename(path.with_name(path.name + ".v1"))

@@ -1,7 +1,7 @@
-"""The engines the analytics run on: DuckDB (embedded, the default: every uploaded dataset)
-and Apache Spark (a dataset *attached* from a table Spark can read). The analytics are Ibis
-expressions written once; every place where an engine needs something different lives here,
-with the reason.
+"""Apache Spark, the engine of a dataset *attached* from a table Spark can read (DuckDB,
+embedded, reads every uploaded dataset). The analytics are Ibis expressions written once;
+what Spark needs that DuckDB does not lives here, with the reason; which engine reads a
+dataset is the store's business (``store.engines``).
 
 The Spark session is built once per process from the settings (``config.SETTINGS``):
 ``KAM_SPARK_REMOTE`` (Spark Connect, ``sc://host:15002``) if set, else ``KAM_SPARK_MASTER``
@@ -14,15 +14,11 @@ import shutil
 import threading
 
 from kam_analytics import config
-from kam_analytics.errors import KamError
+from kam_analytics.errors import EngineError
 
 _lock = threading.Lock()
 _session = None
 _backend = None
-
-
-class EngineError(KamError):
-    """The engine a dataset needs cannot be reached or cannot read its table."""
 
 
 def engine_of(table) -> str:
@@ -85,6 +81,13 @@ def spark_session():
         return _session
 
 
+def backend_for(engine: str):
+    """The Ibis backend of an attached dataset's ``engine``."""
+    if engine == "spark":
+        return spark_backend()
+    raise EngineError("engine_unknown", engine=engine)
+
+
 def spark_backend():
     """The Ibis backend over the process's Spark session."""
     global _backend
@@ -109,73 +112,3 @@ def _teach_spark() -> None:
             return self.agg.bit_or(arg, where=where)
 
         PySparkCompiler.visit_BitOr = visit_BitOr
-
-
-# -- attached datasets ------------------------------------------------------------------------
-def _backend_for(engine: str):
-    if engine == "spark":
-        return spark_backend()
-    raise EngineError("engine_unknown", engine=engine)
-
-
-_attached: dict[tuple, object] = {}
-ATTACHED_KEPT = 32  # expressions (and attribute tables) kept; the oldest go first
-
-
-def _attached_key(dataset, *what) -> tuple:
-    """A dataset version as the cache knows it: with its source, so two stores in one process
-    (or a dataset deleted and made again) never share an entry."""
-    import json
-
-    return (dataset.id, dataset.version, json.dumps(dataset.source, sort_keys=True), *what)
-
-
-def _remember(key: tuple, table) -> None:
-    with _lock:
-        _attached[key] = table
-        while len(_attached) > ATTACHED_KEPT:
-            _attached.pop(next(iter(_attached)))
-
-
-def attached(dataset):
-    """The lines of an attached dataset as an Ibis table on its engine (``ingest.attach``);
-    the expression is built once per dataset version (reading happens per query)."""
-    from kam_analytics.ingest.attach import attached_table
-
-    key = _attached_key(dataset)
-    with _lock:
-        table = _attached.get(key)
-    if table is None:
-        table = attached_table(_backend_for(dataset.engine), dataset.source)
-        _remember(key, table)
-    return table
-
-
-def attached_attributes(dataset, local):
-    """The per-customer attributes of an attached dataset, copied to its engine once per
-    version (one row per customer: small next to the lines). ``local``: the DuckDB table."""
-    key = _attached_key(dataset, "attributes")
-    with _lock:
-        table = _attached.get(key)
-    if table is None:
-        import hashlib
-
-        backend = _backend_for(dataset.engine)
-        name = f"kam_attributes_{hashlib.sha1(repr(key).encode()).hexdigest()[:16]}"
-        table = backend.create_table(name, local.to_pyarrow(), temp=True, overwrite=True)
-        _remember(key, table)
-    return table
-
-
-def attached_rejects(dataset, limit: int | None = None):
-    from kam_analytics.ingest.attach import attached_rejects as rejects
-
-    return rejects(_backend_for(dataset.engine), dataset.source, limit)
-
-
-def trimmed(text):
-    """``text`` (an Ibis string) without leading and trailing white space (ASCII and the
-    Unicode space separators, like the file ingest's trim). Not Ibis's ``strip()``: on Spark
-    it compiles to TRIM(' \\t\\n\\r\\v\\f' FROM …), where Spark reads '\\v' as the letter v, so
-    'Andy Yotov' became 'Andy Yoto'."""
-    return text.re_replace(r"^[\s\p{Zs}]+|[\s\p{Zs}]+$", "")

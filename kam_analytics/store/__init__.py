@@ -1,0 +1,296 @@
+"""The store: a small catalog plus one immutable DuckDB file per published dataset version.
+
+How it works (``docs/store.md``)
+--------------------------------
+* ``catalog.py`` — the catalog (SQLite in WAL mode, the file ``KAM_DB`` names): datasets and
+  their versions, follow-ups, settings, the audit trail; every change one short transaction
+  with its audit entry.
+* ``files.py`` — the version files in the folder beside it (``<name>-datasets``): staged,
+  sealed, published by one catalog transaction, read by any number of processes, deleted when
+  no version names them.
+* ``engines.py`` — a version (or an attached table on Spark) as Ibis tables.
+* ``migrate.py`` — a store of format 1 converted in place.
+
+``Store`` composes them behind one name, so a use case never has to know which part holds
+what. Internal names (``tx_0001``, file names) are generated, never built from user text;
+user text only ever travels as query parameters.
+"""
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+from kam_analytics.errors import StoreError
+from kam_analytics.store.catalog import BUSY_TIMEOUT_S, Catalog
+from kam_analytics.store.engines import Engines
+from kam_analytics.store.files import Files
+from kam_analytics.store.records import (FOLLOWUP_STATUSES, FORMAT_VERSION, Dataset, DatasetMeta, Staging,
+                                         iso_text)
+from kam_analytics.tmpfiles import scratch_dir, sweep
+
+__all__ = ["Store", "Dataset", "DatasetMeta", "Staging", "FOLLOWUP_STATUSES", "FORMAT_VERSION", "BUSY_TIMEOUT_S",
+           "iso_text"]
+
+
+def _file_kind(path: Path) -> str:
+    """'sqlite', 'duckdb', 'missing', 'folder', 'empty' or 'other' by the file's first bytes."""
+    if not path.exists():
+        return "missing"
+    if path.is_dir():
+        return "folder"
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    if head.startswith(b"SQLite format 3\x00"):
+        return "sqlite"
+    if len(head) >= 12 and head[8:12] == b"DUCK":
+        return "duckdb"
+    return "empty" if not head else "other"
+
+
+def folder_of(path: Path) -> Path:
+    """The folder of version files beside the catalog ``path``."""
+    return path.with_name(f"{path.stem}-datasets")
+
+
+class Store:
+    """The store. Use ``Store.open(path)`` (``path``: the catalog file); close with ``close()``.
+
+    One in-memory DuckDB connection per process reads the dataset files; every query runs on a
+    cursor of its own (``cursor``). Catalog reads and writes open a short SQLite connection each
+    (they are thread- and process-safe)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.folder = folder_of(path)
+        self._catalog = Catalog(path)
+        self._files = Files(self.folder)
+        self._engines = Engines(self._files)
+
+    # -- opening ----------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path) -> "Store":
+        path = Path(path)
+        kind = _file_kind(path)
+        if kind == "folder":
+            raise StoreError("store_not_kam", path=str(path), reason="a folder")
+        if kind == "other":
+            raise StoreError("store_not_kam", path=str(path), reason="not a KAM Analytics catalog")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if kind == "duckdb":
+            from kam_analytics.store.migrate import migrate_v1
+
+            migrate_v1(path)  # a store of format 1: converted in place, the old file kept beside it
+        store = cls(path)
+        try:
+            store._catalog.initialise()
+            store._files.remove_orphans(store._catalog.named_files())
+        except sqlite3.DatabaseError as error:
+            store.close()
+            raise StoreError("store_unreadable", path=str(path), reason=str(error).splitlines()[0]) from None
+        except BaseException:
+            store.close()
+            raise
+        sweep(scratch_dir(path))
+        return store
+
+    def close(self) -> None:
+        self._files.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def catalog(self, write: bool = False):
+        """A short catalog connection (``Catalog.connect``)."""
+        return self._catalog.connect(write)
+
+    # -- datasets ---------------------------------------------------------------------------
+    def datasets(self) -> list[Dataset]:
+        return self._catalog.datasets()
+
+    def find(self, name: str) -> Dataset | None:
+        return self._catalog.find(name)
+
+    def dataset(self, name: str) -> Dataset:
+        found = self.find(name)
+        if found is None:
+            raise StoreError("dataset_unknown", name=name, names=", ".join(d.name for d in self.datasets()) or "—")
+        return found
+
+    def dataset_by_id(self, dataset_id: int) -> Dataset | None:
+        return self._catalog.dataset_by_id(dataset_id)
+
+    def drop(self, name: str, actor: str | None = None) -> None:
+        """Delete a dataset with its follow-ups and settings in one catalog transaction; its
+        files go after."""
+        for file in self._catalog.drop(name, actor):
+            self._retire(file)
+
+    def rename(self, name: str, new_name: str, actor: str | None = None) -> Dataset:
+        return self.dataset_by_id(self._catalog.rename(name, new_name, actor))
+
+    def _retire(self, file: str | None) -> None:
+        if file:
+            self._files.retire(file, self._catalog.named_files())
+
+    # -- reading ----------------------------------------------------------------------------
+    def cursor(self):
+        """A DuckDB cursor of its own for one query (readers never share one); every current
+        dataset's tables are visible by their internal names."""
+        self._files.sync(self.datasets())
+        return self._files.con.cursor()
+
+    def table(self, dataset: Dataset | str):
+        """The dataset's transactions as an Ibis table, on a cursor of its own."""
+        return self._engines.table(self.dataset(dataset) if isinstance(dataset, str) else dataset)
+
+    def orders(self, dataset: Dataset):
+        return self._engines.orders(dataset)
+
+    def attributes(self, dataset: Dataset):
+        return self._engines.attributes(dataset)
+
+    def receivables(self, dataset: Dataset):
+        return self._engines.receivables(dataset)
+
+    def rejected_rows(self, dataset: Dataset, limit: int | None = None, receivables: bool = False):
+        return self._engines.rejected_rows(dataset, limit, receivables)
+
+    # -- writing a new version --------------------------------------------------------------
+    @staticmethod
+    def staging_name() -> str:
+        """A generated name for a table a load builds in its staging file."""
+        return f"stg_{uuid.uuid4().hex[:12]}"
+
+    @contextmanager
+    def staging(self, kind: str = "tx"):
+        """A new version file for one load and a cursor writing into it (``Files.staging``)."""
+        with self._files.staging(kind, self.datasets()) as staged:
+            yield staged
+
+    def staged(self, stage: Staging, table: str):
+        return self._engines.staged(stage, table)
+
+    def staged_totals(self, stage: Staging, table: str) -> dict:
+        return self._files.staged_totals(stage, table)
+
+    def commit_dataset(self, name: str, stage: Staging, tx_table: str, rejects: str | None, meta: DatasetMeta,
+                       totals: dict, replace: bool = False, expected_version: int | None = None,
+                       actor: str | None = None) -> Dataset:
+        """Publish the staged load as dataset ``name`` in one catalog transaction, with its
+        ``totals`` (``customers.dataset_totals`` of the staged table).
+
+        With ``replace`` an existing dataset of that name is swapped for the new file (same id,
+        so follow-ups and settings stay attached, and a new version); without it, an existing
+        name is an error and nothing changes. ``expected_version``: the version the load
+        started from (None: the name did not exist then); when another load published in the
+        meantime, this one is refused and nothing changes."""
+        import json
+
+        files = self._files
+        with files.lock:
+            columns = files.columns(stage, tx_table)
+            rejected = files.count_or_create_rejects(stage, rejects)
+            order_facts = files.build_orders(stage, tx_table, columns, totals["rows"])
+            files.seal(stage, {tx_table: "tx", rejects: "rej"})
+            values = dict(
+                data_file=stage.path.name,
+                source_file=meta.source_file, file_format=meta.file_format, encoding=meta.encoding,
+                delimiter=meta.delimiter, mapping=json.dumps(meta.mapping, ensure_ascii=False),
+                details=json.dumps({**meta.details, **order_facts}, ensure_ascii=False, default=str),
+                columns=json.dumps(columns), rows=totals["rows"], rejected=rejected,
+                customers=totals["customers"], revenue=totals["revenue"], date_min=iso_text(totals["date_min"]),
+                date_max=iso_text(totals["date_max"]), engine="duckdb", source=None,
+            )
+            dataset_id, old_file = self._catalog.publish(name, values, replace, expected_version, actor, "upload",
+                                                         file=meta.source_file, rows=totals["rows"], rejected=rejected)
+            stage.published = True
+        self._retire(old_file)
+        return self.dataset_by_id(dataset_id)
+
+    def commit_attached(self, name: str, engine: str, source: dict, columns: list[str], totals: dict, rejected: int,
+                        details: dict, replace: bool = False, expected_version: int | None = None,
+                        actor: str | None = None) -> Dataset:
+        """Register an attached table (``ingest.attach``) as dataset ``name`` in one catalog
+        transaction; the same rules as ``commit_dataset`` for an existing name and for a load
+        that another one overtook."""
+        import json
+
+        values = dict(
+            data_file="", source_file=source["table"], file_format=engine, encoding=None, delimiter=None,
+            mapping=json.dumps(source["mapping"], ensure_ascii=False),
+            details=json.dumps(details, ensure_ascii=False, default=str), columns=json.dumps(columns),
+            rows=totals["rows"], rejected=rejected, customers=totals["customers"], revenue=totals["revenue"],
+            date_min=iso_text(totals["date_min"]), date_max=iso_text(totals["date_max"]), engine=engine,
+            source=json.dumps(source, ensure_ascii=False),
+        )
+        dataset_id, old_file = self._catalog.publish(name, values, replace, expected_version, actor, "attach",
+                                                     engine=engine, table=source["table"], rows=totals["rows"],
+                                                     rejected=rejected)
+        self._retire(old_file)
+        return self.dataset_by_id(dataset_id)
+
+    def set_attributes(self, dataset: Dataset, stage: Staging, table: str, actor: str | None = None) -> Dataset:
+        """Publish a staged attributes table for ``dataset`` (replacing any previous one)."""
+        self._files.seal(stage, {table: "attr"})
+        old_file = self._catalog.attach_file(dataset, "attributes", stage.path.name, actor)
+        stage.published = True
+        self._retire(old_file)
+        return self.dataset_by_id(dataset.id)
+
+    def set_receivables(self, dataset: Dataset, stage: Staging, table: str, rejects: str, details: dict,
+                        actor: str | None = None) -> Dataset:
+        """Publish a staged receivables load for ``dataset`` (its invoice lines ``table`` and
+        refused rows ``rejects``), replacing any previous one, in one catalog transaction."""
+        import json
+
+        self._files.seal(stage, {table: "recv", rejects: "rej"})
+        old_file = self._catalog.attach_file(
+            dataset, "receivables", stage.path.name, actor,
+            extra={"receivables_details": json.dumps(details, ensure_ascii=False, default=str)},
+            file=details.get("source_file"), rows=details.get("rows"), rejected=details.get("rejected"))
+        stage.published = True
+        self._retire(old_file)
+        return self.dataset_by_id(dataset.id)
+
+    # -- follow-ups, settings, the audit trail (the catalog's) ------------------------------
+    def add_followup(self, dataset: Dataset, customer_id: str, status: str, note: str = "",
+                     owner: str | None = None) -> None:
+        self._catalog.add_followup(dataset, customer_id, status, note, owner)
+
+    def followups(self, dataset: Dataset, customer_id: str | None = None):
+        return self._catalog.followups(dataset, customer_id)
+
+    def followups_stamp(self, dataset: Dataset) -> tuple[int, int]:
+        return self._catalog.followups_stamp(dataset)
+
+    def latest_statuses(self, dataset: Dataset) -> dict[str, str]:
+        return self._catalog.latest_statuses(dataset)
+
+    def get_setting(self, dataset: Dataset, key: str, default=None):
+        return self._catalog.get_setting(dataset, key, default)
+
+    def set_setting(self, dataset: Dataset, key: str, value, actor: str | None = None) -> None:
+        """Save a setting of the dataset (written to the audit trail)."""
+        self._catalog.set_setting(dataset, key, value, actor)
+
+    def table_setting(self, dataset: Dataset, name: str, default=None):
+        """A fact remembered about the dataset's current table (e.g. a property checked once).
+        Stored as '<name>:<table>', so a replace, which loads a new table, starts afresh and
+        drops what was remembered about the old one."""
+        return self.get_setting(dataset, f"{name}:{dataset.table_name}", default)
+
+    def set_table_setting(self, dataset: Dataset, name: str, value) -> None:
+        """(A fact about the data, not a user's setting: not audited.)"""
+        self._catalog.set_setting(dataset, f"{name}:{dataset.table_name}", value, audited=False)
+
+    def record(self, actor: str | None, action: str, dataset: str | None = None, **detail) -> None:
+        """Append an audit entry that goes with no change of the store (a sign-in)."""
+        self._catalog.record(actor, action, dataset, **detail)
+
+    def audit_trail(self, limit: int | None = None):
+        return self._catalog.audit_trail(limit)
