@@ -7,7 +7,14 @@ PORT ?= 8501
 # this machine: it listens on localhost only.
 ADDRESS ?= $(shell grep -qs '^\[auth\]' .streamlit/secrets.toml && echo 0.0.0.0 || echo localhost)
 
-.PHONY: run test setup dev bench browser java docs clean
+# What the tests need from the system (Debian's packages): Chromium and its driver for the browser
+# tests, CJK fonts so screenshots show Chinese, Java 17 for the local Spark session.
+SYSTEM_PACKAGES := chromium chromium-driver fonts-noto-cjk openjdk-17-jre-headless
+# Tests on both cores, a test file to a worker (a file's app, browser and Spark session are
+# started once, on its worker)
+PYTEST_PARALLEL ?= -n 2 --dist loadfile
+
+.PHONY: run test check setup dev system system-for-tests bench browser java docs clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -32,17 +39,38 @@ run: setup
 	@if [ "$(ADDRESS)" = "localhost" ]; then echo "No sign-in configured ([auth] in .streamlit/secrets.toml): serving on localhost only."; fi
 	$(BIN)/python -m ui.serve --server.port $(PORT) --server.address $(ADDRESS)
 
-## make test: set up and run every test (browser tests need Debian's chromium; see `make browser`)
-test: dev
-	$(BIN)/python -m pytest -q
+## make test: set up and run every test. As root it first installs the system packages the tests
+## need (SYSTEM_PACKAGES); otherwise it names the tests it will skip and the command that installs them.
+test: dev system-for-tests
+	$(BIN)/python -m pytest -q $(PYTEST_PARALLEL)
 
-## make browser: install Debian's chromium and chromium-driver for the browser tests (root)
+## make check: the edit-and-test loop — the library, the command line and every page through
+## AppTest; no browser, Spark or proxy (about 2 minutes)
+check: dev
+	$(BIN)/python -m pytest -q $(PYTEST_PARALLEL) -m "not browser and not spark and not slow"
+
+## make system: install SYSTEM_PACKAGES with apt-get (root)
+system:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null
+
+system-for-tests:
+	@missing="$$(for p in $(SYSTEM_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done)"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = "0" ]; then \
+	  echo "Installing the system packages the tests need: $$missing"; \
+	  $(MAKE) --no-print-directory system; \
+	else \
+	  echo "Missing system packages: $$missing"; \
+	  echo "  without chromium/chromium-driver the browser tests are skipped; without openjdk-17-jre-headless the Spark tests are skipped;"; \
+	  echo "  install them with: sudo make system"; \
+	fi
+
+## make browser / make java: only Chromium (browser tests) or only Java 17 (local Spark) (root)
 browser:
-	apt-get update -qq && apt-get install -y -qq chromium chromium-driver fonts-noto-cjk
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-noto-cjk
 
-## make java: install Java 17 for local Spark sessions (the Spark tests, `attach --engine spark`) (root)
 java:
-	apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless
 
 ## make bench: the performance benchmarks (not part of make test): library timings, every page
 ## in the browser at 1M and 10M lines, what each part of a page costs a new tab, and N sessions at once
@@ -52,7 +80,7 @@ bench: dev
 	$(BIN)/python bench/front_end.py
 	$(BIN)/python bench/sessions.py
 
-## make docs: write the command summary in README.md from the command-line parser
+## make docs: write the command summary in README.md and docs/cli.md from the command-line parser
 docs: setup
 	$(BIN)/python -m kam_analytics.readme
 

@@ -34,3 +34,30 @@ def test_command_summary_is_the_parsers_own():
 def test_quick_start_is_the_two_commands():
     quick = README.split("## Quick start", 1)[1].split("```")[1]
     assert [line.split("#")[0].strip() for line in quick.strip().splitlines()] == ["make run", "make test"]
+
+
+def test_cli_reference_is_what_help_prints():
+    # docs/cli.md is written by `make docs`; each command's section is its --help as a terminal
+    # of HELP_WIDTH columns prints it, asked of the real command
+    import os
+    import subprocess
+    import sys
+
+    from kam_analytics.readme import CLI_DOC, HELP_WIDTH, cli_markdown
+
+    doc = CLI_DOC.read_text(encoding="utf-8")
+    assert doc == cli_markdown()
+    env = {**os.environ, "COLUMNS": str(HELP_WIDTH)}
+    for command in ("", "churn", "ingest"):
+        printed = subprocess.run([sys.executable, "-m", "kam_analytics", *([command] if command else []), "--help"],
+                                 capture_output=True, text=True, env=env, cwd=CLI_DOC.parent.parent, check=True).stdout
+        section = doc.split(f"## {command or 'python -m kam_analytics'}\n\n```\n", 1)[1].split("\n```", 1)[0]
+        assert section == printed.rstrip()
+        assert printed.startswith(f"usage: python -m kam_analytics {command}".rstrip())
+
+
+def test_every_doc_the_readme_links_exists():
+    links = re.findall(r"\]\(((?:docs|bench)/[^)#]+)", README)
+    assert {"docs/cli.md", "docs/store.md", "docs/churn.md", "docs/performance.md"} <= set(links)
+    root = Path(__file__).resolve().parent.parent
+    assert [link for link in links if not (root / link).exists()] == []
