@@ -34,8 +34,17 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
     return guard_formulas(frame).to_csv(index=False).encode("utf-8-sig")
 
 
+# xlsxwriter's conversions of text, every one turned off: '{=…}' and '=…' would become
+# formulas, 'http://…', 'mailto:…', 'file:///…' and 'external:…' hyperlinks (their shown text
+# cut), '12.5' a number. A workbook we write holds the text it was given, as text.
+_AS_TEXT = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
+
+
 def excel_bytes(frame: pd.DataFrame, sheet: str = "data") -> bytes:
+    """``frame`` as an .xlsx workbook of one sheet. Text cells are written as text and read
+    back exactly as given: no formula and no hyperlink is ever made from data, so no leading
+    ' is needed (the CSV needs it: a spreadsheet decides there what a cell is)."""
     buffer = io.BytesIO()
-    with pd.ExcelWriter(buffer, engine="xlsxwriter") as writer:
-        guard_formulas(frame).to_excel(writer, index=False, sheet_name=sheet[:31])
+    with pd.ExcelWriter(buffer, engine="xlsxwriter", engine_kwargs={"options": _AS_TEXT}) as writer:
+        frame.to_excel(writer, index=False, sheet_name=sheet[:31])
     return buffer.getvalue()

@@ -167,6 +167,19 @@ def scoped(store, dataset, table, scope: tuple[str, ...] | None):
     return table.filter(ibis.literal(False))
 
 
+def scoped_by_accounts(store, dataset, table, scope: tuple[str, ...] | None):
+    """The rows of ``table`` (another file's: receivables) of the accounts a user with ``scope``
+    may see by the sales lines (``scoped``) — never by an owner column of ``table`` itself,
+    which whoever attached it could have written to show themselves other accounts."""
+    if scope is None:
+        return table
+    accounts = scoped(store, dataset, store.table(dataset), scope).select("customer_id").distinct()
+    if dataset.engine != "duckdb":  # (the lines on Spark, the file in DuckDB: the ids cross over)
+        ids = accounts.to_pandas()["customer_id"].tolist()
+        return table.filter(table.customer_id.isin(ids))
+    return table.filter(table.customer_id.isin(accounts.customer_id))
+
+
 def scope_has_owner(store, dataset) -> bool:
     """Whether the scope rule can find owners in the dataset (attributes or transactions)."""
     attributes = store.attributes(dataset)
@@ -476,7 +489,7 @@ def receivable_lines(store, data_slice: Slice):
     dataset = dataset_of(store, data_slice)
     if not dataset.receivables_file:
         return transactions(store, _owed_slice(data_slice))
-    table = scoped(store, dataset, store.receivables(dataset), data_slice.scope)
+    table = scoped_by_accounts(store, dataset, store.receivables(dataset), data_slice.scope)
     return apply_filters(table, end=data_slice.end, dimensions=data_slice.dimension_filters)
 
 
@@ -552,11 +565,51 @@ def attach_dataset(store, identity: Identity, name: str, table: str, engine: str
 
 
 def attach_attributes(store, identity: Identity, dataset, path, **options):
-    """Attach per-customer attributes to a dataset (``ingest.ingest_attributes``): editors."""
+    """Attach per-customer attributes to a dataset (``ingest.ingest_attributes``): editors. A
+    scoped editor's file may not widen their scope (``_attributes_within_scope``)."""
+    from functools import partial
+
     from kam_analytics.ingest import ingest_attributes
 
     require(identity, "attributes")
-    return ingest_attributes(store, dataset, path, actor=identity.label, **options)
+    check = None if identity.scope is None else partial(_attributes_within_scope, store, dataset, identity.scope)
+    return ingest_attributes(store, dataset, path, actor=identity.label, check=check, **options)
+
+
+SCOPE_NAMED = 10  # accounts a refusal names (then: "… and N more")
+
+
+def _attributes_within_scope(store, dataset, scope: tuple[str, ...], con, staged: str, file_name: str) -> None:
+    """Refuse a scoped editor's attributes file (the staged table ``staged``, read on ``con``)
+    that would change what the scope rule shows anyone: one naming an account they cannot see
+    now; one giving an account an owner outside their scope (changing who owns an account is
+    for editors without a scope); one replacing attributes the dataset holds for accounts they
+    cannot see (the file replaces the dataset's attributes as a whole). Each refusal names the
+    accounts or owners. The scope is taken from the data as it is, before this file."""
+    from kam_analytics.errors import IngestError
+    from kam_analytics.i18n import join_list
+
+    def named(values) -> str:
+        values = sorted(values)
+        shown = ", ".join(values[:SCOPE_NAMED])
+        return shown + (f" (+{len(values) - SCOPE_NAMED})" if len(values) > SCOPE_NAMED else "")
+
+    mine = Slice.of(dataset, scope=scope)
+    ids = [r[0] for r in con.execute(f'SELECT customer_id FROM "{staged}"').fetchall()]
+    outside = set(ids) - visible_customers(store, mine, ids)
+    if outside:
+        raise IngestError("attributes_scope_outside", file=file_name, accounts=named(outside))
+    columns = [r[0] for r in con.execute(f'SELECT * FROM "{staged}" LIMIT 0').description]
+    if "owner" in columns:
+        owners = {r[0] for r in con.execute(f'SELECT DISTINCT owner FROM "{staged}" WHERE owner IS NOT NULL').fetchall()}
+        if owners - set(scope):
+            raise IngestError("attributes_scope_owner", file=file_name, owners=join_list(sorted(owners - set(scope)), "en"))
+    existing = store.attributes(dataset)
+    if existing is not None:
+        held = [str(c) for c in existing.select("customer_id").to_pandas()["customer_id"].dropna()]
+        dropped = set(held) - visible_customers(store, mine, held)
+        if dropped:
+            raise IngestError("attributes_scope_replace", file=file_name, accounts=named(dropped))
 
 
 def attach_receivables(store, identity: Identity, dataset, path, **options):

@@ -27,16 +27,46 @@ _IDENTITY = "_identity"        # session key: the identity of this run (set by `
 _RECORDED = "_sign_in_recorded"  # session key: this session's sign-in is in the audit trail
 
 
+def read_secrets() -> tuple[dict, tuple[str, dict] | None]:
+    """The secrets files Streamlit reads (its ``secrets.files`` option: the user's and the
+    project's ``.streamlit/secrets.toml``, or those given with ``--secrets.files``), merged as
+    Streamlit merges them, read afresh on every run so a live edit counts at once; and the
+    problem that makes them unusable, or None. A file that exists but cannot be read or parsed
+    is a problem, never "no secrets": sign-in must fail closed, not turn itself off. The log
+    gets the file and the reader's words (its line and column); the screen gets neither."""
+    import tomllib
+    from pathlib import Path
+
+    from streamlit import config as st_config
+
+    merged: dict = {}
+    for path in st_config.get_option("secrets.files") or []:
+        file = Path(path)
+        if file.is_dir():  # a folder of secrets (Streamlit's other form): Streamlit reads it
+            try:
+                return st.secrets.to_dict(), None
+            except Exception as error:
+                log.error("the secrets folder %s cannot be read: %s", file, error)
+                return {}, ("auth_secrets_broken", {})
+        if not file.exists():
+            continue
+        try:
+            merged.update(tomllib.loads(file.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+            log.error("the secrets file %s cannot be read: %s", file, error)
+            return {}, ("auth_secrets_broken", {})
+    return merged, None
+
+
 def _secrets() -> dict:
-    try:
-        return st.secrets.to_dict()
-    except Exception:  # no secrets file at all (StreamlitSecretNotFoundError) or one that does not parse
-        return {}
+    return read_secrets()[0]
 
 
 def auth_configured() -> bool:
-    """Whether sign-in is on: an ``[auth]`` section in the secrets file."""
-    return "auth" in _secrets()
+    """Whether sign-in is on: an ``[auth]`` section in the secrets file — or a secrets file that
+    cannot be read (then nobody gets in: ``gate`` shows the configuration error)."""
+    secrets, problem = read_secrets()
+    return problem is not None or "auth" in secrets
 
 
 def configuration_problem(secrets: dict) -> tuple[str, dict] | None:
@@ -72,12 +102,13 @@ def gate(url_paths=()) -> Identity:
     """The identity of this run, or a screen instead of the app (sign-in, refusal,
     misconfiguration) and a stop. ``url_paths`` are the app's page URLs, which show the same
     screen."""
-    secrets = _secrets()
-    if "auth" not in secrets:
+    secrets, problem = read_secrets()
+    if problem is None and "auth" not in secrets:
         identity = local_identity()
         st.session_state[_IDENTITY] = identity
         return identity
-    problem = configuration_problem(secrets)
+    st.session_state.pop(_IDENTITY, None)  # (a run before the file broke must not lend its identity)
+    problem = problem or configuration_problem(secrets)
     if problem is not None:
         key, params = problem
         log.error("sign-in is configured but unusable: %s %s", key, params)

@@ -52,9 +52,11 @@ def matched_customers(store: Store, con, dataset: Dataset, staged: str) -> int:
 
 
 def ingest_attributes(store: Store, dataset: Dataset, path: str | Path, mapping: dict[str, str] | None = None,
-                      sheet: str | None = None, actor: str | None = None) -> AttributesReport:
+                      sheet: str | None = None, actor: str | None = None, check=None) -> AttributesReport:
     """Attach the attributes in ``path`` to ``dataset``. Raises IngestError (store unchanged)
-    when the file has no customer id column or no attribute column besides it."""
+    when the file has no customer id column or no attribute column besides it. ``check``:
+    called as ``check(con, table, file_name)`` with the staged attributes (one row per customer)
+    before anything is published; what it raises refuses the file (the service's scope rule)."""
     path = Path(path)
     with store.staging("attr") as (stage, con):
         raw_table, staging = store.staging_name(), store.staging_name()
@@ -90,7 +92,10 @@ def ingest_attributes(store: Store, dataset: Dataset, path: str | Path, mapping:
             customers = con.execute(f'SELECT count(*) FROM "{staging}"').fetchone()[0]
             matched = matched_customers(store, con, dataset, staging)
             con.execute(f'DROP TABLE IF EXISTS "{raw_table}"')
-            store.set_attributes(dataset, stage, staging, actor=actor)
+            if check is not None:
+                check(con, staging, path.name)
+            store.set_attributes(dataset, stage, staging, actor=actor, file=path.name, rows=int(rows),
+                                 customers=int(customers))
         finally:
             if not stage.published:  # (a TEMP table of this cursor, which closes with the staging)
                 con.execute(f'DROP TABLE IF EXISTS "{raw_table}"')

@@ -234,10 +234,12 @@ class Store:
         self._retire(old_file)
         return self.dataset_by_id(dataset_id)
 
-    def set_attributes(self, dataset: Dataset, stage: Staging, table: str, actor: str | None = None) -> Dataset:
-        """Publish a staged attributes table for ``dataset`` (replacing any previous one)."""
+    def set_attributes(self, dataset: Dataset, stage: Staging, table: str, actor: str | None = None,
+                       **detail) -> Dataset:
+        """Publish a staged attributes table for ``dataset`` (replacing any previous one);
+        ``detail`` (the file, its rows) goes to the audit entry."""
         self._files.seal(stage, {table: "attr"})
-        old_file = self._catalog.attach_file(dataset, "attributes", stage.path.name, actor)
+        old_file = self._catalog.attach_file(dataset, "attributes", stage.path.name, actor, **detail)
         stage.published = True
         self._retire(old_file)
         return self.dataset_by_id(dataset.id)

@@ -1,0 +1,224 @@
+"""Safety fixes, each reproducing an attack as it was reported: a broken secrets file must not
+turn sign-in off; workbooks we write hold no formula or hyperlink made from data; a scoped
+editor cannot widen their own scope with a file; receivables follow the sales lines' owners.
+
+The store: A01–A20 owned by Alice, B01–B20 by Bob (one order each in 2024, 100 × the number)."""
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+
+import pandas as pd
+import pytest
+
+from kam_analytics import service
+from kam_analytics.access import Identity
+from kam_analytics.errors import IngestError
+from kam_analytics.export import excel_bytes
+from kam_analytics.i18n import catalog
+
+EDITOR = Identity("ed@example.com", "editor")
+ADMIN = Identity("ada@example.com", "admin")
+ALICE_EDITOR = Identity("alice@example.com", "editor", scope=("Alice",))
+ALICE = Identity("alice@example.com", "viewer", scope=("Alice",))
+
+
+@pytest.fixture
+def teams(store, tmp_path):
+    lines = ["customer_id,customer_name,order_date,amount,owner"]
+    for i in range(1, 21):
+        lines.append(f"A{i:02d},Alpha {i:02d},2024-03-{i:02d},{100 * i},Alice")
+        lines.append(f"B{i:02d},Beta {i:02d},2024-04-{i:02d},{100 * i},Bob")
+    path = tmp_path / "orders.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    service.load_file(store, EDITOR, path, dataset="orders")
+    return store.dataset("orders")
+
+
+def _ids(frame) -> set[str]:
+    return set(frame["customer_id"].astype(str))
+
+
+# -- 2. workbooks hold text, never formulas or links -------------------------------------------
+HOSTILE_NAMES = ['{=HYPERLINK("http://127.0.0.1/x","click me")}', "{=1+1}", "=1+1", "+1", "-1", "@SUM(A1)",
+                 "http://127.0.0.1/a", "https://127.0.0.1/b", "mailto:a@example.com", "file:///etc/passwd",
+                 "external:\\\\host\\share\\x.xlsx", "ftp://127.0.0.1/c", "12.50", "上海甲公司"]
+
+
+def test_a_workbook_holds_every_name_as_text():
+    frame = pd.DataFrame({"customer_id": [f"C{i}" for i in range(len(HOSTILE_NAMES))], "name": HOSTILE_NAMES,
+                          "revenue": [float(i) for i in range(len(HOSTILE_NAMES))]})
+    book = zipfile.ZipFile(io.BytesIO(excel_bytes(frame, "churn")))
+    sheet = book.read("xl/worksheets/sheet1.xml").decode()
+    assert "<f" not in sheet and "<hyperlink" not in sheet
+    assert not [n for n in book.namelist() if "rels" in n and "sheet" in n]  # no relationship: no link target
+    back = pd.read_excel(io.BytesIO(excel_bytes(frame, "churn")), dtype={"customer_id": str, "name": str})
+    assert back["name"].tolist() == HOSTILE_NAMES  # exactly, with nothing added or cut
+    assert back["revenue"].tolist() == frame["revenue"].tolist()  # numbers stay numbers
+    # the shared strings hold the names as written (XML-escaped)
+    strings = book.read("xl/sharedStrings.xml").decode()
+    assert "{=1+1}" in strings and "file:///etc/passwd" in strings
+
+
+# -- 3. a scope that data cannot widen -----------------------------------------------------------
+def test_a_scoped_editor_cannot_take_accounts_with_an_attributes_file(store, teams, tmp_path):
+    file = tmp_path / "owners.csv"
+    file.write_text("customer_id,owner\n" + "".join(f"B{i:02d},Alice\n" for i in range(1, 11)), encoding="utf-8")
+    with pytest.raises(IngestError) as refused:
+        service.attach_attributes(store, ALICE_EDITOR, teams, file)
+    message = refused.value.message("en")
+    assert "owners.csv" in message and "B01, B02" in message and "B10" in message
+    assert refused.value.key == "attributes_scope_outside"
+    assert store.dataset("orders").attributes_table is None  # nothing was attached
+    mine = service.Slice.of(store.dataset("orders"), scope=ALICE.scope)
+    assert _ids(service.customer_summary(store, mine)) == {f"A{i:02d}" for i in range(1, 21)}
+    # refused in 中文 too, with the same accounts
+    assert "B01" in refused.value.message("zh") and "owners.csv" in refused.value.message("zh")
+
+
+def test_a_scoped_editor_cannot_give_an_account_to_another_owner(store, teams, tmp_path):
+    file = tmp_path / "owners.csv"
+    file.write_text("customer_id,owner,credit_rating\nA01,Alice,AA\nA02,Bob,A\n", encoding="utf-8")
+    with pytest.raises(IngestError) as refused:
+        service.attach_attributes(store, ALICE_EDITOR, teams, file)
+    assert refused.value.key == "attributes_scope_owner" and "Bob" in refused.value.message("en")
+    assert store.dataset("orders").attributes_table is None
+
+
+def test_a_scoped_editor_cannot_replace_other_accounts_attributes(store, teams, tmp_path):
+    everyone = tmp_path / "ratings.csv"
+    everyone.write_text("customer_id,credit_rating\nA01,AA\nB01,B\nB02,C\n", encoding="utf-8")
+    service.attach_attributes(store, EDITOR, teams, everyone)
+    own = tmp_path / "mine.csv"
+    own.write_text("customer_id,credit_rating,owner\nA01,AAA,Alice\nA02,A,Alice\n", encoding="utf-8")
+    with pytest.raises(IngestError) as refused:
+        service.attach_attributes(store, ALICE_EDITOR, store.dataset("orders"), own)
+    assert refused.value.key == "attributes_scope_replace" and "B01, B02" in refused.value.message("en")
+    kept = store.attributes(store.dataset("orders")).to_pandas()
+    assert sorted(kept["customer_id"]) == ["A01", "B01", "B02"]  # the file the editor attached, untouched
+    # within their own accounts, with owners they hold, a scoped editor may attach (nothing else held)
+    store.drop("orders")
+
+
+def test_a_scoped_editor_may_attach_attributes_of_their_own_accounts(store, teams, tmp_path):
+    own = tmp_path / "mine.csv"
+    own.write_text("customer_id,credit_rating,owner\nA01,AAA,Alice\nA02,A,\n", encoding="utf-8")
+    report = service.attach_attributes(store, ALICE_EDITOR, teams, own)
+    assert (report.customers, report.matched) == (2, 2)
+    trail = service.audit_trail(store, ADMIN)
+    assert trail.iloc[0]["action"] == "attributes"
+    assert trail.iloc[0]["detail"] == {"file": "mine.csv", "rows": 2, "customers": 2}  # no longer empty
+
+
+def test_an_unscoped_editor_may_change_owners(store, teams, tmp_path):
+    file = tmp_path / "owners.csv"
+    file.write_text("customer_id,owner\n" + "".join(f"B{i:02d},Alice\n" for i in range(1, 11)), encoding="utf-8")
+    service.attach_attributes(store, EDITOR, teams, file)
+    mine = service.Slice.of(store.dataset("orders"), scope=ALICE.scope)
+    assert _ids(service.customer_summary(store, mine)) == {f"B{i:02d}" for i in range(1, 11)}
+
+
+RECEIVABLES = ("客户编号,发票号,开票日期,到期日,应收金额,已收金额,收款日期{owner}\n"
+               "A01,INV-1,2024-03-01,2024-03-31,5001,,{alice}\n"
+               + "".join(f"B{i:02d},INV-B{i},2024-04-01,2024-04-30,{1000 + i},,{{alice}}\n" for i in range(1, 20)))
+
+
+@pytest.mark.parametrize("owner_column", [True, False])
+def test_receivables_take_each_customer_owner_from_the_sales_lines(store, teams, tmp_path, owner_column):
+    # the file's own owner column names Alice for Bob's invoices, or there is no owner column
+    text = RECEIVABLES.replace("{owner}", ",客户经理" if owner_column else "")
+    text = text.replace(",{alice}", ",Alice" if owner_column else "")
+    file = tmp_path / "ar.csv"
+    file.write_text(text, encoding="utf-8")
+    service.attach_receivables(store, EDITOR, teams, file)
+    dataset = store.dataset("orders")
+    everyone = service.receivables(store, service.Slice.of(dataset), "2024-12-31")
+    assert len(everyone) == 20
+    mine = service.receivables(store, service.Slice.of(dataset, scope=ALICE.scope), "2024-12-31")
+    assert mine["customer_id"].tolist() == ["A01"]
+    assert float(mine["outstanding"].iloc[0]) == pytest.approx(5001.0)
+
+
+# -- 1. a broken secrets file keeps everyone out ----------------------------------------------
+GOOD_SECRETS = """
+[auth]
+redirect_uri = "http://127.0.0.1:8501/oauth2callback"
+cookie_secret = "3f5e0c1d9a7b6e4f2a1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e"
+client_id = "kam-analytics"
+client_secret = "kam-analytics-secret"
+server_metadata_url = "http://127.0.0.1:9/.well-known/openid-configuration"
+
+[kam.roles]
+viewers = ["@example.com"]
+"""
+BROKEN = GOOD_SECRETS.replace('viewers = ["@example.com"]', 'viewers = ["@example.com", "new@partner.org]')
+
+
+@pytest.fixture
+def app_with_secrets(tmp_path, monkeypatch, teams):
+    """The app (AppTest) on the teams store, reading the secrets file ``secrets.toml`` of
+    ``tmp_path`` as ``--secrets.files`` would name it."""
+    import streamlit as st
+    from streamlit import config as st_config
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("KAM_DB", str(teams_path(tmp_path)))
+    monkeypatch.setenv("KAM_NO_DEMO", "1")
+    monkeypatch.setenv("KAM_NO_PREPARE", "1")
+    saved = st_config.get_option("secrets.files")
+    secrets = tmp_path / "secrets.toml"
+    st_config.set_option("secrets.files", [str(secrets)])
+    st.cache_resource.clear()
+
+    def run(lang: str = "en"):
+        at = AppTest.from_file("../app.py", default_timeout=60)
+        at.query_params["lang"] = lang
+        return at.run()
+    yield secrets, run
+    st_config.set_option("secrets.files", saved)
+    st.cache_resource.clear()
+
+
+def teams_path(tmp_path):
+    return tmp_path / "kam.duckdb"  # (the conftest store's file)
+
+
+def _texts(at) -> str:
+    return " ".join(str(e.value) for kind in ("title", "markdown", "error", "warning", "caption", "info")
+                    for e in at.get(kind))
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_broken_secrets_file_shows_the_configuration_error_to_everyone(app_with_secrets, caplog, lang):
+    secrets, run = app_with_secrets
+    secrets.write_text(BROKEN, encoding="utf-8")
+    at = run(lang)
+    assert not at.exception
+    assert [e.value for e in at.error] == [catalog(lang)["auth_secrets_broken"]]
+    shown = _texts(at)
+    assert "orders" not in shown and "Alpha" not in shown and "A01" not in shown  # no data at all
+    assert catalog(lang)["overview_title"] not in [t.value for t in at.title]
+    assert not at.sidebar.selectbox  # no dataset picker, no page
+    assert not at.get("file_uploader")
+    # the log names the file and the line; the screen names neither
+    assert str(secrets) in caplog.text and re.search(r"line \d+", caplog.text)
+    assert str(secrets) not in shown
+
+
+def test_a_live_edit_that_breaks_the_file_closes_the_app(app_with_secrets):
+    secrets, run = app_with_secrets
+    secrets.write_text(GOOD_SECRETS, encoding="utf-8")
+    before = run()
+    assert [b.label for b in before.button] == [catalog("en")["auth_sign_in"]]  # sign-in, nothing else
+    secrets.write_text(BROKEN, encoding="utf-8")
+    after = run()
+    assert [e.value for e in after.error] == [catalog("en")["auth_secrets_broken"]]
+    assert not after.button
+    # an [auth] table that parses but lacks a setting is refused too (as before)
+    secrets.write_text(GOOD_SECRETS.replace('client_id = "kam-analytics"\n', ""), encoding="utf-8")
+    assert "client_id" in run().error[0].value
+    # and with no secrets file at all the app is the local user's, as documented
+    secrets.unlink()
+    local = run()
+    assert [t.value for t in local.title][:1] == [catalog("en")["overview_title"]]
