@@ -7,6 +7,7 @@ The store holds one dataset of 40 customers: A01–A20 owned by Alice, B01–B20
 from __future__ import annotations
 
 import datetime as dt
+import re
 import subprocess
 import sys
 import time
@@ -281,3 +282,60 @@ def test_a_scoped_sales_lead_sees_and_exports_only_their_accounts(team_app, brow
     assert "Beta" not in page.inner_text("body")
     page.screenshot(path=str(SHOTS / "en_scoped_account.png"), full_page=True)
     page.context.close()
+
+
+_SESSION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _watch_session(page) -> list[str]:
+    """The Streamlit session ids the page's WebSocket is told (its first message names it)."""
+    seen: list[str] = []
+
+    def frame(payload):
+        text = payload if isinstance(payload, str) else payload.decode("latin-1")
+        seen.extend(i for i in _SESSION_ID.findall(text) if i not in seen)
+    page.on("websocket", lambda ws: ws.on("framereceived", frame))
+    return seen
+
+
+def _put_upload(page, url: str, seen: list[str], size: int):
+    """PUT ``size`` bytes to the upload endpoint of the page's session: of the ids its WebSocket
+    was told (``seen``; other messages carry ids too), the one Streamlit does not answer
+    400 'Invalid session_id'."""
+    xsrf = next(c["value"] for c in page.context.cookies() if c["name"] == "_streamlit_xsrf")
+    for session in reversed(seen):
+        response = page.request.put(
+            f"{url}/_stcore/upload_file/{session}/kam-test-file",
+            multipart={"file": {"name": "big.csv", "mimeType": "text/csv", "buffer": b"x" * size}},
+            headers={"X-Xsrftoken": xsrf})
+        if response.status != 400:
+            return response
+    raise AssertionError(f"no live session among {seen}")
+
+
+def test_a_session_that_has_not_signed_in_cannot_make_the_server_hold_uploads(team_app, browser):
+    # the attack: from the sign-in screen, PUT bytes to the upload endpoint of one's own session
+    url, _ = team_app
+    context = browser.new_context()
+    page = context.new_page()
+    sessions = _watch_session(page)
+    page.goto(f"{url}/?lang=en")
+    expect(page.get_by_role("button", name=catalog("en")["auth_sign_in"])).to_be_visible(timeout=60_000)
+    assert sessions, "the session id was not seen"
+    refused = _put_upload(page, url, sessions, 5_000_000)
+    assert refused.status == 403, refused.text()
+    context.close()
+    # the same request from a signed-in editor's session is stored (the endpoint and ids are right)
+    editor = _signed_in(browser, url, "ed@example.com")
+    sessions = _watch_session(editor)
+    editor.reload()
+    expect(editor.locator("h1").first).to_be_visible(timeout=60_000)
+    assert _put_upload(editor, url, sessions, 1_000).status == 204
+    # and a viewer's is refused: a viewer cannot upload
+    viewer = _signed_in(browser, url, "vi@example.com")
+    sessions = _watch_session(viewer)
+    viewer.reload()
+    expect(viewer.locator("h1").first).to_be_visible(timeout=60_000)
+    assert _put_upload(viewer, url, sessions, 1_000).status == 403
+    editor.context.close()
+    viewer.context.close()

@@ -15,7 +15,7 @@ import streamlit as st
 from kam_analytics.access import AccessConfigError, AccessRules, Identity, local_identity
 from kam_analytics.i18n import join_list, t
 from ui.markdown import escape_markdown
-from ui.session import get_store, language_switch
+from ui.session import IDENTITY_KEY as _IDENTITY, get_store, language_switch
 
 log = logging.getLogger("kam_analytics.app")
 
@@ -23,7 +23,6 @@ log = logging.getLogger("kam_analytics.app")
 SAMPLE_COOKIE_SECRET = "replace-me-with-the-output-of-python-c-import-secrets-print-secrets-token-hex-32"
 MIN_COOKIE_SECRET = 32  # characters: a random secret of at least 128 bits in hex
 REQUIRED_AUTH_KEYS = ("redirect_uri", "cookie_secret", "client_id", "client_secret", "server_metadata_url")
-_IDENTITY = "_identity"        # session key: the identity of this run (set by ``gate``)
 _RECORDED = "_sign_in_recorded"  # session key: this session's sign-in is in the audit trail
 
 

@@ -8,6 +8,8 @@ import streamlit as st
 
 from kam_analytics.i18n import normalise_lang, t
 
+IDENTITY_KEY = "_identity"  # session key: who is using this session (set by ``ui.auth.gate`` every run)
+
 
 @st.cache_resource(show_spinner=False)
 def get_store():
