@@ -13,12 +13,14 @@ from kam_analytics.i18n import catalog
 
 SHOTS = ROOT / "tests" / "screenshots"
 EVIL = "evil.example"
-DATASET = f"![d](http://{EVIL}/ds.png) **ds** <b>x</b>"
+DIRECTIVES = ":material/bolt: :smile: :red[RED]"  # Streamlit's own: an icon, an emoji, a colour
+DATASET = f"![d](http://{EVIL}/ds.png) **ds** <b>x</b> :red[RED]"
 TOP_NAME = "**bold**"  # the biggest customer: named on the overview, the concentration flags …
 NAMES = [TOP_NAME, f"![t](http://{EVIL}/track.png)", "[click](javascript:alert(1))",
-         f"<img src=http://{EVIL}/x.png onerror=alert(1)>", "<b>b</b> _em_ `code`", f"www.{EVIL} buyer@{EVIL}"]
+         f"<img src=http://{EVIL}/x.png onerror=alert(1)>", f"<b>b</b> _em_ `code` {DIRECTIVES}", f"www.{EVIL} buyer@{EVIL}"]
 IDS = ["C1", f"[id](http://{EVIL}/id)", "C3", "C4", "<i>C5</i>", "C6"]
-REGION = f"<i>华东</i> ![r](http://{EVIL}/r.png)"
+REGION = f"<i>华东</i> ![r](http://{EVIL}/r.png) :material/lock:"
+REFLECTED = ":material/lock: :red[SECURITY NOTICE]"  # an account id in a link, shown back in the info box
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -78,6 +80,12 @@ MARKUP = """() => {
     const text = el.textContent.trim();
     if (words.includes(text)) bad.push(el.tagName + ' ' + text);
   }
+  // Streamlit's directives: a material icon, a coloured span, an emoji made of the text
+  for (const icon of document.querySelectorAll('[data-testid="stIconMaterial"], span[role="img"]'))
+    if (['bolt', 'lock'].includes(icon.textContent.trim())) bad.push('icon ' + icon.textContent);
+  for (const el of document.querySelectorAll('body *'))
+    if (el.children.length === 0 && ['RED', 'SECURITY NOTICE'].includes(el.textContent.trim())) bad.push('span ' + el.textContent);
+  if (document.body.innerText.includes(String.fromCodePoint(0x1F604))) bad.push('emoji');
   for (const t of document.querySelectorAll('svg tspan')) {  // Plotly draws <b>/<i> as styled tspans
     const style = t.getAttribute('style') || '';
     if (/font-weight:\\s*bold|font-style:\\s*italic/.test(style) && words.includes(t.textContent.trim()))
@@ -124,6 +132,7 @@ def test_hostile_text_fetches_nothing_and_renders_no_markup(hostile_app, browser
     for cid in IDS[:2]:
         found += _walk(page, url, f"account?{common}&account={quote(cid)}", lang, foreign)
     account_text = page.inner_text("body")
+    found += _walk(page, url, f"account?{common}&account={quote(REFLECTED)}", lang, foreign)
     page.screenshot(path=str(SHOTS / f"{lang}_hostile_account.png"), full_page=True)
     found += _walk(page, url, f"data?{common}", lang, foreign,
                    tabs=(words["data_tab_manage"], words["data_tab_audit"]))
