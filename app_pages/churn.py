@@ -8,6 +8,7 @@ import streamlit as st
 from kam_analytics import charts, service
 from kam_analytics.analytics import churn
 from kam_analytics.analytics.customers import names_by_id
+from kam_analytics.errors import KamError
 from kam_analytics.i18n import customer_label, format_count, format_share
 from kam_analytics.store import FOLLOWUP_STATUSES
 from ui import queries, tables
@@ -121,19 +122,41 @@ def model_card_section():
             in_range=format_share(check["in_range"], 0)))
 
 
+def save_followup(dataset, version: int, shown: tuple) -> None:
+    """The follow-up form's press, with the dataset version and the accounts the form showed:
+    saved only on that version and one of those accounts (``service.add_followup`` refuses a
+    version that changed); the outcome is shown on the run that follows."""
+    customer = st.session_state.get("_followup_customer")
+    try:
+        if customer not in shown:
+            raise KamError("followup_dataset_changed", dataset=dataset.name, customer=str(customer))
+        service.add_followup(view.store, view.identity, dataset, customer, st.session_state["_followup_status"],
+                             note=st.session_state.get("_followup_note") or "", expected_version=version)
+    except KamError as error:
+        st.session_state["_followup_outcome"] = ("refused", escape_markdown(error.message(view.lang)))
+        return
+    st.session_state["_followup_outcome"] = ("saved", tr("churn_followup_saved", customer=escape_markdown(customer)))
+
+
 def followup_section():
     ids = table["customer_id"].tolist()
     if not ids:
         st.info(tr("churn_no_accounts"))
         return
     with st.form("churn_followup", clear_on_submit=True):
-        customer = st.selectbox(tr("churn_account"), ids, format_func=lambda c: customer_label(c, names.get(c)))
-        status = st.selectbox(tr("churn_status"), list(FOLLOWUP_STATUSES), format_func=labeller("status_"))
-        note = st.text_area(tr("churn_note"))
+        st.selectbox(tr("churn_account"), ids, format_func=lambda c: customer_label(c, names.get(c)),
+                     key="_followup_customer")
+        st.selectbox(tr("churn_status"), list(FOLLOWUP_STATUSES), format_func=labeller("status_"), key="_followup_status")
+        st.text_area(tr("churn_note"), key="_followup_note")
         st.caption(tr("churn_recorded_as", user=escape_markdown(view.identity.label)))
-        if st.form_submit_button(tr("churn_save_followup")):
-            service.add_followup(view.store, view.identity, view.dataset, customer, status, note=note)
-            st.success(tr("churn_followup_saved", customer=escape_markdown(customer)))
+        # bound to the dataset version and the accounts this form was drawn with: the press runs
+        # ``save_followup`` with them, before the page reruns on whatever the data is by then
+        st.form_submit_button(tr("churn_save_followup"), on_click=save_followup,
+                              args=(view.dataset, view.dataset.version, tuple(ids)))
+    outcome = st.session_state.pop("_followup_outcome", None)
+    if outcome is not None:
+        kind, message = outcome
+        (st.success if kind == "saved" else st.error)(message)
     history = service.followups(view.store, view.identity, view.dataset)
     if len(history):
         st.dataframe(pd.DataFrame({

@@ -650,13 +650,25 @@ def visible_customers(store, data_slice: Slice, customer_ids) -> set[str]:
     return set(found["customer_id"])
 
 
-def add_followup(store, identity: Identity, dataset, customer_id: str, status: str, note: str = "") -> None:
+def add_followup(store, identity: Identity, dataset, customer_id: str, status: str, note: str = "",
+                 expected_version: int | None = None) -> None:
     """Record a follow-up on an account, authored by ``identity`` (never by a typed name):
-    anyone with a role, on an account of their scope."""
+    anyone with a role, on an account of their scope that the dataset has. A form passes the
+    dataset version it was drawn on (``expected_version``): when the dataset was replaced,
+    changed or deleted meanwhile, nothing is saved (the account chosen may not be the one the
+    form showed) and a sentence says so."""
+    from kam_analytics.errors import KamError
+
     require(identity, "followup")
-    if identity.scope is not None and not visible_customers(store, Slice.of(dataset, scope=identity.scope),
-                                                            [customer_id]):
-        raise AccessDenied("access_denied_account", customer=str(customer_id))
+    if expected_version is not None:
+        current = store.dataset_by_id(dataset.id)
+        if current is None or current.version != expected_version:
+            raise KamError("followup_dataset_changed", dataset=dataset.name, customer=str(customer_id))
+        dataset = current
+    if not visible_customers(store, Slice.of(dataset, scope=identity.scope), [customer_id]):
+        if identity.scope is not None and visible_customers(store, Slice.of(dataset), [customer_id]):
+            raise AccessDenied("access_denied_account", customer=str(customer_id))
+        raise KamError("followup_customer_unknown", dataset=dataset.name, customer=str(customer_id))
     store.add_followup(dataset, customer_id, status, note=note, owner=identity.label)
 
 

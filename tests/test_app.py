@@ -512,6 +512,53 @@ def test_churn_follow_up_is_recorded_and_shown(app_env):
     assert history["Recorded by"].tolist() == [f"local:{getpass.getuser()}"]
 
 
+def test_a_follow_up_form_is_bound_to_the_data_it_was_opened_on(app_env, tmp_path):
+    # the attack: the form open on C001, the dataset replaced from the command line (now B09
+    # leads the list), then Save — it must not land on B09, nor on anything
+    from kam_analytics.ingest import ingest_file
+    from ui.state import get_store
+
+    app_env()
+    at = open_app("en", "churn")
+    at.session_state["churn_tab"] = "Follow-ups"
+    at.run()
+    [account] = [s for s in at.selectbox if s.label == T("churn_account", "en")]
+    assert account.value == "C001"
+    [note] = [t for t in at.text_area if t.label == "Note"]
+    note.input("Called C001 about the renewal")
+    other = tmp_path / "other.csv"
+    other.write_text("客户编号,订单日期,销售额\nB09,2024-03-01,900\nB10,2023-09-01,50\n", encoding="utf-8")
+    ingest_file(get_store(), other, dataset="测试数据", replace=True)
+    [save] = [b for b in at.button if b.label == "Save the follow-up"]
+    save.click().run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        escape_markdown(T("followup_dataset_changed", "en", dataset="测试数据", customer="C001"))]
+    store = get_store()
+    assert store.followups(store.dataset("测试数据")).empty  # nothing saved, on any account
+    # opened afresh on the new data, the form saves on the account chosen
+    at = open_app("en", "churn")
+    at.session_state["churn_tab"] = "Follow-ups"
+    at.run()
+    [account] = [s for s in at.selectbox if s.label == T("churn_account", "en")]
+    assert account.value == "B09"
+    [save] = [b for b in at.button if b.label == "Save the follow-up"]
+    save.click().run()
+    assert at.success[0].value == "Follow-up saved for B09."
+    assert store.followups(store.dataset("测试数据"))["customer_id"].tolist() == ["B09"]
+
+
+def test_a_follow_up_for_a_customer_the_dataset_lacks_is_refused(cli, tmp_path):
+    path = tmp_path / "one.csv"
+    path.write_text("customer_id,order_date,amount\nA1,2024-01-05,100\n", encoding="utf-8")
+    assert cli("ingest", path, "--dataset", "d").returncode == 0
+    done = cli("followup", "--dataset", "d", "--customer", "DOES-NOT-EXIST", "--status", "contacted")
+    assert done.returncode == 2 and "has no customer DOES-NOT-EXIST" in done.stderr
+    assert cli("followup", "--dataset", "d", "--customer", "A1", "--status", "contacted").returncode == 0
+    entries = [e["action"] for e in json.loads(cli("audit", "--json").stdout.strip().splitlines()[-1])["entries"]]
+    assert entries == ["followup", "upload"]  # the refused one left no trace
+
+
 def test_a_follow_up_saved_outside_the_page_shows_in_the_list_on_the_next_run(app_env):
     # the list is cached under the state of the dataset's follow-ups: one saved by another
     # session or the command line (here: straight into the store) shows on the next run

@@ -12,6 +12,7 @@ import zipfile
 import pandas as pd
 import pytest
 
+from conftest import run_cli
 from kam_analytics import service
 from kam_analytics.access import Identity
 from kam_analytics.errors import IngestError
@@ -222,3 +223,34 @@ def test_a_live_edit_that_breaks_the_file_closes_the_app(app_with_secrets):
     secrets.unlink()
     local = run()
     assert [t.value for t in local.title][:1] == [catalog("en")["overview_title"]]
+
+
+# -- 8. --db at another program's SQLite database ------------------------------------------------
+@pytest.mark.parametrize("schema", ["CREATE TABLE notes (id INTEGER, text TEXT)",
+                                    "CREATE TABLE datasets (id INTEGER PRIMARY KEY, title TEXT)"])
+def test_another_programs_sqlite_database_is_refused_before_anything_is_written(tmp_path, schema):
+    import hashlib
+    import sqlite3
+
+    other = tmp_path / "other.db"
+    db = sqlite3.connect(other)
+    db.execute(schema)
+    db.execute("INSERT INTO %s VALUES (1, 'kept')" % schema.split()[2])
+    db.commit()
+    db.close()
+    before = hashlib.sha256(other.read_bytes()).hexdigest()
+    done = run_cli("datasets", db=other)
+    assert done.returncode == 2
+    assert "is not a KAM Analytics store" in done.stderr and "other.db" in done.stderr
+    assert "no datasets" not in done.stdout.lower()
+    assert hashlib.sha256(other.read_bytes()).hexdigest() == before  # not a byte written
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.db"]  # no other-datasets/ folder, no journal
+
+
+def test_a_store_reopened_is_still_a_store(tmp_path):
+    from kam_analytics.store import Store
+
+    with Store.open(tmp_path / "kam.db"):
+        pass
+    with Store.open(tmp_path / "kam.db") as again:  # (its own catalog, in WAL mode, is recognised)
+        assert again.datasets() == []

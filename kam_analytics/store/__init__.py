@@ -49,6 +49,25 @@ def _file_kind(path: Path) -> str:
     return "empty" if not head else "other"
 
 
+def _check_is_catalog(path: Path) -> None:
+    """Refuse a SQLite file that is not a KAM catalog, reading it only (read-only, no journal
+    change): one with tables of its own but no ``meta`` table naming a format version. An empty
+    SQLite file (no table yet: a catalog whose creation was interrupted) is taken as a new one."""
+    uri = path.resolve().as_uri() + "?mode=ro"
+    try:
+        db = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S)
+        try:
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            ours = "meta" in tables and db.execute(
+                "SELECT 1 FROM meta WHERE key = 'format_version'").fetchone() is not None
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as error:
+        raise StoreError("store_unreadable", path=str(path), reason=str(error).splitlines()[0]) from None
+    if tables and not ours:
+        raise StoreError("store_not_kam", path=str(path), reason="another program's SQLite database")
+
+
 def folder_of(path: Path) -> Path:
     """The folder of version files beside the catalog ``path``."""
     return path.with_name(f"{path.stem}-datasets")
@@ -77,6 +96,8 @@ class Store:
             raise StoreError("store_not_kam", path=str(path), reason="a folder")
         if kind == "other":
             raise StoreError("store_not_kam", path=str(path), reason="not a KAM Analytics catalog")
+        if kind == "sqlite":
+            _check_is_catalog(path)  # another program's database is refused before anything is written
         path.parent.mkdir(parents=True, exist_ok=True)
         if kind == "duckdb":
             from kam_analytics.store.migrate import migrate_v1
