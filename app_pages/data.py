@@ -25,6 +25,16 @@ view = frame("data_title")
 store = view.store
 
 
+PREVIEW_CELL_CHARS = 500
+
+
+def clipped(value):
+    """Text cut to ``PREVIEW_CELL_CHARS`` characters, marked with '…'; anything else as it is."""
+    if isinstance(value, str) and len(value) > PREVIEW_CELL_CHARS:
+        return value[:PREVIEW_CELL_CHARS] + "…"
+    return value
+
+
 def field_label(canonical: str) -> str:
     return tr(f"field_{canonical}") + (" *" if canonical in REQUIRED else "")
 
@@ -149,8 +159,11 @@ def upload_section() -> None:
         st.selectbox(tr("upload_sheet"), result.sheets, index=result.sheets.index(result.sheet),
                      key=f"sheet_{upload_key}")
     st.caption(tr("upload_preview", rows=len(result.rows)))
-    first_rows = pd.DataFrame([list(r) + [None] * (len(result.headers) - len(r)) for r in result.rows],
-                         columns=[f"{h}" for h in result.headers])
+    # a cell or header is cut at PREVIEW_CELL_CHARS: the preview is a look at the columns, and a
+    # cell of tens of megabytes would pass Streamlit's message limit (the load reads it whole)
+    first_rows = pd.DataFrame([[clipped(c) for c in list(r) + [None] * (len(result.headers) - len(r))]
+                               for r in result.rows],
+                              columns=[clipped(f"{h}") for h in result.headers])
     st.dataframe(first_rows, hide_index=True, width="stretch", height=240)
 
     st.subheader(tr("mapping_title"))

@@ -254,3 +254,68 @@ def test_a_store_reopened_is_still_a_store(tmp_path):
         pass
     with Store.open(tmp_path / "kam.db") as again:  # (its own catalog, in WAL mode, is recognised)
         assert again.datasets() == []
+
+
+# -- 7. a workbook that expands without bound ------------------------------------------------------
+def _bomb(path, megabytes: int):
+    """An .xlsx of a few hundred KB whose sheet holds one inline string of ``megabytes`` MB."""
+    import zipfile
+
+    parts = {
+        "[Content_Types].xml": '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+        '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>',
+        "_rels/.rels": '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        "xl/workbook.xml": '<?xml version="1.0"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+        'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        "xl/_rels/workbook.xml.rels": '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>',
+    }
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as book:
+        for name, text in parts.items():
+            book.writestr(name, text)
+        with book.open("xl/worksheets/sheet1.xml", "w") as sheet:
+            sheet.write(b'<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+                        b'<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>customer_id</t></is></c></row>'
+                        b'<row r="2"><c r="A2" t="inlineStr"><is><t>')
+            chunk = b"A" * (1024 * 1024)
+            for _ in range(megabytes):
+                sheet.write(chunk)
+            sheet.write(b"</t></is></c></row></sheetData></worksheet>")
+    return path
+
+
+def test_a_workbook_bomb_is_refused_before_it_is_read(tmp_path):
+    import time
+
+    book = _bomb(tmp_path / "bomb.xlsx", 60)
+    assert book.stat().st_size < 200_000  # 60 MB of sheet in under 200 KB
+    db = tmp_path / "kam.db"
+    started = time.monotonic()
+    done = run_cli("ingest", book, "--dataset", "bomb", db=db)
+    assert done.returncode == 2
+    assert "bomb.xlsx" in done.stderr and "xl/worksheets/sheet1.xml" in done.stderr and "100 times" in done.stderr
+    assert time.monotonic() - started < 20  # refused from the zip's directory, not after reading 60 MB
+    listed = run_cli("datasets", "--json", db=db)
+    assert '"datasets": []' in listed.stdout
+    # the page lists a workbook's sheets first: refused there too, with the same sentence
+    from kam_analytics.ingest import list_sheets
+
+    with pytest.raises(IngestError) as refused:
+        list_sheets(book)
+    assert refused.value.key == "file_workbook_bomb" and "sheet1.xml" in refused.value.message("zh")
+
+
+def test_an_ordinary_workbook_is_not_mistaken_for_a_bomb(store, tmp_path):
+    # 20,000 rows of one repeated order line pack about 17 times: read as usual
+    from kam_analytics.ingest import ingest_file
+
+    book = tmp_path / "orders.xlsx"
+    pd.DataFrame({"customer_id": ["C1"] * 20_000, "order_date": ["2024-01-05"] * 20_000,
+                  "amount": [10.0] * 20_000}).to_excel(book, index=False)
+    report = ingest_file(store, book, dataset="orders")
+    assert (report.rows, report.customers) == (20_000, 1)
+    assert store.dataset("orders").revenue == pytest.approx(200_000.0)

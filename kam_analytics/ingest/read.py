@@ -52,6 +52,37 @@ def sniff_format(path: Path, head: bytes) -> str:
     return "text"
 
 
+# -- how far a workbook may expand --------------------------------------------------------------
+# A workbook is a zip: 413 KB can hold a 400 MB cell (34 s and 3.5 GB to read). Its parts' sizes
+# are checked before any reader opens it. A real sheet's XML packs 5–20 times (a 200,000-row
+# sheet of one repeated row: 16.7 times); a part that expands more than MAX_WORKBOOK_RATIO
+# times, once past MAX_RATIO_FROM bytes, is refused, and so is a workbook past
+# MAX_WORKBOOK_EXPANDED in all (a million rows of ten columns is about 300 MB).
+MAX_WORKBOOK_EXPANDED = 2 * 1024**3
+MAX_WORKBOOK_RATIO = 100
+MAX_RATIO_FROM = 10 * 1024**2
+
+
+def check_workbook_expansion(path: Path) -> None:
+    """Refuse a zipped workbook (.xlsx, .xlsm, .xlsb, .ods) whose parts would expand past the
+    bounds above, naming the part and both sizes; a file that is not a readable zip is left to
+    the reader, which says it is damaged."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, OSError):
+        return
+    expanded = sum(p.file_size for p in parts)
+    if expanded > MAX_WORKBOOK_EXPANDED:
+        raise IngestError("file_workbook_too_large", file=path.name, size=f"{expanded / 1024**2:,.0f}",
+                          limit=f"{MAX_WORKBOOK_EXPANDED / 1024**2:,.0f}")
+    for part in parts:
+        if part.file_size > MAX_RATIO_FROM and part.file_size > MAX_WORKBOOK_RATIO * max(part.compress_size, 1):
+            raise IngestError("file_workbook_bomb", file=path.name, part=part.filename,
+                              size=f"{part.file_size / 1024**2:,.0f}", packed=f"{part.compress_size / 1024:,.0f}",
+                              ratio=MAX_WORKBOOK_RATIO)
+
+
 # -- reading ----------------------------------------------------------------------------------
 def read_raw(con, path: str | Path, table: str, sheet: str | None = None, tmp_dir: Path | None = None,
              sample_rows: int | None = None) -> RawTable:
@@ -72,6 +103,8 @@ def read_raw(con, path: str | Path, table: str, sheet: str | None = None, tmp_di
         head = fh.read(SAMPLE_BYTES)
     kind = sniff_format(path, head)
     if kind in WORKBOOKS:
+        if head.startswith(b"PK\x03\x04"):
+            check_workbook_expansion(path)
         raw = _read_workbook(con, path, table, sheet, kind)
     elif kind == "parquet":
         raw = _read_parquet(con, path, table, tmp_dir)
@@ -164,7 +197,9 @@ def _open_workbook(path: Path):
 
 
 def list_sheets(path: str | Path) -> list[str]:
-    workbook = _open_workbook(Path(path))
+    path = Path(path)
+    check_workbook_expansion(path)  # (the page lists a workbook's sheets before it reads one)
+    workbook = _open_workbook(path)
     try:
         return list(workbook.sheet_names)
     finally:
