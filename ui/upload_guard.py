@@ -23,7 +23,10 @@ def session_may_upload(session_id: str) -> bool:
 
     if not Runtime.exists():
         return False
-    info = Runtime.instance()._session_mgr.get_session_info(session_id)
+    runtime = Runtime.instance()
+    if type(runtime) is not Runtime:  # AppTest's stand-in: no server, no HTTP endpoint to guard
+        return True
+    info = runtime._session_mgr.get_session_info(session_id)
     if info is None:
         return False
     try:
