@@ -287,11 +287,27 @@ def _command(sub, name: str, help_text: str, func, dataset: bool = True, as_of: 
     return p
 
 
+MIN_HORIZON, MAX_HORIZON = 1, 3650  # days: a horizon of none or negative days has no meaning
+
+
+def horizon_days(text: str) -> int:
+    """``--horizon``: a whole number of days from ``MIN_HORIZON`` to ``MAX_HORIZON`` (-5 gave
+    a risk of 1.25 and a Brier score of 36)."""
+    try:
+        days = int(text)
+    except ValueError:
+        days = None
+    if days is None or not MIN_HORIZON <= days <= MAX_HORIZON:
+        raise argparse.ArgumentTypeError(t("cli_horizon_bad", _lang(), value=text, low=MIN_HORIZON, high=MAX_HORIZON))
+    return days
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m kam_analytics", description="KAM Analytics command line.")
     parser.add_argument("--db", metavar="PATH", help="store file (default: KAM_DB or data/kam.duckdb)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    horizon = (["--horizon"], dict(type=int, default=90, metavar="DAYS"))
+    horizon = (["--horizon"], dict(type=horizon_days, default=90, metavar="DAYS",
+                                   help=f"days ahead a lapse is counted over ({MIN_HORIZON}–{MAX_HORIZON}; default 90)"))
 
     _command(sub, "ingest", "load a CSV/TSV/TXT/XLSX/Parquet file as a dataset", cmd_ingest, dataset=False,
              json_flag=True, extra=[

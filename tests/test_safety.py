@@ -319,3 +319,17 @@ def test_an_ordinary_workbook_is_not_mistaken_for_a_bomb(store, tmp_path):
     report = ingest_file(store, book, dataset="orders")
     assert (report.rows, report.customers) == (20_000, 1)
     assert store.dataset("orders").revenue == pytest.approx(200_000.0)
+
+
+# -- 10. a horizon of no days ---------------------------------------------------------------------
+@pytest.mark.parametrize("command, value", [("churn", "-5"), ("backtest", "-30"), ("churn", "0"), ("backtest", "soon")])
+def test_a_horizon_that_is_not_a_number_of_days_ahead_is_refused(tmp_path, command, value):
+    path = tmp_path / "one.csv"
+    path.write_text("customer_id,order_date,amount\nA1,2024-01-05,100\nA1,2024-03-05,100\n", encoding="utf-8")
+    db = tmp_path / "kam.db"
+    assert run_cli("ingest", path, "--dataset", "d", db=db).returncode == 0
+    extra = ["--out", tmp_path / "out.csv"] if command == "churn" else ["--json"]
+    done = run_cli(command, "--dataset", "d", "--as-of", "2024-03-31", "--horizon", value, *extra, db=db)
+    assert done.returncode == 2
+    assert f"--horizon takes a whole number of days from 1 to 3650, not {value}." in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "out.csv").exists()
