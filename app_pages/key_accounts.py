@@ -136,7 +136,7 @@ def list_section(view, card, key):
             tr(f"criterion_{c}"), format="%.1f", help=tr("ka_contribution_help", weight=f"{card.weights[c]:g}"))
     clickable_table(data, "ka_list", config)
     download_buttons(accounts.scorecard_export(card), f"{view.dataset.name}-accounts", "accounts",
-                     tr("ka_download_csv"), tr("ka_download_xlsx"))
+                     tr("ka_download_csv"), tr("ka_download_xlsx"), dataset=view.dataset.name)
 
 
 def pyramid_section():

@@ -61,7 +61,7 @@ def aging_section():
     st.caption(tr("click_row_to_open"))
     clickable_table(data, "recv_list")
     download_buttons(service.receivables_export(rows, view.lang), f"{view.dataset.name}-receivables-{as_of}",
-                     "receivables", tr("recv_download_csv"), tr("recv_download_xlsx"))
+                     "receivables", tr("recv_download_csv"), tr("recv_download_xlsx"), dataset=view.dataset.name)
     owing = rows[rows["outstanding"] > 0].head(AGING_BARS)
     if not owing.empty:
         st.echarts_chart(echarts.aging_bars(owing, view.lang), height=echarts.aging_height(len(owing)))

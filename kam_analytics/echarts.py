@@ -188,6 +188,9 @@ def picked_customer(option: dict, event) -> str | None:
 AGING_COLOURS = {"not_due": "#9aa5b1", "overdue_1_30": "#f2c14e", "overdue_31_60": "#d9822b",
                  "overdue_61_90": "#c2452d", "overdue_90_plus": "#7a1f1f"}
 BAR_ROW = 26  # pixels per account in the aging bars
+# an account's name on a category axis is cut to this many pixels and ends in '…' (the tooltip
+# has it whole): names of 200–3,000 characters squeezed the bars to a sliver
+NAME_LABEL_WIDTH = 240
 
 
 def aging_height(accounts: int) -> int:
@@ -215,7 +218,7 @@ def aging_bars(rows: pd.DataFrame, lang: str) -> dict:
         source[bucket] = (ordered[bucket].astype(float) / size).to_numpy()
         source[f"{bucket}_text"] = [format_amount(v, lang) for v in ordered[bucket]]
     option["dataset"] = {"source": source}
-    option["yAxis"] = {"type": "category", "axisLabel": {"interval": 0}}
+    option["yAxis"] = {"type": "category", "axisLabel": {"interval": 0, "width": NAME_LABEL_WIDTH, "overflow": "truncate"}}
     option["legend"] = {"bottom": 0}
     option["tooltip"] = {"trigger": "axis", "axisPointer": {"type": "shadow"}, "formatter": "<br>".join(
         ["{@account}"] + [f"{t(f'recv_{bucket}', lang)}: {{@{bucket}_text}}" for bucket in buckets])}

@@ -695,6 +695,29 @@ def audit_export(trail) -> pd.DataFrame:
     return trail.assign(detail=[json.dumps(d, ensure_ascii=False, sort_keys=True) if d else "" for d in trail["detail"]])
 
 
-def record_sign_in(store, identity: Identity) -> None:
-    """Write a sign-in to the audit trail (with the role it was given; none = refused)."""
-    store.record(identity.label, "sign_in", None, role=identity.role or "none")
+def record_download(store, identity: Identity, dataset: str | None, file_name: str, rows: int) -> None:
+    """Write an export from a page to the audit trail: who took which list, with how many rows."""
+    store.record(identity.label, "download", dataset, file=file_name, rows=int(rows))
+
+
+def record_sign_in(store, identity: Identity, sign_in: str | None = None) -> None:
+    """Write a sign-in to the audit trail (with the role it was given; none = refused). With
+    ``sign_in`` (what tells this sign-in from the user's others: ``sign_in_id``) it is written
+    once, however many pages and tabs the signed-in browser opens."""
+    if sign_in is None:
+        store.record(identity.label, "sign_in", None, role=identity.role or "none")
+    else:
+        store.record_once(identity.label, "sign_in", None, role=identity.role or "none", sign_in=sign_in)
+
+
+def sign_in_id(claims: dict) -> str | None:
+    """A short id of one sign-in from its ID token's claims: the subject and when the token was
+    issued (``iat``, else ``auth_time`` or ``nonce``), hashed; None when the token has none of
+    them. Each page load is a new session of the same signed-in browser and carries the same id."""
+    import hashlib
+
+    moment = next((claims.get(k) for k in ("iat", "auth_time", "nonce") if claims.get(k) not in (None, "")), None)
+    if moment is None:
+        return None
+    subject = claims.get("sub") or claims.get("email") or ""
+    return hashlib.sha256(f"{subject}|{moment}".encode()).hexdigest()[:16]

@@ -255,6 +255,8 @@ def test_a_viewer_reads_and_records_follow_ups_under_their_own_name(team_app, br
     assert history.iloc[0]["owner"] == "vi@example.com" and history.iloc[0]["note"] == "called the buyer"
     entries = _audit(db)
     assert entries[entries["action"] == "followup"].iloc[0]["actor"] == "vi@example.com"
+    # one sign-in, three pages opened (each a session of its own): one entry, not three
+    assert len(entries[(entries["action"] == "sign_in") & (entries["actor"] == "vi@example.com")]) == 1
 
 
 def test_a_scoped_sales_lead_sees_and_exports_only_their_accounts(team_app, browser, tmp_path):
@@ -282,6 +284,12 @@ def test_a_scoped_sales_lead_sees_and_exports_only_their_accounts(team_app, brow
     assert "Beta" not in page.inner_text("body")
     page.screenshot(path=str(SHOTS / "en_scoped_account.png"), full_page=True)
     page.context.close()
+    # who exported which list is on file: the two downloads, with their rows
+    entries = _audit(team_app[1])
+    downloads = entries[entries["action"] == "download"]
+    assert downloads["actor"].tolist() == ["lead@example.com"] * 2
+    assert [d["file"] for d in downloads["detail"]] == ["orders-churn-at_risk.csv", "orders-accounts.csv"]
+    assert downloads["detail"].iloc[1]["rows"] == len(ALICE_IDS)
 
 
 _SESSION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

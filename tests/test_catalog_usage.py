@@ -76,7 +76,7 @@ BUILT: dict[tuple[str, str], list[str]] = {
     ("whatif_mode_", ""): ["top", "pick"],
     ("role_", ""): [*access.ROLES, "none"],
     ("action_", ""): list(access.ACTIONS),
-    ("audit_action_", ""): ["upload", "attach", "replace", "delete", "rename", "attributes", "followup", "settings", "sign_in"],
+    ("audit_action_", ""): ["upload", "attach", "replace", "delete", "rename", "attributes", "followup", "settings", "sign_in", "download"],
 }
 
 

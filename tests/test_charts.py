@@ -206,3 +206,16 @@ def test_aging_bars_stack_each_account_by_bucket_top_down_in_the_languages_units
     assert [s["stack"] for s in option["series"]] == ["outstanding"] * 5
     assert [s["name"] for s in option["series"]][0] == "未到期"
     assert echarts.aging_height(2) == echarts.HEIGHT and echarts.aging_height(25) == 26 * 25 + 140
+
+
+def test_a_name_of_thousands_of_characters_does_not_squeeze_the_aging_bars():
+    # a 3,000-character name: the axis shows 240 pixels of it ending in '…', the tooltip all of it
+    from kam_analytics import echarts
+
+    long_name = "长" * 3000
+    rows = pd.DataFrame({"customer_id": ["A"], "name": [long_name], "not_due": [100.0], "overdue_1_30": [0.0],
+                         "overdue_31_60": [0.0], "overdue_61_90": [0.0], "overdue_90_plus": [0.0]})
+    option = echarts.aging_bars(rows, "en")
+    assert option["yAxis"]["axisLabel"] == {"interval": 0, "width": 240, "overflow": "truncate"}
+    assert list(option["dataset"]["source"]["account"]) == [f"A · {long_name}"]
+    assert "{@account}" in option["tooltip"]["formatter"]

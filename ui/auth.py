@@ -132,7 +132,7 @@ def gate(url_paths=()) -> Identity:
     if not st.session_state.get(_RECORDED):
         from kam_analytics import service
 
-        service.record_sign_in(get_store(), identity)
+        service.record_sign_in(get_store(), identity, service.sign_in_id(claims))
         st.session_state[_RECORDED] = True
     if identity.role is None:
         def no_role():

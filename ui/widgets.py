@@ -55,15 +55,30 @@ def clickable_table(frame: pd.DataFrame, key: str, config: dict | None = None, i
         open_account(str(frame.iloc[rows[0]][id_column or tr("col_customer_id")]))
 
 
-def download_buttons(frame: pd.DataFrame, file_stem: str, sheet: str, csv_label: str, xlsx_label: str) -> None:
+def download_buttons(frame: pd.DataFrame, file_stem: str, sheet: str, csv_label: str, xlsx_label: str,
+                     dataset: str | None = None) -> None:
     """CSV and Excel downloads of ``frame``, side by side. The files are made when clicked (an
     Excel file of 100,000 rows takes seconds), and a click does not rerun the page: a rerun
-    raced the file being made and the download was sometimes lost."""
+    raced the file being made and the download was sometimes lost. Each file made is written
+    to the audit trail (who exported which list of ``dataset``, how many rows)."""
+    from ui.auth import identity
+    from ui.session import get_store
+
+    audit = partial(_recorded, get_store(), identity(), dataset)
     left, right = st.columns(2)
-    left.download_button(csv_label, partial(csv_bytes, frame), file_name=f"{file_stem}.csv", mime="text/csv",
-                         on_click="ignore")
-    right.download_button(xlsx_label, partial(excel_bytes, frame, sheet), file_name=f"{file_stem}.xlsx",
-                          on_click="ignore")
+    left.download_button(csv_label, partial(audit, f"{file_stem}.csv", lambda: csv_bytes(frame), len(frame)),
+                         file_name=f"{file_stem}.csv", mime="text/csv", on_click="ignore")
+    right.download_button(xlsx_label, partial(audit, f"{file_stem}.xlsx", lambda: excel_bytes(frame, sheet), len(frame)),
+                          file_name=f"{file_stem}.xlsx", on_click="ignore")
+
+
+def _recorded(store, who, dataset: str | None, file_name: str, make, rows: int) -> bytes:
+    """The bytes of a download, made now (the click), and its audit entry."""
+    from kam_analytics import service
+
+    data = make()
+    service.record_download(store, who, dataset, file_name, rows)
+    return data
 
 
 def tabbed(sections: list, key: str) -> None:

@@ -315,5 +315,9 @@ class Store:
         """Append an audit entry that goes with no change of the store (a sign-in)."""
         self._catalog.record(actor, action, dataset, **detail)
 
+    def record_once(self, actor: str | None, action: str, dataset: str | None = None, **detail) -> bool:
+        """Append an audit entry unless an identical one is there (a sign-in seen again)."""
+        return self._catalog.record_once(actor, action, dataset, **detail)
+
     def audit_trail(self, limit: int | None = None):
         return self._catalog.audit_trail(limit)

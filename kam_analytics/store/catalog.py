@@ -326,6 +326,17 @@ class Catalog:
         with self.connect(write=True) as db:
             self._audit(db, actor, action, dataset, **detail)
 
+    def record_once(self, actor: str | None, action: str, dataset: str | None = None, **detail) -> bool:
+        """Append an entry unless the trail already holds one with the same actor, action,
+        dataset and detail (checked and written in one transaction); whether it was appended."""
+        text = json.dumps(detail, ensure_ascii=False, default=str) if detail else ""
+        with self.connect(write=True) as db:
+            if db.execute("SELECT 1 FROM audit WHERE actor = ? AND action = ? AND dataset IS ? AND detail = ?",
+                          [actor_name(actor), action, dataset, text]).fetchone():
+                return False
+            self._audit(db, actor, action, dataset, **detail)
+        return True
+
     def audit_trail(self, limit: int | None = None):
         """The audit trail, newest first: at, actor, action, dataset, detail (a dict)."""
         import pandas as pd
