@@ -512,6 +512,20 @@ def test_churn_follow_up_is_recorded_and_shown(app_env):
     assert history["Recorded by"].tolist() == [f"local:{getpass.getuser()}"]
 
 
+@pytest.mark.parametrize("stem", ["订单" * 150, "x" * 300])
+def test_an_upload_with_a_very_long_file_name_is_previewed_and_loaded(app_env, stem):
+    # 300 characters (900 bytes in Chinese) are more than a file system takes for a name
+    from ui.uploads import MAX_NAME_BYTES, disk_name
+
+    kept = disk_name(f"{stem}.csv")
+    assert len(kept.encode()) <= MAX_NAME_BYTES and kept.endswith("….csv") and kept.startswith(stem[:20])
+    at = open_app("en", "data")
+    at.file_uploader[0].upload(f"{stem}.csv", SMALL_CSV.encode("gb18030"), "text/csv").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    detected = [m.value for m in at.markdown if T("upload_detected", "en") in m.value]
+    assert detected and "GB18030" in detected[0]
+
+
 def test_a_follow_up_form_is_bound_to_the_data_it_was_opened_on(app_env, tmp_path):
     # the attack: the form open on C001, the dataset replaced from the command line (now B09
     # leads the list), then Save — it must not land on B09, nor on anything

@@ -35,6 +35,23 @@ def sweep_uploads() -> None:
                    session_active=_session_active if Runtime.exists() else None)
 
 
+MAX_NAME_BYTES = 200  # a file name on disk (most file systems allow 255 bytes; '.part' is added while copying)
+
+
+def disk_name(name: str) -> str:
+    """The upload's file name as it is kept on disk (and quoted by the reports): its own name,
+    or — past ``MAX_NAME_BYTES`` in UTF-8, where the file system would refuse it (a
+    300-character name gave "Something went wrong") — its start, '…' and its extension."""
+    name = Path(str(name)).name or "upload.csv"
+    if len(name.encode("utf-8")) <= MAX_NAME_BYTES:
+        return name
+    suffix = Path(name).suffix if len(Path(name).suffix) <= 16 else ""
+    stem = name[: len(name) - len(suffix)]
+    while len((stem + "…" + suffix).encode("utf-8")) > MAX_NAME_BYTES:
+        stem = stem[:-1]
+    return stem + "…" + suffix
+
+
 def save_upload(uploaded) -> Path:
     """Copy an ``st.file_uploader`` file to disk once (keeping its name, which the reports
     quote), into this session's upload folder; again if the sweep removed it meanwhile."""
@@ -42,7 +59,7 @@ def save_upload(uploaded) -> Path:
     digest = hashlib.sha1(str(uploaded.file_id).encode()).hexdigest()[:16]
     # the session's id (a UUID) names the folder: it is what the sweep asks the runtime about
     folder = tmpfiles.scratch_dir(config.db_path()) / "uploads" / _session_id() / digest
-    path = folder / (Path(uploaded.name).name or "upload.csv")
+    path = folder / disk_name(uploaded.name)
     if not path.exists():
         folder.mkdir(parents=True, exist_ok=True)
         uploaded.seek(0)
