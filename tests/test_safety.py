@@ -333,3 +333,20 @@ def test_a_horizon_that_is_not_a_number_of_days_ahead_is_refused(tmp_path, comma
     assert done.returncode == 2
     assert f"--horizon takes a whole number of days from 1 to 3650, not {value}." in done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "out.csv").exists()
+
+
+# -- 10. an unclosed quote in a small file -----------------------------------------------------------
+@pytest.mark.parametrize("text, line", [
+    ('customer_id,order_date,amount\nC1,2024-01-01,"100\nC2,2024-01-02,200\n', 2),
+    ('customer_id,customer_name,order_date,amount\nC1,"He said ""hi"", ok",2024-01-01,100\n'
+     'C2,"Beta,2024-01-02,200\nC3,Gamma,2024-01-03,300\n', 3),  # the doubled quotes of line 2 are closed
+])
+def test_an_unclosed_quote_is_named_with_its_line(tmp_path, text, line):
+    path = tmp_path / "quote.csv"
+    path.write_bytes(text.encode("gb18030"))  # (read through the transcoded copy: the same lines)
+    assert path.stat().st_size < 200  # a small file: no line in it can pass the reader's 10 MB
+    done = run_cli("ingest", path, "--dataset", "q", db=tmp_path / "kam.db")
+    assert done.returncode == 2
+    assert done.stderr.strip() == (f"quote.csv: a double quote opened on line {line} is never closed, so everything "
+                                   "after it would be read as one cell and nothing was loaded. Close the quote (or "
+                                   "remove it) on that line and try again.")

@@ -259,7 +259,7 @@ def read_text(con, path: Path, table: str, head: bytes, truncated: bool, tmp_dir
             raise
         except Exception as error:
             if not (choice.native and "unicode" in str(error).lower()):
-                raise _text_error(name, error) from None
+                raise _text_error(name, error, source.path) from None
             # The first megabyte was UTF-8 but a later byte is not: decide over the whole file.
             choice = enc.after_invalid_utf8(path, name)
             source = _replace_source(source, path, choice, csv_delimiter, splitter, tmp_dir)
@@ -309,7 +309,7 @@ def _load_or_explain(con, source: _Source, table: str, delimiter: str, limit: in
     except IngestError:
         raise
     except Exception as error:
-        raise _text_error(name, error) from None
+        raise _text_error(name, error, source.path) from None
 
 
 def _check_count(raw: RawTable, loaded: int, source: _Source, delimiter: str, delimited: bool, name: str) -> None:
@@ -326,13 +326,32 @@ def _check_count(raw: RawTable, loaded: int, source: _Source, delimiter: str, de
     raise IngestError("file_count_mismatch", file=name, counted=f"{raw.records:,}", read=f"{loaded:,}")
 
 
-def _text_error(name: str, error: Exception) -> IngestError:
+def _text_error(name: str, error: Exception, source: Path | None = None) -> IngestError:
     message = str(error)
     line = re.search(r"Line: (\d+)", message)
     if "maximum line size" in message.lower() or "line size" in message.lower():
+        opened = unclosed_quote_line(source) if source is not None and source.stat().st_size <= MAX_LINE_BYTES else None
+        if opened is not None:  # a small file cannot hold a line that long: a quote runs to its end
+            return IngestError("file_unclosed_quote", file=name, line=opened)
         return IngestError("file_line_too_long", file=name, line=line.group(1) if line else "?",
                            limit=f"{MAX_LINE_BYTES:,}")
     return IngestError("file_unreadable_text", file=name, reason=message.splitlines()[0][:300])
+
+
+def unclosed_quote_line(source: Path) -> int | None:
+    """The line (1-based) where a double quote opens that no later quote closes, so that the
+    rest of the file would be one cell; None when every quote is closed. Quotes are counted as
+    a CSV reader pairs them (a doubled quote inside a quoted cell opens and closes again)."""
+    opened_at, inside = None, False
+    with open(source, "rb") as fh:
+        for number, line in enumerate(fh, start=1):
+            for _ in range(line.count(b'"')):
+                inside = not inside
+                if inside and opened_at is None:
+                    opened_at = number
+                elif not inside:
+                    opened_at = None
+    return opened_at if inside else None
 
 
 def _plain_lines_before_data(source: Path, header_rowid: int) -> int | None:
