@@ -350,3 +350,23 @@ def test_an_unclosed_quote_is_named_with_its_line(tmp_path, text, line):
     assert done.stderr.strip() == (f"quote.csv: a double quote opened on line {line} is never closed, so everything "
                                    "after it would be read as one cell and nothing was loaded. Close the quote (or "
                                    "remove it) on that line and try again.")
+
+
+def test_the_preview_of_a_one_line_file_says_what_the_load_says(tmp_path):
+    from kam_analytics.ingest import preview_file
+
+    one_line = tmp_path / "one line.csv"
+    one_line.write_text("customer_id,order_date,amount" + ",x" * 6_000_000, encoding="utf-8")  # 12 MB, no line end
+    with pytest.raises(IngestError) as previewed:
+        preview_file(one_line)
+    assert previewed.value.key == "file_line_too_long"
+    assert previewed.value.params["file"] == "one line.csv" and previewed.value.params["line"] == 1
+    loaded = run_cli("ingest", one_line, "--dataset", "x", db=tmp_path / "kam.db")
+    assert loaded.returncode == 2 and loaded.stderr.strip() == previewed.value.message("en")
+    # a first row longer than the preview's 2 MB (but not than a load's 10 MB) is shown, whole
+    long_row = tmp_path / "long row.csv"
+    long_row.write_text("customer_id,order_date,amount,note\nC1,2024-01-01,100," + "x" * 3_000_000 + "\nC2,2024-01-02,200,y\n",
+                        encoding="utf-8")
+    preview = preview_file(long_row)
+    assert preview.headers == ["customer_id", "order_date", "amount", "note"]
+    assert [len(str(c)) for c in preview.rows[0]] == [2, 10, 3, 3_000_000]

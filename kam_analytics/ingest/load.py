@@ -564,6 +564,30 @@ class Preview:
 PREVIEW_BYTES = 2 << 20
 
 
+def _preview_head(path: Path, head: bytes) -> bytes:
+    """What the preview reads of a text file longer than ``PREVIEW_BYTES``: its whole lines within
+    that, or — when those are fewer than two (a header and a row) — its first two lines, each
+    as long as a load reads (``text.MAX_LINE_BYTES``). A line longer than that is refused as
+    the load refuses it (a 12 MB file of one line was previewed as "no data rows")."""
+    from kam_analytics.ingest.text import MAX_LINE_BYTES
+
+    cut = head[: head.rfind(b"\n", 0, PREVIEW_BYTES) + 1]
+    if cut.count(b"\n") >= 2:
+        return cut
+    with open(path, "rb") as fh:
+        more = fh.read(2 * MAX_LINE_BYTES + 2)
+    start = 0
+    for line in (1, 2):
+        end = more.find(b"\n", start)
+        length = (end if end >= 0 else len(more)) - start
+        if length > MAX_LINE_BYTES:
+            raise IngestError("file_line_too_long", file=path.name, line=line, limit=f"{MAX_LINE_BYTES:,}")
+        if end < 0:
+            return more
+        start = end + 1
+    return more[:start]
+
+
 def preview_file(path: str | Path, sheet: str | None = None, mapping: dict[str, str] | None = None,
                  date_format: str | None = None, rows: int = 20) -> Preview:
     """Read the start of ``path`` (2 MB of a text file) into a throw-away in-memory database
@@ -581,14 +605,19 @@ def preview_file(path: str | Path, sheet: str | None = None, mapping: dict[str, 
         if sniff_format(path, head[:8]) == "text" and len(head) > PREVIEW_BYTES:
             import tempfile
 
-            cut = head[: head.rfind(b"\n", 0, PREVIEW_BYTES) + 1] or head[:PREVIEW_BYTES]
+            cut = _preview_head(path, head)
             fd, name = tempfile.mkstemp(suffix=path.suffix or ".csv")
             with open(fd, "wb") as out:
                 out.write(cut)
             source = temp = Path(name)
     con = duckdb.connect()
     try:
-        raw = read_raw(con, source, "stg_preview", sheet=sheet)
+        try:
+            raw = read_raw(con, source, "stg_preview", sheet=sheet)
+        except IngestError as error:  # (read from a copy of the head: the sentence names the user's file)
+            if temp is None or "file" not in error.params:
+                raise
+            raise IngestError(error.key, **{**error.params, "file": path.name}) from None
         chosen = resolve_mapping(raw.headers, mapping)
         preview_rows = [row[1:] for row in first_rows(con, "stg_preview", raw.header_rowid + 1 + int(rows),
                                                       ", ".join(raw.columns)) if row[0] > raw.header_rowid]
