@@ -567,8 +567,10 @@ PREVIEW_BYTES = 2 << 20
 def _preview_head(path: Path, head: bytes) -> bytes:
     """What the preview reads of a text file longer than ``PREVIEW_BYTES``: its whole lines within
     that, or — when those are fewer than two (a header and a row) — its first two lines, each
-    as long as a load reads (``text.MAX_LINE_BYTES``). A line longer than that is refused as
-    the load refuses it (a 12 MB file of one line was previewed as "no data rows")."""
+    as long as a load reads (the header within ``read.SAMPLE_BYTES``, a row within
+    ``text.MAX_LINE_BYTES``). A longer line is refused as the load refuses it, in the same words
+    (a 12 MB file of one line was previewed as "no data rows")."""
+    from kam_analytics.ingest.read import SAMPLE_BYTES
     from kam_analytics.ingest.text import MAX_LINE_BYTES
 
     cut = head[: head.rfind(b"\n", 0, PREVIEW_BYTES) + 1]
@@ -577,11 +579,12 @@ def _preview_head(path: Path, head: bytes) -> bytes:
     with open(path, "rb") as fh:
         more = fh.read(2 * MAX_LINE_BYTES + 2)
     start = 0
-    for line in (1, 2):
+    # the load reads the header within its first SAMPLE_BYTES, and any other line up to MAX_LINE_BYTES
+    for line, limit in ((1, SAMPLE_BYTES), (2, MAX_LINE_BYTES)):
         end = more.find(b"\n", start)
         length = (end if end >= 0 else len(more)) - start
-        if length > MAX_LINE_BYTES:
-            raise IngestError("file_line_too_long", file=path.name, line=line, limit=f"{MAX_LINE_BYTES:,}")
+        if length >= limit:
+            raise IngestError("file_line_too_long", file=path.name, line=line, limit=f"{limit:,}")
         if end < 0:
             return more
         start = end + 1
