@@ -24,7 +24,8 @@ ERROR = re.compile(r"""\b(?:IngestError|StoreError|KamError|AuthError|AccessDeni
 FIELDS = [*COLUMNS, *ATTRIBUTE_COLUMNS, *DIMENSIONS]
 CHURN_REASONS = ["overdue", "silent", "revenue_down", "orders_down", "basket_down", "paying_late", "pattern",
                  "paying_later", "overdue_rising"]
-REJECT_REASONS = ["customer_missing", "date_missing", "date_unreadable", "amount_missing", "amount_unreadable"]
+REJECT_REASONS = ["customer_missing", "date_missing", "date_out_of_range", "date_unreadable", "amount_missing",
+                  "amount_unreadable"]
 CLUSTER_WORDS = ["recent", "lapsing", "dormant", "frequent", "occasional", "rare", "high", "mid", "low",
                  "long_standing", "established", "new", "all"]
 

@@ -370,3 +370,26 @@ def test_the_preview_of_a_one_line_file_says_what_the_load_says(tmp_path):
     preview = preview_file(long_row)
     assert preview.headers == ["customer_id", "order_date", "amount", "note"]
     assert [len(str(c)) for c in preview.rows[0]] == [2, 10, 3, 3_000_000]
+
+
+# -- 10. Parquet: reasons in words, dates outside the range named as such -----------------------------
+def test_parquet_refusals_speak_words_not_codes(tmp_path, store):
+    import duckdb
+
+    from kam_analytics.ingest import ingest_file
+
+    bad = tmp_path / "bad.parquet"
+    duckdb.connect().execute(f"""COPY (SELECT 'C' || i AS customer_id, DATE '2024-01-01' AS order_date,
+        'abc' AS amount FROM range(30) t(i)) TO '{bad}' (FORMAT parquet)""")
+    with pytest.raises(IngestError) as refused:
+        ingest_file(store, bad, dataset="bad")
+    assert refused.value.message("en") == ("No row of bad.parquet could be used (amount not readable: 30). "
+                                           "Check the customer, date and amount columns are the right ones.")
+    assert "（金额无法识别: 30）" in refused.value.message("zh") and "amount_unreadable" not in refused.value.message("zh")
+    edge = tmp_path / "edge.parquet"
+    duckdb.connect().execute(f"""COPY (SELECT * FROM (VALUES ('C1', DATE '0001-01-01', 10.0),
+        ('C2', DATE '9999-12-31', 20.0), ('C3', DATE '2024-01-01', 30.0), ('C4', DATE '2024-01-02', NULL))
+        t(customer_id, order_date, amount)) TO '{edge}' (FORMAT parquet)""")
+    report = ingest_file(store, edge, dataset="edge")
+    assert (report.rows, report.rejected) == (1, 3)
+    assert report.rejected_reasons == {"date_out_of_range": 2, "amount_missing": 1}

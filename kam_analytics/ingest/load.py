@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from kam_analytics.errors import IngestError
+from kam_analytics.errors import IngestError, ReasonCounts
 from kam_analytics.ingest import parse
 from kam_analytics.ingest.raw import first_rows
 from kam_analytics.ingest.read import RawTable, read_raw
@@ -266,7 +266,9 @@ class _Plan:
                 f"{self._amount_expr()} AS amount")
 
     def reason_sql(self) -> str:
-        """Why a row is refused: the first of customer, date, amount that fails."""
+        """Why a row is refused: the first of customer, date, amount that fails. A date read
+        by the column's rule but outside ``parse.YEAR_MIN``–``YEAR_MAX`` (0001-01-01, an ERP's
+        9999-12-31 'no date') is set aside as out of range, not as unreadable."""
         raw = lambda c: f"nullif(trim({self.col[c]}), '')"  # noqa: E731
         if self.amount_derived:
             amount_missing = f"{raw('quantity')} IS NULL OR {raw('unit_price')} IS NULL"
@@ -275,6 +277,8 @@ class _Plan:
         return f"""CASE
             WHEN customer_id IS NULL THEN 'customer_missing'
             WHEN order_date IS NULL AND {raw('order_date')} IS NULL THEN 'date_missing'
+            WHEN order_date IS NULL AND {self.expr('order_date', year_check=False)} IS NOT NULL
+                THEN 'date_out_of_range'
             WHEN order_date IS NULL THEN 'date_unreadable'
             WHEN amount IS NULL AND ({amount_missing}) THEN 'amount_missing'
             WHEN amount IS NULL THEN 'amount_unreadable' END"""
@@ -350,8 +354,7 @@ def _load_rows(store: Store, con, path: Path, mapping: dict[str, str] | None, sh
         raise IngestError("file_count_mismatch", file=path.name, counted=f"{data_rows:,}",
                           read=f"{loaded + rejected:,}")
     if loaded == 0:
-        raise IngestError("no_usable_rows", file=path.name,
-                          reasons=", ".join(f"{k}: {v}" for k, v in reasons.items()))
+        raise IngestError("no_usable_rows", file=path.name, reasons=ReasonCounts(reasons))
     discount_kind = _normalise_discount(con, tx_table) if "discount" in plan.col else None
     examples = _reject_examples(con, rej_table, raw)
     # the raw table is a TEMP table of this cursor's connection: dropped before the swap
