@@ -143,7 +143,10 @@ def upload_section() -> None:
     upload_key = path.parent.name
     sheet = st.session_state.get(f"sheet_{upload_key}")
     date_format = st.session_state.get(f"datefmt_{upload_key}", "auto")
-    overrides = st.session_state.get(f"overrides_{upload_key}", {})
+    # the mapping belongs to a sheet: another sheet has other columns, and its own mapping
+    # widgets (kept ones held the first sheet's choices: "no column for customer_id …")
+    mapping_key = f"{upload_key}:{sheet}"
+    overrides = st.session_state.get(f"overrides_{mapping_key}", {})
     result, error = preview(str(path), path.stat().st_size, sheet, tuple(sorted(overrides.items())),
                             None if date_format == "auto" else date_format)
     if error is not None:
@@ -169,7 +172,8 @@ def upload_section() -> None:
     st.subheader(tr("mapping_title"))
     st.caption(tr("mapping_help"))
     auto = resolve_mapping(result.headers, None)
-    st.session_state[f"overrides_{upload_key}"] = mapping_editor(result.headers, auto, upload_key)
+    mapping_key = f"{upload_key}:{st.session_state.get(f'sheet_{upload_key}')}"  # (the sheet as chosen on this run)
+    st.session_state[f"overrides_{mapping_key}"] = mapping_editor(result.headers, auto, mapping_key)
     st.selectbox(tr("upload_date_format"), DATE_FORMATS, key=f"datefmt_{upload_key}",
                  format_func=labeller("date_format_"))
     if result.date_formats:
@@ -187,7 +191,7 @@ def upload_section() -> None:
         bar = st.progress(0.0, text=tr("progress_reading"))
         try:
             report = service.load_file(store, view.identity, path, dataset=name,
-                                       mapping=st.session_state[f"overrides_{upload_key}"],
+                                       mapping=st.session_state[f"overrides_{mapping_key}"],
                                        sheet=result.sheet if result.sheets else None,
                                        date_format=None if date_format == "auto" else date_format, replace=replace,
                                        progress=lambda fraction, key: bar.progress(fraction, text=tr(key)))

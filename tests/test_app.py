@@ -6,6 +6,7 @@ import getpass
 import json
 import re
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -524,6 +525,35 @@ def test_an_upload_with_a_very_long_file_name_is_previewed_and_loaded(app_env, s
     assert not at.exception and not at.error, [e.value for e in at.error]
     detected = [m.value for m in at.markdown if T("upload_detected", "en") in m.value]
     assert detected and "GB18030" in detected[0]
+
+
+def test_a_workbook_s_second_sheet_is_mapped_and_loaded_after_the_name_is_typed(app_env):
+    # the first sheet is a note, the orders are on the second: choosing it, then typing the
+    # dataset name, said "no column for customer_id" (the mapping kept the first sheet's choices)
+    import io
+
+    from ui.state import get_store
+
+    book = io.BytesIO()
+    with pd.ExcelWriter(book) as writer:
+        pd.DataFrame({"说明": ["本文件为导出", "第二行"]}).to_excel(writer, sheet_name="说明", index=False)
+        pd.DataFrame({"客户编号": ["C1", "C2", "C1"], "订单日期": ["2024-01-01", "2024-02-01", "2024-03-01"],
+                      "销售额": [10.0, 20.0, 5.5]}).to_excel(writer, sheet_name="订单", index=False)
+    at = open_app("en", "data")
+    at.file_uploader[0].upload("two.xlsx", book.getvalue(), "application/octet-stream").run()
+    [sheet] = [s for s in at.selectbox if s.label == T("upload_sheet", "en")]
+    sheet.set_value("订单").run()
+    [name] = [t for t in at.text_input if t.label == T("upload_name", "en")]
+    name.input("my orders").run()
+    assert not at.warning, [w.value for w in at.warning]
+    mapped = {s.label: s.value for s in at.selectbox}
+    assert (mapped["Customer id *"], mapped["Order date *"], mapped["Amount *"]) == ("客户编号", "订单日期", "销售额")
+    [load] = [b for b in at.button if b.label == T("upload_load", "en")]
+    assert not load.disabled
+    load.click().run()
+    assert not at.error and not at.exception
+    dataset = get_store().dataset("my orders")
+    assert (dataset.rows, dataset.customers, dataset.revenue) == (3, 2, 35.5)
 
 
 def test_a_follow_up_form_is_bound_to_the_data_it_was_opened_on(app_env, tmp_path):
