@@ -10,10 +10,12 @@ from ui.auth import gate
 from ui.background import page_run
 from ui.errors import show_error
 from ui.state import init_language, lang, tr
+from ui.hardening import install as cut_session_facts
 from ui.upload_guard import install as guard_uploads
 
 st.set_page_config(page_title="KAM Analytics", page_icon="📊", layout="wide")
 guard_uploads()  # only a session allowed to upload makes the server keep uploaded bytes
+cut_session_facts()  # (sessions after this run's: no server path, no Python version)
 
 PAGES = [
     ("app_pages/overview.py", "nav_overview", ":material/home:", True),

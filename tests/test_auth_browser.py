@@ -347,3 +347,27 @@ def test_a_session_that_has_not_signed_in_cannot_make_the_server_hold_uploads(te
     assert _put_upload(viewer, url, sessions, 1_000).status == 403
     editor.context.close()
     viewer.context.close()
+
+
+def test_an_anonymous_browser_learns_no_server_path_python_version_or_metrics(team_app, browser):
+    import platform
+    import urllib.error
+
+    url, _ = team_app
+    try:
+        served = urllib.request.urlopen(f"{url}/_stcore/metrics", timeout=10).read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as missing:
+        served = f"HTTP {missing.code}"
+    # (an unknown path gets the app's page or a 404, never Streamlit's counters)
+    assert "cache_memory_bytes" not in served and "session_state" not in served and "# TYPE" not in served
+    context = browser.new_context()
+    page = context.new_page()
+    frames: list[str] = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(
+        payload if isinstance(payload, str) else payload.decode("latin-1"))))
+    page.goto(f"{url}/?lang=en")
+    expect(page.get_by_role("button", name=catalog("en")["auth_sign_in"])).to_be_visible(timeout=60_000)
+    told = "".join(frames)
+    assert "app.py" in told  # the first message was seen
+    assert str(ROOT) not in told and platform.python_version() not in told
+    context.close()

@@ -42,8 +42,10 @@ def main(argv: list[str]) -> int:
     from streamlit import delta_generator
 
     delta_generator._use_warning_has_been_displayed = True
-    from ui import prepare, upload_guard
+    from ui import hardening, prepare, upload_guard
 
+    hardening.drop_metrics_route()
+    hardening.install()
     upload_guard.install()  # before the server takes a request (app.py installs it too: `streamlit run app.py`)
     prepare.start()  # waits for the runtime the server starts below
     from streamlit.web import cli
