@@ -14,7 +14,7 @@ from kam_analytics.ingest import resolve_mapping
 from kam_analytics.ingest.report import report_details, report_warnings
 from kam_analytics.schema import COLUMNS, REQUIRED
 from ui.errors import show_error
-from ui.markdown import escape_markdown
+from ui.markdown import escape_markdown, escaped_params
 from ui.state import frame, labeller, money, select_dataset, tr
 from ui.uploads import forget_upload, preview, save_upload
 
@@ -180,7 +180,7 @@ def upload_section() -> None:
         st.caption(tr("upload_date_detected", formats=join_list(
             [f"{tr('field_' + c)}: {f}" for c, f in result.date_formats.items()], view.lang)))
     if result.error:
-        st.warning(t(result.error, view.lang, **result.error_params))
+        st.warning(t(result.error, view.lang, **escaped_params(result.error_params)))
 
     name = st.text_input(tr("upload_name"), value=path.stem, key=f"name_{upload_key}").strip()
     replace = False

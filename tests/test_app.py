@@ -556,6 +556,22 @@ def test_a_workbook_s_second_sheet_is_mapped_and_loaded_after_the_name_is_typed(
     assert (dataset.rows, dataset.customers, dataset.revenue) == (3, 2, 35.5)
 
 
+@pytest.mark.parametrize("text, shown", [
+    # headers that are Markdown, a link, an image and a Streamlit icon: "has no column for …"
+    ('"[hdr](http://127.0.0.1/x)",**bold**,":material/delete:","![im](http://127.0.0.1/i.png)"\n1,2,3,4\n',
+     ["[hdr](http", "**bold**", ":material/delete:", "![im]("]),
+    # a date cell that is Markdown: "no date in column … could be read (e.g. …)"
+    ("客户编号,订单日期,销售额\nC1,\"**[d](http://127.0.0.1/d)** :red[x]\",10\n", ["**[d](http", ":red[x]"]),
+])
+def test_the_upload_preview_shows_file_text_as_text(app_env, text, shown):
+    at = open_app("en", "data")
+    at.file_uploader[0].upload("hostile.csv", text.encode("utf-8"), "text/csv").run()
+    [warning] = [w.value for w in at.warning]
+    for raw in shown:
+        assert raw not in warning  # nothing left for Markdown or Streamlit to render
+        assert escape_markdown(raw) in warning  # shown escaped, as typed
+
+
 def test_a_follow_up_form_is_bound_to_the_data_it_was_opened_on(app_env, tmp_path):
     # the attack: the form open on C001, the dataset replaced from the command line (now B09
     # leads the list), then Save — it must not land on B09, nor on anything

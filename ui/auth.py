@@ -14,7 +14,7 @@ import streamlit as st
 
 from kam_analytics.access import AccessConfigError, AccessRules, Identity, local_identity
 from kam_analytics.i18n import join_list, t
-from ui.markdown import escape_markdown
+from ui.markdown import escape_markdown, escaped_params
 from ui.session import IDENTITY_KEY as _IDENTITY, get_store, language_switch
 
 log = logging.getLogger("kam_analytics.app")
@@ -115,7 +115,7 @@ def gate(url_paths=()) -> Identity:
         def misconfigured():
             lang = language_switch()
             st.title("KAM Analytics")
-            st.error(t(key, lang, **params))
+            st.error(t(key, lang, **escaped_params(params)))
         _screen(misconfigured, url_paths)
     if not st.user.is_logged_in:
         def sign_in():

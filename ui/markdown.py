@@ -30,3 +30,9 @@ def escape_markdown(text: str) -> str:
         escaped = escaped.replace(word, word[:-1] + _JOIN + ":")
     escaped = escaped.replace("www\\.", "www" + _JOIN + "\\.").replace("WWW\\.", "WWW" + _JOIN + "\\.")
     return _DIRECTIVE_COLON.sub(":" + _JOIN, escaped)
+
+
+def escaped_params(params: dict) -> dict:
+    """A message's parameters with every text escaped (``escape_markdown``): the catalog's own
+    words keep their formatting, what came from a file or a user shows as typed."""
+    return {k: escape_markdown(v) if isinstance(v, str) else v for k, v in params.items()}
