@@ -40,11 +40,17 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
 _AS_TEXT = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
 
 
-def excel_bytes(frame: pd.DataFrame, sheet: str = "data") -> bytes:
+def excel_bytes(frame: pd.DataFrame, sheet: str = "data", percent: tuple[str, ...] = ()) -> bytes:
     """``frame`` as an .xlsx workbook of one sheet. Text cells are written as text and read
     back exactly as given: no formula and no hyperlink is ever made from data, so no leading
-    ' is needed (the CSV needs it: a spreadsheet decides there what a cell is)."""
+    ' is needed (the CSV needs it: a spreadsheet decides there what a cell is). The columns
+    named in ``percent`` hold fractions and are formatted as percentages (0.286 shows 28.6%)."""
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="xlsxwriter", engine_kwargs={"options": _AS_TEXT}) as writer:
         frame.to_excel(writer, index=False, sheet_name=sheet[:31])
+        if percent:
+            as_percent = writer.book.add_format({"num_format": "0.0%"})
+            for column in percent:
+                index = list(frame.columns).index(column)
+                writer.sheets[sheet[:31]].set_column(index, index, 12, as_percent)
     return buffer.getvalue()

@@ -73,3 +73,29 @@ def test_win_back_list_and_totals():
     totals = tables.churn_totals(rows, "region", "en")
     assert totals.iloc[:, 0].tolist() == ["华东", "—"]  # the larger revenue at risk first; no region: '—'
     assert totals["Revenue at risk"].tolist() == ["11.1K", "20.00"] and totals.iloc[:, 1].tolist() == [1, 1]
+
+
+def test_the_churn_list_file_holds_numbers_under_the_page_headers():
+    # the download of the list: the figures on screen as numbers (risk 0–1, money unrounded to
+    # units), the expected revenue's range in two columns; read back from the workbook itself
+    import io
+
+    import openpyxl
+
+    from kam_analytics.export import excel_bytes
+
+    rows = _churn_rows()
+    zh = tables.churn_export(rows, "zh")
+    assert list(zh.columns) == ["客户编号", "名称", "流失风险", "预期收入", "预期收入下限（10%）", "预期收入上限（90%）",
+                                "风险销售额", "原因", "最近下单", "跟进记录"]
+    assert zh["流失风险"].tolist() == [0.9, 0.2] and zh["预期收入"].tolist() == [12_345.6, 100.0]
+    assert zh["预期收入下限（10%）"].tolist() == [8_000.0, 0.0] and zh["风险销售额"].tolist() == [11_111.04, 20.0]
+    book = openpyxl.load_workbook(io.BytesIO(excel_bytes(zh, "churn", percent=("流失风险",))))
+    sheet = book.active
+    assert [c.value for c in sheet[1]][:4] == ["客户编号", "名称", "流失风险", "预期收入"]
+    assert [sheet.cell(row=r, column=3).value for r in (2, 3)] == [0.9, 0.2]
+    assert sheet.cell(row=2, column=3).number_format == "0.0%"  # shown as 90.0% in Excel
+    assert [sheet.cell(row=r, column=4).value for r in (2, 3)] == [12_345.6, 100.0]
+    lapsed = tables.churn_export(rows, "en", "lapsed")
+    assert list(lapsed.columns)[2:6] == ["Last order", "Days silent", "Usual gap (days)", "Revenue in last active year"]
+    assert lapsed["Days silent"].tolist() == [120, 200] and lapsed["Revenue in last active year"].tolist() == [56_789.0, 10.0]

@@ -58,6 +58,33 @@ def churn_list(table: pd.DataFrame, lang: str, listing: str = "at_risk") -> pd.D
     return pd.DataFrame(data)
 
 
+def churn_export(table: pd.DataFrame, lang: str, listing: str = "at_risk") -> pd.DataFrame:
+    """The churn list as a file for a team (the page's CSV and Excel downloads): the columns of
+    ``churn_list`` under the page's headers, with every figure a number — risk as a fraction
+    (0–1; the workbook formats it as a percentage), money in the data's own unit, the expected
+    revenue's range in two columns of its own, days as whole numbers — so a spreadsheet can
+    sum and sort them. Reasons and follow-ups stay words."""
+    names = table["name"] if "name" in table else pd.Series([None] * len(table), index=table.index)
+    data = {t("col_customer_id", lang): table["customer_id"].astype(str),
+            t("col_name", lang): names.fillna("").astype(str) if len(table) else names}
+    if listing == "lapsed":
+        data[t("col_last_order", lang)] = pd.to_datetime(table["last"]).dt.date
+        data[t("churn_days_silent", lang)] = table["recency_days"].astype(int)
+        data[t("churn_usual_gap", lang)] = table["typical_gap_days"].round(0)
+        data[t("churn_revenue_last_year", lang)] = table["revenue_last_year"].astype(float).round(2)
+    else:
+        data[t("churn_risk", lang)] = table["risk"].astype(float)
+        data[t("churn_expected_revenue", lang)] = table["expected_revenue"].astype(float).round(2)
+        data[t("churn_expected_low", lang)] = table["expected_low"].astype(float).round(2)
+        data[t("churn_expected_high", lang)] = table["expected_high"].astype(float).round(2)
+        data[t("churn_revenue_at_risk", lang)] = table["revenue_at_risk"].astype(float).round(2)
+        data[t("churn_reasons", lang)] = [join_list([reason_text(r, lang) for r in rs], lang, sentences=True)
+                                          for rs in table["reasons"]]
+        data[t("col_last_order", lang)] = pd.to_datetime(table["last"]).dt.date
+    data[t("churn_followups", lang)] = _followups(table, lang)
+    return pd.DataFrame(data)
+
+
 def churn_totals(table: pd.DataFrame, by: str, lang: str) -> pd.DataFrame:
     """Accounts, expected revenue and revenue at risk per ``by`` (owner or region; accounts
     without one under '—'), largest revenue at risk first, money as text."""

@@ -56,11 +56,12 @@ def clickable_table(frame: pd.DataFrame, key: str, config: dict | None = None, i
 
 
 def download_buttons(frame: pd.DataFrame, file_stem: str, sheet: str, csv_label: str, xlsx_label: str,
-                     dataset: str | None = None) -> None:
+                     dataset: str | None = None, percent: tuple[str, ...] = ()) -> None:
     """CSV and Excel downloads of ``frame``, side by side. The files are made when clicked (an
     Excel file of 100,000 rows takes seconds), and a click does not rerun the page: a rerun
     raced the file being made and the download was sometimes lost. Each file made is written
-    to the audit trail (who exported which list of ``dataset``, how many rows)."""
+    to the audit trail (who exported which list of ``dataset``, how many rows). ``percent``:
+    columns of fractions the workbook shows as percentages."""
     from ui.auth import identity
     from ui.session import get_store
 
@@ -68,7 +69,7 @@ def download_buttons(frame: pd.DataFrame, file_stem: str, sheet: str, csv_label:
     left, right = st.columns(2)
     left.download_button(csv_label, partial(audit, f"{file_stem}.csv", lambda: csv_bytes(frame), len(frame)),
                          file_name=f"{file_stem}.csv", mime="text/csv", on_click="ignore")
-    right.download_button(xlsx_label, partial(audit, f"{file_stem}.xlsx", lambda: excel_bytes(frame, sheet), len(frame)),
+    right.download_button(xlsx_label, partial(audit, f"{file_stem}.xlsx", lambda: excel_bytes(frame, sheet, percent), len(frame)),
                           file_name=f"{file_stem}.xlsx", on_click="ignore")
 
 
