@@ -572,6 +572,15 @@ def test_the_upload_preview_shows_file_text_as_text(app_env, text, shown):
         assert escape_markdown(raw) in warning  # shown escaped, as typed
 
 
+def _follow_up_form():
+    """The churn page on its follow-up tab (English), and the form's account box."""
+    at = open_app("en", "churn")
+    at.session_state["churn_tab"] = "Follow-ups"
+    at.run()
+    [account] = [s for s in at.selectbox if s.label == T("churn_account", "en")]
+    return at, account
+
+
 def test_a_follow_up_form_is_bound_to_the_data_it_was_opened_on(app_env, tmp_path):
     # the attack: the form open on C001, the dataset replaced from the command line (now B09
     # leads the list), then Save — it must not land on B09, nor on anything
@@ -579,10 +588,7 @@ def test_a_follow_up_form_is_bound_to_the_data_it_was_opened_on(app_env, tmp_pat
     from ui.state import get_store
 
     app_env()
-    at = open_app("en", "churn")
-    at.session_state["churn_tab"] = "Follow-ups"
-    at.run()
-    [account] = [s for s in at.selectbox if s.label == T("churn_account", "en")]
+    at, account = _follow_up_form()
     assert account.value == "C001"
     [note] = [t for t in at.text_area if t.label == "Note"]
     note.input("Called C001 about the renewal")
@@ -597,10 +603,7 @@ def test_a_follow_up_form_is_bound_to_the_data_it_was_opened_on(app_env, tmp_pat
     store = get_store()
     assert store.followups(store.dataset("测试数据")).empty  # nothing saved, on any account
     # opened afresh on the new data, the form saves on the account chosen
-    at = open_app("en", "churn")
-    at.session_state["churn_tab"] = "Follow-ups"
-    at.run()
-    [account] = [s for s in at.selectbox if s.label == T("churn_account", "en")]
+    at, account = _follow_up_form()
     assert account.value == "B09"
     [save] = [b for b in at.button if b.label == "Save the follow-up"]
     save.click().run()
