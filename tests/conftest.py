@@ -15,6 +15,19 @@ os.environ["KAM_STRICT_I18N"] = "1"
 DATASETS = ROOT.parent / "shared" / "datasets"
 
 
+# The test files that take longest, longest first: with the tests on two workers a file to a
+# worker (make test: -n 2 --dist loadfile), the long files are handed out first and the short
+# ones fill in behind them, so neither worker is left alone with a long file at the end.
+LONGEST_FIRST = ["test_browser.py", "test_spark.py", "test_auth_browser.py", "test_shared_browser.py",
+                 "test_spark_browser.py", "test_hostile_browser.py", "test_prepare_browser.py", "test_spark_connect.py",
+                 "test_app.py", "test_ingest_trust.py", "test_ingest_property.py", "test_shared_use.py"]
+
+
+def pytest_collection_modifyitems(session, config, items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # (stable: a file's tests keep their order)
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "browser: drives a real Chromium through Playwright")
     config.addinivalue_line("markers", "slow: large generated files (CI runs them too)")
@@ -148,14 +161,41 @@ def require_chromium(tests: str) -> None:
         pytest.skip("playwright is not installed (make dev)", allow_module_level=True)
 
 
+class OneWindow:
+    """The tests' browser: ``new_page()`` opens a tab in one window kept open by a blank tab,
+    as a person's browser has a window already. A page opened in a context of its own got a
+    window of its own, and Chromium builds each window's toolbar (its address bar's suggestion
+    list is a page of its own): about 1 s of CPU a page on the two cores the app, the browser
+    and the other test worker share (``bench/pages.keep_window_open`` measured it). A page
+    asked for with options of its own (a locale, downloads refused …) still gets its own
+    context; ``new_context`` and everything else are Playwright's own."""
+
+    def __init__(self, chromium):
+        self.chromium = chromium
+        self.window = chromium.new_context(accept_downloads=True)
+        self.window.new_page().goto("about:blank")
+
+    def new_page(self, viewport: dict | None = None, **options):
+        if options:
+            return self.chromium.new_page(viewport=viewport, **options)
+        page = self.window.new_page()
+        if viewport:
+            page.set_viewport_size(viewport)
+        return page
+
+    def __getattr__(self, name):
+        return getattr(self.chromium, name)
+
+
 @pytest.fixture(scope="module")
 def browser():
-    """A headless Chromium driven by Playwright, one per test module (browser tests only)."""
+    """A headless Chromium driven by Playwright, one per test module (browser tests only), its
+    pages tabs of one window (``OneWindow``)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
-        yield chromium
+        yield OneWindow(chromium)
         chromium.close()
 
 

@@ -257,7 +257,7 @@ def test_scorecard_downloads_are_made_on_click(server, browser, tmp_path):
     from kam_analytics import demo
 
     words = catalog("en")
-    page = browser.new_page(viewport={"width": 1400, "height": 1100}, accept_downloads=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})  # (the window accepts downloads)
     _visit(page, f"{server}/key_accounts?lang=en", words["key_accounts_title"], "en_key_accounts_download")
     key_count = int(page.locator('[data-testid="stMetricValue"]').nth(0).text_content())
     files = {}

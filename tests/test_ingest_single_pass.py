@@ -136,7 +136,7 @@ def test_a_late_year_out_of_range_is_caught_by_the_whole_column_check(store, tmp
     lines = [f"C{i},2024-01-0{1 + i % 9},{i}" for i in range(10)] + ["C10,1850-02-01,7"]
     report = ingest_file(store, write(tmp_path, lines), dataset="d")
     assert not report.single_pass and (report.rows, report.rejected) == (10, 1)
-    assert report.rejected_reasons == {"date_unreadable": 1}
+    assert report.rejected_reasons == {"date_out_of_range": 1}  # (read as a date: outside 1900–2100)
 
 
 def test_column_stats_answer_only_what_they_prove(store):

@@ -7,10 +7,11 @@ _MARKDOWN_SPECIAL = "\\`*_{}[]()#+-.!|<>~$&"
 # Streamlit also turns addresses in text into links (e-mail, http://…, www.…), escaped or not;
 # an invisible WORD JOINER after '@' and before ':' and in 'www.' keeps them text.
 _JOIN = "\u2060"
-# Streamlit's own directives all start at a colon: icons ':material/lock:', emoji ':smile:',
-# colours ':red[…]', badges ':blue-badge[…]'. A joiner after a colon (one not already kept
-# apart from '//' by a joiner before it) leaves none of them a name to read.
-_DIRECTIVE_COLON = re.compile(r"(?<!\u2060):(?!\u2060)")
+# Streamlit's own directives all start at a colon followed by a name: icons ':material/lock:',
+# emoji ':smile:' and ':+1:', colours ':red[…]', badges ':blue-badge[…]'. A joiner after such a
+# colon leaves none of them a name to read; a colon before a space or other text ('Rows: 4')
+# is left as it is, so sentences copy out clean.
+_DIRECTIVE_COLON = re.compile(r"(?<!\u2060):(?=[A-Za-z0-9_+\\-])")
 # Characters that reorder the text shown around them (a right-to-left override makes
 # 'exe.txt' of 'txt.exe'): not shown at all.
 _BIDI_CONTROLS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f"))
