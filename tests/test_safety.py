@@ -18,6 +18,7 @@ from kam_analytics.access import Identity
 from kam_analytics.errors import IngestError
 from kam_analytics.export import excel_bytes
 from kam_analytics.i18n import catalog
+from ui.markdown import escape_markdown
 
 EDITOR = Identity("ed@example.com", "editor")
 ADMIN = Identity("ada@example.com", "admin")
@@ -218,7 +219,7 @@ def test_a_live_edit_that_breaks_the_file_closes_the_app(app_with_secrets):
     assert not after.button
     # an [auth] table that parses but lacks a setting is refused too (as before)
     secrets.write_text(GOOD_SECRETS.replace('client_id = "kam-analytics"\n', ""), encoding="utf-8")
-    assert "client_id" in run().error[0].value
+    assert escape_markdown("client_id") in run().error[0].value  # (the setting's name, shown as text)
     # and with no secrets file at all the app is the local user's, as documented
     secrets.unlink()
     local = run()
