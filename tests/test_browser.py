@@ -79,6 +79,7 @@ def test_the_sidebar_filters_open_apply_and_say_so_when_closed(server, browser, 
     sidebar.get_by_text(words["sidebar_filters"], exact=True).click()
     region = sidebar.locator('[data-testid="stMultiSelect"]').filter(has_text=words["field_region"])
     expect(region).to_have_count(1, timeout=60_000)
+    settle(page)  # (a click while the run that opened the box still draws can be lost)
     region.click()
     expect(page.get_by_role("option").first).to_be_visible(timeout=30_000)
     # the first region (the list also offers Streamlit's own "Select all", which would filter nothing)
