@@ -126,6 +126,7 @@ def small_windows(monkeypatch):
     monkeypatch.setattr(encoding, "CHUNK_BYTES", 89)
 
 
+@pytest.mark.slow  # (make test runs it; make check leaves it out)
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=transaction_files())
 def test_every_row_is_loaded_or_rejected(store, tmp_path, small_windows, case):

@@ -193,6 +193,7 @@ def test_header_names_are_guarded_in_exports(tmp_path, cli):
     assert "'=HYPERLINK" in header and ",=HYPERLINK" not in header
 
 
+@pytest.mark.slow  # (make test runs it; make check leaves it out)
 def test_ten_thousand_columns_load(store, tmp_path):
     width = 10_000
     names = ["客户编号", "订单日期", "金额"] + [f"extra_{i}" for i in range(width - 3)]

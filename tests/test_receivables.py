@@ -320,6 +320,7 @@ invoice = hs.tuples(hs.sampled_from(["A", "B", "客户1"]), hs.integers(-5_000, 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(invoices=hs.lists(invoice, min_size=1, max_size=12), bad=hs.lists(hs.sampled_from(["no_customer", "bad_amount"]),
                                                                         max_size=4))
+@pytest.mark.slow  # (make test runs it; make check leaves it out)
 def test_receivables_file_property(tmp_path_factory, invoices, bad):
     """Every data row is loaded or refused, and what each customer owes long after is its
     invoices' amounts less the payments that have a date — from the generator, not the code."""

@@ -104,6 +104,7 @@ def _big_csv(path, rows: int):
             TO '{path}' (HEADER, DELIMITER ',')""")
 
 
+@pytest.mark.slow  # (make test runs it; make check leaves it out)
 @pytest.mark.parametrize("replace", [False, True], ids=["new-dataset", "replace-existing"])
 def test_sigkill_mid_ingest_leaves_store_intact_and_usable(tmp_path, replace):
     db = tmp_path / "kill.db"

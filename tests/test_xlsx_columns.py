@@ -177,6 +177,7 @@ def test_generated_sheets_give_the_cell_by_cell_text(columns_path, tmp_path, row
     assert raw.records == len(expected)
 
 
+@pytest.mark.slow  # (make test runs it; make check leaves it out)
 def test_a_large_workbook_is_loaded_by_a_command_that_never_imports_pandas(tmp_path):
     """pandas costs the command 0.17 s of its start; neither the CSV path nor the large-sheet
     path needs it (pyarrow imports it when a Python list is made into Arrow)."""
