@@ -71,7 +71,7 @@ def list_section(view, table):
     data = queries.churn_table(view.key, as_of, int(horizon), scope, listing, view.lang)
     clickable_table(data, "churn_list", {
         tr("churn_risk"): st.column_config.ProgressColumn(tr("churn_risk"), min_value=0, max_value=1, format="percent")})
-    download_buttons(tables.churn_export(table, view.lang, listing), f"{view.dataset.name}-churn-{listing}-{as_of}",
+    download_buttons(tables.churn_list(table, view.lang, listing, for_file=True), f"{view.dataset.name}-churn-{listing}-{as_of}",
                      "churn", tr("churn_download_csv"), tr("churn_download_xlsx"), dataset=view.dataset.name,
                      percent=(tr("churn_risk"),) if listing != "lapsed" else ())
     for by in ("owner", "region"):

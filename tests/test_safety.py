@@ -249,12 +249,17 @@ def test_another_programs_sqlite_database_is_refused_before_anything_is_written(
 
 
 def test_a_store_reopened_is_still_a_store(tmp_path):
+    # its own catalog, in WAL mode, passes the read-only look: opened again, with its data
+    from kam_analytics.ingest import ingest_file
     from kam_analytics.store import Store
 
-    with Store.open(tmp_path / "kam.db"):
-        pass
-    with Store.open(tmp_path / "kam.db") as again:  # (its own catalog, in WAL mode, is recognised)
-        assert again.datasets() == []
+    path = tmp_path / "one.csv"
+    path.write_text("customer_id,order_date,amount\nA1,2024-01-05,100\nB2,2024-01-06,50\n", encoding="utf-8")
+    with Store.open(tmp_path / "kam.db") as store:
+        ingest_file(store, path, dataset="d")
+    with Store.open(tmp_path / "kam.db") as again:
+        dataset = again.dataset("d")
+        assert (dataset.rows, dataset.customers, dataset.revenue) == (2, 2, 150.0)
 
 
 # -- 7. a workbook that expands without bound ------------------------------------------------------

@@ -85,7 +85,7 @@ def test_the_churn_list_file_holds_numbers_under_the_page_headers():
     from kam_analytics.export import excel_bytes
 
     rows = _churn_rows()
-    zh = tables.churn_export(rows, "zh")
+    zh = tables.churn_list(rows, "zh", for_file=True)
     assert list(zh.columns) == ["客户编号", "名称", "流失风险", "预期收入", "预期收入下限（10%）", "预期收入上限（90%）",
                                 "风险销售额", "原因", "最近下单", "跟进记录"]
     assert zh["流失风险"].tolist() == [0.9, 0.2] and zh["预期收入"].tolist() == [12_345.6, 100.0]
@@ -96,6 +96,6 @@ def test_the_churn_list_file_holds_numbers_under_the_page_headers():
     assert [sheet.cell(row=r, column=3).value for r in (2, 3)] == [0.9, 0.2]
     assert sheet.cell(row=2, column=3).number_format == "0.0%"  # shown as 90.0% in Excel
     assert [sheet.cell(row=r, column=4).value for r in (2, 3)] == [12_345.6, 100.0]
-    lapsed = tables.churn_export(rows, "en", "lapsed")
+    lapsed = tables.churn_list(rows, "en", "lapsed", for_file=True)
     assert list(lapsed.columns)[2:6] == ["Last order", "Days silent", "Usual gap (days)", "Revenue in last active year"]
     assert lapsed["Days silent"].tolist() == [120, 200] and lapsed["Revenue in last active year"].tolist() == [56_789.0, 10.0]

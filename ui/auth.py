@@ -57,10 +57,6 @@ def read_secrets() -> tuple[dict, tuple[str, dict] | None]:
     return merged, None
 
 
-def _secrets() -> dict:
-    return read_secrets()[0]
-
-
 def auth_configured() -> bool:
     """Whether sign-in is on: an ``[auth]`` section in the secrets file — or a secrets file that
     cannot be read (then nobody gets in: ``gate`` shows the configuration error)."""

@@ -30,54 +30,37 @@ def _followups(table: pd.DataFrame, lang: str) -> list[str]:
     return out
 
 
-def churn_list(table: pd.DataFrame, lang: str, listing: str = "at_risk") -> pd.DataFrame:
-    """The churn review list (``service.churn_list`` rows) as the page shows it. To prevent
+def churn_list(table: pd.DataFrame, lang: str, listing: str = "at_risk", for_file: bool = False) -> pd.DataFrame:
+    """The churn review list (``service.churn_list`` rows) under the page's headers. To prevent
     ('at_risk', 'all'): id, name, risk, expected revenue with its range, revenue at risk,
     reasons in words, last order, follow-ups. To win back ('lapsed'): id, name, last order,
-    days silent, usual gap, revenue in the last active year, follow-ups. Money as text in the
-    language's units (万/亿, K/M)."""
+    days silent, usual gap, revenue in the last active year, follow-ups.
+
+    On the page money is text in the language's units (万/亿, K/M) and the expected revenue's
+    range sits beside it. ``for_file`` (the page's CSV and Excel downloads): every figure a
+    number a spreadsheet can sum and sort — risk a fraction 0–1 (the workbook formats it as a
+    percentage), money in the data's own unit to the cent, the range in two columns of its own."""
     names = table["name"] if "name" in table else pd.Series([None] * len(table), index=table.index)
-    data = {t("col_customer_id", lang): table["customer_id"],
+    money = (lambda column: table[column].astype(float).round(2)) if for_file else \
+        (lambda column: [format_amount(v, lang) for v in table[column]])  # noqa: E731
+    data = {t("col_customer_id", lang): table["customer_id"].astype(str) if for_file else table["customer_id"],
             t("col_name", lang): names.fillna("").astype(str) if len(table) else names}
     if listing == "lapsed":
         data[t("col_last_order", lang)] = pd.to_datetime(table["last"]).dt.date
         data[t("churn_days_silent", lang)] = table["recency_days"].astype(int)
         data[t("churn_usual_gap", lang)] = table["typical_gap_days"].round(0)
-        data[t("churn_revenue_last_year", lang)] = [format_amount(v, lang) for v in table["revenue_last_year"]]
+        data[t("churn_revenue_last_year", lang)] = money("revenue_last_year")
     else:
-        data[t("churn_risk", lang)] = table["risk"]
-        data[t("churn_expected_revenue", lang)] = [
-            t("churn_expected_range", lang, value=format_amount(v, lang), low=format_amount(lo, lang),
-              high=format_amount(hi, lang))
-            for v, lo, hi in zip(table["expected_revenue"], table["expected_low"], table["expected_high"])]
-        data[t("churn_revenue_at_risk", lang)] = [format_amount(v, lang) for v in table["revenue_at_risk"]]
-        data[t("churn_reasons", lang)] = [join_list([reason_text(r, lang) for r in rs], lang, sentences=True)
-                                          for rs in table["reasons"]]
-        data[t("col_last_order", lang)] = pd.to_datetime(table["last"]).dt.date
-    data[t("churn_followups", lang)] = _followups(table, lang)
-    return pd.DataFrame(data)
-
-
-def churn_export(table: pd.DataFrame, lang: str, listing: str = "at_risk") -> pd.DataFrame:
-    """The churn list as a file for a team (the page's CSV and Excel downloads): the columns of
-    ``churn_list`` under the page's headers, with every figure a number — risk as a fraction
-    (0–1; the workbook formats it as a percentage), money in the data's own unit, the expected
-    revenue's range in two columns of its own, days as whole numbers — so a spreadsheet can
-    sum and sort them. Reasons and follow-ups stay words."""
-    names = table["name"] if "name" in table else pd.Series([None] * len(table), index=table.index)
-    data = {t("col_customer_id", lang): table["customer_id"].astype(str),
-            t("col_name", lang): names.fillna("").astype(str) if len(table) else names}
-    if listing == "lapsed":
-        data[t("col_last_order", lang)] = pd.to_datetime(table["last"]).dt.date
-        data[t("churn_days_silent", lang)] = table["recency_days"].astype(int)
-        data[t("churn_usual_gap", lang)] = table["typical_gap_days"].round(0)
-        data[t("churn_revenue_last_year", lang)] = table["revenue_last_year"].astype(float).round(2)
-    else:
-        data[t("churn_risk", lang)] = table["risk"].astype(float)
-        data[t("churn_expected_revenue", lang)] = table["expected_revenue"].astype(float).round(2)
-        data[t("churn_expected_low", lang)] = table["expected_low"].astype(float).round(2)
-        data[t("churn_expected_high", lang)] = table["expected_high"].astype(float).round(2)
-        data[t("churn_revenue_at_risk", lang)] = table["revenue_at_risk"].astype(float).round(2)
+        data[t("churn_risk", lang)] = table["risk"].astype(float) if for_file else table["risk"]
+        if for_file:
+            for column, key in (("expected_revenue", "churn_expected_revenue"), ("expected_low", "churn_expected_low"),
+                                ("expected_high", "churn_expected_high")):
+                data[t(key, lang)] = money(column)
+        else:
+            data[t("churn_expected_revenue", lang)] = [
+                t("churn_expected_range", lang, value=v, low=lo, high=hi)
+                for v, lo, hi in zip(money("expected_revenue"), money("expected_low"), money("expected_high"))]
+        data[t("churn_revenue_at_risk", lang)] = money("revenue_at_risk")
         data[t("churn_reasons", lang)] = [join_list([reason_text(r, lang) for r in rs], lang, sentences=True)
                                           for rs in table["reasons"]]
         data[t("col_last_order", lang)] = pd.to_datetime(table["last"]).dt.date

@@ -17,6 +17,7 @@ user text only ever travels as query parameters.
 """
 from __future__ import annotations
 
+import json
 import sqlite3
 import uuid
 from contextlib import contextmanager
@@ -137,10 +138,7 @@ class Store:
         return self._catalog.find(name)
 
     def dataset(self, name: str) -> Dataset:
-        found = self.find(name)
-        if found is None:
-            raise StoreError("dataset_unknown", name=name, names=", ".join(d.name for d in self.datasets()) or "—")
-        return found
+        return self._catalog.dataset(name)
 
     def dataset_by_id(self, dataset_id: int) -> Dataset | None:
         return self._catalog.dataset_by_id(dataset_id)
@@ -210,8 +208,6 @@ class Store:
         name is an error and nothing changes. ``expected_version``: the version the load
         started from (None: the name did not exist then); when another load published in the
         meantime, this one is refused and nothing changes."""
-        import json
-
         files = self._files
         with files.lock:
             columns = files.columns(stage, tx_table)
@@ -239,8 +235,6 @@ class Store:
         """Register an attached table (``ingest.attach``) as dataset ``name`` in one catalog
         transaction; the same rules as ``commit_dataset`` for an existing name and for a load
         that another one overtook."""
-        import json
-
         values = dict(
             data_file="", source_file=source["table"], file_format=engine, encoding=None, delimiter=None,
             mapping=json.dumps(source["mapping"], ensure_ascii=False),
@@ -269,8 +263,6 @@ class Store:
                         actor: str | None = None) -> Dataset:
         """Publish a staged receivables load for ``dataset`` (its invoice lines ``table`` and
         refused rows ``rejects``), replacing any previous one, in one catalog transaction."""
-        import json
-
         self._files.seal(stage, {table: "recv", rejects: "rej"})
         old_file = self._catalog.attach_file(
             dataset, "receivables", stage.path.name, actor,

@@ -158,6 +158,14 @@ class Catalog:
             row = db.execute("SELECT * FROM datasets WHERE name = ?", [name]).fetchone()
         return dataset_from_row(dict(row)) if row else None
 
+    def dataset(self, name: str) -> Dataset:
+        """Dataset ``name``; refused with the names the catalog holds when there is none."""
+        found = self.find(name)
+        if found is None:
+            with self.connect() as db:
+                raise self.unknown(db, name)
+        return found
+
     def dataset_by_id(self, dataset_id: int) -> Dataset | None:
         with self.connect() as db:
             row = db.execute("SELECT * FROM datasets WHERE id = ?", [dataset_id]).fetchone()
