@@ -1,14 +1,18 @@
-"""Account: find any customer by id or name; its revenue over time, orders, share and rank."""
+"""Account: find any customer by id or name; its revenue over time, orders, share and rank, why
+it is or is not a key account, its churn risk, reasons and list, and its follow-ups with the
+form to record one — where a lead acts on an account."""
 import pandas as pd
 import streamlit as st
 
-from kam_analytics import service
-from kam_analytics import echarts
+from kam_analytics import echarts, service
+from kam_analytics.analytics import accounts, churn
+from kam_analytics.analytics.window import window_start
 from kam_analytics.i18n import customer_label, format_count, format_share, join_list
 from ui import queries, tables
-from ui.state import account_to_open, frame, money, tr
+from ui.followups import followup_form, followup_history
 from ui.markdown import escape_markdown
-from ui.widgets import no_dataset
+from ui.state import account_to_open, exact_money, frame, money, tr
+from ui.widgets import job_progress, no_dataset
 
 view = frame("account_title")
 if view.dataset is None:
@@ -40,10 +44,10 @@ if profile is None:
 
 st.subheader(escape_markdown(customer_label(profile.customer_id, profile.name)), anchor=False)
 cols = st.columns(5)
-cols[0].metric(tr("kpi_revenue"), money(profile.revenue))
+cols[0].metric(tr("kpi_revenue"), money(profile.revenue), help=tr("exact_value", value=exact_money(profile.revenue)))
 cols[1].metric(tr("account_share"), format_share(profile.revenue_share), help=tr("account_share_help"))
-cols[2].metric(tr("account_rank"), tr("account_rank_value", rank=format_count(profile.rank),
-                                      customers=format_count(profile.customers)), help=tr("account_rank_help"))
+cols[2].metric(tr("account_rank_of", customers=format_count(profile.customers)),
+               tr("account_rank_value", rank=format_count(profile.rank)), help=tr("account_rank_help"))
 cols[3].metric(tr("col_orders"), format_count(profile.orders), help=tr("orders_help"))
 cols[4].metric(tr("col_profit"), money(profile.profit) if profile.profit is not None else "–")
 st.caption(tr("account_dates", first=str(profile.first_order)[:10], last=str(profile.last_order)[:10]))
@@ -52,7 +56,9 @@ attributes = queries.account_attributes(view.key, chosen)
 if attributes:
     st.markdown(" · ".join(f"**{tr('field_' + k)}**: {escape_markdown(v)}" for k, v in attributes.items()))
 
-# the scorecard's view of this account (saved weights, default tiers and rule)
+risk_box = st.container()  # filled last: the churn scores may still be computing
+
+# the scorecard's view of this account (saved weights and window, default tiers and rule)
 card = queries.default_scorecard(view.key, view.end)
 row = card.table[card.table["customer_id"] == chosen]
 if not row.empty:
@@ -65,13 +71,12 @@ if not row.empty:
                 tr("account_scorecard_no_flags", score=f"{row['score']:.1f}", rank=format_count(row["score_rank"]),
                    tier=tr(f"tier_{row['tier']}"),
                    status=tr("account_is_key") if row["key_account"] else tr("account_not_key")))
+st.caption(escape_markdown(tables.key_status_text(accounts.key_status(card, chosen), view.lang,
+                                                  window_start(view.end, queries.standard_months(view.key)), view.end)))
 
-history = service.followups(view.store, view.identity, view.dataset, chosen)
-if len(history):
-    st.subheader(tr("account_followups"))
-    st.dataframe(pd.DataFrame({tr("churn_status"): history["status"].map(lambda s: tr(f"status_{s}")),
-                               tr("churn_owner"): history["owner"], tr("churn_note"): history["note"],
-                               tr("churn_when"): history["created_at"]}), hide_index=True, width="stretch")
+st.subheader(tr("account_followups"), anchor=False)
+followup_form(view, [chosen], names, "account_followup", choose=False)
+followup_history(service.followups(view.store, view.identity, view.dataset, chosen), with_customer=False)
 
 if service.has_receivables(view.store, view.key):
     st.subheader(tr("account_receivables"), anchor=False)
@@ -91,3 +96,22 @@ if service.has_receivables(view.store, view.key):
 
 st.echarts_chart(echarts.revenue_trend(profile.monthly, view.lang, title_key="chart_account_trend"),
                  height=echarts.HEIGHT)
+
+with risk_box:
+    st.subheader(tr("account_risk"), anchor=False)
+    horizon = churn.HORIZON_DAYS
+    job_progress(queries.churn_job(view.key, view.end, horizon), tr("churn_computing_shared"))
+    review = queries.churn_list(view.key, view.end, horizon, "all", "all")
+    mine = review.table[review.table["customer_id"] == chosen]
+    if mine.empty:
+        st.caption(tr("account_risk_none", days=churn.ACTIVE_DAYS, date=str(view.end)))
+    else:
+        mine = mine.iloc[0]
+        listing = tr(f"churn_list_{mine['status']}")
+        left, right = st.columns([1, 3])
+        left.metric(tr("churn_risk"), format_share(mine["risk"]) if mine["status"] != "lapsed" else "–",
+                    help=tr("account_risk_help", horizon=horizon))
+        right.markdown(escape_markdown(tr("account_risk_list", listing=listing)))
+        reasons = [churn.reason_text(r, view.lang) for r in mine["reasons"]]
+        if reasons:
+            right.markdown("\n".join(f"- {escape_markdown(r)}" for r in reasons))

@@ -8,12 +8,10 @@ import streamlit as st
 from kam_analytics import charts, service
 from kam_analytics.analytics import churn
 from kam_analytics.analytics.customers import names_by_id
-from kam_analytics.errors import KamError
-from kam_analytics.i18n import customer_label, format_count, format_share
-from kam_analytics.store import FOLLOWUP_STATUSES
+from kam_analytics.i18n import format_count, format_share
 from ui import queries, tables
-from ui.markdown import escape_markdown
 from ui.state import churn_list_to_open, frame, labeller, money, tr
+from ui.followups import followup_form, followup_history
 from ui.widgets import clickable_table, download_buttons, job_progress, no_dataset, tabbed
 
 view = frame("churn_title")
@@ -21,12 +19,13 @@ if view.dataset is None:
     no_dataset()
     st.stop()
 
+if (asked := churn_list_to_open()) is not None:  # from another page's count: exactly the list it counted
+    st.session_state["churn_listing"], st.session_state["churn_scope"], st.session_state["churn_horizon"] = asked
+st.session_state.setdefault("churn_horizon", churn.HORIZON_DAYS)  # (a default beside a set state would warn)
 top = st.columns([1, 1, 2])
-horizon = top[0].number_input(tr("churn_horizon"), 14, 365, churn.HORIZON_DAYS, step=7, key="churn_horizon",
+horizon = top[0].number_input(tr("churn_horizon"), 14, 365, step=7, key="churn_horizon",
                               help=tr("churn_horizon_help"))
 scope = top[1].radio(tr("churn_scope"), ["key", "all"], format_func=labeller("churn_scope_"), key="churn_scope")
-if (asked := churn_list_to_open()) is not None:  # from the overview's links
-    st.session_state["churn_listing"] = asked
 st.session_state.setdefault("churn_listing", "at_risk")  # (a default beside a set state would warn)
 listing = top[2].segmented_control(tr("churn_list_choice"), list(service.CHURN_LISTS),
                                    format_func=labeller("churn_list_"), key="churn_listing") or "at_risk"
@@ -123,47 +122,13 @@ def model_card_section():
             in_range=format_share(check["in_range"], 0)))
 
 
-def save_followup(dataset, version: int, shown: tuple) -> None:
-    """The follow-up form's press, with the dataset version and the accounts the form showed:
-    saved only on that version and one of those accounts (``service.add_followup`` refuses a
-    version that changed); the outcome is shown on the run that follows."""
-    customer = st.session_state.get("_followup_customer")
-    try:
-        if customer not in shown:
-            raise KamError("followup_dataset_changed", dataset=dataset.name, customer=str(customer))
-        service.add_followup(view.store, view.identity, dataset, customer, st.session_state["_followup_status"],
-                             note=st.session_state.get("_followup_note") or "", expected_version=version)
-    except KamError as error:
-        st.session_state["_followup_outcome"] = ("refused", escape_markdown(error.message(view.lang)))
-        return
-    st.session_state["_followup_outcome"] = ("saved", tr("churn_followup_saved", customer=escape_markdown(customer)))
-
-
 def followup_section():
     ids = table["customer_id"].tolist()
     if not ids:
         st.info(tr("churn_no_accounts"))
         return
-    with st.form("churn_followup", clear_on_submit=True):
-        st.selectbox(tr("churn_account"), ids, format_func=lambda c: customer_label(c, names.get(c)),
-                     key="_followup_customer")
-        st.selectbox(tr("churn_status"), list(FOLLOWUP_STATUSES), format_func=labeller("status_"), key="_followup_status")
-        st.text_area(tr("churn_note"), key="_followup_note")
-        st.caption(tr("churn_recorded_as", user=escape_markdown(view.identity.label)))
-        # bound to the dataset version and the accounts this form was drawn with: the press runs
-        # ``save_followup`` with them, before the page reruns on whatever the data is by then
-        st.form_submit_button(tr("churn_save_followup"), on_click=save_followup,
-                              args=(view.dataset, view.dataset.version, tuple(ids)))
-    outcome = st.session_state.pop("_followup_outcome", None)
-    if outcome is not None:
-        kind, message = outcome
-        (st.success if kind == "saved" else st.error)(message)
-    history = service.followups(view.store, view.identity, view.dataset)
-    if len(history):
-        st.dataframe(pd.DataFrame({
-            tr("col_customer_id"): history["customer_id"], tr("churn_status"): history["status"].map(labeller("status_")),
-            tr("churn_owner"): history["owner"], tr("churn_note"): history["note"], tr("churn_when"): history["created_at"]}),
-            hide_index=True, width="stretch")
+    followup_form(view, ids, names, "churn_followup")
+    followup_history(service.followups(view.store, view.identity, view.dataset))
 
 
 def followup_effect_section():

@@ -6,7 +6,8 @@ import streamlit as st
 from kam_analytics import charts, service
 from kam_analytics.analytics import accounts
 from kam_analytics.analytics.customers import names_by_id
-from kam_analytics.i18n import customer_label, format_count, format_share, join_list
+from kam_analytics.analytics.window import STANDARD_WINDOWS, window_start
+from kam_analytics.i18n import customer_label, format_count, format_share, join_list, t
 from ui import queries, tables
 from ui.state import frame, kept, labeller, tr
 from ui.widgets import clickable_table, download_buttons, no_dataset
@@ -48,7 +49,18 @@ def bounded(key: str, default: int, low: int, high: int) -> int:
     return value
 
 
+def save_window() -> None:
+    """The window box's change (administrators): saved for every page and command."""
+    service.save_standard_months(view.store, view.identity, view.dataset, st.session_state["ka_window"])
+
+
 with box:
+    if box.open:
+        st.session_state["ka_window"] = queries.standard_months(view.key)  # (what is saved is what is shown)
+        st.selectbox(tr("ka_window"), list(STANDARD_WINDOWS), key="ka_window", on_change=save_window,
+                     format_func=lambda m, lang=view.lang: t("ka_window_months", lang, months=m) if m
+                     else t("ka_window_all", lang),
+                     disabled=not view.can("settings"), help=tr("ka_window_help"))
     preset_key = f"ka_preset_{view.dataset.id}"
     if not saved and st.session_state.get(preset_key) == "saved":
         del st.session_state[preset_key]  # the saved weights are gone
@@ -109,14 +121,20 @@ if changed and not box.open:
 if not any(weights.values()):
     st.warning(tr("ka_no_weights"))
     st.stop()
-card = queries.scorecard(view.key, as_of, weights, (c1 / 100, c2 / 100, c3 / 100), rule)
+listed = queries.listed_ids(view.key)
+card = service.listed_card(queries.scorecard(view.key, as_of, weights, (c1 / 100, c2 / 100, c3 / 100), rule), listed)
 table = card.table
 names = names_by_id(table)
 label = lambda cid: customer_label(cid, names.get(cid))  # noqa: E731
 
 key_rule_text = tr("ka_rule_score_text", min=int(rule.min_score)) if rule.kind == "score" else \
     tr("ka_rule_tiers_text", tiers=join_list([tr(f"tier_{x}") for x in rule.tiers], view.lang) or "–")
-st.caption(tr("ka_as_of", as_of=str(as_of), basis=tr(f"ka_basis_{card.tier_basis}")) + " " + key_rule_text)
+months = queries.standard_months(view.key)
+since = window_start(as_of, months)
+window_text = tr("ka_window_text", months=months, start=str(since), end=str(as_of)) if since else \
+    tr("ka_window_text_all", end=str(as_of))
+st.caption(tr("ka_as_of", as_of=str(as_of), basis=tr(f"ka_basis_{card.tier_basis}")) + " " + window_text + " "
+           + key_rule_text)
 key = table[table["key_account"]]
 cols = st.columns(6)
 cols[0].metric(tr("ka_key_accounts"), format_count(len(key)))
@@ -236,7 +254,7 @@ def review_section():
     by_period = {}
     for end in ends[-12:]:  # the last twelve review dates
         with st.spinner(tr("computing")):
-            period_card = queries.scorecard(view.key, end, weights, cuts, rule)
+            period_card = service.listed_card(queries.scorecard(view.key, end, weights, cuts, rule), listed)
         counts = period_card.table["tier"].value_counts()
         by_period[str(end)] = {**{tr(f"tier_{x}"): int(counts.get(x, 0)) for x in accounts.TIERS},
                                tr("ka_key_accounts"): int(period_card.table["key_account"].sum())}
@@ -246,8 +264,8 @@ def review_section():
     before = left.selectbox(tr("ka_review_from"), ends[:-1], index=len(ends) - 2, key=f"ka_from_{freq}")
     after = right.selectbox(tr("ka_review_to"), [e for e in ends if e > before], index=len([e for e in ends if e > before]) - 1,
                             key=f"ka_to_{freq}")
-    card_a = queries.scorecard(view.key, before, weights, cuts, rule)
-    card_b = queries.scorecard(view.key, after, weights, cuts, rule)
+    card_a = service.listed_card(queries.scorecard(view.key, before, weights, cuts, rule), listed)
+    card_b = service.listed_card(queries.scorecard(view.key, after, weights, cuts, rule), listed)
     matrix, moves = accounts.tier_migration(card_a, card_b)
     labels = {x: tr(f"tier_{x}") for x in list(accounts.TIERS) + ["none"]}
     st.caption(tr("ka_matrix_help", before=str(before), after=str(after)))

@@ -1,7 +1,7 @@
 """Overview: headline KPIs, the revenue trend, the top customers and what to look at today."""
 import streamlit as st
 
-from kam_analytics.analytics import accounts
+from kam_analytics.analytics import accounts, overview
 from kam_analytics import echarts
 from kam_analytics.i18n import format_count, format_share
 from ui import queries
@@ -65,13 +65,13 @@ for i, item in enumerate(items):
             if buttons[0].button(tr("open_account"), key=f"attention_{i}"):
                 open_account(item["customer_id"])
         if item["kind"] == "lapsed" and buttons[1].button(tr("open_churn_lapsed"), key=f"attention_lapsed_{i}"):
-            open_churn_list("lapsed")
+            open_churn_list("lapsed", "key", overview.LAPSE_HORIZON_DAYS)
         if item["kind"] == "receivables" and buttons[1].button(tr("open_receivables"), key=f"attention_recv_{i}"):
             open_receivables()
 links = st.columns([1, 1, 3])
 for column, listing in zip(links, ("at_risk", "lapsed")):
     if column.button(tr(f"open_churn_{listing}"), key=f"overview_churn_{listing}"):
-        open_churn_list(listing)
+        open_churn_list(listing, "key", overview.LAPSE_HORIZON_DAYS)
 
 
 @st.fragment

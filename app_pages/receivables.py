@@ -98,8 +98,7 @@ def exposure_section():
 def deterioration_section():
     st.caption(tr("recv_deterioration_help", recent=owed.RECENT_DAYS, prior=owed.PRIOR_DAYS,
                   margin=owed.LATER_MARGIN_DAYS, slow=owed.SLOW_PAYER_DAYS))
-    watched = {"paying_later", "overdue_growing", "slow_payer", "over_credit_limit"}
-    worse = rows[rows["flags"].apply(lambda f: bool(watched & set(f)))]
+    worse = owed.getting_worse(rows)
     if worse.empty:
         st.success(tr("recv_no_deterioration"))
         return

@@ -15,6 +15,7 @@ import getpass
 from dataclasses import dataclass, field
 from typing import Mapping
 
+from kam_analytics import config
 from kam_analytics.errors import KamError
 
 ROLES = ("viewer", "editor", "admin")  # each role may do everything the roles before it may
@@ -70,18 +71,26 @@ class Identity:
 
     @property
     def label(self) -> str:
-        """How the audit trail and follow-ups name the user."""
+        """How the audit trail and follow-ups name the user: the signed-in e-mail; without
+        sign-in the name the person set (``local_identity``), else the computer's user name."""
+        if self.user.startswith(LOCAL_PREFIX):
+            return self.name or self.user[len(LOCAL_PREFIX):]
         return self.user
 
 
-def local_identity() -> Identity:
+LOCAL_PREFIX = "local:"
+
+
+def local_identity(name: str | None = None) -> Identity:
     """The person at this machine (no sign-in configured, or the command line): administrator,
-    every account."""
+    every account; named ``name`` (set in the sidebar), else KAM_USER_NAME, else the computer's
+    user name (what ``label`` signs with)."""
     try:
         user = getpass.getuser()
     except (KeyError, OSError):  # no name for this uid (e.g. some containers)
         user = "user"
-    return Identity(user=f"local:{user}", role="admin")
+    chosen = " ".join(str(name or config.setting("KAM_USER_NAME") or "").split())[:80]
+    return Identity(user=f"{LOCAL_PREFIX}{user}", role="admin", name=chosen)
 
 
 def require(identity: Identity, action: str) -> None:

@@ -12,6 +12,7 @@ import math
 import sys
 
 from kam_analytics import config, service
+from kam_analytics.analytics.window import STANDARD_WINDOWS
 from kam_analytics.errors import KamError
 from kam_analytics.i18n import normalise_lang, t
 from kam_analytics.store import FOLLOWUP_STATUSES
@@ -168,7 +169,7 @@ def cmd_concentration(args, store) -> int:
 
 def cmd_accounts(args, store) -> int:
     dataset, data_slice = _slice(store, args)
-    return _write(service.accounts_table(store, data_slice, _as_of(args, dataset)), args.out)
+    return _write(service.accounts_table(store, data_slice, _as_of(args, dataset), months=args.window_months), args.out)
 
 
 def cmd_rfm(args, store) -> int:
@@ -181,7 +182,11 @@ def cmd_rfm(args, store) -> int:
 
 def cmd_churn(args, store) -> int:
     _, data_slice = _slice(store, args)
-    churn = service.churn_list(store, data_slice, args.as_of, args.horizon, args.scope, listing=args.list)
+    card = None
+    if args.scope == "key" and args.window_months is not None:
+        card = service.scorecard(store, service.whole(data_slice), args.as_of, features=service.account_features(
+            store, data_slice, args.as_of, args.window_months))
+    churn = service.churn_list(store, data_slice, args.as_of, args.horizon, args.scope, listing=args.list, card=card)
     return _write(service.churn_export(churn, "en"), args.out)
 
 
@@ -308,6 +313,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     horizon = (["--horizon"], dict(type=horizon_days, default=90, metavar="DAYS",
                                    help=f"days ahead a lapse is counted over ({MIN_HORIZON}–{MAX_HORIZON}; default 90)"))
+    window = (["--window-months"], dict(type=int, choices=list(STANDARD_WINDOWS), metavar="12|24|36|0",
+                                        help="months ending on the as-of date the key-account standard reads "
+                                             "(0: all history; default: the window saved on the Key accounts page, else 12)"))
 
     _command(sub, "ingest", "load a CSV/TSV/TXT/XLSX/Parquet file as a dataset", cmd_ingest, dataset=False,
              json_flag=True, extra=[
@@ -337,11 +345,11 @@ def build_parser() -> argparse.ArgumentParser:
                  (["--measure"], dict(choices=["revenue", "profit"], default="revenue", metavar="revenue|profit")),
                  (["--start"], dict(type=_date, metavar="DATE")), (["--end"], dict(type=_date, metavar="DATE"))])
     _command(sub, "accounts", "customer value scorecard, tiers, flags and the key-account list", cmd_accounts,
-             as_of="optional", out=True)
+             as_of="optional", out=True, extra=[window])
     _command(sub, "rfm", "RFM scores, segments and clusters per customer", cmd_rfm, as_of="optional", out=True,
              extra=[(["--k"], dict(type=_k, default="auto", metavar="auto|N"))])
     _command(sub, "churn", "lapse risk of key accounts (or all) with reasons", cmd_churn, as_of="required", out=True,
-             extra=[horizon, (["--scope"], dict(choices=["key", "all"], default="key", metavar="key|all")),
+             extra=[horizon, window, (["--scope"], dict(choices=["key", "all"], default="key", metavar="key|all")),
                     (["--list"], dict(choices=list(service.CHURN_LISTS), default="at_risk", metavar="|".join(service.CHURN_LISTS),
                                       help="at_risk: still active, by risk; lapsed: silent by their own rhythm; all"))])
     _command(sub, "receivables", "what each customer owes as of a date: aging, DSO, share of receivables, flags",

@@ -84,6 +84,15 @@ def format_amount(value: float | None, lang: str, decimals: int = 1) -> str:
     return f"{sign}{magnitude:,.0f}" if magnitude >= 100 else f"{sign}{magnitude:,.2f}"
 
 
+def format_exact(value: float | None) -> str:
+    """A money amount to the cent with thousands separators (the exact value behind a rounded
+    ``format_amount``): 251234567.891 -> '251,234,567.89'; None or NaN -> '–'."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    value = round(float(value), 2)
+    return f"{value + 0.0:,.2f}"  # (+ 0.0: no '-0.00')
+
+
 def amount_unit(magnitude: float, lang: str) -> tuple[float, str]:
     """The unit a money amount of this size is written in, (size, suffix): 中文 1e8 '亿' from
     1亿 up, 1e4 '万' from 1万 up; English 1e9 'B', 1e6 'M', 1e3 'K' likewise; below those

@@ -21,6 +21,8 @@ if TYPE_CHECKING:  # pandas is imported where a frame is made: a CLI command tha
 
 # the store setting that holds the scorecard weights saved on the Key accounts page
 WEIGHTS_SETTING = "scorecard_weights"
+# the store setting that holds the key-account standard's window, in months (0: all history)
+WINDOW_SETTING = "standard_window_months"
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,31 @@ class Slice:
     @property
     def dimension_filters(self) -> dict[str, list[str]]:
         return {name: list(values) for name, values in self.dimensions}
+
+
+def whole(data_slice: Slice) -> Slice:
+    """The slice an account's own figures are computed on: the dataset at the slice's version,
+    with no period, no dimension filter and nobody's scope. Risk, reason, lapsed or at risk,
+    score, tier and key-account status are an account's, whoever looks and however the page is
+    filtered; filters and scope only choose which accounts are listed (``listed_ids``) and
+    which totals are summed."""
+    return Slice(data_slice.dataset_id, data_slice.version)
+
+
+def listed_ids(store, data_slice: Slice) -> set[str] | None:
+    """The accounts a slice lists: those with a line matching its dimension filters within its
+    scope (``scoped``), whatever the period (an account silent in the period is still the
+    viewer's to see: the lapsed are). None when the slice filters nothing and has no scope
+    (every account)."""
+    from kam_analytics.analytics.filters import apply_filters
+
+    if not data_slice.dimensions and data_slice.scope is None:
+        return None
+    dataset = dataset_of(store, data_slice)
+    table = store.orders(dataset)
+    table = scoped(store, dataset, table if table is not None else store.table(dataset), data_slice.scope)
+    table = apply_filters(table, dimensions=data_slice.dimension_filters)
+    return set(table.select("customer_id").distinct().to_pandas()["customer_id"].astype(str))
 
 
 def _day(value) -> dt.date | None:
@@ -239,13 +266,49 @@ def scorecard_weights(store, dataset) -> dict[str, float]:
     return saved_weights(store, dataset) or dict(accounts.PRESETS["balanced"])
 
 
-def account_features(store, data_slice: Slice, as_of) -> pd.DataFrame:
-    """Scorecard features per customer as of ``as_of`` (``account_features.customer_features``)."""
+def standard_months(store, dataset) -> int:
+    """The window the key-account standard is evaluated on, in months ending on the as-of date
+    (``accounts.window_start``): the one saved on the Key accounts page, else
+    ``accounts.STANDARD_MONTHS``; 0 = the whole history up to the date."""
+    from kam_analytics.analytics.window import STANDARD_MONTHS, STANDARD_WINDOWS
+
+    saved = store.get_setting(dataset, WINDOW_SETTING)
+    return int(saved) if saved in STANDARD_WINDOWS else STANDARD_MONTHS
+
+
+def save_standard_months(store, identity, dataset, months: int) -> None:
+    """Save the standard's window every page and command then uses (administrators)."""
+    from kam_analytics.analytics.window import STANDARD_WINDOWS
+
+    require(identity, "settings")
+    if int(months) not in STANDARD_WINDOWS:
+        raise ValueError(months)
+    store.set_setting(dataset, WINDOW_SETTING, int(months), actor=identity.label)
+
+
+def account_features(store, data_slice: Slice, as_of, months: int | None = None) -> pd.DataFrame:
+    """Scorecard features per customer as of ``as_of`` (``account_features.customer_features``)
+    on the whole dataset (``whole``: whatever the slice filters), over the standard's window of
+    ``months`` ending on ``as_of`` (``standard_months`` when None; ``accounts.window_start``)."""
     from kam_analytics.analytics.account_features import customer_features
+    from kam_analytics.analytics.window import window_start
 
     dataset = dataset_of(store, data_slice)
-    return customer_features(order_lines(store, data_slice), as_of, store.attributes(dataset),
-                             single_line_orders=order_lines_single(store, data_slice))
+    everything = whole(data_slice)
+    months = standard_months(store, dataset) if months is None else months
+    return customer_features(order_lines(store, everything), as_of, store.attributes(dataset),
+                             single_line_orders=order_lines_single(store, everything),
+                             since=window_start(as_of, months))
+
+
+def listed_card(card, ids: set[str] | None):
+    """The scorecard ``card`` (scored on the whole dataset) showing only the accounts ``ids``
+    (``listed_ids``; None = all): scores, ranks, tiers and flags stay the whole portfolio's."""
+    from dataclasses import replace
+
+    if ids is None:
+        return card
+    return replace(card, table=card.table[card.table["customer_id"].astype(str).isin(ids)].reset_index(drop=True))
 
 
 def score_features(features: pd.DataFrame, as_of, weights: dict[str, float], tier_cuts: tuple | None = None,
@@ -260,28 +323,33 @@ def score_features(features: pd.DataFrame, as_of, weights: dict[str, float], tie
 
 
 def scorecard(store, data_slice: Slice, as_of, weights: dict[str, float] | None = None, features=None):
-    """The scorecard the pages and commands show by default: ``weights`` or the dataset's
-    (``scorecard_weights``), default tiers and key-account rule. Pass ``features`` when they
-    are at hand (the pages cache them)."""
+    """The scorecard the pages and commands show by default, of every account of the dataset
+    (``account_features``; ``listed_card`` narrows it to a slice's accounts): ``weights`` or the
+    dataset's (``scorecard_weights``), default tiers and key-account rule. Pass ``features``
+    when they are at hand (the pages cache them)."""
     if features is None:
         features = account_features(store, data_slice, as_of)
     return score_features(features, as_of, weights or scorecard_weights(store, dataset_of(store, data_slice)))
 
 
-def accounts_table(store, data_slice: Slice, as_of, weights: dict[str, float] | None = None) -> pd.DataFrame:
-    """The ``accounts --out`` rows (``accounts.scorecard_export``) of the default scorecard."""
+def accounts_table(store, data_slice: Slice, as_of, weights: dict[str, float] | None = None,
+                   months: int | None = None) -> pd.DataFrame:
+    """The ``accounts --out`` rows (``accounts.scorecard_export``) of the default scorecard
+    (over ``months``, else the saved window), the slice's accounts."""
     from kam_analytics.analytics import accounts
 
-    return accounts.scorecard_export(scorecard(store, data_slice, as_of, weights))
+    features = account_features(store, data_slice, as_of, months)
+    card = scorecard(store, data_slice, as_of, weights, features=features)
+    return accounts.scorecard_export(listed_card(card, listed_ids(store, data_slice)))
 
 
 def key_account_outlook(store, data_slice: Slice, as_of, horizon_days: int = 90, card=None) -> dict | None:
     """The key accounts' expected revenue over the next ``horizon_days`` against what they
     brought in the same days a year earlier (``expected_revenue.outlook``), on the default
-    scorecard (``card`` when at hand). None without key accounts."""
+    scorecard of the slice's accounts (``card`` when at hand). None without key accounts."""
     from kam_analytics.analytics import expected_revenue
 
-    card = card if card is not None else scorecard(store, data_slice, as_of)
+    card = card if card is not None else listed_card(scorecard(store, data_slice, as_of), listed_ids(store, data_slice))
     key = card.table[card.table["key_account"]]
     earlier = expected_revenue.revenue_a_year_earlier(order_lines(store, data_slice), as_of, horizon_days)
     return expected_revenue.outlook(key, earlier, as_of, horizon_days)
@@ -376,60 +444,72 @@ def account_dimensions(store, data_slice: Slice) -> pd.DataFrame:
 
 
 def churn_scores(store, data_slice: Slice, as_of, horizon_days: int, progress=None):
-    """``churn.score_accounts`` of the slice's order lines (``order_lines``), counting orders
-    as rows when each order is one (``order_lines_single``); ``progress`` as there."""
+    """``churn.score_accounts`` of every account of the dataset (``whole``: the slice's period,
+    filters and scope do not change an account's risk) on its order lines (``order_lines``),
+    counting orders as rows when each order is one (``order_lines_single``); ``progress`` as
+    there."""
     from kam_analytics.analytics import churn
 
-    return churn.score_accounts(order_lines(store, data_slice), as_of, horizon_days, progress=progress,
-                                single_line_orders=order_lines_single(store, data_slice))
+    everything = whole(data_slice)
+    return churn.score_accounts(order_lines(store, everything), as_of, horizon_days, progress=progress,
+                                single_line_orders=order_lines_single(store, everything))
 
 
 def churn_list(store, data_slice: Slice, as_of, horizon_days: int, scope: str = "key",
                scored=None, card=None, summary: pd.DataFrame | None = None, listing: str = "at_risk",
-               dimensions: pd.DataFrame | None = None, owed: pd.DataFrame | None = None) -> ChurnList:
+               dimensions: pd.DataFrame | None = None, owed: pd.DataFrame | None = None,
+               listed: set[str] | None | bool = False) -> ChurnList:
     """Lapse risk of the key accounts (``scope='key'``: the default scorecard's list, else the
     top 20% by revenue, ``accounts.watched_ids``) or of every active account (``'all'``), with
-    names (from the per-customer summary as of ``as_of``) and the follow-ups. ``listing``:
+    names and the follow-ups; of the accounts the slice lists (``listed_ids``: its filters and
+    scope choose the accounts, never their figures). Everything about an account — risk,
+    reasons, status, key-account status, name, region, owner — is computed on the whole
+    dataset as of ``as_of`` (``whole``). ``listing``:
     'at_risk' (still active, highest risk first: the list to prevent), 'lapsed' (already
     silent by their own rhythm, most revenue in their last active year first: the list to win
     back; ties by customer_id) or 'all' (by risk). When the dataset has receivables, an
     account whose payments are getting worse gets that as a reason too
-    (``receivables.churn_reasons``). ``scored``, ``card``, ``summary``, ``dimensions``
-    (``account_dimensions``) and ``owed`` (``receivables``) may be passed when at hand (the
-    pages cache them)."""
+    (``receivables.churn_reasons``). ``scored``, ``card`` (the whole scorecard), ``summary``,
+    ``dimensions`` (``account_dimensions``), ``owed`` (``receivables``) and ``listed``
+    (``listed_ids``) may be passed when at hand (the pages cache them); each is the whole
+    dataset's."""
     from kam_analytics.analytics import accounts
     from kam_analytics.analytics.customers import per_customer
 
     if listing not in CHURN_LISTS:
         raise ValueError(listing)
     dataset = dataset_of(store, data_slice)
+    everything = whole(data_slice)
     if scored is None:
         scored = churn_scores(store, data_slice, as_of, horizon_days)
     table = scored.table.copy()
     fallback = False
     if scope == "key" and not table.empty:
-        card = card if card is not None else scorecard(store, data_slice, as_of)
+        card = card if card is not None else scorecard(store, everything, as_of)
         key_ids, fallback = accounts.watched_ids(card)
         table = table[table["customer_id"].isin(key_ids)].copy()
+    listed = listed_ids(store, data_slice) if listed is False else listed
+    if listed is not None:
+        table = table[table["customer_id"].astype(str).isin(listed)].copy()
     if listing != "all":
         table = table[table["status"] == listing].copy()
     if listing == "lapsed":
         table = table.sort_values(["revenue_last_year", "customer_id"], ascending=[False, True], kind="mergesort")
     table["rank"] = range(1, len(table) + 1)
     if dimensions is None and not table.empty:
-        dimensions = account_dimensions(store, data_slice)
+        dimensions = account_dimensions(store, everything)
     for column in [c for c in ("region", "owner") if dimensions is not None and c in dimensions]:
         table[column] = per_customer(table["customer_id"], dimensions, column)
     if summary is None:
         import pandas as pd
 
-        summary = customer_summary(store, data_slice, as_of) if not table.empty else pd.DataFrame()
+        summary = customer_summary(store, everything, as_of) if not table.empty else pd.DataFrame()
     if "name" in summary:
         table["name"] = per_customer(table["customer_id"], summary, "name")
-    if not table.empty and (owed is not None or has_receivables(store, data_slice)):
+    if not table.empty and (owed is not None or has_receivables(store, everything)):
         from kam_analytics.analytics.receivables import churn_reasons
 
-        owed = owed if owed is not None else receivables(store, data_slice, as_of)
+        owed = owed if owed is not None else receivables(store, everything, as_of)
         extra = {c: churn_reasons(row) for c, row in zip(owed["customer_id"], owed.to_dict("records"))}
         table["reasons"] = [
             ([r for r in found if r["reason"] != "pattern"] + extra[c]) if extra.get(c) else found
@@ -440,6 +520,35 @@ def churn_list(store, data_slice: Slice, as_of, horizon_days: int, scope: str = 
     table["followup_at"] = per_customer(table["customer_id"], newest, "created_at")
     table["followups"] = table["customer_id"].map(history["customer_id"].value_counts()).fillna(0).astype(int)
     return ChurnList(table.reset_index(drop=True), scored, fallback)
+
+
+def lapsed_key_accounts(store, data_slice: Slice, as_of, horizon_days: int = 90, card=None,
+                        listed: set[str] | None | bool = False, summary: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The slice's accounts on the churn page's win-back list of key accounts
+    (``churn_list(scope='key', listing='lapsed')``), in its order, found without training the
+    model (``churn.lapsed_accounts`` on the whole dataset, then the key accounts of the whole
+    scorecard, ``accounts.watched_ids``, then ``listed_ids``): customer_id, name (when known),
+    last, recency_days, typical_gap_days, revenue_last_year."""
+    from kam_analytics.analytics import accounts, churn
+    from kam_analytics.analytics.customers import per_customer
+
+    everything = whole(data_slice)
+    lapsed = churn.lapsed_accounts(order_lines(store, everything), as_of, horizon_days,
+                                   single_line_orders=order_lines_single(store, everything))
+    card = card if card is not None else scorecard(store, everything, as_of)
+    key_ids, _ = accounts.watched_ids(card)
+    listed = listed_ids(store, data_slice) if listed is False else listed
+    keep = lapsed["customer_id"].isin(key_ids) if len(lapsed) else []
+    lapsed = lapsed[keep] if len(lapsed) else lapsed
+    if listed is not None and len(lapsed):
+        lapsed = lapsed[lapsed["customer_id"].astype(str).isin(listed)]
+    columns = ["customer_id", "last", "recency_days", "typical_gap_days", "revenue_last_year"]
+    out = lapsed[columns].reset_index(drop=True) if len(lapsed) else lapsed.reindex(columns=columns)
+    if len(out):
+        summary = summary if summary is not None else customer_summary(store, everything, as_of)
+        if "name" in summary:
+            out.insert(1, "name", per_customer(out["customer_id"], summary, "name"))
+    return out
 
 
 def churn_export(churn: ChurnList, lang: str = "en") -> pd.DataFrame:

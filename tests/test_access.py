@@ -225,7 +225,7 @@ def test_the_command_line_prints_and_exports_the_trail(cli, orders, tmp_path):
     done = cli("audit", "--json")
     assert done.returncode == 0, done.stderr
     entries = json.loads(done.stdout.strip().splitlines()[-1])["entries"]
-    me = f"local:{getpass.getuser()}"
+    me = getpass.getuser()  # the local user signs with the computer's user name
     assert [(e["actor"], e["action"], e["dataset"]) for e in entries] == [
         (me, "delete", "orders"), (f"{me} (王芳)", "followup", "orders"), (me, "upload", "orders")]
     out = tmp_path / "audit.csv"

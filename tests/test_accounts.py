@@ -3,6 +3,8 @@ as-of) and the planted patterns of the demo data found, on the page's library ca
 from __future__ import annotations
 
 
+import datetime as dt
+
 import pandas as pd
 import pytest
 
@@ -60,6 +62,30 @@ def test_features_by_hand_and_as_of(store, tmp_path):
     assert f.loc["B", "regularity"] == 0.5  # ordered in Feb, of the months Feb–Mar
     later = account_features.customer_features(table, "2024-07-31").set_index("customer_id")
     assert later.loc["A", "revenue"] == 7000.0
+
+
+@pytest.mark.parametrize("single", [False, True])
+def test_the_standard_window_counts_money_in_it_and_history_before_it(store, tmp_path, single):
+    # as of 2024-12-31 over 12 months: the window is 2024-01-01 – 2024-12-31
+    table = small(store, tmp_path, [
+        "A,1,2023-03-10,100,10", "A,2,2024-02-01,300,30", "A,3,2024-11-15,200,-50",
+        "B,4,2023-06-01,900,90",                       # nothing in the window: not scored
+        "C,5,2024-01-01,50,5",                         # the window's first day counts
+        "C,6,2025-01-02,999,9",                        # after the date: never
+    ])
+    f = account_features.customer_features(table, "2024-12-31", since=dt.date(2024, 1, 1),
+                                           single_line_orders=single).set_index("customer_id")
+    assert sorted(f.index) == ["A", "C"]
+    a = f.loc["A"]
+    assert (a["revenue"], a["orders"], a["avg_order_value"]) == (500.0, 2, 250.0)   # 300 + 200, not the 2023 order
+    assert a["largest_order_share"] == pytest.approx(300 / 500)
+    assert a["profit"] == -20.0 and a["margin"] == pytest.approx(-20 / 500)
+    assert str(pd.Timestamp(a["first_order"]).date()) == "2023-03-10"               # its history is not cut
+    assert a["tenure_days"] == (dt.date(2024, 12, 31) - dt.date(2023, 3, 10)).days
+    assert a["active_months"] == 3                                                    # Mar 2023, Feb and Nov 2024
+    assert a["regularity"] == pytest.approx(3 / 22)                                  # of Mar 2023 – Dec 2024
+    assert a["growth_ratio"] == pytest.approx(500 / 600)                              # 2024 against 2023
+    assert f.loc["C", "revenue"] == 50.0
 
 
 def test_single_line_path_gives_the_same_features(store, tmp_path):
@@ -148,9 +174,20 @@ def test_cli_gives_the_same_list(demo_card, tmp_path):
     card, store, dataset = demo_card
     from kam_analytics import service
 
-    rows = service.accounts_table(store, service.Slice.of(dataset), "2025-12-31")
+    rows = service.accounts_table(store, service.Slice.of(dataset), "2025-12-31", months=0)  # the whole history
     key = set(rows.loc[rows["key_account"] == "true", "customer_id"])
     assert key == set(card.table.loc[card.table["key_account"], "customer_id"])
+    # by default the standard reads the twelve months ending on the date: 2025-01-01 – 2025-12-31
+    lines = store.table(dataset)
+    in_window = set(lines.filter(lines.order_date >= pd.Timestamp("2025-01-01").to_pydatetime())
+                    .select("customer_id").distinct().to_pandas()["customer_id"])
+    windowed = service.accounts_table(store, service.Slice.of(dataset), "2025-12-31")
+    assert set(windowed["customer_id"]) == in_window
+    features = account_features.customer_features(lines, "2025-12-31", store.attributes(dataset),
+                                                  since=dt.date(2025, 1, 1))
+    expected = accounts.scorecard(features, as_of="2025-12-31").table
+    assert set(windowed.loc[windowed["key_account"] == "true", "customer_id"]) == \
+        set(expected.loc[expected["key_account"], "customer_id"])
     assert list(rows.columns[:6]) == ["customer_id", "name", "score", "tier", "key_account", "flags"]
     assert {f"criterion_{c}" for c in card.criteria} <= set(rows.columns)
 

@@ -10,6 +10,7 @@ import pytest
 from kam_analytics import service
 from kam_analytics.store import files as store_files
 from kam_analytics.analytics import account_features, churn, concentration, customers, rfm, trend
+from kam_analytics.analytics.window import window_start
 from kam_analytics.analytics.filters import every_order_is_one_line
 from kam_analytics.ingest import ingest_file
 
@@ -83,8 +84,10 @@ def test_every_analysis_agrees_with_the_lines(store, shared_dataset, monkeypatch
     _same(service.customer_summary(store, data_slice), customers.customer_summary(lines, single))
     _same(service.revenue_by_period(store, data_slice, "month"), trend.revenue_by_period(lines, "month", single),
           key="period")
-    _same(service.account_features(store, data_slice, as_of),
-          account_features.customer_features(lines, as_of, None, single_line_orders=single))
+    for months in (0, 12):  # the whole history, and the standard's default window
+        _same(service.account_features(store, data_slice, as_of, months),
+              account_features.customer_features(lines, as_of, None, single_line_orders=single,
+                                                 since=window_start(as_of, months)))
     for day in (mid, as_of):
         _same(churn.snapshot_features(orders, day), churn.snapshot_features(lines, day))
     _same(rfm.rfm_values(orders, as_of, service.order_lines_single(store, data_slice)),

@@ -43,34 +43,32 @@ def test_headline_top_customer_tie_goes_to_smaller_id():
 
 
 def test_attention_dependency_and_lapsed():
-    # 10 customers; top 20% = 2 customers: A (5,000, last order 2024-06-30) and B (2,000, 2024-02-01).
-    # Period end 2024-06-30: B is 150 days silent (> 90) -> lapsed; A brings 5,000/9,000 = 55.6%.
+    # A brings 5,000 / 9,000 = 55.6%; the lapsed key accounts come as the win-back list orders
+    # them (most revenue in the last active year first): the count is the list's length, the
+    # one named its first row
     rows = [("A", "甲", "2024-06-30", 5000.0), ("B", "乙", "2024-02-01", 2000.0)]
     rows += [(f"Z{i}", None, "2024-06-01", 250.0) for i in range(8)]
-    items = attention_items(summary(rows), pd.DataFrame(columns=["period", "revenue"]), dt.date(2024, 6, 30))
+    lapsed = pd.DataFrame({"customer_id": ["B", "Z3"], "name": ["乙", None], "revenue_last_year": [2000.0, 250.0],
+                           "recency_days": [150, 120]})
+    items = attention_items(summary(rows), pd.DataFrame(columns=["period", "revenue"]), dt.date(2024, 6, 30),
+                            lapsed=lapsed)
     assert items == [
         {"kind": "dependency", "customer_id": "A", "name": "甲", "share": pytest.approx(5000 / 9000)},
-        {"kind": "lapsed", "count": 1, "customer_id": "B", "name": "乙", "revenue": 2000.0, "days": 150},
+        {"kind": "lapsed", "count": 2, "customer_id": "B", "name": "乙", "revenue": 2000.0, "days": 150},
     ]
+    no_lapsed = attention_items(summary(rows), pd.DataFrame(columns=["period", "revenue"]), dt.date(2024, 6, 30),
+                                lapsed=lapsed.head(0))
+    assert [i["kind"] for i in no_lapsed] == ["dependency"]
 
 
-def test_attention_lapsed_follows_the_accounts_rhythm():
-    # period end 2024-06-30, 5 customers: top 20% = 1 customer each time, so one at a time
-    def lapsed(first, last, orders):
-        rows = pd.DataFrame({"customer_id": ["A", "B", "C", "D", "E"], "name": None,
-                             "first_order": pd.to_datetime([first] + ["2024-06-01"] * 4),
-                             "last_order": pd.to_datetime([last] + ["2024-06-30"] * 4),
-                             "orders": [orders, 1, 1, 1, 1], "revenue": [1000.0, 10.0, 10.0, 10.0, 10.0]})
-        return [i["kind"] for i in attention_items(rows, pd.DataFrame(columns=["period", "revenue"]),
-                                                    dt.date(2024, 6, 30)) if i["kind"] == "lapsed"] == ["lapsed"]
-    # every 10 days (11 orders over 100 days), silent 81 days: more than max(3 x 10, 60) -> lapsed
-    assert lapsed("2024-01-01", "2024-04-10", 11)
-    # every 61 days (3 orders over 122 days), silent 181 days: not more than 3 x 61 = 183
-    assert not lapsed("2023-09-01", "2024-01-01", 3)
-    # one order, silent 91 days: more than max(60, 90)
-    assert lapsed("2024-03-31", "2024-03-31", 1) and not lapsed("2024-04-01", "2024-04-01", 1)
-    # silent 426 days: not watched any more (no order in the year), as on the churn page
-    assert not lapsed("2023-05-01", "2023-05-01", 1)
+def test_attention_receivables_counts_the_receivables_pages_list():
+    # the flags of the receivables page's "getting worse" list, whoever the customer is
+    rows = [(f"C{i:02d}", None, "2024-06-30", 100.0) for i in range(11)]  # each 9.1%: no dependency
+    owed = pd.DataFrame({"customer_id": ["A", "B", "C", "D"], "name": ["甲", "乙", None, None],
+                         "outstanding": [100.0, 900.0, 900.0, 50.0], "overdue": [10.0, 90.0, 80.0, 5.0],
+                         "flags": [["slow_payer"], ["major_exposure"], ["over_credit_limit", "major_exposure"], []]})
+    items = attention_items(summary(rows), pd.DataFrame(columns=["period", "revenue"]), dt.date(2024, 6, 30), owed)
+    assert items == [{"kind": "receivables", "count": 2, "customer_id": "C", "name": None, "overdue": 80.0}]
 
 
 def test_no_dependency_below_ten_percent():

@@ -175,22 +175,24 @@ def test_tables_in_both_languages(store, lines):
     assert first == ["a4", "2024-06-10", "2024-06-20", "-100", "0", "–", "-100", "10", "–"]
 
 
-def test_overview_points_at_key_customers_paying_later(store, lines):
+def test_overview_points_at_customers_paying_later(store, lines):
     import pandas as pd
 
     from kam_analytics.analytics.overview import attention_items
 
     rows = receivables.per_customer(store.table(lines), AS_OF)
-    # five customers: the top 20% by revenue is one customer, B; B pays later and its overdue rises
+    # five customers; B pays later and its overdue rises: the one account of the receivables
+    # page's list of payments getting worse
     summary = pd.DataFrame({"customer_id": ["B", "A", "C", "D", "E"], "name": ["乙公司", "甲公司", None, None, None],
                             "last_order": pd.to_datetime(["2024-06-29"] * 5), "revenue": [900.0, 50.0, 40.0, 30.0, 20.0]})
     items = [i for i in attention_items(summary, pd.DataFrame(columns=["period", "revenue"]), AS_OF, rows)
              if i["kind"] == "receivables"]
     assert items == [{"kind": "receivables", "count": 1, "customer_id": "B", "name": "乙公司", "overdue": 670.0}]
-    # the same without B on top: A (not getting worse) is the top customer, nothing to say
+    assert list(receivables.getting_worse(rows)["customer_id"]) == ["B"]
+    # the same without B on top: still the one account that list holds (the count is the list's)
     summary["revenue"] = [50.0, 900.0, 40.0, 30.0, 20.0]
-    assert not [i for i in attention_items(summary, pd.DataFrame(columns=["period", "revenue"]), AS_OF, rows)
-                if i["kind"] == "receivables"]
+    assert [i["customer_id"] for i in attention_items(summary, pd.DataFrame(columns=["period", "revenue"]), AS_OF, rows)
+            if i["kind"] == "receivables"] == ["B"]
 
 
 AR_FILE = """客户编号,发票号,开票日期,到期日,应收金额,已收金额,收款日期

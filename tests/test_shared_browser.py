@@ -134,7 +134,7 @@ def test_follow_ups_from_two_sessions_and_the_cli_at_once(served, browser):
         saved = store.followups(store.dataset("演示数据 Demo"))
     assert sorted(saved["note"]) == sorted(["called by 王芳", "called by 李娜", "called by the nightly job"]), saved
     assert set(saved["customer_id"]) == {account}
-    me = f"local:{getpass.getuser()}"  # no sign-in: the app and the CLI act as the local user
+    me = getpass.getuser()  # no sign-in: the app and the CLI act as the local user, signed by its name
     assert sorted(saved["owner"]) == [me, me, me]
     for page in pages:
         page.close()

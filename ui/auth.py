@@ -15,7 +15,7 @@ import streamlit as st
 from kam_analytics.access import AccessConfigError, AccessRules, Identity, local_identity
 from kam_analytics.i18n import join_list, t
 from ui.markdown import escape_markdown, escaped_params
-from ui.session import IDENTITY_KEY as _IDENTITY, get_store, language_switch
+from ui.session import IDENTITY_KEY as _IDENTITY, get_store, kept, language_switch
 
 log = logging.getLogger("kam_analytics.app")
 
@@ -99,7 +99,7 @@ def gate(url_paths=()) -> Identity:
     screen."""
     secrets, problem = read_secrets()
     if problem is None and "auth" not in secrets:
-        identity = local_identity()
+        identity = local_identity(st.session_state.get(LOCAL_NAME_KEY))
         st.session_state[_IDENTITY] = identity
         return identity
     st.session_state.pop(_IDENTITY, None)  # (a run before the file broke must not lend its identity)
@@ -147,12 +147,18 @@ def identity() -> Identity:
     found = st.session_state.get(_IDENTITY)
     if found is not None:
         return found
-    return Identity("", None) if auth_configured() else local_identity()
+    return Identity("", None) if auth_configured() else local_identity(st.session_state.get(LOCAL_NAME_KEY))
+
+
+LOCAL_NAME_KEY = "local_name"  # without sign-in: the name the person at this machine signs with
 
 
 def account_box(lang: str) -> None:
-    """In the sidebar when sign-in is on: who is signed in, with which role, and sign-out."""
+    """In the sidebar: without sign-in, the name follow-ups are signed with (the computer's
+    user name until one is set); with sign-in, who is signed in, with which role, and sign-out."""
     if not auth_configured():
+        kept(st.text_input, t("local_name", lang), LOCAL_NAME_KEY, identity().label, max_chars=80,
+             help=t("local_name_help", lang))
         return
     me = identity()
     st.caption(t("auth_signed_in_as", lang, user=escape_markdown(me.user), role=t(f"role_{me.role}", lang)))

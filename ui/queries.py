@@ -46,10 +46,34 @@ def headline(key: Slice, period_end):
     return overview.headline(customer_summary(key), period_end)
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+def _standard(key: Slice) -> tuple:
+    """What the key-account list depends on besides the data, as saved now: the window and the
+    weights (a cache key part, so a change of either is seen at once)."""
+    return standard_months(key), tuple(sorted(scorecard_weights(key).items()))
+
+
 def attention(key: Slice, period_end):
+    """The overview's findings (``overview.attention_items``); its lapsed count is
+    ``lapsed_key_accounts``, the churn page's win-back list."""
+    return _attention(key, period_end, _standard(key))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _attention(key: Slice, period_end, standard: tuple):
     owed = receivables(key, period_end) if service.has_receivables(get_store(), key) else None
-    return overview.attention_items(customer_summary(key), periods(key, "month"), period_end, owed)
+    return overview.attention_items(customer_summary(key), periods(key, "month"), period_end, owed,
+                                    lapsed_key_accounts(key, period_end))
+
+
+def lapsed_key_accounts(key: Slice, as_of, horizon: int = overview.LAPSE_HORIZON_DAYS):
+    """``service.lapsed_key_accounts`` on the cached scorecard and names."""
+    return _lapsed_key_accounts(key, as_of, horizon, _standard(key))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _lapsed_key_accounts(key: Slice, as_of, horizon: int, standard: tuple):
+    return service.lapsed_key_accounts(get_store(), key, as_of, horizon, card=whole_scorecard(key, as_of),
+                                       listed=listed_ids(key), summary=customer_summary(service.whole(key)))
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
@@ -61,7 +85,7 @@ def find_customers(key: Slice, query: str):
 def account_profile(key: Slice, customer_id: str):
     """``account.account_profile`` on the order table, its place in the portfolio from the
     cached ``customer_summary`` every page shares (not a summary of its own)."""
-    return account.account_profile(_orders(key), customer_id, summary=customer_summary(key))
+    return account.account_profile(_orders(key), customer_id, summary=customer_summary(key), end=key.end)
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
@@ -85,16 +109,39 @@ def indicators_by_dimension(key: Slice, dimension: str, measure: str = "revenue"
     return concentration.grouped_indicators(_orders(key), dimension, measure)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@st.cache_data(show_spinner=False, max_entries=64)
+def listed_ids(key: Slice):
+    """The accounts the slice lists (``service.listed_ids``; None = all)."""
+    return service.listed_ids(get_store(), key)
+
+
+def standard_months(key: Slice) -> int:
+    """The key-account standard's window as saved now (``service.standard_months``)."""
+    store = get_store()
+    return service.standard_months(store, service.dataset_of(store, key))
+
+
 def account_features(key: Slice, as_of):
-    return service.account_features(get_store(), key, as_of)
+    """The scorecard features of every account (``service.account_features``: the whole
+    dataset over the standard's window), cached once for every filter and scope."""
+    return _features(service.whole(key), as_of, standard_months(key))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
+def _features(whole: Slice, as_of, months: int):
+    return service.account_features(get_store(), whole, as_of, months)
+
+
 def scorecard(key: Slice, as_of, weights: dict, tier_cuts: tuple, key_rule):
-    """The scorecard for the page's weights, cuts and rule, on the cached features (0.2 s for
-    100,000 accounts: cached too, as every click on the page reruns it)."""
-    return service.score_features(account_features(key, as_of), as_of, weights, tier_cuts, key_rule)
+    """The scorecard for the page's weights, cuts and rule, on the cached features, of every
+    account (``service.listed_card`` narrows it to the slice's)."""
+    return _scorecard(service.whole(key), as_of, standard_months(key), weights, tier_cuts, key_rule)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _scorecard(whole: Slice, as_of, months: int, weights: dict, tier_cuts: tuple, key_rule):
+    # (0.2 s for 100,000 accounts: cached too, as every click on the page reruns it)
+    return service.score_features(_features(whole, as_of, months), as_of, weights, tier_cuts, key_rule)
 
 
 def scorecard_weights(key: Slice) -> dict:
@@ -102,22 +149,36 @@ def scorecard_weights(key: Slice) -> dict:
     return service.scorecard_weights(store, service.dataset_of(store, key))
 
 
-def default_scorecard(key: Slice, as_of):
-    """The scorecard other pages show (``service.scorecard``: saved weights, default tiers
-    and key-account rule), on the cached features; cached by the weights as saved now, so a
-    change of weights is seen at once."""
+def whole_scorecard(key: Slice, as_of):
+    """The scorecard other pages use (``service.scorecard``: saved weights and window, default
+    tiers and key-account rule) of every account, on the cached features; cached by the
+    weights and window as saved now, so a change of either is seen at once."""
     store = get_store()
     weights = service.scorecard_weights(store, service.dataset_of(store, key))
-    return _scored(key, as_of, tuple(sorted(weights.items())))
+    return _scored(service.whole(key), as_of, standard_months(key), tuple(sorted(weights.items())))
+
+
+def default_scorecard(key: Slice, as_of):
+    """``whole_scorecard`` showing the slice's accounts (``service.listed_card``)."""
+    return _listed_scorecard(key, as_of, _standard(key))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _scored(key: Slice, as_of, weights: tuple):
-    return service.scorecard(get_store(), key, as_of, dict(weights), features=account_features(key, as_of))
+def _listed_scorecard(key: Slice, as_of, standard: tuple):
+    return service.listed_card(whole_scorecard(key, as_of), listed_ids(key))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
+def _scored(whole: Slice, as_of, months: int, weights: tuple):
+    return service.scorecard(get_store(), whole, as_of, dict(weights), features=_features(whole, as_of, months))
+
+
 def key_account_outlook(key: Slice, as_of, horizon: int = 90):
+    return _outlook(key, as_of, horizon, _standard(key))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _outlook(key: Slice, as_of, horizon: int, standard: tuple):
     return service.key_account_outlook(get_store(), key, as_of, horizon, card=default_scorecard(key, as_of))
 
 
@@ -153,9 +214,9 @@ def churn_job(key: Slice, as_of, horizon: int, ahead: bool = False):
     """The churn scores (``service.churn_scores``) as a job of the app process
     (``ui.background``): trained once per slice and date, whoever asks first, and shared by
     every session; it tells the step it is at. ``ahead``: asked by ``ui.prepare``, not a page."""
-    store = get_store()
-    return background.job(("churn", key, as_of, horizon),
-                          lambda progress: service.churn_scores(store, key, as_of, horizon, progress), ahead)
+    store, everything = get_store(), service.whole(key)
+    return background.job(("churn", everything, as_of, horizon),
+                          lambda progress: service.churn_scores(store, everything, as_of, horizon, progress), ahead)
 
 
 def churn_scored(key: Slice, as_of, horizon: int):
@@ -166,13 +227,14 @@ def churn_scored(key: Slice, as_of, horizon: int):
 def churn_list_inputs(key: Slice, as_of, scope: str) -> None:
     """Compute (into the caches) what ``churn_list`` needs besides the scores: the page runs
     it while the scores are being computed."""
+    everything = service.whole(key)
     if scope == "key":
-        default_scorecard(key, as_of)
-    if key.end == as_of:
-        customer_summary(key)
-    account_dimensions(key)
+        whole_scorecard(key, as_of)
+    customer_summary(everything)
+    account_dimensions(everything)
+    listed_ids(key)
     if service.has_receivables(get_store(), key):
-        receivables(key, as_of)
+        receivables(everything, as_of)
 
 
 def _followups_stamp(key: Slice) -> tuple[int, int]:
@@ -186,27 +248,29 @@ def churn_list(key: Slice, as_of, horizon: int, scope: str, listing: str = "at_r
     every call), so a follow-up saved anywhere shows at once. Shared by the sessions as it is
     (``st.cache_resource``: unpickling a copy of 100,000 scored accounts for each run cost
     more than the list): never changed in place."""
-    return _churn_list(key, as_of, horizon, scope, listing, _followups_stamp(key))
+    return _churn_list(key, as_of, horizon, scope, listing, _followups_stamp(key), _standard(key))
 
 
 def churn_table(key: Slice, as_of, horizon: int, scope: str, listing: str, lang: str):
     """``churn_list`` as the page shows it (``ui.tables.churn_list``: money and reasons in
     words, 0.16 s for 5,500 accounts), cached the same way; never changed in place."""
-    return _churn_table(key, as_of, horizon, scope, listing, lang, _followups_stamp(key))
+    return _churn_table(key, as_of, horizon, scope, listing, lang, _followups_stamp(key), _standard(key))
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
-def _churn_table(key: Slice, as_of, horizon: int, scope: str, listing: str, lang: str, followups: tuple):
-    return tables.churn_list(_churn_list(key, as_of, horizon, scope, listing, followups).table, lang, listing)
+def _churn_table(key: Slice, as_of, horizon: int, scope: str, listing: str, lang: str, followups: tuple,
+                 standard: tuple):
+    return tables.churn_list(_churn_list(key, as_of, horizon, scope, listing, followups, standard).table, lang, listing)
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
-def _churn_list(key: Slice, as_of, horizon: int, scope: str, listing: str, followups: tuple):
+def _churn_list(key: Slice, as_of, horizon: int, scope: str, listing: str, followups: tuple, standard: tuple):
+    everything = service.whole(key)
     return service.churn_list(get_store(), key, as_of, horizon, scope, scored=churn_scored(key, as_of, horizon),
-                              card=default_scorecard(key, as_of) if scope == "key" else None,
-                              summary=customer_summary(key) if key.end == as_of else None, listing=listing,
-                              dimensions=account_dimensions(key),
-                              owed=receivables(key, as_of) if service.has_receivables(get_store(), key) else None)
+                              card=whole_scorecard(key, as_of) if scope == "key" else None,
+                              summary=customer_summary(everything), listing=listing,
+                              dimensions=account_dimensions(everything), listed=listed_ids(key),
+                              owed=receivables(everything, as_of) if service.has_receivables(get_store(), key) else None)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -216,12 +280,13 @@ def account_dimensions(key: Slice):
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def churn_backtest(key: Slice, as_of, horizon: int):
-    return churn.backtest(_orders(key), as_of, horizon, scored=churn_scored(key, as_of, horizon))
+    """The model card's backtest: the model's, on every account (``service.whole``)."""
+    return churn.backtest(_orders(service.whole(key)), as_of, horizon, scored=churn_scored(key, as_of, horizon))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def ordered_in_horizon(key: Slice, as_of, horizon: int) -> set:
-    return churn.ordered_in_horizon(_orders(key), as_of, horizon)
+    return churn.ordered_in_horizon(_orders(service.whole(key)), as_of, horizon)  # (an order anywhere counts)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

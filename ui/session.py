@@ -46,6 +46,14 @@ def copy_from_widget(key: str) -> None:
     st.session_state[key] = st.session_state[f"_w_{key}"]
 
 
+def labeller(prefix: str):
+    """A format_func for widgets whose options are codes: '<prefix><code>' from the catalog.
+    The language is fixed when the widget is drawn (the function may be called later, outside
+    the script run, where the session is not at hand)."""
+    lang_now = lang()
+    return lambda code: t(f"{prefix}{code}", lang_now)
+
+
 def kept(widget, label: str, key: str, default, *args, **kwargs):
     """Draw ``widget`` whose value lives in ``st.session_state[key]`` (``default`` until the
     user changes it) rather than in the widget's own state: Streamlit forgets a widget's state

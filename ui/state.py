@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 import streamlit as st
 
 from kam_analytics.errors import KamError
-from kam_analytics.i18n import format_amount, t
+from kam_analytics.i18n import format_amount, format_exact, t
 from kam_analytics.schema import DIMENSIONS
 from ui.auth import account_box, identity
 from ui.markdown import escape_markdown
-from ui.session import (copy_from_widget, get_store, init_language, kept, lang, language_switch,  # noqa: F401
+from ui.session import (copy_from_widget, get_store, init_language, kept, labeller, lang, language_switch,  # noqa: F401
                         persistent, query_value, tr)
+
 
 PRESETS = ("all", "last_12_months", "this_year", "last_year", "custom")
 # Messages from one page to the next run: each has one key, written and read only here.
@@ -24,16 +25,13 @@ _OPEN_ACCOUNT = "_open_account"      # the account page opens this customer
 _SELECT_DATASET = "_select_dataset"  # the sidebar selects this dataset (after a load)
 
 
-def labeller(prefix: str):
-    """A format_func for widgets whose options are codes: '<prefix><code>' from the catalog.
-    The language is fixed when the widget is drawn (the function may be called later, outside
-    the script run, where the session is not at hand)."""
-    lang_now = lang()
-    return lambda code: t(f"{prefix}{code}", lang_now)
-
-
 def money(value) -> str:
     return format_amount(value, lang())
+
+
+def exact_money(value) -> str:
+    """The exact amount behind a rounded ``money`` (to the cent): for hovers and exports."""
+    return format_exact(value)
 
 
 @dataclass
@@ -278,14 +276,15 @@ def open_receivables() -> None:
 _OPEN_CHURN_LIST = "_open_churn_list"
 
 
-def open_churn_list(listing: str) -> None:
-    """Go to the churn page showing ``listing`` ('at_risk' or 'lapsed')."""
-    st.session_state[_OPEN_CHURN_LIST] = listing
+def open_churn_list(listing: str, scope: str = "key", horizon: int = 90) -> None:
+    """Go to the churn page showing ``listing`` ('at_risk' or 'lapsed') of ``scope`` ('key' or
+    'all') over ``horizon`` days: the list a count on another page was made of."""
+    st.session_state[_OPEN_CHURN_LIST] = (listing, scope, int(horizon))
     st.switch_page("app_pages/churn.py")
 
 
-def churn_list_to_open() -> str | None:
-    """The list ``open_churn_list`` asked the churn page to show (once), if any."""
+def churn_list_to_open() -> tuple[str, str, int] | None:
+    """The list, scope and horizon ``open_churn_list`` asked the churn page to show (once), if any."""
     return st.session_state.pop(_OPEN_CHURN_LIST, None)
 
 

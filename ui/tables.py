@@ -146,6 +146,32 @@ def deterioration_text(row: pd.Series, lang: str) -> str:
     return join_list(parts, lang, sentences=True)
 
 
+def key_status_text(status: dict, lang: str, since, end) -> str:
+    """Why an account is or is not a key account (``accounts.key_status``), in words: the
+    rule and the account's figure against it, a pseudo key account's evidence, or that nothing
+    was scored in the window (``since``–``end``; ``since`` None: the whole history); then, when
+    the tier would seem to say otherwise, that tiers are by profit and the list by score."""
+    reason = status["reason"]
+    window = t("account_window", lang, start=str(since), end=str(end)) if since else t("account_window_all", lang, end=str(end))
+    if reason == "not_scored":
+        return t("sentence_separator", lang).join([t("account_key_not_scored", lang), window])
+    if reason == "pseudo":
+        share = status.get("largest_order_share")
+        text = t("account_key_pseudo", lang, orders=status["orders"], days=status["days_since_last"],
+                 share=f"{share:.0%}" if share is not None and pd.notna(share) else "–",
+                 limit=f"{status['silence_limit']:.0f}" if status.get("silence_limit") else "–")
+    elif reason in ("score_above", "score_below"):
+        text = t(f"account_key_{reason}", lang, score=f"{status['score']:.1f}", line=f"{status['line']:.0f}")
+    else:
+        text = t(f"account_key_{reason}", lang, tier=t(f"tier_{status['tier']}", lang),
+                 tiers=join_list([t(f"tier_{x}", lang) for x in status["tiers"]], lang) or "–")
+    parts = [text, window]
+    top_tier = status["tier"] in ("platinum", "gold")
+    if status["tier_basis"] == "profit" and reason in ("score_above", "score_below") and top_tier != status["key"]:
+        parts.append(t("account_key_tier_basis", lang, tier=t(f"tier_{status['tier']}", lang)))
+    return t("sentence_separator", lang).join(parts)
+
+
 def _dates(values) -> list[str]:
     return ["–" if pd.isna(v) else str(pd.Timestamp(v).date()) for v in values]
 

@@ -7,7 +7,7 @@ import ibis
 import pandas as pd
 
 from kam_analytics.analytics.customers import customer_summary
-from kam_analytics.analytics.trend import revenue_by_period
+from kam_analytics.analytics.trend import revenue_by_period, with_empty_months
 
 
 def find_customers(table: ibis.Table, query: str, limit: int = 50) -> pd.DataFrame:
@@ -51,9 +51,12 @@ class AccountProfile:
     monthly: pd.DataFrame
 
 
-def account_profile(table: ibis.Table, customer_id: str, summary: pd.DataFrame | None = None) -> AccountProfile | None:
+def account_profile(table: ibis.Table, customer_id: str, summary: pd.DataFrame | None = None,
+                    end=None) -> AccountProfile | None:
     """The profile of ``customer_id``, or None when it has no transactions in ``table``.
-    ``summary``: ``customer_summary(table)`` when at hand (the pages cache it)."""
+    ``summary``: ``customer_summary(table)`` when at hand (the pages cache it). ``monthly``
+    holds every month from its first order's to ``end``'s (else its last order's), months
+    without sales as zero (``trend.with_empty_months``)."""
     if summary is None:
         summary = customer_summary(table)
     row = summary.loc[summary["customer_id"] == str(customer_id)]
@@ -62,7 +65,8 @@ def account_profile(table: ibis.Table, customer_id: str, summary: pd.DataFrame |
     row = row.iloc[0]
     total = float(summary["revenue"].sum())
     rank = int((summary["revenue"] > row["revenue"]).sum()) + 1
-    monthly = revenue_by_period(table.filter(table.customer_id == str(customer_id)), "month")
+    monthly = with_empty_months(revenue_by_period(table.filter(table.customer_id == str(customer_id)), "month"),
+                                row["first_order"], end if end is not None else row["last_order"])
     return AccountProfile(
         customer_id=str(customer_id), name=row.get("name") if "name" in row else None,
         first_order=row["first_order"], last_order=row["last_order"], orders=int(row["orders"]),

@@ -8,15 +8,23 @@ import numpy as np
 import pandas as pd
 
 from kam_analytics.analytics.customers import summary_metrics
-from kam_analytics.analytics.filters import apply_filters, end_of_day, order_key, orders_expr
+from kam_analytics.analytics.filters import apply_filters, end_of_day, order_key
 
 RECENT_DAYS = 365
 CREDIT_SCALE = {"AAA": 100, "AA": 90, "A": 80, "BBB": 70, "BB": 55, "B": 40, "CCC": 25, "CC": 15, "C": 5, "D": 0}
 
 
 def customer_features(table: ibis.Table, as_of, attributes: ibis.Table | None = None,
-                      recent_days: int = RECENT_DAYS, single_line_orders: bool = False) -> pd.DataFrame:
+                      recent_days: int = RECENT_DAYS, single_line_orders: bool = False,
+                      since=None) -> pd.DataFrame:
     """One row per customer with transactions up to ``as_of`` (nothing after it is used).
+
+    ``since`` (a day; None = all history): the window the standard is evaluated on
+    (``window_start``). Only customers with a line in [since, as_of] get a row; revenue,
+    orders, average order value, largest order share, profit, margin, discount, collection and
+    overdue figures count the window's lines only, while first and last order, tenure,
+    regularity and the recent/prior revenue of growth read the whole history up to ``as_of``
+    (a customer's rhythm and age are not cut by the window).
 
     revenue: Σ amount (net); orders: distinct orders (or order days); first_order, last_order;
     tenure_days: as_of − first_order; days_since_last: as_of − last_order;
@@ -44,23 +52,29 @@ def customer_features(table: ibis.Table, as_of, attributes: ibis.Table | None = 
     recent_start = ibis.literal((end.normalize() - pd.Timedelta(days=recent_days - 1)).to_pydatetime())
     prior_start = ibis.literal((end.normalize() - pd.Timedelta(days=2 * recent_days - 1)).to_pydatetime())
     amount = t.amount.cast("float64")
+    inside = t.order_date >= ibis.literal(pd.Timestamp(since).normalize().to_pydatetime()) if since is not None \
+        else None
     base = summary_metrics(t, orders=False)  # the per-customer summary; orders come below
     metrics = {
-        "revenue": base["revenue"],
+        "revenue": base["revenue"] if inside is None else amount.sum(where=inside),
         "first_order": base["first_order"],
         "last_order": base["last_order"],
         "recent_revenue": amount.sum(where=t.order_date >= recent_start),
         "prior_revenue": amount.sum(where=(t.order_date >= prior_start) & (t.order_date < recent_start)),
     }
     metrics.update(month_words(t, end))
-    for optional in ("name", "profit"):
-        if optional in base:
-            metrics[optional] = base[optional]
+    if "name" in base:
+        metrics["name"] = base["name"]
+    if "profit" in base:
+        metrics["profit"] = base["profit"] if inside is None else t.profit.cast("float64").sum(where=inside)
+    window = inside if inside is not None else ibis.literal(True)
+    if inside is not None:
+        metrics["window_lines"] = t.count(where=inside)
     if "discount" in t.columns:
-        metrics["discount_weighted"] = (t.discount * amount).sum()
-        metrics["discount_base"] = amount.sum(where=t.discount.notnull())
+        metrics["discount_weighted"] = (t.discount * amount).sum(where=window)
+        metrics["discount_base"] = amount.sum(where=t.discount.notnull() & window)
     if "due_date" in t.columns:
-        due = t.due_date.notnull() & (t.due_date <= end_lit)
+        due = t.due_date.notnull() & (t.due_date <= end_lit) & window
         # as_of is a cut: a payment dated after it has not happened yet
         paid_by_then = (t.paid_date.notnull() & (t.paid_date <= end_lit)) if "paid_date" in t.columns \
             else ibis.literal(True)
@@ -71,13 +85,17 @@ def customer_features(table: ibis.Table, as_of, attributes: ibis.Table | None = 
         if "paid_amount" in t.columns:
             metrics["paid"] = t.paid_amount.cast("float64").sum(where=due & paid_by_then)
     if single_line_orders:
-        metrics.update(orders=orders_expr(t, single_line_orders=True), largest=amount.max())
+        lines = order_key(t).count() if inside is None else order_key(t).count(where=inside)
+        metrics.update(orders=lines, largest=amount.max() if inside is None else amount.max(where=inside))
         per = t.group_by("customer_id").aggregate(**metrics)
     else:
         per = t.group_by("customer_id").aggregate(**metrics)
-        orders = t.group_by([t.customer_id, order_key(t).name("order_key")]).aggregate(value=amount.sum())
+        w = t if inside is None else t.filter(inside)
+        orders = w.group_by([w.customer_id, order_key(w).name("order_key")]).aggregate(value=w.amount.cast("float64").sum())
         orders = orders.group_by("customer_id").aggregate(orders=orders.order_key.count(), largest=orders.value.max())
-        per = per.join(orders, "customer_id")
+        per = per.join(orders, "customer_id")  # (inner: the customers with an order in the window)
+    if inside is not None:
+        per = per.filter(per.window_lines > 0).drop("window_lines")
     frame = per.to_pandas().sort_values("customer_id", kind="mergesort")
     frame = frame.reset_index(drop=True)
     return _derive(frame, end, attributes)

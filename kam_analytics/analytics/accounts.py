@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from kam_analytics.analytics.account_features import RECENT_DAYS
+from kam_analytics.analytics.window import STANDARD_MONTHS, STANDARD_WINDOWS, window_start  # noqa: F401 (re-exported)
 
 TIERS = ("platinum", "gold", "iron", "lead")
 TIER_CUTS = (0.20, 0.50, 0.80)  # cumulative share of customers: top 20% / next 30% / next 30% / rest
@@ -216,6 +217,33 @@ def scorecard(features: pd.DataFrame, weights: dict[str, float] | None = None, t
     table["flags"] = pd.Series({i: ";".join(f) for i, f in flags.items()}, dtype="str").reindex(table.index).fillna("")
     table = table.sort_values(["score", "customer_id"], ascending=[False, True], kind="mergesort").reset_index(drop=True)
     return Scorecard(table, criteria, used, basis, tuple(tier_cuts), rule, rhythm, as_of)
+
+
+def key_status(card: Scorecard, customer_id: str) -> dict:
+    """Why ``customer_id`` is or is not a key account, in the figures a sentence needs:
+    ``key`` (bool) and ``reason``, one of
+      'not_scored' — no line in the standard's window, so nothing to score;
+      'pseudo' — the rule would take it, but it is a pseudo key account (largest_order_share,
+        orders, days_since_last, silence_limit = PSEUDO_SILENCE × the portfolio's rhythm);
+      'score_above' / 'score_below' — its score against the rule's line (score, line);
+      'tier_in' / 'tier_out' — its tier against the rule's tiers (tier, tiers);
+    plus ``tier`` and ``tier_basis`` ('profit' or 'score'), so a tier that seems to contradict
+    the status (platinum by profit, not key by score) is explained by the two bases."""
+    rows = card.table[card.table["customer_id"].astype(str) == str(customer_id)]
+    if rows.empty:
+        return {"key": False, "reason": "not_scored"}
+    row = rows.iloc[0]
+    out = {"key": bool(row["key_account"]), "tier": row["tier"], "tier_basis": card.tier_basis,
+           "score": float(row["score"])}
+    rule = card.key_rule
+    taken = row["score"] >= rule.min_score if rule.kind == "score" else row["tier"] in rule.tiers
+    if taken and not row["key_account"]:
+        return {**out, "reason": "pseudo", "largest_order_share": row.get("largest_order_share"),
+                "orders": int(row["orders"]), "days_since_last": int(row["days_since_last"]),
+                "silence_limit": PSEUDO_SILENCE * card.rhythm_days if card.rhythm_days else None}
+    if rule.kind == "score":
+        return {**out, "reason": "score_above" if taken else "score_below", "line": float(rule.min_score)}
+    return {**out, "reason": "tier_in" if taken else "tier_out", "tiers": list(rule.tiers)}
 
 
 def watched_ids(card: Scorecard) -> tuple[set[str], bool]:

@@ -539,13 +539,7 @@ def score_accounts(table: ibis.Table, as_of, horizon_days: int = HORIZON_DAYS, p
     else:
         features["score"] = features["risk"] = rule_score(features, horizon_days)
         method = "rule"
-    features["status"] = lapse_status(features, horizon_days)
-    features["revenue_last_year"] = np.nan
-    lapsed = features["status"] == "lapsed"
-    if lapsed.any():
-        before = last_active_year(t, as_of, features.loc[lapsed, "customer_id"])
-        features.loc[lapsed, "revenue_last_year"] = features.loc[lapsed, "customer_id"].map(
-            dict(zip(before["customer_id"], before["revenue_last_year"]))).astype(float)
+    with_status(t, features, as_of, horizon_days)
     features = features.join(expected_revenue(features, horizon_days))
     features["revenue_at_risk"] = features["risk"] * features["expected_revenue"]
     features = features.sort_values(["score", "customer_id"], ascending=[False, True], kind="mergesort")
@@ -555,6 +549,37 @@ def score_accounts(table: ibis.Table, as_of, horizon_days: int = HORIZON_DAYS, p
     calibrated = trained.calibrator.method if trained is not None and trained.calibrator is not None else None
     _report(progress, 1.0, "churn_step_done")
     return Scored(features.reset_index(drop=True), as_of, horizon_days, method, why, rows, calibrated, base_rate)
+
+
+def with_status(table: ibis.Table, features: pd.DataFrame, as_of, horizon_days: int = HORIZON_DAYS) -> pd.DataFrame:
+    """Add to ``snapshot_features`` rows (in place) ``status`` (``lapse_status``) and
+    ``revenue_last_year`` (``last_active_year`` for the lapsed; NaN for the others)."""
+    features["status"] = lapse_status(features, horizon_days)
+    features["revenue_last_year"] = np.nan
+    lapsed = features["status"] == "lapsed"
+    if lapsed.any():
+        before = last_active_year(table, as_of, features.loc[lapsed, "customer_id"])
+        features.loc[lapsed, "revenue_last_year"] = features.loc[lapsed, "customer_id"].map(
+            dict(zip(before["customer_id"], before["revenue_last_year"]))).astype(float)
+    return features
+
+
+def lapsed_accounts(table: ibis.Table, as_of, horizon_days: int = HORIZON_DAYS,
+                    single_line_orders: bool = False) -> pd.DataFrame:
+    """The accounts active at ``as_of`` (``snapshot_features``) that have already lapsed by
+    their own rhythm (``lapse_status``) — the accounts ``score_accounts`` marks lapsed, without
+    training a model: customer_id, last, recency_days, typical_gap_days, revenue_last_year,
+    most revenue in the last active year first (ties by customer_id), as the win-back list
+    orders them."""
+    t = apply_filters(table, as_of=as_of)
+    features = snapshot_features(t, as_of, orders=cached_order_starts(t, single_line_orders),
+                                 single_line_orders=single_line_orders)
+    if features.empty:
+        return features.assign(status=[], revenue_last_year=[])
+    with_status(t, features, as_of, horizon_days)
+    lapsed = features[features["status"] == "lapsed"]
+    return lapsed.sort_values(["revenue_last_year", "customer_id"], ascending=[False, True],
+                              kind="mergesort").reset_index(drop=True)
 
 
 def backtest(table: ibis.Table, as_of, horizon_days: int = HORIZON_DAYS, scored: Scored | None = None) -> Backtest:

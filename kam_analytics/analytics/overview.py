@@ -9,14 +9,13 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from kam_analytics.analytics.churn import ACTIVE_DAYS as CHURN_ACTIVE_DAYS, lapse_status
 from kam_analytics.analytics.concentration import top_n_share
+from kam_analytics.analytics.receivables import getting_worse
 from kam_analytics.analytics.filters import end_of_day
 
 ACTIVE_DAYS = 90
 DEPENDENCY_SHARE = 0.10
 LAPSE_HORIZON_DAYS = 90  # the churn page's default horizon: the same accounts count as lapsed on both
-TOP_FRACTION = 0.20
 
 
 @dataclass
@@ -64,20 +63,21 @@ def headline(summary: pd.DataFrame, period_end, active_days: int = ACTIVE_DAYS) 
 
 
 def attention_items(summary: pd.DataFrame, monthly: pd.DataFrame, period_end,
-                    receivables: pd.DataFrame | None = None) -> list[dict]:
+                    receivables: pd.DataFrame | None = None, lapsed: pd.DataFrame | None = None) -> list[dict]:
     """Up to four findings worth a manager's look, most important first. Each is a dict with
-    ``kind`` and the figures its sentence needs:
+    ``kind`` and the figures its sentence needs, and each count is exactly the list its link
+    opens:
 
     - ``dependency``: the largest customer brings at least 10% of revenue (customer_id, name, share);
-    - ``lapsed``: customers in the top 20% by revenue (at least one) with an order in the
-      365 days up to the period end (as the churn page watches) that have lapsed by its rule (``churn.lapse_status`` with a 90-day horizon: silent more than 3× their
-      usual gap and more than 60 days; with one order, or without ``first_order`` and
-      ``orders`` in the summary, more than 90 days), counted to the period end (count, and the
-      largest of them: customer_id, name, revenue, days);
+    - ``lapsed`` (with ``lapsed``: the key accounts that have already lapsed by their own
+      rhythm, as the churn page's win-back list holds them — ``service.lapsed_key_accounts``,
+      most revenue in their last active year first): count, and the first of them:
+      customer_id, name, revenue (its revenue in its last active year), days (days without an
+      order at the period end);
     - ``receivables`` (with ``receivables``, rows of ``receivables.per_customer`` as of the
-      period end): customers in the top 20% by revenue whose payments are getting worse
-      (flagged ``paying_later`` or ``overdue_growing``) — count, and the one owing most of them:
-      customer_id, name, overdue;
+      period end): the accounts whose payments are getting worse (``receivables.WORSENING``:
+      the receivables page's list) — count, and the one owing most of them (ties by
+      customer_id): customer_id, name, overdue;
     - ``trend``: revenue of the last three calendar months of the period against the same three
       months a year earlier (recent, prior, change = recent / prior − 1), when both exist and
       prior > 0. Months absent from ``monthly`` count as zero.
@@ -91,25 +91,13 @@ def attention_items(summary: pd.DataFrame, monthly: pd.DataFrame, period_end,
     name = lambda row: row.get("name") if "name" in row.index else None  # noqa: E731
     if share is not None and share >= DEPENDENCY_SHARE:
         items.append({"kind": "dependency", "customer_id": str(top["customer_id"]), "name": name(top), "share": share})
-    end = _end_timestamp(period_end)
-    top_count = max(1, int(len(by_revenue) * TOP_FRACTION))
-    big = by_revenue.head(top_count)
-    big = big[big["revenue"] > 0]
-    days = (end.normalize() - pd.to_datetime(big["last_order"]).dt.normalize()).dt.days
-    gap = pd.Series(float("nan"), index=big.index)
-    if {"first_order", "orders"} <= set(big.columns):
-        span = (pd.to_datetime(big["last_order"]) - pd.to_datetime(big["first_order"])).dt.days
-        gap = (span / (big["orders"] - 1)).where(big["orders"] > 1)
-    status = lapse_status(pd.DataFrame({"recency_days": days, "typical_gap_days": gap}), LAPSE_HORIZON_DAYS)
-    lapsed = big[(status == "lapsed").to_numpy() & (days < CHURN_ACTIVE_DAYS).to_numpy()]
-    if not lapsed.empty:
+    if lapsed is not None and len(lapsed):
         first = lapsed.iloc[0]
         items.append({"kind": "lapsed", "count": len(lapsed), "customer_id": str(first["customer_id"]),
-                      "name": name(first), "revenue": float(first["revenue"]),
-                      "days": int(days.loc[first.name])})
+                      "name": name(first) if pd.notna(name(first)) else None,
+                      "revenue": float(first["revenue_last_year"]), "days": int(first["recency_days"])})
     if receivables is not None and len(receivables):
-        worse = receivables[receivables["customer_id"].isin(set(big["customer_id"]))
-                            & receivables["flags"].apply(lambda f: bool({"paying_later", "overdue_growing"} & set(f)))]
+        worse = getting_worse(receivables)
         if len(worse):
             first = worse.sort_values(["outstanding", "customer_id"], ascending=[False, True], kind="mergesort").iloc[0]
             items.append({"kind": "receivables", "count": len(worse), "customer_id": str(first["customer_id"]),

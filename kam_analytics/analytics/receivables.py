@@ -48,6 +48,9 @@ LATER_MARGIN_DAYS = 15
 GROWTH_MONTHS = 3
 SLOW_PAYER_DAYS = 30
 FLAGS = ("slow_payer", "major_exposure", "over_credit_limit", "paying_later", "overdue_growing")
+# the flags that put an account on the list of payments getting worse (the receivables page's
+# tab and the overview's count of it)
+WORSENING = ("paying_later", "overdue_growing", "slow_payer", "over_credit_limit")
 COLUMNS = ["customer_id", "name", "outstanding", *BUCKETS, "overdue", "credit_sales", "dso_days", "share_of_receivables",
            "avg_days_late", "avg_days_late_recent", "avg_days_late_prior", "overdue_1m_ago", "overdue_2m_ago", "overdue_3m_ago",
            "credit_limit", "flags"]
@@ -215,3 +218,10 @@ def churn_reasons(row: dict) -> list[dict]:
     if "overdue_growing" in row["flags"]:
         found.append({"reason": "overdue_rising", "amount": float(row["overdue"])})
     return found
+
+
+def getting_worse(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``per_customer`` whose flags hold one of ``WORSENING``, in their order."""
+    if rows.empty:
+        return rows
+    return rows[rows["flags"].apply(lambda f: bool(set(WORSENING) & set(f)))]
