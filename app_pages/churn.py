@@ -10,7 +10,7 @@ from kam_analytics.analytics import churn
 from kam_analytics.analytics.customers import names_by_id
 from kam_analytics.i18n import format_count, format_share
 from ui import queries, tables
-from ui.state import churn_list_to_open, frame, labeller, money, tr
+from ui.state import churn_list_to_open, exact_help, frame, labeller, money, tr
 from ui.followups import followup_form, followup_history
 from ui.widgets import clickable_table, download_buttons, job_progress, no_dataset, tabbed
 
@@ -51,14 +51,14 @@ cols = st.columns(4)
 cols[0].metric(tr("churn_accounts"), format_count(len(table)))
 if listing == "lapsed":
     cols[1].metric(tr("churn_revenue_last_year"), money(table["revenue_last_year"].sum()),
-                   help=tr("churn_revenue_last_year_help"))
+                   help=exact_help("churn_revenue_last_year_help", table["revenue_last_year"].sum()))
 else:
     high = table[table["risk"] >= 0.5]
     cols[1].metric(tr("churn_high_risk"), format_count(len(high)), help=tr("churn_high_risk_help"))
     cols[2].metric(tr("churn_expected_revenue"), money(table["expected_revenue"].sum()),
-                   help=tr("churn_expected_revenue_help", horizon=int(horizon)))
+                   help=exact_help("churn_expected_revenue_help", table["expected_revenue"].sum(), horizon=int(horizon)))
     cols[3].metric(tr("churn_revenue_at_risk"), money(table["revenue_at_risk"].sum()),
-                   help=tr("churn_revenue_at_risk_help", horizon=int(horizon)))
+                   help=exact_help("churn_revenue_at_risk_help", table["revenue_at_risk"].sum(), horizon=int(horizon)))
 st.caption(tr("churn_method_line", method=tr(f"churn_method_{scored.method}"),
               calibration=tr(f"churn_calibration_{scored.calibration or 'none'}")))
 

@@ -11,7 +11,7 @@ from kam_analytics.schema import DIMENSIONS
 from ui import figures as figures_shared
 from ui import queries
 from ui.markdown import escape_markdown
-from ui.state import frame, labeller, money, open_account, tr
+from ui.state import exact_money, frame, labeller, money, open_account, tr
 from ui.widgets import no_dataset, tabbed
 
 PARETO_BARS = 2000  # bars drawn; beyond that the browser slows and the tail is flat anyway
@@ -122,15 +122,23 @@ def what_if_section():
         return
     result = conc.what_if(ranked, lost, measure)
     cols = st.columns(4)
+    # a loss is red and down whatever the sign of the figures after it: revenue and profit lost
+    # carry a minus; concentration after the loss is grey, its direction said in words below
     cols[0].metric(tr("whatif_revenue_lost"), money(result["revenue_lost"]),
-                   delta=format_share(result["revenue_lost_share"]), delta_color="off")
+                   delta="-" + format_share(result["revenue_lost_share"]), delta_color="normal",
+                   help=tr("exact_value", value=exact_money(result["revenue_lost"])))
     cols[1].metric(tr("whatif_profit_lost"), money(result["profit_lost"]) if result["profit_lost"] is not None else "–")
     before, after = result["before"], result["after"]
     cols[2].metric("HHI", f"{after['hhi']:,.0f}" if after["hhi"] is not None else "–",
                    delta=f"{after['hhi'] - before['hhi']:+,.0f}" if after["hhi"] is not None else None,
-                   delta_color="inverse")
+                   delta_color="off")
     cr5_delta = f"{(after['top5_share'] - before['top5_share']) * 100:+.1f}pp" if after["top5_share"] is not None else None
-    cols[3].metric("CR5", format_share(after["top5_share"]), delta=cr5_delta, delta_color="inverse")
+    cols[3].metric("CR5", format_share(after["top5_share"]), delta=cr5_delta, delta_color="off")
+    if after["hhi"] is not None:
+        way = "up" if after["hhi"] > before["hhi"] else "down" if after["hhi"] < before["hhi"] else "same"
+        st.markdown(escape_markdown(tr(f"whatif_direction_{way}", lost=money(result["revenue_lost"]),
+                                       share=format_share(result["revenue_lost_share"]),
+                                       before=f"{before['hhi']:,.0f}", after=f"{after['hhi']:,.0f}")))
     st.caption(tr("whatif_gini", before=f"{before['gini']:.3f}",
                   after="–" if after["gini"] is None else f"{after['gini']:.3f}"))
 

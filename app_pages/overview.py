@@ -5,7 +5,7 @@ from kam_analytics.analytics import accounts, overview
 from kam_analytics import echarts
 from kam_analytics.i18n import format_count, format_share
 from ui import queries
-from ui.state import frame, labeller, money, open_account, open_churn_list, open_receivables, tr
+from ui.state import exact_help, frame, labeller, money, open_account, open_churn_list, open_receivables, tr
 from ui.markdown import escape_markdown
 from ui.widgets import customer_table, no_dataset
 
@@ -20,7 +20,8 @@ if headline.customers == 0:
     st.stop()
 
 cols = st.columns(6)
-cols[0].metric(tr("kpi_revenue"), money(headline.revenue), help=tr("kpi_revenue_help"))
+cols[0].metric(tr("kpi_revenue"), money(headline.revenue),
+               help=exact_help("kpi_revenue_help", headline.revenue))
 cols[1].metric(tr("kpi_customers"), format_count(headline.customers), help=tr("kpi_customers_help"))
 cols[2].metric(tr("kpi_active"), format_count(headline.active_customers),
                help=tr("kpi_active_help", days=headline.active_days))
@@ -36,7 +37,7 @@ if outlook is not None:
         change = outlook["change"]
         delta = None if change is None else ("+" if change >= 0 else "-") + format_share(abs(change))
         st.metric(tr("outlook_title", days=outlook["horizon_days"]), money(outlook["expected"]), delta=delta,
-                  help=tr("outlook_help"))
+                  help=exact_help("outlook_help", outlook["expected"]))
         st.caption(escape_markdown(tr("outlook_caption", count=format_count(outlook["accounts"]), expected=money(outlook["expected"]),
                       start=outlook["next_from"], end=outlook["next_to"], prior=money(outlook["last_year"]),
                       prior_start=outlook["earlier_from"], prior_end=outlook["earlier_to"])))
@@ -87,4 +88,4 @@ trend_chart()
 st.subheader(tr("overview_top_customers"))
 st.caption(tr("click_row_to_open"))
 summary = queries.customer_summary(view.key)
-customer_table(summary, key="overview_top", limit=10)
+customer_table(summary, key="overview_top", limit=10, as_of=view.end)

@@ -56,6 +56,15 @@ def join_list(items, lang: str, sentences: bool = False) -> str:
     return t("list_separator_sentences" if sentences else "list_separator", lang).join(str(i) for i in items)
 
 
+def sentences(items, lang: str) -> str:
+    """Whole sentences one after the other as the language writes them: a space between them
+    in English, none in 中文."""
+    text = ""
+    for item in items:
+        text = t("two_sentences", lang, first=text, second=item) if text else str(item)
+    return text
+
+
 def customer_label(customer_id, name=None) -> str:
     """How a customer is named in lists, charts and pickers: 'C0001 · 北京华信' when it has a
     name that says more than its id, else the id alone."""

@@ -344,8 +344,17 @@ def test_concentration_page_figures(app_env, lang):
     at.run()
     assert not at.exception
     whatif = {m.label: (m.value, m.delta) for m in at.metric[-4:]}
-    assert whatif == {T("whatif_revenue_lost", lang): ("600", "60.0%"), T("whatif_profit_lost", lang): ("–", ""),
+    assert whatif == {T("whatif_revenue_lost", lang): ("600", "-60.0%"), T("whatif_profit_lost", lang): ("–", ""),
                       "HHI": ("6,250", "+1,650"), "CR5": ("100.0%", "+0.0pp")}
+    # a loss is red and down; the concentration after it grey, its direction in words
+    from streamlit.proto.Metric_pb2 import Metric
+
+    shown = {m.label: (m.proto.color, m.proto.direction) for m in at.metric[-4:]}
+    assert shown[T("whatif_revenue_lost", lang)] == (Metric.MetricColor.RED, Metric.MetricDirection.DOWN)
+    assert shown["HHI"][0] == shown["CR5"][0] == Metric.MetricColor.GRAY
+    # HHI before: 0.6² + 0.3² + 0.1² = 0.46 -> 4,600; after 6,250: up
+    assert escape_markdown(T("whatif_direction_up", lang, lost="600", share="60.0%", before="4,600", after="6,250")) \
+        in [m.value for m in at.markdown]
     assert at.main.caption[-1].value == T("whatif_gini", lang, before="0.333", after="0.250")
 
 

@@ -150,3 +150,19 @@ def test_key_account_outlook_against_the_same_days_a_year_earlier(store, tmp_pat
     none_before = outlook(features[features["customer_id"] == "B"], earlier, "2025-06-30", 90)
     assert none_before["last_year"] == 0.0 and none_before["change"] is None
     assert outlook(features.iloc[0:0], earlier, "2025-06-30", 90) is None
+
+
+def test_a_customers_standing_follows_its_own_rhythm():
+    from kam_analytics.analytics.churn import standing
+
+    # as of 2024-06-30
+    rows = pd.DataFrame({
+        "customer_id": ["A", "B", "C", "D", "E"],
+        "first_order": pd.to_datetime(["2024-01-01", "2023-09-01", "2024-03-31", "2024-04-01", "2023-05-01"]),
+        "last_order": pd.to_datetime(["2024-04-10", "2024-01-01", "2024-03-31", "2024-04-01", "2023-05-01"]),
+        "orders": [11, 3, 1, 1, 1]})
+    # A: every 10 days (100 days / 10 gaps), silent 81 > max(3 × 10, 60) -> lapsed
+    # B: every 61 days, silent 181, not more than 3 × 61 = 183 -> active
+    # C: one order, silent 91 > max(60, 90) -> lapsed; D: silent 90, not more -> active
+    # E: silent 426 days: no order in the year -> gone
+    assert standing(rows, dt.date(2024, 6, 30)).tolist() == ["lapsed", "active", "lapsed", "active", "gone"]

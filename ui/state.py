@@ -34,6 +34,11 @@ def exact_money(value) -> str:
     return format_exact(value)
 
 
+def exact_help(key: str, value, **params) -> str:
+    """A metric's help text ``key`` followed by the exact amount behind its rounded figure."""
+    return tr(key, **params) + " " + tr("exact_value", value=exact_money(value))
+
+
 @dataclass
 class View:
     """What every page computes on: the dataset and the slice the sidebar selected."""

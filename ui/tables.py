@@ -8,7 +8,7 @@ import pandas as pd
 
 from kam_analytics.analytics import receivables as owed
 from kam_analytics.analytics.churn import reason_text
-from kam_analytics.i18n import format_amount, join_list, t
+from kam_analytics.i18n import format_amount, join_list, sentences, t
 
 
 def flag_text(flags: str, lang: str) -> str:
@@ -154,7 +154,7 @@ def key_status_text(status: dict, lang: str, since, end) -> str:
     reason = status["reason"]
     window = t("account_window", lang, start=str(since), end=str(end)) if since else t("account_window_all", lang, end=str(end))
     if reason == "not_scored":
-        return t("sentence_separator", lang).join([t("account_key_not_scored", lang), window])
+        return sentences([t("account_key_not_scored", lang), window], lang)
     if reason == "pseudo":
         share = status.get("largest_order_share")
         text = t("account_key_pseudo", lang, orders=status["orders"], days=status["days_since_last"],
@@ -169,7 +169,7 @@ def key_status_text(status: dict, lang: str, since, end) -> str:
     top_tier = status["tier"] in ("platinum", "gold")
     if status["tier_basis"] == "profit" and reason in ("score_above", "score_below") and top_tier != status["key"]:
         parts.append(t("account_key_tier_basis", lang, tier=t(f"tier_{status['tier']}", lang)))
-    return t("sentence_separator", lang).join(parts)
+    return sentences(parts, lang)
 
 
 def _dates(values) -> list[str]:

@@ -6,6 +6,7 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
+from kam_analytics.analytics.churn import standing
 from kam_analytics.analytics.overview import ranked
 from kam_analytics.export import csv_bytes, excel_bytes
 from ui.state import open_account, tr
@@ -16,10 +17,11 @@ def no_dataset() -> None:
     st.page_link("app_pages/data.py", label=tr("go_to_data"), icon=":material/folder_open:")
 
 
-def customer_table(summary: pd.DataFrame, key: str, limit: int | None = None) -> None:
+def customer_table(summary: pd.DataFrame, key: str, limit: int | None = None, as_of=None) -> None:
     """Customers by revenue with their share; clicking a row opens that account. With a
     ``limit``, only the customers tying with the limit-th largest revenue or above are sorted
-    (the same rows in the same order, without sorting 100,000 on every rerun)."""
+    (the same rows in the same order, without sorting 100,000 on every rerun). With ``as_of``,
+    a customer that has lapsed or has not ordered for a year is marked so (``churn.standing``)."""
     total = float(summary["revenue"].sum())
     table = summary
     if limit and len(summary) > limit:
@@ -32,6 +34,10 @@ def customer_table(summary: pd.DataFrame, key: str, limit: int | None = None) ->
         table = table.head(limit)
     columns = ["customer_id"] + (["name"] if "name" in table else []) + \
         ["revenue", "share", "orders", "first_order", "last_order"] + (["profit"] if "profit" in table else [])
+    if as_of is not None and {"first_order", "orders"} <= set(table.columns):
+        marks = standing(table, as_of).map({"active": "", "lapsed": tr("standing_lapsed"), "gone": tr("standing_gone")})
+        table = table.assign(standing=marks)
+        columns.insert(2 if "name" in table else 1, "standing")
     config = {
         "customer_id": st.column_config.TextColumn(tr("col_customer_id")),
         "name": st.column_config.TextColumn(tr("col_name")),
@@ -41,6 +47,7 @@ def customer_table(summary: pd.DataFrame, key: str, limit: int | None = None) ->
         "first_order": st.column_config.DateColumn(tr("col_first_order")),
         "last_order": st.column_config.DateColumn(tr("col_last_order")),
         "profit": st.column_config.NumberColumn(tr("col_profit"), format="localized"),
+        "standing": st.column_config.TextColumn(tr("col_standing"), help=tr("col_standing_help")),
     }
     clickable_table(table[columns], key, config, id_column="customer_id")
 

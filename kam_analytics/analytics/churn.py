@@ -307,6 +307,22 @@ def lapse_status(features: pd.DataFrame, horizon_days: int = HORIZON_DAYS) -> pd
     return pd.Series(np.where(recency > limit, "lapsed", "at_risk"), index=features.index)
 
 
+def standing(summary: pd.DataFrame, as_of, horizon_days: int = HORIZON_DAYS) -> pd.Series:
+    """Per row of a per-customer summary (``customers.customer_summary``: first_order,
+    last_order, orders) as of ``as_of``: 'gone' — no order in the ``ACTIVE_DAYS`` up to it (no
+    longer watched by the churn warning); 'lapsed' — silent longer than its own rhythm allows
+    (``lapse_status`` on days since the last order and (last − first) / (orders − 1), the
+    figures ``snapshot_features`` takes: the churn page's lapsed list); else 'active'."""
+    day = _ts(as_of)
+    last = pd.to_datetime(summary["last_order"]).dt.normalize()
+    recency = (day - last).dt.days
+    span = (last - pd.to_datetime(summary["first_order"]).dt.normalize()).dt.days
+    gap = (span / (summary["orders"] - 1)).where(summary["orders"] > 1)
+    status = lapse_status(pd.DataFrame({"recency_days": recency, "typical_gap_days": gap}), horizon_days)
+    status = status.where(status == "lapsed", "active")
+    return status.where(recency < ACTIVE_DAYS, "gone")
+
+
 def rule_score(features: pd.DataFrame, horizon_days: int = HORIZON_DAYS) -> pd.Series:
     """The transparent fallback risk (0–1) when history is too short to train: days without an
     order d, as d / (d + horizon) — 0 on the day of an order, ½ after a horizon's silence.
