@@ -9,12 +9,14 @@ import streamlit as st
 
 from kam_analytics import service
 from kam_analytics.export import csv_bytes
-from kam_analytics.i18n import format_count, join_list, t
+from kam_analytics.errors import IngestError
+from kam_analytics.i18n import format_count, join_list
 from kam_analytics.ingest import resolve_mapping
-from kam_analytics.ingest.report import report_details, report_warnings
+from kam_analytics.ingest.report import NOT_DATA, report_details, report_warnings
 from kam_analytics.schema import COLUMNS, REQUIRED
+from ui import tables
 from ui.errors import show_error
-from ui.markdown import escape_markdown, escaped_params
+from ui.markdown import escape_markdown
 from ui.state import frame, labeller, money, select_dataset, tr
 from ui.uploads import forget_upload, preview, save_upload
 
@@ -55,13 +57,23 @@ def show_report(report: dict) -> None:
         st.caption(escape_markdown(line))
     for line in report_warnings(report, view.lang):
         st.warning(escape_markdown(line))
+    if report.get("duplicate_lines"):
+        st.warning(tr(f"report_duplicates_{report['duplicates']}", lines=format_count(report["duplicate_lines"]),
+                      amount=f"{report['duplicate_amount']:,.2f}"))
     if report["rejected"]:
-        st.warning(tr("report_rejected", rejected=format_count(report["rejected"])))
+        not_data = {k: v for k, v in report["rejected_reasons"].items() if k in NOT_DATA}
+        refused = report["rejected"] - sum(not_data.values())
+        if not_data:
+            st.info(tr("report_not_data", count=format_count(sum(not_data.values())), what=join_list(
+                [f"{tr(f'reason_{k}')}: {format_count(v)}" for k, v in not_data.items()], view.lang, sentences=True)))
+        if refused:
+            st.warning(tr("report_rejected", rejected=format_count(refused)))
         reasons = pd.DataFrame([{tr("col_reason"): tr(f"reason_{k}"), tr("col_rows"): v}
                                 for k, v in report["rejected_reasons"].items()])
         st.dataframe(reasons, hide_index=True)
         examples = pd.DataFrame([{tr("col_row"): e["row"], tr("col_reason"): tr(f"reason_{e['reason']}"),
-                                  **e["values"]} for e in report["rejected_examples"]])
+                                  **{k: "" if v is None else v for k, v in e["values"].items()}}
+                                 for e in report["rejected_examples"]])
         st.caption(tr("report_examples"))
         st.dataframe(examples, hide_index=True)
         dataset = store.find(report["dataset"])
@@ -101,7 +113,8 @@ def can_see_rejects() -> bool:
 
 def rejected_download(dataset, key: str) -> None:
     st.download_button(tr("download_rejected"),
-                       data=lambda: csv_bytes(service.rejected_rows(store, view.identity, dataset)),
+                       data=lambda lang=view.lang: csv_bytes(tables.rejected_rows(
+                           service.rejected_rows(store, view.identity, dataset), lang)),
                        file_name=f"{dataset.name}-rejected.csv", mime="text/csv", key=key,
                        on_click="ignore")
 
@@ -145,12 +158,14 @@ def upload_section() -> None:
     date_format = st.session_state.get(f"datefmt_{upload_key}", "auto")
     # the mapping belongs to a sheet: another sheet has other columns, and its own mapping
     # widgets (kept ones held the first sheet's choices: "no column for customer_id …")
-    mapping_key = f"{upload_key}:{sheet}"
+    header_key = f"header_{upload_key}:{sheet}"
+    header_row = st.session_state.get(header_key) or None  # 0 or unset: found by the load
+    mapping_key = f"{upload_key}:{sheet}:{header_row}"
     overrides = st.session_state.get(f"overrides_{mapping_key}", {})
     result, error = preview(str(path), path.stat().st_size, sheet, tuple(sorted(overrides.items())),
-                            None if date_format == "auto" else date_format)
+                            None if date_format == "auto" else date_format, header_row)
     if error is not None:
-        st.error(escape_markdown(error.message(view.lang)))
+        st.error(escape_markdown(error.message(view.lang, page=True)))
         return
     detected = [tr("report_format", format=tr(f"format_{result.file_format}"))]
     if result.encoding:
@@ -161,6 +176,8 @@ def upload_section() -> None:
     if len(result.sheets) > 1:
         st.selectbox(tr("upload_sheet"), result.sheets, index=result.sheets.index(result.sheet),
                      key=f"sheet_{upload_key}")
+    st.number_input(tr("upload_header_row"), min_value=0, max_value=result.header_rows, step=1, key=header_key,
+                    help=tr("upload_header_row_help", row=result.header_row))
     st.caption(tr("upload_preview", rows=len(result.rows)))
     # a cell or header is cut at PREVIEW_CELL_CHARS: the preview is a look at the columns, and a
     # cell of tens of megabytes would pass Streamlit's message limit (the load reads it whole)
@@ -172,7 +189,8 @@ def upload_section() -> None:
     st.subheader(tr("mapping_title"))
     st.caption(tr("mapping_help"))
     auto = resolve_mapping(result.headers, None)
-    mapping_key = f"{upload_key}:{st.session_state.get(f'sheet_{upload_key}')}"  # (the sheet as chosen on this run)
+    # (the sheet and header row as chosen on this run)
+    mapping_key = f"{upload_key}:{st.session_state.get(f'sheet_{upload_key}')}:{st.session_state.get(header_key) or None}"
     st.session_state[f"overrides_{mapping_key}"] = mapping_editor(result.headers, auto, mapping_key)
     st.selectbox(tr("upload_date_format"), DATE_FORMATS, key=f"datefmt_{upload_key}",
                  format_func=labeller("date_format_"))
@@ -180,12 +198,14 @@ def upload_section() -> None:
         st.caption(tr("upload_date_detected", formats=join_list(
             [f"{tr('field_' + c)}: {f}" for c, f in result.date_formats.items()], view.lang)))
     if result.error:
-        st.warning(t(result.error, view.lang, **escaped_params(result.error_params)))
+        st.warning(escape_markdown(IngestError(result.error, **result.error_params).message(view.lang, page=True)))
 
     name = st.text_input(tr("upload_name"), value=path.stem, key=f"name_{upload_key}").strip()
     replace = False
     if name and store.find(name) is not None:
         replace = st.checkbox(tr("upload_replace", name=escape_markdown(name)), key=f"replace_{upload_key}")
+    duplicates = st.radio(tr("upload_duplicates"), ["keep", "drop"], horizontal=True, key=f"dups_{upload_key}",
+                          format_func=labeller("upload_duplicates_"), help=tr("upload_duplicates_help"))
     blocked = bool(result.error) or not name or (store.find(name) is not None and not replace)
     if st.button(tr("upload_load"), type="primary", disabled=blocked, key=f"load_{upload_key}"):
         bar = st.progress(0.0, text=tr("progress_reading"))
@@ -194,6 +214,7 @@ def upload_section() -> None:
                                        mapping=st.session_state[f"overrides_{mapping_key}"],
                                        sheet=result.sheet if result.sheets else None,
                                        date_format=None if date_format == "auto" else date_format, replace=replace,
+                                       duplicates=duplicates, header_row=header_row,
                                        progress=lambda fraction, key: bar.progress(fraction, text=tr(key)))
         except Exception as failure:  # a refusal says why; anything else gets a reference id
             bar.empty()

@@ -61,6 +61,12 @@ def _print_load_report(report, lang: str) -> None:
     for line in report_details(report.to_json(), lang) + report_warnings(report.to_json(), lang):
         print(line)
     if report.rejected:
+        from kam_analytics.ingest.report import NOT_DATA
+
+        not_data = {k: v for k, v in report.rejected_reasons.items() if k in NOT_DATA}
+        if not_data:
+            print(t("cli_not_data", lang, count=sum(not_data.values()), what=", ".join(
+                f"{t('reject_' + k, lang)}: {v}" for k, v in not_data.items())))
         print(t("cli_rejected", lang, rejected=report.rejected, reasons=", ".join(
             f"{t('reject_' + k, lang)}: {v}" for k, v in report.rejected_reasons.items())))
 
@@ -69,7 +75,8 @@ def cmd_ingest(args, store) -> int:
     from kam_analytics.ingest import parse_overrides
 
     report = service.load_file(store, _me(), args.file, dataset=args.dataset, mapping=parse_overrides(args.map),
-                               sheet=args.sheet, date_format=args.date_format, replace=args.replace)
+                               sheet=args.sheet, date_format=args.date_format, replace=args.replace,
+                               duplicates=args.duplicates, header_row=args.header_row)
     lang = _lang()
     if args.json:
         print_json(report.to_json())
@@ -80,6 +87,9 @@ def cmd_ingest(args, store) -> int:
             delimiter=t("delimiter_" + report.delimiter, lang) if report.delimiter else "-",
             file_format=report.file_format))
     _print_load_report(report, lang)
+    if report.duplicate_lines:
+        print(t(f"cli_duplicates_{report.duplicates}", lang, lines=f"{report.duplicate_lines:,}",
+                amount=f"{report.duplicate_amount:,.2f}"))
     if report.rejected:
         for example in report.rejected_examples:
             print(t("cli_rejected_example", lang, row=example["row"], reason=t("reject_" + example["reason"], lang)))
@@ -325,6 +335,11 @@ def build_parser() -> argparse.ArgumentParser:
                  (["--sheet"], dict(metavar="NAME", help="Excel sheet (default: the first non-empty one)")),
                  (["--date-format"], dict(metavar="FMT", help="dmy, mdy, ymd or a strptime format such as %%d/%%m/%%Y")),
                  (["--replace"], dict(action="store_true", help="replace an existing dataset of that name")),
+                 (["--header-row"], dict(type=int, metavar="N", help="the line (or sheet row), from 1, that holds "
+                                         "the column names (default: found automatically)")),
+                 (["--duplicates"], dict(choices=["keep", "drop"], default="keep", metavar="keep|drop",
+                                         help="order lines repeated exactly (same order id and every column): keep "
+                                              "all copies (default; the report counts them) or drop to keep one")),
              ])
     _command(sub, "attach", "attach a table another engine reads (Spark) as a dataset, without copying it",
              cmd_attach, dataset=False, json_flag=True, extra=[

@@ -19,8 +19,30 @@ class ReasonCounts:
         return join_list([f"{t(f'reason_{code}', lang)}: {count:,}" for code, count in self.counts.items()], lang)
 
 
-def _rendered(params: dict, lang: str) -> dict:
-    return {k: v.render(lang) if hasattr(v, "render") else v for k, v in params.items()}
+class FieldNames:
+    """Canonical field names (customer_id, order_date …) as a message parameter: written as the
+    language names the fields ('customer ID, order date'; '客户编号、订单日期') on a page, as the
+    names ``--map`` takes on the command line (``render(lang, page=False)``)."""
+
+    def __init__(self, names):
+        self.names = list(names)
+
+    def render(self, lang: str, page: bool = True) -> str:
+        from kam_analytics.i18n import join_list, t
+
+        if not page:
+            return ", ".join(self.names)
+        return join_list([t(f"field_{name}", lang) for name in self.names], lang)
+
+
+def _rendered(params: dict, lang: str, page: bool = False) -> dict:
+    """Parameters with a ``render`` written in ``lang`` (field names as the command line
+    takes them unless ``page``)."""
+    if page:
+        return {k: v.render(lang) if hasattr(v, "render") else v for k, v in params.items()}
+    return {k: (v.render(lang, page=False) if isinstance(v, FieldNames) else v.render(lang))
+            if hasattr(v, "render") else v for k, v in params.items()}
+
 
 
 class KamError(Exception):
@@ -34,10 +56,14 @@ class KamError(Exception):
 
         super().__init__(t(key, "en", **_rendered(params, "en")))
 
-    def message(self, lang: str) -> str:
-        from kam_analytics.i18n import t
+    def message(self, lang: str, page: bool = False) -> str:
+        """The sentence in ``lang``; ``page``: as a web page says it — the ``<key>_page``
+        wording where the catalog has one (its advice names the page's controls, never a
+        command-line option), field names in words."""
+        from kam_analytics.i18n import catalog, t
 
-        return t(self.key, lang, **_rendered(self.params, lang))
+        key = f"{self.key}_page" if page and f"{self.key}_page" in catalog(lang) else self.key
+        return t(key, lang, **_rendered(self.params, lang, page=page))
 
 
 class IngestError(KamError):

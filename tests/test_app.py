@@ -853,3 +853,27 @@ def test_pages_on_a_dataset_with_an_order_table(app_env, tmp_path, page):
             # K1: 175 + 5 = 180, K2: 500 + 100 = 600; the top customer brings 600 / 780
             assert metrics[T("kpi_revenue", lang)] == "780" and metrics[T("kpi_customers", lang)] == "2"
             assert metrics[T("kpi_top1", lang)] == "76.9%"
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_an_erp_workbook_with_a_title_banner_and_total_lines_loads_from_the_page(app_env, tmp_path, lang):
+    from test_ingest_erp import banner_workbook
+
+    at = open_app(lang, "data")
+    data = banner_workbook(tmp_path / "三月.xlsx").read_bytes()
+    at.file_uploader[0].upload("三月.xlsx", data, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.warning  # the banner is not the header: every field is found, nothing to fix
+    mapping = {s.label: s.value for s in at.selectbox if s.key and s.key.startswith("map_")}
+    assert mapping[T("field_customer_id", lang) + " *"] == "客户编号"
+    [header] = [n for n in at.number_input if n.label == T("upload_header_row", lang)]
+    assert header.value == 0 and T("upload_header_row_help", lang, row=2) == header.help
+    [load] = [b for b in at.button if b.label == T("upload_load", lang)]
+    assert not load.disabled
+    load.click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    # 3 order lines (100.5 + 200 + 50); 4 lines that are not data, 1 data line refused
+    not_data = T("reason_summary_row", lang) + ": 2" + T("list_separator_sentences", lang) + \
+        T("reason_header_repeated", lang) + ": 1" + T("list_separator_sentences", lang) + T("reason_title_line", lang) + ": 1"
+    assert [i.value for i in at.info] == [T("report_not_data", lang, count="4", what=not_data)]
+    assert [w.value for w in at.warning][-1] == T("report_rejected", lang, rejected="1")  # (after the merged cells' note)

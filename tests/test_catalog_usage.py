@@ -25,7 +25,7 @@ FIELDS = [*COLUMNS, *ATTRIBUTE_COLUMNS, *DIMENSIONS]
 CHURN_REASONS = ["overdue", "silent", "revenue_down", "orders_down", "basket_down", "paying_late", "pattern",
                  "paying_later", "overdue_rising"]
 REJECT_REASONS = ["customer_missing", "date_missing", "date_out_of_range", "date_unreadable", "amount_missing",
-                  "amount_unreadable"]
+                  "amount_unreadable", "header_repeated", "summary_row", "title_line"]
 CLUSTER_WORDS = ["recent", "lapsing", "dormant", "frequent", "occasional", "rare", "high", "mid", "low",
                  "long_standing", "established", "new", "all"]
 
@@ -78,6 +78,9 @@ BUILT: dict[tuple[str, str], list[str]] = {
     ("whatif_direction_", ""): ["up", "down", "same"],
     ("account_key_", ""): ["score_above", "score_below", "tier_in", "tier_out"],
     ("standing_", ""): ["lapsed", "gone"],
+    ("upload_duplicates_", ""): ["keep", "drop"],
+    ("cli_duplicates_", ""): ["keep", "drop"],
+    ("report_duplicates_", ""): ["keep", "drop"],
     ("role_", ""): [*access.ROLES, "none"],
     ("action_", ""): list(access.ACTIONS),
     ("audit_action_", ""): ["upload", "attach", "replace", "delete", "rename", "attributes", "followup", "settings", "sign_in", "download"],

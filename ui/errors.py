@@ -27,6 +27,6 @@ def show_error(error: Exception, lang: str) -> None:
     from kam_analytics.i18n import t
 
     if isinstance(error, KamError):
-        st.error(escape_markdown(error.message(lang)))
+        st.error(escape_markdown(error.message(lang, page=True)))
     else:
         st.error(t("error_unexpected", lang, reference=reference_for(error)))

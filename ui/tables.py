@@ -172,6 +172,15 @@ def key_status_text(status: dict, lang: str, since, end) -> str:
     return sentences(parts, lang)
 
 
+def rejected_rows(rows: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """The rows a load set aside (``Store.rejected_rows``) as the download gives them: the row
+    number and the reason in the language (the file's own columns keep their headers and
+    values), empty cells empty."""
+    out = rows.rename(columns={"row": t("col_row", lang), "reason": t("col_reason", lang)})
+    out[t("col_reason", lang)] = rows["reason"].map(lambda r: t(f"reason_{r}", lang))
+    return out.astype(object).where(out.notna(), "")
+
+
 def _dates(values) -> list[str]:
     return ["–" if pd.isna(v) else str(pd.Timestamp(v).date()) for v in values]
 

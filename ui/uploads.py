@@ -75,10 +75,12 @@ def forget_upload(path: Path) -> None:
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def preview(path: str, size: int, sheet: str | None, overrides: tuple, date_format: str | None):
-    """``preview_file`` cached per file, sheet, mapping corrections and date format."""
+def preview(path: str, size: int, sheet: str | None, overrides: tuple, date_format: str | None,
+            header_row: int | None = None):
+    """``preview_file`` cached per file, sheet, mapping corrections, date format and header row."""
     try:
-        return preview_file(path, sheet=sheet, mapping=dict(overrides), date_format=date_format), None
+        return preview_file(path, sheet=sheet, mapping=dict(overrides), date_format=date_format,
+                            header_row=header_row), None
     except KamError as error:
         return None, error
     except Exception as error:  # a bug, not the file: logged with a reference, shown as a sentence

@@ -10,9 +10,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from kam_analytics.errors import IngestError, ReasonCounts
+from kam_analytics.errors import FieldNames, IngestError, ReasonCounts
 from kam_analytics.ingest import parse
-from kam_analytics.ingest.raw import first_rows
+from kam_analytics.ingest.raw import HEADER_SEARCH_ROWS, first_rows
 from kam_analytics.ingest.read import RawTable, read_raw
 from kam_analytics.schema import COLUMNS, MONEY, REQUIRED, auto_mapping, normalise_header
 from kam_analytics.store import DatasetMeta, Store, iso_text
@@ -55,6 +55,16 @@ class IngestReport:
     data_rows: int = 0
     count_method: str | None = None
     encoding_reason: str | None = None
+    # of the ``rejected`` rows, those that are not data: total lines (合计, Total …) and
+    # repeated header lines (their reasons: summary_row, header_repeated; title_line for the rest)
+    summary_rows: int = 0
+    repeated_headers: int = 0
+    # repeated orders: lines identical in every column, order id included, beyond the first
+    # copy (``repeated_lines``), their amount, and what was done: 'keep' (all loaded) or 'drop'
+    # (one copy loaded; the others counted here, so data_rows = rows + rejected + duplicate_lines)
+    duplicate_lines: int = 0
+    duplicate_amount: float = 0.0
+    duplicates: str = "keep"
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -98,7 +108,7 @@ def _check_required(mapping: dict[str, str], headers: list[str], file: str,
     if "amount" not in mapping and not ("quantity" in mapping and "unit_price" in mapping):
         missing.append("amount")
     if missing:
-        raise IngestError("columns_missing", file=file, missing=", ".join(missing), headers=", ".join(headers))
+        raise IngestError("columns_missing", file=file, missing=FieldNames(missing), headers=", ".join(headers))
 
 
 class _Plan:
@@ -265,16 +275,40 @@ class _Plan:
         return (f"{self.expr('customer_id')} AS customer_id, {self.expr('order_date')} AS order_date, "
                 f"{self._amount_expr()} AS amount")
 
+    def _summary_sql(self) -> str:
+        """A row holding a total or subtotal label (``SUMMARY_LABEL``) alone in one of its
+        cells (the first WIDE_COLUMNS of a wider file)."""
+        cells = self.raw.columns[:WIDE_COLUMNS]
+        return " OR ".join(f"regexp_matches(lower(CAST({c} AS VARCHAR)), '{SUMMARY_LABEL}')" for c in cells) or "false"
+
+    def _repeated_header_sql(self) -> str:
+        """A row whose customer and date cells hold the header's own names again (a header
+        line repeated: files joined end to end, a page break in a printed export)."""
+        checks = []
+        for c in ("customer_id", "order_date"):
+            if c in self.col:
+                name = self.mapping[c].replace("'", "''")
+                checks.append(f"trim(CAST({self.col[c]} AS VARCHAR)) = '{name}'")
+        return " AND ".join(checks) or "false"
+
     def reason_sql(self) -> str:
-        """Why a row is refused: the first of customer, date, amount that fails. A date read
-        by the column's rule but outside ``parse.YEAR_MIN``–``YEAR_MAX`` (0001-01-01, an ERP's
-        9999-12-31 'no date') is set aside as out of range, not as unreadable."""
+        """Why a row is set aside. A row that would be refused is first recognised for what
+        it is — a repeated header line ('header_repeated'), a total or subtotal line such as
+        合计, 小计 or Total ('summary_row'), a line with no customer, date or amount at all, such
+        as a title or a note ('title_line') — else the first of customer, date, amount that
+        fails. A date read by the column's rule but outside ``parse.YEAR_MIN``–``YEAR_MAX``
+        (0001-01-01, an ERP's 9999-12-31 'no date') is set aside as out of range, not as
+        unreadable."""
         raw = lambda c: f"nullif(trim({self.col[c]}), '')"  # noqa: E731
         if self.amount_derived:
             amount_missing = f"{raw('quantity')} IS NULL OR {raw('unit_price')} IS NULL"
         else:
             amount_missing = f"{raw('amount')} IS NULL"
+        fails = "(customer_id IS NULL OR order_date IS NULL OR amount IS NULL)"
         return f"""CASE
+            WHEN {fails} AND ({self._repeated_header_sql()}) THEN 'header_repeated'
+            WHEN {fails} AND ({self._summary_sql()}) THEN 'summary_row'
+            WHEN customer_id IS NULL AND order_date IS NULL AND amount IS NULL THEN 'title_line'
             WHEN customer_id IS NULL THEN 'customer_missing'
             WHEN order_date IS NULL AND {raw('order_date')} IS NULL THEN 'date_missing'
             WHEN order_date IS NULL AND {self.expr('order_date', year_check=False)} IS NOT NULL
@@ -300,10 +334,13 @@ class _Loaded:
     blank_rows: int
     examples: list[dict]
     discount_kind: str | None
+    duplicate_lines: int = 0
+    duplicate_amount: float = 0.0
 
 
 def _load_rows(store: Store, con, path: Path, mapping: dict[str, str] | None, sheet: str | None,
-               date_format: str | None, step, temp_files: list[Path], required=("customer_id", "order_date")) -> _Loaded:
+               date_format: str | None, step, temp_files: list[Path], required=("customer_id", "order_date"),
+               header_row: int | None = None) -> _Loaded:
     """Read ``path`` into canonical rows and refused rows in the staging cursor ``con``, by the
     file rules (formats, rejects, counts that add up). Raises IngestError when the file cannot
     be used (the store is unchanged: nothing is published here). ``required``: the canonical
@@ -311,7 +348,7 @@ def _load_rows(store: Store, con, path: Path, mapping: dict[str, str] | None, sh
     raw_table, tx_table, rej_table = store.staging_name(), store.staging_name(), store.staging_name()
     step(0.05, "progress_reading")
     tmp_dir = scratch_dir(store.path)
-    raw = read_raw(con, path, raw_table, sheet=sheet, tmp_dir=tmp_dir, sample_rows=FAST_SAMPLE_ROWS)
+    raw = read_raw(con, path, raw_table, sheet=sheet, tmp_dir=tmp_dir, sample_rows=FAST_SAMPLE_ROWS, header_row=header_row)
     temp_files.extend(raw.temp_files)
     chosen = resolve_mapping(raw.headers, mapping)
     _check_required(chosen, raw.headers, path.name, required)
@@ -321,7 +358,7 @@ def _load_rows(store: Store, con, path: Path, mapping: dict[str, str] | None, sh
     if plan is None:
         if not raw.complete:  # the fast pass did not fit this file: read it all
             con.execute(f'DROP TABLE IF EXISTS "{raw_table}"')
-            raw = read_raw(con, path, raw_table, sheet=sheet, tmp_dir=tmp_dir)
+            raw = read_raw(con, path, raw_table, sheet=sheet, tmp_dir=tmp_dir, header_row=header_row)
         plan = _Plan(con, raw, chosen, date_format, path.name)
         step(0.6, "progress_parsing")
         # MATERIALIZED: without it the optimiser pushes the NOT NULL filter into the
@@ -366,12 +403,17 @@ def _load_rows(store: Store, con, path: Path, mapping: dict[str, str] | None, sh
 def ingest_file(store: Store, path: str | Path, dataset: str | None = None,
                 mapping: dict[str, str] | None = None, sheet: str | None = None,
                 date_format: str | None = None, replace: bool = False,
-                progress: Callable[[float, str], None] | None = None, actor: str | None = None) -> IngestReport:
+                progress: Callable[[float, str], None] | None = None, actor: str | None = None,
+                duplicates: str = "keep", header_row: int | None = None) -> IngestReport:
     """Load ``path`` as dataset ``dataset`` (default: the file name without extension).
 
     Raises IngestError (a plain sentence) when the file cannot be used; the store is then
     unchanged. Rows without customer, date or amount are kept aside with their reason.
+    Repeated order lines (``repeated_lines``) are counted in the report; ``duplicates='drop'``
+    keeps one copy of each, 'keep' (the default) keeps them all.
     """
+    if duplicates not in DUPLICATE_CHOICES:
+        raise ValueError(duplicates)
     path = Path(path)
     name = (dataset or path.stem).strip()
     if not name:
@@ -384,14 +426,17 @@ def ingest_file(store: Store, path: str | Path, dataset: str | None = None,
     # The load writes a file of its own (``Store.staging``), published in one catalog step.
     with store.staging("tx") as (stage, con):
         try:
-            done = _load_rows(store, con, path, mapping, sheet, date_format, step, temp_files)
+            done = _load_rows(store, con, path, mapping, sheet, date_format, step, temp_files, header_row=header_row)
             raw, plan = done.raw, done.plan
+            done.duplicate_lines, done.duplicate_amount = repeated_lines(con, done.tx_table, drop=duplicates == "drop")
             meta = DatasetMeta(
                 source_file=path.name, file_format=raw.file_format, encoding=raw.encoding,
                 delimiter=raw.delimiter, mapping=done.chosen,
                 details={"headers": raw.headers, "sheet": raw.sheet, "date_formats": plan.date_formats,
                          "decimal_comma": plan.decimal_comma, "amount_source": _amount_source(plan),
-                         "discount_kind": done.discount_kind, "warnings": plan.warnings},
+                         "discount_kind": done.discount_kind, "warnings": plan.warnings,
+                         "duplicate_lines": done.duplicate_lines, "duplicate_amount": done.duplicate_amount,
+                         "duplicates": duplicates},
             )
             step(0.95, "progress_saving")
             existed = before is not None
@@ -411,12 +456,35 @@ def ingest_file(store: Store, path: str | Path, dataset: str | None = None,
         amount_source=_amount_source(plan), discount_kind=done.discount_kind, rejected_reasons=done.reasons,
         rejected_examples=done.examples, warnings=plan.warnings, replaced=existed, single_pass=done.data_rows is None,
         file_records=raw.records or 0, header_records=raw.leading_records, blank_rows=done.blank_rows,
-        data_rows=registered.rows + registered.rejected, count_method=raw.count_method,
-        encoding_reason=raw.encoding_reason,
+        data_rows=registered.rows + registered.rejected + (done.duplicate_lines if duplicates == "drop" else 0),
+        count_method=raw.count_method, duplicate_lines=done.duplicate_lines, duplicate_amount=done.duplicate_amount,
+        duplicates=duplicates,
+        encoding_reason=raw.encoding_reason, summary_rows=done.reasons.get("summary_row", 0),
+        repeated_headers=done.reasons.get("header_repeated", 0),
     )
 
 
 FAST_SAMPLE_ROWS = 200_000
+DUPLICATE_CHOICES = ("keep", "drop")
+
+
+def repeated_lines(con, table: str, drop: bool = False) -> tuple[int, float]:
+    """Lines of the canonical ``table`` that repeat another line exactly — the same order id
+    (lines without one are never counted), customer, date, amount and every other column: an
+    order exported twice, in one file or in two of one load. Returns (lines beyond the first
+    copy, their amount, rounded to the cent); with ``drop`` those copies are removed from
+    ``table``, one of each kept. Counted in the database (one grouping)."""
+    columns = [r[0] for r in con.execute(f'DESCRIBE "{table}"').fetchall()]
+    if "order_id" not in columns:
+        return 0, 0.0
+    every = ", ".join(f'"{c}"' for c in columns)
+    lines, amount = con.execute(f"""SELECT coalesce(sum(n - 1), 0), coalesce(sum(amount * (n - 1)), 0) FROM (
+        SELECT {every}, count(*) AS n FROM "{table}" WHERE order_id IS NOT NULL GROUP BY ALL HAVING count(*) > 1)
+        """).fetchone()
+    if drop and lines:
+        con.execute(f"""CREATE OR REPLACE TABLE "{table}" AS SELECT * FROM "{table}" WHERE order_id IS NULL
+                        UNION ALL SELECT DISTINCT * FROM "{table}" WHERE order_id IS NOT NULL""")
+    return int(lines), round(float(amount), 2)
 
 
 def _fast_ingest(con, raw: RawTable, mapping: dict[str, str], date_format: str | None, file: str,
@@ -469,6 +537,9 @@ def _fast_ingest(con, raw: RawTable, mapping: dict[str, str], date_format: str |
 
 
 WIDE_COLUMNS = 64
+# a cell that labels a total line: 合计 总计 小计 共计 总合计 (spaces allowed between the
+# characters), Total, Totals, Subtotal, Sub-total, Grand total — alone in its cell, a colon after it allowed
+SUMMARY_LABEL = r"^\s*(总\s*合\s*计|合\s*计|总\s*计|小\s*计|共\s*计|grand\s*total|sub-?\s*totals?|totals?)\s*[:：]?\s*$"
 
 
 @dataclass(frozen=True)
@@ -562,6 +633,8 @@ class Preview:
     date_formats: dict[str, str]
     error: str | None = None  # an IngestError key when detection already shows a problem
     error_params: dict = field(default_factory=dict)
+    header_row: int = 1  # the line (text) or row (sheet), from 1, that holds the column names
+    header_rows: int = 1  # how many of the first records a header may be chosen from
 
 
 PREVIEW_BYTES = 2 << 20
@@ -595,7 +668,7 @@ def _preview_head(path: Path, head: bytes) -> bytes:
 
 
 def preview_file(path: str | Path, sheet: str | None = None, mapping: dict[str, str] | None = None,
-                 date_format: str | None = None, rows: int = 20) -> Preview:
+                 date_format: str | None = None, rows: int = 20, header_row: int | None = None) -> Preview:
     """Read the start of ``path`` (2 MB of a text file) into a throw-away in-memory database
     and report what an ingest would detect. Raises IngestError when the file is unusable."""
     import duckdb
@@ -619,7 +692,7 @@ def preview_file(path: str | Path, sheet: str | None = None, mapping: dict[str, 
     con = duckdb.connect()
     try:
         try:
-            raw = read_raw(con, source, "stg_preview", sheet=sheet)
+            raw = read_raw(con, source, "stg_preview", sheet=sheet, header_row=header_row)
         except IngestError as error:  # (read from a copy of the head: the sentence names the user's file)
             if temp is None or "file" not in error.params:
                 raise
@@ -629,7 +702,8 @@ def preview_file(path: str | Path, sheet: str | None = None, mapping: dict[str, 
                                                       ", ".join(raw.columns)) if row[0] > raw.header_rowid]
         filled = [list(r) for r in preview_rows if any(v is not None and str(v).strip() for v in r)]
         result = Preview(raw.headers, filled, raw.encoding, raw.delimiter,
-                         raw.file_format, raw.sheet, raw.sheets, chosen, {})
+                         raw.file_format, raw.sheet, raw.sheets, chosen, {}, header_row=max(1, raw.header_rowid + 1),
+                         header_rows=HEADER_SEARCH_ROWS)
         try:
             _check_required(chosen, raw.headers, path.name)
             plan = _Plan(con, raw, chosen, date_format, path.name)

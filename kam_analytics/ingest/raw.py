@@ -1,6 +1,8 @@
 """A file read into DuckDB as text: the ``RawTable`` every reader returns, and its header."""
 from __future__ import annotations
 
+import contextvars
+
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -67,20 +69,34 @@ class RawTable:
         return self.header_rowid + 1
 
 
+# The header row the user chose (1-based: the file's line or the sheet's row that holds the
+# names), for the read under way (``read.read_raw`` sets it around one read); None: find it.
+CHOSEN_HEADER_ROW: contextvars.ContextVar[int | None] = contextvars.ContextVar("chosen_header_row", default=None)
+
+
 def find_header(con, table: str) -> tuple[list[str], list[str], int, list[str]]:
     """Locate the header record among the first rows: title lines above it are skipped.
 
-    The header is the first of the first 20 records whose number of filled cells reaches
-    80% of the widest of them (and at least 2). Columns must already be named c0…cN.
+    The header is the first of the first 20 records whose number of distinct filled cells
+    reaches 80% of the widest of them (and at least 2). Counting distinct texts skips a title
+    banner whose merged cells a workbook reader filled across the row (one text seven times is
+    a title, not seven column names). Columns must already be named c0…cN.
     Returns columns, headers, the header's rowid and the header names that were repeated.
     """
     columns = [r[0] for r in con.execute(f'DESCRIBE "{table}"').fetchall()]
     rows = first_rows(con, table, HEADER_SEARCH_ROWS)
-    filled = [(row[0], sum(1 for v in row[1:] if v is not None and str(v).strip())) for row in rows]
+    filled = [(row[0], len({str(v).strip() for v in row[1:] if v is not None and str(v).strip()})) for row in rows]
     widest = max((n for _, n in filled), default=0)
     if widest == 0:
         raise IngestError("file_empty", file="")
     header_rowid, header_values = 0, rows[0][1:]
+    chosen = CHOSEN_HEADER_ROW.get()
+    if chosen is not None:
+        if not 1 <= chosen <= len(rows):
+            raise IngestError("header_row_out_of_range", row=chosen, rows=len(rows))
+        row = rows[chosen - 1]
+        headers, repeated = clean_headers(row[1:])
+        return columns, headers, row[0], repeated
     for (rowid, n), row in zip(filled, rows):
         if n >= max(2, 0.8 * widest) or (widest == 1 and n == 1):
             header_rowid, header_values = rowid, row[1:]

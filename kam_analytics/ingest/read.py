@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kam_analytics.errors import IngestError
-from kam_analytics.ingest.raw import RawTable, clean_headers, find_header, literal_path
+from kam_analytics.ingest.raw import CHOSEN_HEADER_ROW, RawTable, clean_headers, find_header, literal_path
 from kam_analytics.ingest.text import read_text
 
 SAMPLE_BYTES = 1 << 20
@@ -85,12 +85,23 @@ def check_workbook_expansion(path: Path) -> None:
 
 # -- reading ----------------------------------------------------------------------------------
 def read_raw(con, path: str | Path, table: str, sheet: str | None = None, tmp_dir: Path | None = None,
-             sample_rows: int | None = None) -> RawTable:
+             sample_rows: int | None = None, header_row: int | None = None) -> RawTable:
     """Read ``path`` into DuckDB table ``table`` (all VARCHAR). Raises IngestError when unusable.
 
     With ``sample_rows``, a text file longer than that is read only up to that many records
     and the RawTable carries ``full_source`` for one direct pass over the whole file later
-    (the caller deletes ``temp_files`` when done)."""
+    (the caller deletes ``temp_files`` when done). ``header_row``: the line (text) or row
+    (sheet), counted from 1 among the first records, that holds the column names; None finds
+    it (``raw.find_header``)."""
+    token = CHOSEN_HEADER_ROW.set(header_row)
+    try:
+        return _read_raw(con, path, table, sheet, tmp_dir, sample_rows)
+    finally:
+        CHOSEN_HEADER_ROW.reset(token)
+
+
+def _read_raw(con, path: str | Path, table: str, sheet: str | None, tmp_dir: Path | None,
+              sample_rows: int | None) -> RawTable:
     path = Path(path)
     if not path.exists():
         raise IngestError("file_missing", file=path.name)

@@ -3,6 +3,10 @@ from __future__ import annotations
 
 from kam_analytics.i18n import t
 
+# the reasons a set-aside row is not data at all (a repeated header, a total line, a title or
+# note line): reported apart from the data rows refused
+NOT_DATA = ("header_repeated", "summary_row", "title_line")
+
 
 def report_details(report: dict, lang: str) -> list[str]:
     """How the encoding was decided, the row count both ways (file vs loaded + rejected), the
