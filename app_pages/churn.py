@@ -10,7 +10,7 @@ from kam_analytics.analytics import churn
 from kam_analytics.analytics.customers import names_by_id
 from kam_analytics.i18n import format_count, format_share
 from ui import queries, tables
-from ui.state import churn_list_to_open, exact_help, frame, labeller, money, tr
+from ui.state import churn_list_to_open, exact_help, file_stem, frame, labeller, money, tr
 from ui.followups import followup_form, followup_history
 from ui.widgets import clickable_table, download_buttons, job_progress, no_dataset, tabbed
 
@@ -70,7 +70,7 @@ def list_section(view, table):
     data = queries.churn_table(view.key, as_of, int(horizon), scope, listing, view.lang)
     clickable_table(data, "churn_list", {
         tr("churn_risk"): st.column_config.ProgressColumn(tr("churn_risk"), min_value=0, max_value=1, format="percent")})
-    download_buttons(tables.churn_list(table, view.lang, listing, for_file=True), f"{view.dataset.name}-churn-{listing}-{as_of}",
+    download_buttons(tables.churn_list(table, view.lang, listing, for_file=True), file_stem(view, tr(f"file_churn_{listing}"), as_of),
                      "churn", tr("churn_download_csv"), tr("churn_download_xlsx"), dataset=view.dataset.name,
                      percent=(tr("churn_risk"),) if listing != "lapsed" else ())
     for by in ("owner", "region"):

@@ -9,7 +9,7 @@ from kam_analytics.analytics.customers import names_by_id
 from kam_analytics.analytics.window import STANDARD_WINDOWS, window_start
 from kam_analytics.i18n import customer_label, format_count, format_share, join_list, t
 from ui import queries, tables
-from ui.state import frame, kept, labeller, tr
+from ui.state import file_stem, frame, kept, labeller, tr
 from ui.widgets import clickable_table, download_buttons, no_dataset
 
 view = frame("key_accounts_title")
@@ -153,7 +153,7 @@ def list_section(view, card, key):
         config[tr(f"criterion_{c}")] = st.column_config.NumberColumn(
             tr(f"criterion_{c}"), format="%.1f", help=tr("ka_contribution_help", weight=f"{card.weights[c]:g}"))
     clickable_table(data, "ka_list", config)
-    download_buttons(accounts.scorecard_export(card), f"{view.dataset.name}-accounts", "accounts",
+    download_buttons(tables.scorecard_file(card, view.lang), file_stem(view, tr("file_accounts"), as_of), "accounts",
                      tr("ka_download_csv"), tr("ka_download_xlsx"), dataset=view.dataset.name)
 
 

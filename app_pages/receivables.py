@@ -9,7 +9,7 @@ from kam_analytics.analytics import receivables as owed
 from kam_analytics.i18n import format_count, format_share
 from ui import queries, tables
 from ui.markdown import escape_markdown
-from ui.state import frame, labeller, money, open_account, tr
+from ui.state import file_stem, frame, labeller, money, open_account, tr
 from ui.widgets import clickable_table, download_buttons, no_dataset, tabbed
 
 AGING_BARS = 25  # accounts in the stacked bars (the largest balances)
@@ -60,8 +60,9 @@ def aging_section():
     data = tables.receivables_list(rows, view.lang)
     st.caption(tr("click_row_to_open"))
     clickable_table(data, "recv_list")
-    download_buttons(service.receivables_export(rows, view.lang), f"{view.dataset.name}-receivables-{as_of}",
-                     "receivables", tr("recv_download_csv"), tr("recv_download_xlsx"), dataset=view.dataset.name)
+    download_buttons(tables.receivables_list(rows, view.lang, for_file=True), file_stem(view, tr("file_receivables"), as_of),
+                     "receivables", tr("recv_download_csv"), tr("recv_download_xlsx"), dataset=view.dataset.name,
+                     percent=(tr("recv_share"),))
     owing = rows[rows["outstanding"] > 0].head(AGING_BARS)
     if not owing.empty:
         st.echarts_chart(echarts.aging_bars(owing, view.lang), height=echarts.aging_height(len(owing)))

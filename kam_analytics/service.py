@@ -413,7 +413,7 @@ class ChurnList:
     reason dicts, ``churn.reason_text`` words them), last, typical_gap_days,
     revenue_last_year (lapsed accounts: the 365 days up to the last order), followup (the
     latest follow-up status, '' when none), followups (how many), followup_at (the latest's
-    time), region and owner (the most frequent on the account's lines, when the data has them);
+    time), followup_note and followup_by (its note and author), region and owner (the most frequent on the account's lines, when the data has them);
     ``scored``: the whole ``churn.Scored`` result (method, why, training rows);
     ``fallback``: the key-account rule selected nobody, so the top 20% by revenue are watched."""
 
@@ -518,6 +518,8 @@ def churn_list(store, data_slice: Slice, as_of, horizon_days: int, scope: str = 
     newest = history.drop_duplicates("customer_id")  # newest first
     table["followup"] = per_customer(table["customer_id"], newest, "status").fillna("")
     table["followup_at"] = per_customer(table["customer_id"], newest, "created_at")
+    table["followup_note"] = per_customer(table["customer_id"], newest, "note").fillna("")
+    table["followup_by"] = per_customer(table["customer_id"], newest, "owner").fillna("")
     table["followups"] = table["customer_id"].map(history["customer_id"].value_counts()).fillna(0).astype(int)
     return ChurnList(table.reset_index(drop=True), scored, fallback)
 

@@ -271,7 +271,7 @@ def test_a_scoped_sales_lead_sees_and_exports_only_their_accounts(team_app, brow
         page.get_by_role("button", name=words["ka_download_csv"]).click()
     scorecard = tmp_path / "scorecard.csv"
     download.value.save_as(scorecard)
-    assert set(pd.read_csv(scorecard)["customer_id"]) == ALICE_IDS  # every account of Alice's, no other
+    assert set(pd.read_csv(scorecard)[words["col_customer_id"]]) == ALICE_IDS  # every account of Alice's, no other
     _open(page, url, "churn?lang=en&ds=1", "churn_title")
     with page.expect_download(timeout=60_000) as download:
         page.get_by_role("button", name=words["churn_download_csv"]).click()
@@ -289,8 +289,9 @@ def test_a_scoped_sales_lead_sees_and_exports_only_their_accounts(team_app, brow
     downloads = entries[entries["action"] == "download"]
     assert downloads["actor"].tolist() == ["lead@example.com"] * 2
     files = [d["file"] for d in downloads["detail"]]
-    assert files[0].startswith("orders-churn-at_risk-2024-") and files[0].endswith(".csv")
-    assert files[1] == "orders-accounts.csv"
+    # the file names say which dataset, list, scope and date
+    assert files[0].startswith("orders-churn-at-risk-") and files[0].endswith(".csv") and "-Alice-2024-" in files[0]
+    assert files[1].startswith("orders-key-accounts-") and "-Alice-2024-" in files[1]
     assert downloads["detail"].iloc[1]["rows"] == len(ALICE_IDS)
 
 

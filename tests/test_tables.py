@@ -44,6 +44,7 @@ def _churn_rows() -> pd.DataFrame:
         "typical_gap_days": [30.4, None], "revenue_last_year": [56_789.0, 10.0],
         "followup": ["contacted", ""], "followups": [2, 0],
         "followup_at": [pd.Timestamp("2026-11-20 10:00"), None], "region": ["华东", None],
+        "followup_note": ["called the buyer", ""], "followup_by": ["王芳", ""],
     })
 
 
@@ -87,7 +88,11 @@ def test_the_churn_list_file_holds_numbers_under_the_page_headers():
     rows = _churn_rows()
     zh = tables.churn_list(rows, "zh", for_file=True)
     assert list(zh.columns) == ["客户编号", "名称", "流失风险", "预期收入", "预期收入下限（10%）", "预期收入上限（90%）",
-                                "风险销售额", "原因", "最近下单", "跟进记录"]
+                                "风险销售额", "原因", "最近下单", "跟进次数", "最近一次跟进", "时间", "备注", "记录人"]
+    # the latest follow-up in full: status in words, when, the note and who wrote it
+    assert zh["跟进次数"].tolist() == [2, 0] and zh["最近一次跟进"].tolist() == ["已联系", ""]
+    assert zh["时间"].tolist() == ["2026-11-20 10:00", ""]
+    assert zh["备注"].tolist() == ["called the buyer", ""] and zh["记录人"].tolist() == ["王芳", ""]
     assert zh["流失风险"].tolist() == [0.9, 0.2] and zh["预期收入"].tolist() == [12_345.6, 100.0]
     assert zh["预期收入下限（10%）"].tolist() == [8_000.0, 0.0] and zh["风险销售额"].tolist() == [11_111.04, 20.0]
     book = openpyxl.load_workbook(io.BytesIO(excel_bytes(zh, "churn", percent=("流失风险",))))
@@ -99,3 +104,26 @@ def test_the_churn_list_file_holds_numbers_under_the_page_headers():
     lapsed = tables.churn_list(rows, "en", "lapsed", for_file=True)
     assert list(lapsed.columns)[2:6] == ["Last order", "Days silent", "Usual gap (days)", "Revenue in last active year"]
     assert lapsed["Days silent"].tolist() == [120, 200] and lapsed["Revenue in last active year"].tolist() == [56_789.0, 10.0]
+
+
+def test_the_scorecard_file_is_in_the_language_with_the_points_on_screen():
+    from kam_analytics.analytics import accounts
+
+    # three customers, balanced weights over revenue and orders only: percentiles 0/50/100
+    features = pd.DataFrame({"customer_id": ["A", "B", "C"], "name": ["甲", None, "丙"],
+                             "revenue": [300.0, 200.0, 100.0], "orders": [3, 2, 1]})
+    features = features.assign(first_order=pd.Timestamp("2024-01-01"), last_order=pd.Timestamp("2024-03-01"),
+                               days_since_last=30, regularity=0.5, tenure_days=90, largest_order_share=0.5,
+                               recent_revenue=features["revenue"], prior_revenue=0.0)
+    card = accounts.scorecard(features, {"revenue": 1.0, "orders": 1.0})
+    zh = tables.scorecard_file(card, "zh")
+    assert list(zh.columns) == ["客户编号", "名称", "评分", "层级", "大客户", "标记", "销售额（得分）", "订单数（得分）",
+                                "销售额（金额）"]
+    assert zh["客户编号"].tolist() == ["A", "B", "C"] and zh["名称"].tolist() == ["甲", "", "丙"]
+    # A: percentiles 100 and 100 over two equal weights = 100 points; B 50; C 0 — each criterion
+    # gives half its percentile, as the list on screen shows
+    assert zh["评分"].tolist() == [100.0, 50.0, 0.0]
+    assert zh["销售额（得分）"].tolist() == [50.0, 25.0, 0.0] and zh["订单数（得分）"].tolist() == [50.0, 25.0, 0.0]
+    assert zh["大客户"].tolist() == ["是", "否", "否"]  # score ≥ 75
+    assert zh["层级"].tolist() == ["铂金", "黄金", "铁"]  # ⌈0.6⌉ = 1 platinum, ⌈1.5⌉ = 2 (1 gold), ⌈2.4⌉ = 3 (1 iron)
+    assert zh["销售额（金额）"].tolist() == [300.0, 200.0, 100.0]  # a number

@@ -34,6 +34,22 @@ def exact_money(value) -> str:
     return format_exact(value)
 
 
+def file_stem(view, what: str, as_of=None) -> str:
+    """A download's file name (without extension): the dataset, the list (``what``, in the
+    language), the filters in use and the date — '演示数据-流失预警-区域=华东+华南-2025-12-31'. A
+    character a file system refuses becomes '_'."""
+    parts = [view.dataset.name, what]
+    if view.start is not None:
+        parts.append(f"{view.start}~{view.end}")
+    parts += [f"{tr('field_' + name)}={'+'.join(values)}" for name, values in sorted(view.dimensions.items()) if values]
+    if view.identity is not None and view.identity.scope is not None:
+        parts.append("+".join(view.identity.scope))
+    if as_of is not None:
+        parts.append(str(as_of))
+    stem = "-".join(parts)
+    return "".join("_" if c in '/\\:*?"<>|' or ord(c) < 32 else c for c in stem)[:150]
+
+
 def exact_help(key: str, value, **params) -> str:
     """A metric's help text ``key`` followed by the exact amount behind its rounded figure."""
     return tr(key, **params) + " " + tr("exact_value", value=exact_money(value))

@@ -64,7 +64,15 @@ def churn_list(table: pd.DataFrame, lang: str, listing: str = "at_risk", for_fil
         data[t("churn_reasons", lang)] = [join_list([reason_text(r, lang) for r in rs], lang, sentences=True)
                                           for rs in table["reasons"]]
         data[t("col_last_order", lang)] = pd.to_datetime(table["last"]).dt.date
-    data[t("churn_followups", lang)] = _followups(table, lang)
+    if for_file:  # the latest follow-up in full: what a lead hands on
+        has = table["followups"] > 0
+        data[t("churn_followups_count", lang)] = table["followups"].astype(int)
+        data[t("churn_followup_latest", lang)] = [t(f"status_{s}", lang) if h else "" for s, h in zip(table["followup"], has)]
+        data[t("churn_when", lang)] = [str(pd.Timestamp(w))[:16] if h else "" for w, h in zip(table["followup_at"], has)]
+        data[t("churn_note", lang)] = table.get("followup_note", pd.Series("", index=table.index)).fillna("").astype(str)
+        data[t("churn_owner", lang)] = table.get("followup_by", pd.Series("", index=table.index)).fillna("").astype(str)
+    else:
+        data[t("churn_followups", lang)] = _followups(table, lang)
     return pd.DataFrame(data)
 
 
@@ -94,6 +102,27 @@ def key_account_list(shown: pd.DataFrame, criteria: list[str], lang: str) -> pd.
     return pd.DataFrame(data)
 
 
+def scorecard_file(card, lang: str) -> pd.DataFrame:
+    """The scorecard as the Key accounts page's downloads give it, in the language: every
+    scored account (best score first) with id, name, score, tier, key account (yes / no),
+    flags in words, each criterion's points of the score (as the list on screen shows them),
+    revenue and profit as numbers to the cent."""
+    table = card.table
+    data = {t("col_customer_id", lang): table["customer_id"].astype(str)}
+    if "name" in table:
+        data[t("col_name", lang)] = table["name"].fillna("").astype(str)
+    data[t("ka_score", lang)] = table["score"].round(1)
+    data[t("ka_tier", lang)] = table["tier"].map(lambda tier: t(f"tier_{tier}", lang))
+    data[t("ka_key_account", lang)] = table["key_account"].map({True: t("yes", lang), False: t("no", lang)})
+    data[t("ka_flags", lang)] = flags_text(table["flags"], lang)
+    for criterion in card.criteria:
+        data[t("ka_points_of", lang, criterion=t(f"criterion_{criterion}", lang))] = table[f"contrib_{criterion}"].round(1)
+    data[t("ka_revenue_amount", lang)] = table["revenue"].astype(float).round(2)
+    if "profit" in table:
+        data[t("ka_profit_amount", lang)] = table["profit"].astype(float).round(2)
+    return pd.DataFrame(data)
+
+
 def _money(values, lang: str) -> list[str]:
     return [format_amount(v, lang) for v in values]
 
@@ -102,16 +131,23 @@ def _days(values) -> list[str]:
     return ["–" if pd.isna(v) else f"{v:,.0f}" for v in values]
 
 
-def receivables_list(rows: pd.DataFrame, lang: str) -> pd.DataFrame:
+def receivables_list(rows: pd.DataFrame, lang: str, for_file: bool = False) -> pd.DataFrame:
     """``receivables.per_customer`` rows as the page shows them: id, name, outstanding, the
-    aging buckets, DSO, share of receivables and the flags in words; money as text."""
+    aging buckets, DSO, share of receivables and the flags in words; money as text. With
+    ``for_file`` (the page's downloads) the same headers over numbers: money to the cent, DSO
+    to a tenth of a day, the share a fraction (the workbook shows it as a percentage)."""
     names = rows["name"] if "name" in rows else pd.Series([None] * len(rows), index=rows.index)
-    data = {t("col_customer_id", lang): rows["customer_id"], t("col_name", lang): names.fillna("").astype(str)}
-    data[t("recv_outstanding", lang)] = _money(rows["outstanding"], lang)
+    data = {t("col_customer_id", lang): rows["customer_id"].astype(str), t("col_name", lang): names.fillna("").astype(str)}
+    money = (lambda values: values.astype(float).round(2)) if for_file else (lambda values: _money(values, lang))  # noqa: E731
+    data[t("recv_outstanding", lang)] = money(rows["outstanding"])
     for bucket in owed.BUCKETS:
-        data[t(f"recv_{bucket}", lang)] = _money(rows[bucket], lang)
-    data[t("recv_dso", lang)] = _days(rows["dso_days"])
-    data[t("recv_share", lang)] = ["–" if pd.isna(v) else f"{v * 100:.1f}%" for v in rows["share_of_receivables"]]
+        data[t(f"recv_{bucket}", lang)] = money(rows[bucket])
+    if for_file:
+        data[t("recv_dso", lang)] = rows["dso_days"].astype(float).round(1)
+        data[t("recv_share", lang)] = rows["share_of_receivables"].astype(float).round(6)
+    else:
+        data[t("recv_dso", lang)] = _days(rows["dso_days"])
+        data[t("recv_share", lang)] = ["–" if pd.isna(v) else f"{v * 100:.1f}%" for v in rows["share_of_receivables"]]
     data[t("recv_flags", lang)] = [join_list([t(f"receivables_flag_{f}", lang) for f in flags], lang)
                                    for flags in rows["flags"]]
     return pd.DataFrame(data)
