@@ -8,6 +8,7 @@ import streamlit as st
 
 from ui.auth import gate
 from ui.background import page_run
+from ui.chrome import install as translate_streamlit
 from ui.errors import show_error
 from ui.state import init_language, lang, tr
 from ui.hardening import install as cut_session_facts
@@ -30,6 +31,7 @@ PAGES = [
 URL_PATHS = [path.split("/")[1][:-3] for path, *_ in PAGES]
 
 init_language()
+translate_streamlit(lang())  # (Streamlit's own English: hidden or replaced where a style sheet can)
 try:
     gate(URL_PATHS)  # with sign-in configured: nothing but the sign-in screen until signed in with a role
 except Exception as error:  # (st.stop is not an Exception: it passes)

@@ -223,6 +223,19 @@ def test_account_page_from_a_link(app_env):
     assert not [s for s in at.selectbox if s.key == "_account_followup_customer"]
 
 
+def _save_followup(at, status: str, note: str, customer: str):
+    """Fill the page's follow-up form (English), save it, check it says so; the history shown."""
+    [box] = [s for s in at.selectbox if s.label == "Follow-up"]
+    box.set_value(status)
+    [text] = [t for t in at.text_area if t.label == "Note"]
+    text.input(note)
+    [save] = [b for b in at.button if b.label == "Save the follow-up"]
+    save.click().run()
+    assert not at.exception
+    assert at.success[0].value == f"Follow-up saved for {customer}."
+    return at.dataframe[-1].value
+
+
 def test_account_page_of_a_lapsed_account_and_a_follow_up_recorded_there(app_env):
     app_env()
     at = open_app("en", "account", account="C003")
@@ -232,15 +245,7 @@ def test_account_page_of_a_lapsed_account_and_a_follow_up_recorded_there(app_env
     assert metrics[T("churn_risk", "en")] == "–"
     assert escape_markdown(T("account_risk_list", "en", listing=T("churn_list_lapsed", "en"))) in [m.value for m in at.markdown]
     at.sidebar.text_input(key="_w_local_name").input("王芳").run()
-    [status] = [s for s in at.selectbox if s.label == "Follow-up"]
-    status.set_value("recovering")
-    [note] = [t for t in at.text_area if t.label == "Note"]
-    note.input("visited, order promised")
-    [save] = [b for b in at.button if b.label == "Save the follow-up"]
-    save.click().run()
-    assert not at.exception
-    assert at.success[0].value == "Follow-up saved for C003."
-    history = at.dataframe[-1].value
+    history = _save_followup(at, "recovering", "visited, order promised", "C003")
     assert history["Note"].tolist() == ["visited, order promised"]
     assert history["Recorded by"].tolist() == ["王芳"]  # the name set in the sidebar
 
@@ -545,16 +550,8 @@ def test_churn_follow_up_is_recorded_and_shown(app_env):
     at = open_app("en", "churn")
     at.session_state["churn_tab"] = "Follow-ups"
     at.run()
-    form_status = [s for s in at.selectbox if s.label == "Follow-up"][0]
-    form_status.set_value("contacted")
     assert not [t for t in at.text_input if t.label in ("Owner", "Recorded by")]  # the author is not typed
-    [note] = [t for t in at.text_area if t.label == "Note"]
-    note.input("打电话确认下季度订单")
-    [save] = [b for b in at.button if b.label == "Save the follow-up"]
-    save.click().run()
-    assert not at.exception
-    assert at.success[0].value == "Follow-up saved for C001."
-    history = at.dataframe[-1].value
+    history = _save_followup(at, "contacted", "打电话确认下季度订单", "C001")
     # without sign-in the person at the machine is the author: the account the app runs under
     assert history["Follow-up"].tolist() == ["contacted"]
     assert history["Recorded by"].tolist() == [getpass.getuser()]  # (not "local:…")

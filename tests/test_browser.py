@@ -52,6 +52,20 @@ def test_every_page_in_both_languages(server, browser):
             _visit(page, f"{server}/{path}?lang={lang}", catalog(lang)[title_key], f"{lang}_{path or 'overview'}")
             if (lang, path) in README_SHOTS:
                 page.screenshot(path=str(ROOT / "docs" / "img" / f"{README_SHOTS[lang, path]}.png"))
+            if lang == "zh":  # Streamlit's own English: its menu hidden, the uploader in Chinese
+                expect(page.locator('[data-testid="stMainMenu"]')).to_be_hidden()
+                if path == "data":
+                    button = '[data-testid="stFileUploaderDropzone"] button'
+                    after = page.evaluate(f"getComputedStyle(document.querySelector('{button}'), '::after').content")
+                    assert after == '"选择文件"', after
+                    expect(page.get_by_text("Upload", exact=True)).to_be_hidden()
+                    expect(page.get_by_text("per file")).to_be_hidden()
+            if path == "":  # a chart's toolbar offers no raw "Show data" view in either language
+                chart = page.locator('[data-testid="stEChartsChart"]').first
+                chart.hover()
+                page.wait_for_timeout(300)
+                assert page.locator('button[aria-label="Show data"]:visible').count() == 0
+                assert page.get_by_role("button", name="Show data").filter(visible=True).count() == 0
     # the overview of the demo shows its figures: 1,500 customers
     page.goto(f"{server}/?lang=en")
     expect(page.get_by_text("1,500").first).to_be_visible(timeout=60_000)

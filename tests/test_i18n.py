@@ -74,3 +74,15 @@ def test_customer_label(customer_id, name, expected):
 
     assert customer_label(customer_id, name) == expected
     assert t("dataset_unknown", "zh", name="x", names="y") == "没有名为“x”的数据集。现有数据集：y。"
+
+
+def test_streamlits_own_english_is_hidden_or_replaced_in_chinese():
+    from ui.chrome import css_text, style_sheet
+
+    zh, en = style_sheet("zh", 1024), style_sheet("en", 1024)
+    assert 'button[aria-label="Show data"]' in en and 'button[aria-label="Show data"]' in zh
+    assert '[data-testid="stMainMenu"]{display:none}' in zh and "stMainMenu" not in en
+    assert 'content:"将文件拖到此处 · 每个文件最大 1 GB"' in zh and 'content:"选择文件"' in zh
+    assert "1 GB" not in en  # the English page keeps Streamlit's own English
+    # a catalog text cannot end the rule or the style element
+    assert css_text('a"b\\c</style>') == '"a\\22 b\\5c c\\3c /style\\3e "'
