@@ -31,7 +31,7 @@ listing = top[2].segmented_control(tr("churn_list_choice"), list(service.CHURN_L
                                    format_func=labeller("churn_list_"), key="churn_listing") or "at_risk"
 as_of = view.end
 job_progress(queries.churn_job(view.key, as_of, int(horizon)), tr("churn_computing_shared"),
-             meanwhile=lambda: queries.churn_list_inputs(view.key, as_of, scope))
+             meanwhile=lambda: queries.churn_list_inputs(view.key, as_of, scope, int(horizon)))
 with st.spinner(tr("computing")):
     review = queries.churn_list(view.key, as_of, int(horizon), scope, listing)
 scored = review.scored

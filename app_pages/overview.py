@@ -5,9 +5,10 @@ from kam_analytics.analytics import accounts, overview
 from kam_analytics import echarts
 from kam_analytics.i18n import format_count, format_share
 from ui import queries
-from ui.state import exact_help, frame, labeller, money, open_account, open_churn_list, open_receivables, tr
+from ui import tables
+from ui.state import exact_help, file_stem, frame, labeller, money, open_account, open_churn_list, open_receivables, tr
 from ui.markdown import escape_markdown
-from ui.widgets import customer_table, no_dataset
+from ui.widgets import customer_table, download_buttons, no_dataset
 
 view = frame("overview_title")
 if view.dataset is None:
@@ -41,6 +42,10 @@ if outlook is not None:
         st.caption(escape_markdown(tr("outlook_caption", count=format_count(outlook["accounts"]), expected=money(outlook["expected"]),
                       start=outlook["next_from"], end=outlook["next_to"], prior=money(outlook["last_year"]),
                       prior_start=outlook["earlier_from"], prior_end=outlook["earlier_to"])))
+
+download_buttons(tables.headline_file(headline, int(card.table["key_account"].sum()), outlook, view.lang),
+                 file_stem(view, tr("file_overview"), view.end), "overview", tr("overview_download_csv"),
+                 tr("overview_download_xlsx"), dataset=view.dataset.name)
 
 st.subheader(tr("overview_attention"))
 items = queries.attention(view.key, view.end)

@@ -11,8 +11,9 @@ profit = 金额 − 成本. Payment terms are 30 or 60 days after the order (应
 Planted patterns (customer ids in ``PLANTED``), so later analyses have something true to find:
 
 - ``whale``: C0001 buys steadily and heavily: more than 10% of total revenue.
-- ``pseudo_key``: C0002–C0004 each place one or two very large orders early in 2023 and
-  never order again — big revenue, no repeat business (伪大客户).
+- ``pseudo_key``: C0002–C0004 each place one or two very large orders early in 2025 and
+  never order again — big revenue in the key-account standard's twelve months, no repeat
+  business (伪大客户).
 - ``lapsed_key``: C0005–C0008 are large, regular accounts through 2024 whose order gaps widen
   and order sizes shrink during 2025 H1; their last order is between 2025-06 and 2025-08.
 - ``declining_key``: C0009–C0011 are large accounts still ordering, but since 2025-07 their
@@ -115,8 +116,8 @@ def _profile(i: int, rng) -> dict:
     if planted == "whale":
         p.update(size=950_000.0, gap=7.0, start=START, end=END, discount=0.05)
     elif planted == "pseudo_key":
-        p.update(size=4_500_000.0, gap=20.0, start=START + dt.timedelta(days=20 + 40 * i),
-                 end=START + dt.timedelta(days=20 + 40 * i + 25), discount=0.03)
+        first = dt.date(2025, 1, 20) + dt.timedelta(days=40 * (i - 1))  # (C0002: i = 1) in the data's last twelve months
+        p.update(size=4_500_000.0, gap=20.0, start=first, end=first + dt.timedelta(days=25), discount=0.03)
     elif planted in ("lapsed_key", "declining_key", "unprofitable"):
         p.update(size=90_000.0 + 15_000 * (i % 4), gap=14.0, start=START, end=END, discount=0.05)
         if planted == "unprofitable":

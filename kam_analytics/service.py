@@ -458,10 +458,12 @@ def churn_scores(store, data_slice: Slice, as_of, horizon_days: int, progress=No
 def churn_list(store, data_slice: Slice, as_of, horizon_days: int, scope: str = "key",
                scored=None, card=None, summary: pd.DataFrame | None = None, listing: str = "at_risk",
                dimensions: pd.DataFrame | None = None, owed: pd.DataFrame | None = None,
-               listed: set[str] | None | bool = False) -> ChurnList:
+               listed: set[str] | None | bool = False, card_before=None) -> ChurnList:
     """Lapse risk of the key accounts (``scope='key'``: the default scorecard's list, else the
-    top 20% by revenue, ``accounts.watched_ids``) or of every active account (``'all'``), with
-    names and the follow-ups; of the accounts the slice lists (``listed_ids``: its filters and
+    top 20% by revenue, ``accounts.watched_ids``; an account that has lapsed counts as key when
+    it was one as of the date or one horizon earlier, ``card_before``: a lapsing account's own
+    figures sink below the line as it goes silent, and the win-back list is of the key accounts
+    lost) or of every active account (``'all'``), with names and the follow-ups; of the accounts the slice lists (``listed_ids``: its filters and
     scope choose the accounts, never their figures). Everything about an account — risk,
     reasons, status, key-account status, name, region, owner — is computed on the whole
     dataset as of ``as_of`` (``whole``). ``listing``:
@@ -487,7 +489,12 @@ def churn_list(store, data_slice: Slice, as_of, horizon_days: int, scope: str = 
     if scope == "key" and not table.empty:
         card = card if card is not None else scorecard(store, everything, as_of)
         key_ids, fallback = accounts.watched_ids(card)
-        table = table[table["customer_id"].isin(key_ids)].copy()
+        keep = table["customer_id"].isin(key_ids)
+        lapsed = table["status"] == "lapsed"
+        if lapsed.any():  # a key account that lapsed: key now, or one horizon earlier (``key_before``)
+            before = card_before if card_before is not None else scorecard(store, everything, horizon_before(as_of, horizon_days))
+            keep |= lapsed & table["customer_id"].isin(accounts.watched_ids(before)[0])
+        table = table[keep].copy()
     listed = listed_ids(store, data_slice) if listed is False else listed
     if listed is not None:
         table = table[table["customer_id"].astype(str).isin(listed)].copy()
@@ -524,13 +531,20 @@ def churn_list(store, data_slice: Slice, as_of, horizon_days: int, scope: str = 
     return ChurnList(table.reset_index(drop=True), scored, fallback)
 
 
+def horizon_before(as_of, horizon_days: int):
+    """The day one horizon before ``as_of`` (when a lapsed account's key status is looked up too)."""
+    return _day(as_of) - dt.timedelta(days=int(horizon_days))
+
+
 def lapsed_key_accounts(store, data_slice: Slice, as_of, horizon_days: int = 90, card=None,
-                        listed: set[str] | None | bool = False, summary: pd.DataFrame | None = None) -> pd.DataFrame:
+                        listed: set[str] | None | bool = False, summary: pd.DataFrame | None = None,
+                        card_before=None) -> pd.DataFrame:
     """The slice's accounts on the churn page's win-back list of key accounts
     (``churn_list(scope='key', listing='lapsed')``), in its order, found without training the
-    model (``churn.lapsed_accounts`` on the whole dataset, then the key accounts of the whole
-    scorecard, ``accounts.watched_ids``, then ``listed_ids``): customer_id, name (when known),
-    last, recency_days, typical_gap_days, revenue_last_year."""
+    model (``churn.lapsed_accounts`` on the whole dataset; key as of the date or one horizon
+    earlier, ``card`` and ``card_before``, whole scorecards, ``accounts.watched_ids``; then
+    ``listed_ids``): customer_id, name (when known), last, recency_days, typical_gap_days,
+    revenue_last_year."""
     from kam_analytics.analytics import accounts, churn
     from kam_analytics.analytics.customers import per_customer
 
@@ -538,7 +552,8 @@ def lapsed_key_accounts(store, data_slice: Slice, as_of, horizon_days: int = 90,
     lapsed = churn.lapsed_accounts(order_lines(store, everything), as_of, horizon_days,
                                    single_line_orders=order_lines_single(store, everything))
     card = card if card is not None else scorecard(store, everything, as_of)
-    key_ids, _ = accounts.watched_ids(card)
+    before = card_before if card_before is not None else scorecard(store, everything, horizon_before(as_of, horizon_days))
+    key_ids = accounts.watched_ids(card)[0] | accounts.watched_ids(before)[0]
     listed = listed_ids(store, data_slice) if listed is False else listed
     keep = lapsed["customer_id"].isin(key_ids) if len(lapsed) else []
     lapsed = lapsed[keep] if len(lapsed) else lapsed

@@ -206,3 +206,28 @@ def test_has_flag_matches_whole_names():
     table = pd.DataFrame({"flags": ["pseudo_key_account;rising", "", None, "rising_fast", "overdue;rising"]})
     assert accounts.has_flag(table, "rising").tolist() == [True, False, False, False, True]
     assert accounts.has_flag(table, "pseudo_key_account").tolist() == [True, False, False, False, False]
+
+
+def test_over_a_window_a_pseudo_key_account_is_a_one_time_buyer_not_a_thin_old_account(store, tmp_path):
+    # as of 2024-12-31 over 12 months (2024-01-01 …): P bought once, big, in February and never
+    # before; L bought every month of 2023, then once big in February 2024. Both are silent
+    # 334 days, far beyond 3 × the portfolio's monthly rhythm, and both placed one order in
+    # the window — but only P's whole history is that order.
+    lines, order = [], 0
+    def add(customer, day, amount):
+        nonlocal order
+        order += 1
+        lines.append(f"{customer},{order},{day},{amount},{amount / 10}")
+    add("P", "2024-02-01", 50_000)
+    for month in range(1, 13):
+        add("L", f"2023-{month:02d}-15", 100)
+    add("L", "2024-02-01", 50_000)
+    for r in range(8):
+        for month in range(1, 13):
+            add(f"R{r}", f"2024-{month:02d}-{10 + r:02d}", 200)
+    table = small(store, tmp_path, lines)
+    features = account_features.customer_features(table, "2024-12-31", since=dt.date(2024, 1, 1))
+    card = accounts.scorecard(features)
+    assert card.rhythm_days == pytest.approx(30.4, abs=0.5)   # the R accounts: 11 gaps over 2024
+    flagged = set(card.table.loc[accounts.has_flag(card.table, "pseudo_key_account"), "customer_id"])
+    assert flagged == {"P"}

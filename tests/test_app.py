@@ -163,7 +163,13 @@ def test_overview_figures(app_env, lang, revenue):
     # the one thing to look at: C001 alone brings 60% of revenue
     attention = [m.value for m in at.markdown if m.value.startswith("**1.**")]
     assert attention == ["**1.** " + escape_markdown(T("attention_dependency", lang, customer="上海甲公司", share="60.0%"))]
-    assert not [m for m in at.markdown if m.value.startswith("**2.**")]
+    # and C003, silent 161 days after its one order (more than max(60, 90)): on 2023-12-11, one
+    # horizon earlier, it was the only customer of the standard's twelve months, so a key account
+    # that lapsed — the win-back list's one account
+    lapsed = [m.value for m in at.markdown if m.value.startswith("**2.**")]
+    assert lapsed == ["**2.** " + escape_markdown(T("attention_lapsed", lang, count=1, customer="北京丙公司", revenue="100",
+                                                     days=161))]
+    assert not [m for m in at.markdown if m.value.startswith("**3.**")]
 
 
 def test_period_filter_and_region_filter_change_the_figures(app_env):

@@ -79,6 +79,7 @@ BUILT: dict[tuple[str, str], list[str]] = {
     ("account_key_", ""): ["score_above", "score_below", "tier_in", "tier_out"],
     ("standing_", ""): ["lapsed", "gone"],
     ("upload_duplicates_", ""): ["keep", "drop"],
+    ("file_churn_", ""): ["at_risk", "lapsed", "all"],
     ("cli_duplicates_", ""): ["keep", "drop"],
     ("report_duplicates_", ""): ["keep", "drop"],
     ("role_", ""): [*access.ROLES, "none"],

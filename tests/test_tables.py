@@ -127,3 +127,14 @@ def test_the_scorecard_file_is_in_the_language_with_the_points_on_screen():
     assert zh["大客户"].tolist() == ["是", "否", "否"]  # score ≥ 75
     assert zh["层级"].tolist() == ["铂金", "黄金", "铁"]  # ⌈0.6⌉ = 1 platinum, ⌈1.5⌉ = 2 (1 gold), ⌈2.4⌉ = 3 (1 iron)
     assert zh["销售额（金额）"].tolist() == [300.0, 200.0, 100.0]  # a number
+
+
+def test_the_overviews_figures_file_holds_exact_values():
+    from kam_analytics.analytics.overview import Headline
+
+    headline = Headline(revenue=251_234_567.891, customers=1500, active_customers=700, active_days=90,
+                        top1_share=0.1234, top5_share=0.189, top1_customer="C0001", top1_name="甲")
+    zh = tables.headline_file(headline, 65, {"expected": 1_234_567.891}, "zh")
+    assert zh["指标"].tolist() == ["销售额", "客户数", "活跃客户", "第一大客户占比", "前五大客户占比", "大客户数",
+                                 "大客户未来 90 天预期收入"]
+    assert zh["数值"].tolist() == [251_234_567.89, 1500, 700, 0.1234, 0.189, 65, 1_234_567.89]

@@ -73,7 +73,8 @@ def lapsed_key_accounts(key: Slice, as_of, horizon: int = overview.LAPSE_HORIZON
 @st.cache_data(show_spinner=False, max_entries=32)
 def _lapsed_key_accounts(key: Slice, as_of, horizon: int, standard: tuple):
     return service.lapsed_key_accounts(get_store(), key, as_of, horizon, card=whole_scorecard(key, as_of),
-                                       listed=listed_ids(key), summary=customer_summary(service.whole(key)))
+                                       listed=listed_ids(key), summary=customer_summary(service.whole(key)),
+                                       card_before=whole_scorecard(key, service.horizon_before(as_of, horizon)))
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
@@ -224,12 +225,13 @@ def churn_scored(key: Slice, as_of, horizon: int):
     return churn_job(key, as_of, horizon).value()
 
 
-def churn_list_inputs(key: Slice, as_of, scope: str) -> None:
+def churn_list_inputs(key: Slice, as_of, scope: str, horizon: int = 90) -> None:
     """Compute (into the caches) what ``churn_list`` needs besides the scores: the page runs
     it while the scores are being computed."""
     everything = service.whole(key)
     if scope == "key":
         whole_scorecard(key, as_of)
+        whole_scorecard(key, service.horizon_before(as_of, horizon))
     customer_summary(everything)
     account_dimensions(everything)
     listed_ids(key)
@@ -268,6 +270,7 @@ def _churn_list(key: Slice, as_of, horizon: int, scope: str, listing: str, follo
     everything = service.whole(key)
     return service.churn_list(get_store(), key, as_of, horizon, scope, scored=churn_scored(key, as_of, horizon),
                               card=whole_scorecard(key, as_of) if scope == "key" else None,
+                              card_before=whole_scorecard(key, service.horizon_before(as_of, horizon)) if scope == "key" else None,
                               summary=customer_summary(everything), listing=listing,
                               dimensions=account_dimensions(everything), listed=listed_ids(key),
                               owed=receivables(everything, as_of) if service.has_receivables(get_store(), key) else None)

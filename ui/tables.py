@@ -123,6 +123,19 @@ def scorecard_file(card, lang: str) -> pd.DataFrame:
     return pd.DataFrame(data)
 
 
+def headline_file(headline, key_accounts: int, outlook: dict | None, lang: str) -> pd.DataFrame:
+    """The overview's headline figures as its download gives them: one row per figure, its
+    name in the language and its exact value (money to the cent, shares as fractions)."""
+    rows = [("kpi_revenue", round(headline.revenue, 2)), ("kpi_customers", headline.customers),
+            ("kpi_active", headline.active_customers), ("kpi_top1", headline.top1_share),
+            ("kpi_top5", headline.top5_share), ("ka_key_accounts", key_accounts)]
+    if outlook is not None:
+        rows.append(("outlook_expected", round(float(outlook["expected"]), 2)))
+    return pd.DataFrame({t("col_figure", lang): [t(k, lang, days=90) if k == "outlook_expected" else t(k, lang)
+                                                 for k, _ in rows],
+                         t("col_value", lang): [v for _, v in rows]})
+
+
 def _money(values, lang: str) -> list[str]:
     return [format_amount(v, lang) for v in values]
 

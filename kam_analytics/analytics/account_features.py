@@ -22,7 +22,8 @@ def customer_features(table: ibis.Table, as_of, attributes: ibis.Table | None = 
     ``since`` (a day; None = all history): the window the standard is evaluated on
     (``window_start``). Only customers with a line in [since, as_of] get a row; revenue,
     orders, average order value, largest order share, profit, margin, discount, collection and
-    overdue figures count the window's lines only, while first and last order, tenure,
+    overdue figures count the window's lines only (``window_first``: its first order in the
+    window, for a rhythm over the window's orders), while first and last order, tenure,
     regularity and the recent/prior revenue of growth read the whole history up to ``as_of``
     (a customer's rhythm and age are not cut by the window).
 
@@ -70,6 +71,7 @@ def customer_features(table: ibis.Table, as_of, attributes: ibis.Table | None = 
     window = inside if inside is not None else ibis.literal(True)
     if inside is not None:
         metrics["window_lines"] = t.count(where=inside)
+        metrics["window_first"] = t.order_date.min(where=inside)
     if "discount" in t.columns:
         metrics["discount_weighted"] = (t.discount * amount).sum(where=window)
         metrics["discount_base"] = amount.sum(where=t.discount.notnull() & window)

@@ -150,11 +150,14 @@ def assign_tiers(values: pd.Series, ids: pd.Series, cuts: tuple = TIER_CUTS) -> 
 
 def ordering_rhythm(features: pd.DataFrame) -> float | None:
     """The portfolio's ordering rhythm: the median, over customers with at least two orders,
-    of their mean gap between orders ((last − first) / (orders − 1), in days)."""
+    of their mean gap between orders ((last − first) / (orders − 1), in days; over the
+    standard's window, first is the first order in it, ``window_first``)."""
     repeat = features[features["orders"] >= 2]
     if repeat.empty:
         return None
-    span = (pd.to_datetime(repeat["last_order"]) - pd.to_datetime(repeat["first_order"])).dt.days
+    # (orders counted in the standard's window span its first order there, not the history's)
+    first = "window_first" if "window_first" in repeat else "first_order"
+    span = (pd.to_datetime(repeat["last_order"]) - pd.to_datetime(repeat[first])).dt.days
     gaps = span / (repeat["orders"] - 1)
     return float(gaps.median())
 
@@ -167,7 +170,9 @@ def scorecard(features: pd.DataFrame, weights: dict[str, float] | None = None, t
     Flags (each customer may carry several):
       pseudo_key_account — among the top 20% by revenue, yet one order is ≥ 60% of its revenue
         or it placed ≤ 2 orders, and it has been silent for more than 3 × the portfolio's
-        ordering rhythm (``ordering_rhythm``);
+        ordering rhythm (``ordering_rhythm``); over the standard's window, only an account with
+        no order before the window (its whole history is in it: a one-time buyer, not a
+        long-standing account whose last year was thin);
       negative_margin — margin < 0; discount_exceeds_margin — discount rate > margin (both known);
       overdue — overdue_days > 30 (payments are late by more than a month on average);
       rising — not a key account, a customer for at least two years, prior-year revenue > 0,
@@ -187,6 +192,8 @@ def scorecard(features: pd.DataFrame, weights: dict[str, float] | None = None, t
     top_revenue = table["revenue"] >= table["revenue"].quantile(1 - PSEUDO_TOP_SHARE) if len(table) else table["revenue"]
     if rhythm is not None:
         concentrated = (table["largest_order_share"] >= PSEUDO_ORDER_SHARE) | (table["orders"] <= PSEUDO_MAX_ORDERS)
+        if "window_first" in table:  # over a window: its orders are the account's whole history
+            concentrated &= pd.to_datetime(table["first_order"]) >= pd.to_datetime(table["window_first"])
         silent = table["days_since_last"] > PSEUDO_SILENCE * rhythm
         for i in table.index[top_revenue & concentrated & silent & (table["revenue"] > 0)]:
             flags[i].append("pseudo_key_account")
