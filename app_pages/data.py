@@ -204,7 +204,7 @@ def upload_section() -> None:
     replace = False
     if name and store.find(name) is not None:
         replace = st.checkbox(tr("upload_replace", name=escape_markdown(name)), key=f"replace_{upload_key}")
-    duplicates = st.radio(tr("upload_duplicates"), ["keep", "drop"], horizontal=True, key=f"dups_{upload_key}",
+    duplicates = st.radio(tr("upload_duplicates"), ["ask", "keep", "drop"], horizontal=True, key=f"dups_{upload_key}",
                           format_func=labeller("upload_duplicates_"), help=tr("upload_duplicates_help"))
     blocked = bool(result.error) or not name or (store.find(name) is not None and not replace)
     if st.button(tr("upload_load"), type="primary", disabled=blocked, key=f"load_{upload_key}"):

@@ -880,3 +880,29 @@ def test_an_erp_workbook_with_a_title_banner_and_total_lines_loads_from_the_page
         T("reason_header_repeated", lang) + ": 1" + T("list_separator_sentences", lang) + T("reason_title_line", lang) + ": 1"
     assert [i.value for i in at.info] == [T("report_not_data", lang, count="4", what=not_data)]
     assert [w.value for w in at.warning][-1] == T("report_rejected", lang, rejected="1")  # (after the merged cells' note)
+
+
+def test_repeated_orders_are_shown_before_anything_is_saved_and_the_choice_is_the_users(app_env, tmp_path):
+    from test_ingest_erp import repeated_orders
+
+    from ui.state import get_store
+
+    at = open_app("en", "data")
+    data = repeated_orders(tmp_path / "dups.xlsx").read_bytes()
+    at.file_uploader[0].upload("dups.xlsx", data, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet").run()
+    [choice] = [r for r in at.radio if r.label == T("upload_duplicates", "en")]
+    assert choice.value == "ask"
+    [load] = [b for b in at.button if b.label == T("upload_load", "en")]
+    load.click().run()
+    assert not at.exception
+    # O1 once more (100.25) and O2 twice more (2 × 50): held, nothing saved
+    assert [e.value for e in at.error] == [escape_markdown(T("duplicates_found", "en", file="dups.xlsx", lines="3",
+                                                             amount="200.25"))]
+    assert get_store().find("dups") is None
+    [choice] = [r for r in at.radio if r.label == T("upload_duplicates", "en")]
+    choice.set_value("drop").run()
+    [load] = [b for b in at.button if b.label == T("upload_load", "en")]
+    load.click().run()
+    assert not at.exception and not at.error
+    assert get_store().find("dups").rows == 4
+    assert T("report_duplicates_drop", "en", lines="3", amount="200.25") in [w.value for w in at.warning]

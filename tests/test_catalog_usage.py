@@ -78,7 +78,7 @@ BUILT: dict[tuple[str, str], list[str]] = {
     ("whatif_direction_", ""): ["up", "down", "same"],
     ("account_key_", ""): ["score_above", "score_below", "tier_in", "tier_out"],
     ("standing_", ""): ["lapsed", "gone"],
-    ("upload_duplicates_", ""): ["keep", "drop"],
+    ("upload_duplicates_", ""): ["ask", "keep", "drop"],
     ("file_churn_", ""): ["at_risk", "lapsed", "all"],
     ("cli_duplicates_", ""): ["keep", "drop"],
     ("report_duplicates_", ""): ["keep", "drop"],

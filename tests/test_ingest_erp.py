@@ -140,3 +140,16 @@ def test_a_page_never_gives_command_line_advice():
                 assert "--" not in text, key
             elif "--map" in text or "--date-format" in text:
                 assert f"{key}_page" in words or key.startswith("cli_"), key
+
+
+def test_asked_first_nothing_is_saved_until_the_user_chooses(store, tmp_path):
+    path = repeated_orders(tmp_path / "dups.xlsx")
+    with pytest.raises(IngestError) as held:
+        ingest_file(store, path, dataset="d", duplicates="ask")
+    assert held.value.key == "duplicates_found"
+    assert (held.value.params["lines"], held.value.params["amount"]) == ("3", "200.25")
+    assert store.find("d") is None and store.datasets() == []
+    # a file without repeats is not held
+    clean = tmp_path / "clean.csv"
+    clean.write_text("客户编号,订单编号,订单日期,金额\nA,1,2024-01-02,10\nA,2,2024-01-02,10\n", encoding="utf-8")
+    assert ingest_file(store, clean, dataset="c", duplicates="ask").rows == 2

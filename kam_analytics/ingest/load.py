@@ -410,7 +410,9 @@ def ingest_file(store: Store, path: str | Path, dataset: str | None = None,
     Raises IngestError (a plain sentence) when the file cannot be used; the store is then
     unchanged. Rows without customer, date or amount are kept aside with their reason.
     Repeated order lines (``repeated_lines``) are counted in the report; ``duplicates='drop'``
-    keeps one copy of each, 'keep' (the default) keeps them all.
+    keeps one copy of each, 'keep' (the default) keeps them all, and 'ask' refuses the load
+    when there are any (``duplicates_found``, with their count and amount; nothing is saved),
+    so the user chooses before anything is saved.
     """
     if duplicates not in DUPLICATE_CHOICES:
         raise ValueError(duplicates)
@@ -429,6 +431,9 @@ def ingest_file(store: Store, path: str | Path, dataset: str | None = None,
             done = _load_rows(store, con, path, mapping, sheet, date_format, step, temp_files, header_row=header_row)
             raw, plan = done.raw, done.plan
             done.duplicate_lines, done.duplicate_amount = repeated_lines(con, done.tx_table, drop=duplicates == "drop")
+            if duplicates == "ask" and done.duplicate_lines:
+                raise IngestError("duplicates_found", file=path.name, lines=f"{done.duplicate_lines:,}",
+                                  amount=f"{done.duplicate_amount:,.2f}")
             meta = DatasetMeta(
                 source_file=path.name, file_format=raw.file_format, encoding=raw.encoding,
                 delimiter=raw.delimiter, mapping=done.chosen,
@@ -465,7 +470,7 @@ def ingest_file(store: Store, path: str | Path, dataset: str | None = None,
 
 
 FAST_SAMPLE_ROWS = 200_000
-DUPLICATE_CHOICES = ("keep", "drop")
+DUPLICATE_CHOICES = ("keep", "drop", "ask")
 
 
 def repeated_lines(con, table: str, drop: bool = False) -> tuple[int, float]:
