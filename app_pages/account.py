@@ -46,11 +46,12 @@ st.subheader(escape_markdown(customer_label(profile.customer_id, profile.name)),
 cols = st.columns(5)
 cols[0].metric(tr("kpi_revenue"), money(profile.revenue), help=tr("exact_value", value=exact_money(profile.revenue)))
 cols[1].metric(tr("account_share"), format_share(profile.revenue_share), help=tr("account_share_help"))
-cols[2].metric(tr("account_rank_of", customers=format_count(profile.customers)),
-               tr("account_rank_value", rank=format_count(profile.rank)), help=tr("account_rank_help"))
+cols[2].metric(tr("account_rank"), tr("account_rank_value", rank=format_count(profile.rank)),
+               help=tr("account_rank_help") + " " + tr("account_rank_of", customers=format_count(profile.customers)))
 cols[3].metric(tr("col_orders"), format_count(profile.orders), help=tr("orders_help"))
 cols[4].metric(tr("col_profit"), money(profile.profit) if profile.profit is not None else "–")
-st.caption(tr("account_dates", first=str(profile.first_order)[:10], last=str(profile.last_order)[:10]))
+st.caption(tr("account_dates", first=str(profile.first_order)[:10], last=str(profile.last_order)[:10]) + " · "
+           + tr("account_rank_of", customers=format_count(profile.customers)))
 
 attributes = queries.account_attributes(view.key, chosen)
 if attributes:
