@@ -147,7 +147,8 @@ for col, flag in zip(cols[2:], ["pseudo_key_account", "negative_margin", "rising
 
 def list_section(view, card, key):
     st.caption(tr("ka_list_help"))
-    data = tables.key_account_list(key if len(key) else card.table.head(0), card.criteria, view.lang)
+    data = tables.key_account_list(key if len(key) else card.table.head(0), card.criteria, view.lang,
+                                   standing=queries.standing(view.key, as_of))
     config = {tr("ka_score"): st.column_config.ProgressColumn(tr("ka_score"), min_value=0, max_value=100, format="%.1f")}
     for c in card.criteria:
         config[tr(f"criterion_{c}")] = st.column_config.NumberColumn(

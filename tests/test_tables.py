@@ -138,3 +138,11 @@ def test_the_overviews_figures_file_holds_exact_values():
     assert zh["指标"].tolist() == ["销售额", "客户数", "活跃客户", "第一大客户占比", "前五大客户占比", "大客户数",
                                  "大客户未来 90 天预期收入"]
     assert zh["数值"].tolist() == [251_234_567.89, 1500, 700, 0.1234, 0.189, 65, 1_234_567.89]
+
+
+def test_the_key_account_list_marks_the_lapsed():
+    shown = pd.DataFrame({"customer_id": ["C1", "C2", "C3"], "name": ["甲", "乙", "丙"], "score": [90.0, 80.0, 76.0],
+                          "tier": ["platinum", "gold", "gold"], "contrib_revenue": [40.0, 30.0, 20.0], "flags": ["", "", ""]})
+    standing = pd.Series({"C1": "active", "C2": "lapsed", "C3": "gone", "C9": "lapsed"})
+    zh = tables.key_account_list(shown, ["revenue"], "zh", standing)
+    assert zh["状态"].tolist() == ["", "已流失", "一年以上未下单"]

@@ -7,6 +7,7 @@ version) or a new slice gets fresh results, and an unrelated widget change re-us
 """
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from kam_analytics import service
@@ -29,6 +30,14 @@ def _orders(key: Slice):
 @st.cache_data(show_spinner=False, max_entries=64)
 def customer_summary(key: Slice):
     return service.customer_summary(get_store(), key)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def standing(key: Slice, as_of):
+    """Each account's standing as of ``as_of`` (``churn.standing`` on the whole dataset's
+    per-customer summary up to that day): 'active', 'lapsed' or 'gone', by customer_id."""
+    table = service.customer_summary(get_store(), service.whole(key), as_of)
+    return pd.Series(churn.standing(table, as_of).to_numpy(), index=table["customer_id"]) if len(table) else pd.Series(dtype=str)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -88,9 +88,11 @@ def churn_totals(table: pd.DataFrame, by: str, lang: str) -> pd.DataFrame:
                          t("churn_revenue_at_risk", lang): [format_amount(v, lang) for v in grouped["at_risk"]]})
 
 
-def key_account_list(shown: pd.DataFrame, criteria: list[str], lang: str) -> pd.DataFrame:
+def key_account_list(shown: pd.DataFrame, criteria: list[str], lang: str,
+                     standing: pd.Series | None = None) -> pd.DataFrame:
     """Scored customers (``Scorecard.table`` rows) as the key-account list shows them: id,
-    name, score, tier, each criterion's contribution to the score, flags."""
+    name, score, tier, each criterion's contribution to the score, flags; with ``standing``
+    (``churn.standing`` per customer_id) a last column marking the lapsed and the year-silent."""
     data = {t("col_customer_id", lang): shown["customer_id"]}
     if "name" in shown:
         data[t("col_name", lang)] = shown["name"]
@@ -99,6 +101,9 @@ def key_account_list(shown: pd.DataFrame, criteria: list[str], lang: str) -> pd.
     for criterion in criteria:
         data[t(f"criterion_{criterion}", lang)] = shown[f"contrib_{criterion}"].round(1)
     data[t("ka_flags", lang)] = flags_text(shown["flags"], lang)
+    if standing is not None:
+        marks = {"active": "", "lapsed": t("standing_lapsed", lang), "gone": t("standing_gone", lang)}
+        data[t("col_standing", lang)] = shown["customer_id"].map(standing).map(marks).fillna("")
     return pd.DataFrame(data)
 
 
