@@ -12,6 +12,7 @@ from kam_analytics.export import csv_bytes
 from kam_analytics.errors import IngestError
 from kam_analytics.i18n import format_count, join_list
 from kam_analytics.ingest import resolve_mapping
+from kam_analytics.ingest.attributes import attributes_report_lines
 from kam_analytics.ingest.report import NOT_DATA, report_details, report_warnings
 from kam_analytics.schema import COLUMNS, REQUIRED
 from ui import tables
@@ -306,9 +307,7 @@ def attributes_section(dataset) -> None:
     report = attach_form(dataset, "attr", tr("attributes_upload"),
                          tr("attributes_attach", name=escape_markdown(dataset.name)), service.attach_attributes)
     if report is not None:
-        st.success(tr("attributes_loaded", customers=format_count(report.customers),
-                      matched=format_count(report.matched), duplicates=format_count(report.duplicates),
-                      fields=join_list([tr(f"field_{c}") for c in report.mapping if c != "customer_id"], view.lang)))
+        st.success(escape_markdown("  \n".join(attributes_report_lines(report, view.lang))))
 
 
 def receivables_section(dataset) -> None:

@@ -142,7 +142,8 @@ def cmd_rejects(args, store) -> int:
 def _slice(store, args):
     """The dataset and slice a command reads: the whole dataset, or --start/--end."""
     dataset = store.dataset(args.dataset)
-    return dataset, service.Slice.of(dataset, getattr(args, "start", None), getattr(args, "end", None))
+    return dataset, service.Slice.of(dataset, getattr(args, "start", None), getattr(args, "end", None),
+                                     by=getattr(args, "by", None) or "customer")
 
 
 def _as_of(args, dataset) -> str | None:
@@ -158,9 +159,14 @@ def _write(frame, path: str) -> int:
     return 0
 
 
+def _write_accounts(store, data_slice, frame, path: str) -> int:
+    """A per-account CSV: by group, with group_id, group_name, members first."""
+    return _write(service.with_group_columns(store, data_slice, frame), path)
+
+
 def cmd_customers(args, store) -> int:
     dataset, data_slice = _slice(store, args)
-    return _write(service.customer_summary(store, data_slice, as_of=args.as_of), args.out)
+    return _write_accounts(store, data_slice, service.customer_summary(store, data_slice, as_of=args.as_of), args.out)
 
 
 def cmd_concentration(args, store) -> int:
@@ -179,7 +185,8 @@ def cmd_concentration(args, store) -> int:
 
 def cmd_accounts(args, store) -> int:
     dataset, data_slice = _slice(store, args)
-    return _write(service.accounts_table(store, data_slice, _as_of(args, dataset), months=args.window_months), args.out)
+    return _write_accounts(store, data_slice, service.accounts_table(store, data_slice, _as_of(args, dataset),
+                                                                     months=args.window_months), args.out)
 
 
 def cmd_rfm(args, store) -> int:
@@ -187,7 +194,7 @@ def cmd_rfm(args, store) -> int:
 
     dataset, data_slice = _slice(store, args)
     result, _ = service.rfm_segments(store, data_slice, _as_of(args, dataset), "auto" if args.k == "auto" else int(args.k))
-    return _write(rfm.rfm_export(result), args.out)
+    return _write_accounts(store, data_slice, rfm.rfm_export(result), args.out)
 
 
 def cmd_churn(args, store) -> int:
@@ -197,13 +204,13 @@ def cmd_churn(args, store) -> int:
         card = service.scorecard(store, service.whole(data_slice), args.as_of, features=service.account_features(
             store, data_slice, args.as_of, args.window_months))
     churn = service.churn_list(store, data_slice, args.as_of, args.horizon, args.scope, listing=args.list, card=card)
-    return _write(service.churn_export(churn, "en"), args.out)
+    return _write_accounts(store, data_slice, service.churn_export(churn, "en"), args.out)
 
 
 def cmd_receivables(args, store) -> int:
     dataset, data_slice = _slice(store, args)
     rows = service.receivables(store, data_slice, _as_of(args, dataset))
-    return _write(service.receivables_export(rows, "en"), args.out)
+    return _write_accounts(store, data_slice, service.receivables_export(rows, "en"), args.out)
 
 
 def cmd_receivables_file(args, store) -> int:
@@ -223,6 +230,33 @@ def cmd_receivables_file(args, store) -> int:
             f"{t('reject_' + k, lang)}: {v}" for k, v in report.rejected_reasons.items())))
     if report.undated_due:
         print(t("recv_file_undated", lang, count=f"{report.undated_due:,}"))
+    return 0
+
+
+def cmd_attributes(args, store) -> int:
+    """The Data page's attributes upload: the same report, refusals and audit entry."""
+    from kam_analytics.ingest import parse_overrides
+
+    dataset = store.dataset(args.dataset)
+    report = service.attach_attributes(store, _me(), dataset, args.file, mapping=parse_overrides(args.map),
+                                       sheet=args.sheet)
+    if args.json:
+        print_json(report.to_json())
+        return 0
+    lang = _lang()
+    from kam_analytics.ingest.attributes import attributes_report_lines
+
+    for line in attributes_report_lines(report, lang):
+        print(line)
+    return 0
+
+
+def cmd_groups_suggest(args, store) -> int:
+    dataset = store.dataset(args.dataset)
+    rows = service.suggest_groups(store, dataset)
+    _write(rows, args.out)
+    print(t("cli_groups_suggested", _lang(), groups=f"{rows['group'].nunique():,}", customers=f"{len(rows):,}",
+            path=args.out, dataset=dataset.name))
     return 0
 
 
@@ -354,27 +388,38 @@ def build_parser() -> argparse.ArgumentParser:
     _command(sub, "datasets", "list datasets", cmd_datasets, dataset=False, json_flag=True)
     _command(sub, "drop", "delete a dataset", cmd_drop, dataset=False, extra=[(["name"], dict(metavar="NAME"))])
     _command(sub, "rejects", "write the rows an ingest refused, with reasons", cmd_rejects, out=True)
-    _command(sub, "customers", "one row per customer", cmd_customers, as_of="optional", out=True)
+    by = (["--by"], dict(choices=list(service.LEVELS), default="customer", metavar="customer|group",
+                         help="count customers as the data lists them (default) or the groups they belong to"))
+    _command(sub, "customers", "one row per customer", cmd_customers, as_of="optional", out=True, extra=[by])
     _command(sub, "concentration", "how concentrated revenue (or profit) is on few customers", cmd_concentration,
              json_flag=True, extra=[
-                 (["--measure"], dict(choices=["revenue", "profit"], default="revenue", metavar="revenue|profit")),
+                 (["--measure"], dict(choices=["revenue", "profit"], default="revenue", metavar="revenue|profit")), by,
                  (["--start"], dict(type=_date, metavar="DATE")), (["--end"], dict(type=_date, metavar="DATE"))])
     _command(sub, "accounts", "customer value scorecard, tiers, flags and the key-account list", cmd_accounts,
-             as_of="optional", out=True, extra=[window])
+             as_of="optional", out=True, extra=[window, by])
     _command(sub, "rfm", "RFM scores, segments and clusters per customer", cmd_rfm, as_of="optional", out=True,
-             extra=[(["--k"], dict(type=_k, default="auto", metavar="auto|N"))])
+             extra=[(["--k"], dict(type=_k, default="auto", metavar="auto|N")), by])
     _command(sub, "churn", "lapse risk of key accounts (or all) with reasons", cmd_churn, as_of="required", out=True,
-             extra=[horizon, window, (["--scope"], dict(choices=["key", "all"], default="key", metavar="key|all")),
+             extra=[horizon, window, by, (["--scope"], dict(choices=["key", "all"], default="key", metavar="key|all")),
                     (["--list"], dict(choices=list(service.CHURN_LISTS), default="at_risk", metavar="|".join(service.CHURN_LISTS),
                                       help="at_risk: still active, by risk; lapsed: silent by their own rhythm; all"))])
     _command(sub, "receivables", "what each customer owes as of a date: aging, DSO, share of receivables, flags",
-             cmd_receivables, as_of="optional", out=True)
+             cmd_receivables, as_of="optional", out=True, extra=[by])
     _command(sub, "receivables-file", "attach an accounts-receivable export (invoices, due dates, payments) to a dataset",
              cmd_receivables_file, json_flag=True, extra=[
                  (["file"], dict(metavar="FILE")),
                  (["--map"], dict(action="append", metavar="CANONICAL=SOURCE", help="map a field to a column")),
                  (["--sheet"], dict(metavar="NAME", help="Excel sheet (default: the first non-empty one)")),
                  (["--date-format"], dict(metavar="FMT", help="dmy, mdy, ymd or a strptime format"))])
+    _command(sub, "attributes", "attach customer attributes (name, group, industry, region, owner, credit limit …) "
+             "to a dataset, as the Data page does", cmd_attributes, json_flag=True, extra=[
+                 (["file"], dict(metavar="FILE")),
+                 (["--map"], dict(action="append", metavar="CANONICAL=SOURCE", help="map a field to a column")),
+                 (["--sheet"], dict(metavar="NAME", help="Excel sheet (default: the first non-empty one)"))])
+    groups = sub.add_parser("groups", help="customer groups (集团): suggestions from names")
+    groups_sub = groups.add_subparsers(dest="groups_command", required=True, metavar="ACTION")
+    _command(groups_sub, "suggest", "propose groups from customer names (a file to review, then load with "
+             "`attributes`)", cmd_groups_suggest, out=True)
     _command(sub, "followup", "record a follow-up of an account (the churn page's form)", cmd_followup, extra=[
         (["--customer"], dict(required=True, metavar="ID")),
         (["--status"], dict(required=True, choices=list(FOLLOWUP_STATUSES), metavar="|".join(FOLLOWUP_STATUSES))),

@@ -15,6 +15,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "amount": (MONEY, "money"),
     "order_id": ("VARCHAR", "id"),
     "customer_name": ("VARCHAR", "text"),
+    "customer_group": ("VARCHAR", "text"),
     "region": ("VARCHAR", "text"),
     "industry": ("VARCHAR", "text"),
     "segment": ("VARCHAR", "text"),
@@ -34,6 +35,9 @@ COLUMNS: dict[str, tuple[str, str]] = {
 
 REQUIRED = ("customer_id", "order_date", "amount")
 
+# Names a user may write for a canonical column in ``--map`` (``group=集团`` for customer_group).
+MAP_ALIASES = {"group": "customer_group"}
+
 # Dimensions a dataset may carry; each unlocks a filter and a breakdown.
 DIMENSIONS = ("region", "industry", "segment", "owner", "category", "channel")
 
@@ -41,6 +45,7 @@ DIMENSIONS = ("region", "industry", "segment", "owner", "category", "channel")
 ATTRIBUTE_COLUMNS: dict[str, tuple[str, str]] = {
     "customer_id": ("VARCHAR", "id"),
     "customer_name": ("VARCHAR", "text"),
+    "customer_group": ("VARCHAR", "text"),
     "industry": ("VARCHAR", "text"),
     "region": ("VARCHAR", "text"),
     "owner": ("VARCHAR", "text"),
@@ -60,6 +65,11 @@ SYNONYMS: dict[str, list[str]] = {
         "customer name", "customer", "client name", "client", "account name", "account", "company name",
         "company", "buyer",
         "客户名称", "客户", "客户名", "客户全称", "公司名称", "单位名称", "购货单位", "买家",
+    ],
+    "customer_group": [
+        "customer group", "group", "group name", "parent", "parent account", "parent company",
+        "parent customer", "ultimate parent", "corporate group", "account group",
+        "集团", "集团名称", "所属集团", "母公司", "上级客户", "上级单位", "总公司",
     ],
     "order_date": [
         "order date", "orderdate", "invoice date", "invoicedate", "transaction date", "sale date",

@@ -23,6 +23,8 @@ if TYPE_CHECKING:  # pandas is imported where a frame is made: a CLI command tha
 WEIGHTS_SETTING = "scorecard_weights"
 # the store setting that holds the key-account standard's window, in months (0: all history)
 WINDOW_SETTING = "standard_window_months"
+# what an account is: a customer as the data lists it, or the group that buys (``analytics.groups``)
+LEVELS = ("customer", "group")
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,9 @@ class Slice:
     """Which transactions a figure is computed on: one dataset at one version, a period
     (whole days, inclusive; None = open), dimension filters (empty = all values) and the
     viewer's scope (the owner values whose accounts they see, ``access.Identity.scope``;
-    None = every account; see ``scoped``).
+    None = every account; see ``scoped``) and the level accounts are counted at, ``by``:
+    'customer' or 'group' (``LEVELS``; a group's figures are its members' lines together,
+    ``grouped``).
 
     Hashable and immutable: it is the cache key of every page query, so a new upload, replace
     or rename (each bumps the version) or another slice gets fresh results."""
@@ -41,13 +45,16 @@ class Slice:
     end: dt.date | None = None
     dimensions: tuple[tuple[str, tuple[str, ...]], ...] = ()
     scope: tuple[str, ...] | None = None
+    by: str = "customer"
 
     @classmethod
     def of(cls, dataset, start=None, end=None, dimensions: dict[str, list[str]] | None = None,
-           scope: tuple[str, ...] | None = None) -> "Slice":
+           scope: tuple[str, ...] | None = None, by: str = "customer") -> "Slice":
+        if by not in LEVELS:
+            raise ValueError(by)
         dims = tuple(sorted((name, tuple(sorted(values))) for name, values in (dimensions or {}).items() if values))
         return cls(dataset.id, dataset.version, _day(start), _day(end), dims,
-                   None if scope is None else tuple(sorted(set(scope))))
+                   None if scope is None else tuple(sorted(set(scope))), by)
 
     @property
     def dimension_filters(self) -> dict[str, list[str]]:
@@ -56,11 +63,18 @@ class Slice:
 
 def whole(data_slice: Slice) -> Slice:
     """The slice an account's own figures are computed on: the dataset at the slice's version,
-    with no period, no dimension filter and nobody's scope. Risk, reason, lapsed or at risk,
-    score, tier and key-account status are an account's, whoever looks and however the page is
-    filtered; filters and scope only choose which accounts are listed (``listed_ids``) and
-    which totals are summed."""
-    return Slice(data_slice.dataset_id, data_slice.version)
+    at the slice's level (``by``), with no period, no dimension filter and nobody's scope.
+    Risk, reason, lapsed or at risk, score, tier and key-account status are an account's,
+    whoever looks and however the page is filtered; filters and scope only choose which
+    accounts are listed (``listed_ids``) and which totals are summed."""
+    return Slice(data_slice.dataset_id, data_slice.version, by=data_slice.by)
+
+
+def by_customer(data_slice: Slice) -> Slice:
+    """The same slice counted by customer (a group's members are customers)."""
+    from dataclasses import replace
+
+    return replace(data_slice, by="customer")
 
 
 def listed_ids(store, data_slice: Slice) -> set[str] | None:
@@ -75,7 +89,7 @@ def listed_ids(store, data_slice: Slice) -> set[str] | None:
     dataset = dataset_of(store, data_slice)
     table = store.orders(dataset)
     table = scoped(store, dataset, table if table is not None else store.table(dataset), data_slice.scope)
-    table = apply_filters(table, dimensions=data_slice.dimension_filters)
+    table = grouped(store, dataset, apply_filters(table, dimensions=data_slice.dimension_filters), data_slice.by)
     return set(table.select("customer_id").distinct().to_pandas()["customer_id"].astype(str))
 
 
@@ -122,8 +136,9 @@ def transactions(store, data_slice: Slice, as_of=None):
 
     dataset = dataset_of(store, data_slice)
     table = scoped(store, dataset, store.table(dataset), data_slice.scope)
-    return apply_filters(table, start=data_slice.start, end=data_slice.end,
-                         as_of=as_of, dimensions=data_slice.dimension_filters)
+    table = apply_filters(table, start=data_slice.start, end=data_slice.end,
+                          as_of=as_of, dimensions=data_slice.dimension_filters)
+    return grouped(store, dataset, table, data_slice.by)
 
 
 def order_lines(store, data_slice: Slice, as_of=None):
@@ -139,8 +154,101 @@ def order_lines(store, data_slice: Slice, as_of=None):
     if table is None:
         return transactions(store, data_slice, as_of)
     table = scoped(store, dataset, table, data_slice.scope)
-    return apply_filters(table, start=data_slice.start, end=data_slice.end,
-                         as_of=as_of, dimensions=data_slice.dimension_filters)
+    table = apply_filters(table, start=data_slice.start, end=data_slice.end,
+                          as_of=as_of, dimensions=data_slice.dimension_filters)
+    return grouped(store, dataset, table, data_slice.by)
+
+
+# -- customer groups --------------------------------------------------------------------------
+_GROUP_MAPS: dict[tuple, object] = {}  # (store file, dataset id, version) -> analytics.groups.group_map
+_GROUP_MAPS_KEPT = 16
+
+
+def group_map(store, dataset) -> pd.DataFrame:
+    """Every customer of the dataset with its group (``analytics.groups.group_map``):
+    customer_id, group_id, group_name — from the attributes file's customer_group, else the
+    sales lines' (the latest line's), else the customer alone. Computed once per dataset
+    version (a replace, an attributes file or a rename bumps it) and kept in memory."""
+    from kam_analytics.analytics import groups
+    from kam_analytics.analytics.customers import name_per_customer
+
+    key = (str(getattr(store, "path", id(store))), dataset.id, dataset.version)
+    if key in _GROUP_MAPS:
+        return _GROUP_MAPS[key]
+    lines = store.orders(dataset)
+    lines = lines if lines is not None else store.table(dataset)
+    customers = name_per_customer(lines).to_pandas()
+    from_lines = groups.line_groups(lines).to_pandas() if "customer_group" in lines.columns else None
+    attributes = store.attributes(dataset)
+    from_attributes = None
+    if attributes is not None and "customer_group" in attributes.columns:
+        from_attributes = attributes.select("customer_id", "customer_group").to_pandas()
+    gmap = groups.group_map(customers, from_lines, from_attributes)
+    if len(_GROUP_MAPS) >= _GROUP_MAPS_KEPT:
+        _GROUP_MAPS.pop(next(iter(_GROUP_MAPS)))
+    _GROUP_MAPS[key] = gmap
+    return gmap
+
+
+def grouped(store, dataset, table, by: str):
+    """``table`` (lines of customers) counted at level ``by``: as it is by customer; by group,
+    each customer replaced by its group (``analytics.groups.roll_up``, with ``member_id``)."""
+    if by != "group":
+        return table
+    from kam_analytics.analytics.groups import roll_up
+
+    return roll_up(table, group_map(store, dataset))
+
+
+def group_members(store, data_slice: Slice) -> pd.DataFrame:
+    """group_id, group_name, members (how many customers), one row per group of the dataset."""
+    from kam_analytics.analytics.groups import members
+
+    return members(group_map(store, dataset_of(store, data_slice)))
+
+
+def with_group_columns(store, data_slice: Slice, rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a per-account export (customer_id first) as the group level writes them:
+    group_id, group_name, members first, then the rest (customer_id kept: the same value as
+    group_id, so a script reading either level finds its column). Unchanged by customer."""
+    if data_slice.by != "group":
+        return rows
+    import pandas as pd
+
+    groups = group_members(store, data_slice).set_index("group_id")
+    ids = rows["customer_id"].astype(str)
+    head = pd.DataFrame({"group_id": ids.values, "group_name": ids.map(groups["group_name"]).fillna(ids).values,
+                         "members": ids.map(groups["members"]).fillna(1).astype(int).values}, index=rows.index)
+    return pd.concat([head, rows], axis=1)
+
+
+def suggest_groups(store, dataset) -> pd.DataFrame:
+    """Groups proposed from the dataset's customer names (``analytics.groups.suggest_groups``):
+    customer_id, name, group, one row per customer that gets a suggestion. Nothing changes
+    until the file is loaded back as attributes."""
+    from kam_analytics.analytics.customers import name_per_customer
+    from kam_analytics.analytics.groups import suggest_groups as suggest
+
+    lines = store.orders(dataset)
+    return suggest(name_per_customer(lines if lines is not None else store.table(dataset)).to_pandas())
+
+
+def attributes(store, data_slice: Slice):
+    """The customer attributes at the slice's level, as an Ibis table (None when the dataset
+    has none): by customer, the file's; by group, each group's largest member's
+    (``analytics.groups.group_attributes``), its credit limit the members' sum."""
+    dataset = dataset_of(store, data_slice)
+    table = store.attributes(dataset)
+    if table is None or data_slice.by != "group":
+        return table
+    import ibis
+
+    from kam_analytics.analytics.customers import per_customer_revenue
+    from kam_analytics.analytics.groups import group_attributes
+
+    revenue = per_customer_revenue(order_lines(store, by_customer(whole(data_slice)))).to_pandas()
+    rows = group_attributes(table.to_pandas(), group_map(store, dataset), revenue)
+    return ibis.memtable(rows)
 
 
 def order_lines_single(store, data_slice: Slice) -> bool:
@@ -296,7 +404,7 @@ def account_features(store, data_slice: Slice, as_of, months: int | None = None)
     dataset = dataset_of(store, data_slice)
     everything = whole(data_slice)
     months = standard_months(store, dataset) if months is None else months
-    return customer_features(order_lines(store, everything), as_of, store.attributes(dataset),
+    return customer_features(order_lines(store, everything), as_of, attributes(store, everything),
                              single_line_orders=order_lines_single(store, everything),
                              since=window_start(as_of, months))
 
@@ -380,7 +488,16 @@ def slice_concentration(store, data_slice: Slice, measure: str = "revenue") -> d
     table = order_lines(store, data_slice)
     if measure == "profit" and "profit" not in table.columns:
         raise StoreError("no_profit", name=dataset_of(store, data_slice).name)
-    return concentration_report(table, measure)
+    report = concentration_report(table, measure)
+    report["by"] = data_slice.by
+    if data_slice.by == "group":
+        gmap = group_map(store, dataset_of(store, data_slice))
+        for flag in report["flags"]:
+            if "customer_id" in flag:
+                mine = gmap[gmap["group_id"] == flag["customer_id"]]
+                flag["group_name"] = mine["group_name"].iloc[0] if len(mine) else flag["customer_id"]
+                flag["members"] = mine["customer_id"].tolist()
+    return report
 
 
 # -- RFM --------------------------------------------------------------------------------------
@@ -616,7 +733,8 @@ def receivable_lines(store, data_slice: Slice):
     if not dataset.receivables_file:
         return transactions(store, _owed_slice(data_slice))
     table = scoped_by_accounts(store, dataset, store.receivables(dataset), data_slice.scope)
-    return apply_filters(table, end=data_slice.end, dimensions=data_slice.dimension_filters)
+    table = apply_filters(table, end=data_slice.end, dimensions=data_slice.dimension_filters)
+    return grouped(store, dataset, table, data_slice.by)
 
 
 def _owed_slice(data_slice: Slice) -> Slice:
@@ -637,7 +755,7 @@ def receivables(store, data_slice: Slice, as_of) -> pd.DataFrame:
     dataset = dataset_of(store, data_slice)
     if not has_receivables(store, data_slice):
         raise KamError("receivables_none", dataset=dataset.name)
-    return owed.per_customer(receivable_lines(store, data_slice), as_of, store.attributes(dataset))
+    return owed.per_customer(receivable_lines(store, data_slice), as_of, attributes(store, data_slice))
 
 
 def receivables_history(store, data_slice: Slice, customer_id: str, as_of) -> pd.DataFrame:

@@ -33,7 +33,10 @@ TOP5_FLAG_SHARE = 0.30       # editable level for 前五名客户销售额占比
 HHI_BANDS = (1500, 2500)     # 2010 US DOJ/FTC Horizontal Merger Guidelines, borrowed for customers
 ABC_CUTS = (0.80, 0.95)      # cumulative share limits of classes A and B (80/15/5)
 BREAK_EVEN_MARGIN = 0.01     # |profit| <= 1% of revenue counts as break-even
-FLAGS = ("major_customer", "top5_above")  # disclosure flags (``concentration_flags``)
+# Offering reviews in China (IPO 审核): customers under common control (同一控制下) counted
+# together, one bringing more than half of revenue or of gross profit is a major dependency.
+MAJOR_DEPENDENCY_SHARE = 0.50
+FLAGS = ("major_customer", "major_dependency", "top5_above")  # disclosure flags (``concentration_flags``)
 
 
 def _measure_sum(table: ibis.Table, measure: str):
@@ -184,6 +187,10 @@ def concentration_flags(ranked: pd.DataFrame, c: Concentration, top5_flag: float
 
     - ``major_customer`` (one per customer): x / Σ x ≥ 10% — the major-customer disclosure
       threshold of US GAAP (ASC 280);
+    - ``major_dependency`` (one per customer and measure): more than half (> 50%) of the
+      positive total of the measure, or — on a revenue report where profit is known — of
+      gross profit (``"measure": "profit"``): the major dependency (重大依赖) of Chinese
+      offering reviews, which count customers under common control together (by group);
     - ``top5_above``: CR5 above ``top5_flag`` (前五名客户销售额占比, disclosed by Chinese listed companies);
     - ``hhi_moderate`` / ``hhi_high``: HHI in the 1,500–2,500 / above 2,500 band (bands borrowed
       from the 2010 US merger guidelines for market concentration).
@@ -194,6 +201,17 @@ def concentration_flags(ranked: pd.DataFrame, c: Concentration, top5_flag: float
     for _, row in ranked[ranked["x"] / c.positive_total >= MAJOR_CUSTOMER_SHARE - 1e-12].iterrows():
         flags.append({"flag": "major_customer", "customer_id": str(row["customer_id"]),
                       "share": float(row["x"] / c.positive_total), "threshold": MAJOR_CUSTOMER_SHARE})
+    for measure, column in ((c.measure, "x"), ("profit", "profit")):
+        if column not in ranked or (column == "profit" and c.measure == "profit"):
+            continue
+        values = ranked[column].astype("float64").clip(lower=0)
+        total = float(values.sum())
+        if total <= 0:
+            continue
+        for customer_id, value in zip(ranked["customer_id"], values):
+            if value / total > MAJOR_DEPENDENCY_SHARE + 1e-12:
+                flags.append({"flag": "major_dependency", "customer_id": str(customer_id), "measure": measure,
+                              "share": float(value / total), "threshold": MAJOR_DEPENDENCY_SHARE})
     if c.top5_share is not None and c.top5_share > top5_flag:
         flags.append({"flag": "top5_above", "share": c.top5_share, "threshold": top5_flag})
     if c.hhi_level in ("moderate", "high"):

@@ -26,6 +26,19 @@ def summary_metrics(table: ibis.Table, single_line_orders: bool = False, orders:
     return metrics
 
 
+def name_per_customer(table: ibis.Table) -> ibis.Table:
+    """customer_id and name (``summary_metrics``' name: the alphabetically last customer_name;
+    null when the dataset has no names), one row per customer."""
+    if "customer_name" in table.columns:
+        return table.group_by("customer_id").aggregate(name=table.customer_name.max())
+    return table.select("customer_id").distinct().mutate(name=ibis.null().cast("string"))
+
+
+def per_customer_revenue(table: ibis.Table) -> ibis.Table:
+    """customer_id and revenue (``summary_metrics``' revenue: net sum of amount), per customer."""
+    return table.group_by("customer_id").aggregate(revenue=table.amount.sum().cast("float64"))
+
+
 def customer_summary(table: ibis.Table, single_line_orders: bool = False, as_of=None) -> pd.DataFrame:
     """One row per customer of the (already filtered) transactions, ordered by customer_id —
     the per-customer summary, in the spirit of lifetimes' ``summary_data_from_transaction_data``.

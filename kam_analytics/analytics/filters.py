@@ -46,10 +46,13 @@ def apply_filters(table: ibis.Table, start=None, end=None, as_of=None,
 
 
 def order_key(table: ibis.Table):
-    """What identifies an order: the order id when the dataset has one, else the order day."""
-    if "order_id" in table.columns:
-        return table.order_id
-    return table.order_date.date().cast("string")
+    """What identifies an order: the order id when the dataset has one, else the order day —
+    within a group's lines (``groups.roll_up``: a ``member_id`` column), prefixed by the
+    member it was sold to, so two branches' orders stay two orders."""
+    key = table.order_id if "order_id" in table.columns else table.order_date.date().cast("string")
+    if "member_id" in table.columns:
+        return table.member_id.concat("\x1f", key)
+    return key
 
 
 def orders_expr(table: ibis.Table, single_line_orders: bool = False, across_customers: bool = False):

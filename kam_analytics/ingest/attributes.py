@@ -39,6 +39,19 @@ class AttributesReport:
         return asdict(self)
 
 
+def attributes_report_lines(report: AttributesReport, lang: str) -> list[str]:
+    """The sentences of an attributes upload, for the Data page and the ``attributes`` command
+    alike: what was attached, and the rows that were not (no customer id; a repeated customer)."""
+    from kam_analytics.i18n import format_count, join_list, t
+
+    lines = [t("attributes_loaded", lang, customers=format_count(report.customers),
+               matched=format_count(report.matched), duplicates=format_count(report.duplicates),
+               fields=join_list([t(f"field_{c}", lang) for c in report.mapping if c != "customer_id"], lang))]
+    if report.missing_id:
+        lines.append(t("attributes_missing_id", lang, rows=format_count(report.missing_id)))
+    return lines
+
+
 def matched_customers(store: Store, con, dataset: Dataset, staged: str) -> int:
     """How many distinct customers of the staged table ``staged`` also have transactions in
     ``dataset`` (on its engine: an attached dataset's customer ids come back, one row each)."""

@@ -14,7 +14,7 @@ from kam_analytics.errors import FieldNames, IngestError, ReasonCounts
 from kam_analytics.ingest import parse
 from kam_analytics.ingest.raw import HEADER_SEARCH_ROWS, first_rows
 from kam_analytics.ingest.read import RawTable, read_raw
-from kam_analytics.schema import COLUMNS, MONEY, REQUIRED, auto_mapping, normalise_header
+from kam_analytics.schema import COLUMNS, MAP_ALIASES, MONEY, REQUIRED, auto_mapping, normalise_header
 from kam_analytics.store import DatasetMeta, Store, iso_text
 from kam_analytics.tmpfiles import scratch_dir
 
@@ -65,6 +65,10 @@ class IngestReport:
     duplicate_lines: int = 0
     duplicate_amount: float = 0.0
     duplicates: str = "keep"
+    # customers whose lines name more than one group (``group_conflicts``): how many, and up
+    # to GROUP_CONFLICT_EXAMPLES of them with every group named and the one kept
+    group_conflicts: int = 0
+    group_conflict_examples: list[dict] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -76,6 +80,7 @@ def resolve_mapping(headers: list[str], overrides: dict[str, str] | None,
     same header ignoring case and separators). An empty SOURCE removes a mapping."""
     mapping = auto_mapping(headers, columns)
     for canonical, source in (overrides or {}).items():
+        canonical = MAP_ALIASES.get(canonical, canonical)
         if canonical not in columns:
             raise IngestError("map_canonical_unknown", column=canonical, columns=", ".join(columns))
         if not source:
@@ -434,6 +439,7 @@ def ingest_file(store: Store, path: str | Path, dataset: str | None = None,
             if duplicates == "ask" and done.duplicate_lines:
                 raise IngestError("duplicates_found", file=path.name, lines=f"{done.duplicate_lines:,}",
                                   amount=f"{done.duplicate_amount:,.2f}")
+            conflicts, conflict_examples = group_conflicts(con, done.tx_table)
             meta = DatasetMeta(
                 source_file=path.name, file_format=raw.file_format, encoding=raw.encoding,
                 delimiter=raw.delimiter, mapping=done.chosen,
@@ -441,7 +447,8 @@ def ingest_file(store: Store, path: str | Path, dataset: str | None = None,
                          "decimal_comma": plan.decimal_comma, "amount_source": _amount_source(plan),
                          "discount_kind": done.discount_kind, "warnings": plan.warnings,
                          "duplicate_lines": done.duplicate_lines, "duplicate_amount": done.duplicate_amount,
-                         "duplicates": duplicates},
+                         "duplicates": duplicates, "group_conflicts": conflicts,
+                         "group_conflict_examples": conflict_examples},
             )
             step(0.95, "progress_saving")
             existed = before is not None
@@ -463,7 +470,7 @@ def ingest_file(store: Store, path: str | Path, dataset: str | None = None,
         file_records=raw.records or 0, header_records=raw.leading_records, blank_rows=done.blank_rows,
         data_rows=registered.rows + registered.rejected + (done.duplicate_lines if duplicates == "drop" else 0),
         count_method=raw.count_method, duplicate_lines=done.duplicate_lines, duplicate_amount=done.duplicate_amount,
-        duplicates=duplicates,
+        duplicates=duplicates, group_conflicts=conflicts, group_conflict_examples=conflict_examples,
         encoding_reason=raw.encoding_reason, summary_rows=done.reasons.get("summary_row", 0),
         repeated_headers=done.reasons.get("header_repeated", 0),
     )
@@ -490,6 +497,34 @@ def repeated_lines(con, table: str, drop: bool = False) -> tuple[int, float]:
         con.execute(f"""CREATE OR REPLACE TABLE "{table}" AS SELECT * FROM "{table}" WHERE order_id IS NULL
                         UNION ALL SELECT DISTINCT * FROM "{table}" WHERE order_id IS NOT NULL""")
     return int(lines), round(float(amount), 2)
+
+
+GROUP_CONFLICT_EXAMPLES = 5
+# The rule that picks a customer's group from its lines, in SQL over a table with order_date
+# and customer_group (``group_conflicts`` here, ``service.group_map`` on the engines): the
+# group of the latest line; among lines of that same instant, the greatest group text.
+GROUP_PICK_KEY = "strftime(order_date, '%Y-%m-%d %H:%M:%S.%f') || chr(31) || customer_group"
+
+
+def group_conflicts(con, table: str) -> tuple[int, list[dict]]:
+    """Customers of the canonical ``table`` whose lines give more than one group: how many,
+    and the first ``GROUP_CONFLICT_EXAMPLES`` by customer id as {customer_id, groups (sorted),
+    kept} — kept is the group of the customer's latest line (``GROUP_PICK_KEY``), which every
+    figure by group uses. Nothing is merged or dropped: the load says so. (0, []) when the
+    file has no group column."""
+    columns = [r[0] for r in con.execute(f'DESCRIBE "{table}"').fetchall()]
+    if "customer_group" not in columns:
+        return 0, []
+    rows = con.execute(f"""
+        SELECT customer_id, list(DISTINCT customer_group ORDER BY customer_group), max({GROUP_PICK_KEY}),
+               count(*) OVER ()
+        FROM "{table}" WHERE customer_group IS NOT NULL
+        GROUP BY customer_id HAVING count(DISTINCT customer_group) > 1
+        ORDER BY customer_id LIMIT {GROUP_CONFLICT_EXAMPLES}""").fetchall()
+    if not rows:
+        return 0, []
+    examples = [{"customer_id": r[0], "groups": list(r[1]), "kept": r[2].split(chr(31), 1)[1]} for r in rows]
+    return int(rows[0][3]), examples
 
 
 def _fast_ingest(con, raw: RawTable, mapping: dict[str, str], date_format: str | None, file: str,

@@ -1,7 +1,7 @@
 """The sentences of an ingest report, for the command line and the upload page alike."""
 from __future__ import annotations
 
-from kam_analytics.i18n import t
+from kam_analytics.i18n import join_list, t
 
 # the reasons a set-aside row is not data at all (a repeated header, a total line, a title or
 # note line): reported apart from the data rows refused
@@ -33,4 +33,9 @@ def report_warnings(report: dict, lang: str) -> list[str]:
     for warning in report.get("warnings", []):
         key, _, value = warning.partition(":")
         out.append(t(f"warning_{key}", lang, value=value))
+    if report.get("group_conflicts"):
+        named = join_list([t("warning_group_conflict_example", lang, customer=e["customer_id"],
+                             groups=join_list(e["groups"], lang), kept=e["kept"])
+                           for e in report.get("group_conflict_examples", [])], lang)
+        out.append(t("warning_group_conflicts", lang, count=f"{report['group_conflicts']:,}", examples=named))
     return out
