@@ -11,10 +11,36 @@ from kam_analytics.i18n import customer_label, format_count, format_share, join_
 from ui import queries, tables
 from ui.followups import followup_form, followup_history
 from ui.markdown import escape_markdown
-from ui.state import account_to_open, exact_money, frame, money, tr
+from ui.state import account_to_open, exact_money, frame, money, open_group, tr
 from ui.widgets import job_progress, no_dataset
 
 view = frame("account_title")
+
+
+def group_box() -> None:
+    """By group: the group's members (revenue, share within the group, last order, standing),
+    with a warning for each branch that stopped; by customer: the group it belongs to, a link."""
+    if not view.by_group:
+        group = queries.group_of(view.key, chosen)
+        if group is not None:
+            cols = st.columns([4, 1])
+            cols[0].caption(escape_markdown(tr("account_in_group", group=group["group_name"],
+                                               members=format_count(group["members"]))))
+            if cols[1].button(tr("account_open_group"), key="account_open_group"):
+                open_group(group["group_id"])
+        return
+    rows = queries.group_member_rows(view.key, chosen, view.end)
+    if len(rows) <= 1 and (rows.empty or rows["customer_id"].iloc[0] == chosen):
+        st.caption(tr("account_group_single"))
+        return
+    st.subheader(tr("account_members", count=format_count(len(rows))), anchor=False)
+    still = rows[rows["standing"] == "active"]
+    for member in rows[rows["standing"] != "active"].itertuples():
+        if len(still):
+            st.warning(escape_markdown(tr(f"account_member_{member.standing}", member=customer_label(
+                member.customer_id, member.name), last=str(member.last_order)[:10], active=format_count(len(still)))))
+    st.dataframe(tables.member_table(rows, view.lang), hide_index=True)
+
 if view.dataset is None:
     no_dataset()
     st.stop()
@@ -53,6 +79,7 @@ cols[4].metric(tr("col_profit"), money(profile.profit) if profile.profit is not 
 st.caption(tr("account_dates", first=str(profile.first_order)[:10], last=str(profile.last_order)[:10]) + " · "
            + tr("account_rank_of", customers=format_count(profile.customers)))
 
+group_box()
 attributes = queries.account_attributes(view.key, chosen)
 if attributes:
     st.markdown(" · ".join(f"**{tr('field_' + k)}**: {escape_markdown(v)}" for k, v in attributes.items()))

@@ -6,7 +6,7 @@ import streamlit as st
 from kam_analytics import charts, echarts
 from kam_analytics.analytics import concentration as conc
 from kam_analytics.analytics.customers import names_by_id
-from kam_analytics.i18n import customer_label, format_count, format_share
+from kam_analytics.i18n import customer_label, format_count, format_share, join_list
 from kam_analytics.schema import DIMENSIONS
 from ui import figures as figures_shared
 from ui import queries
@@ -42,7 +42,7 @@ if figures.hhi is None:
     st.stop()
 
 row1 = st.columns(5)
-row1[0].metric(tr("conc_customers"), format_count(figures.customers))
+row1[0].metric(tr("conc_groups" if view.by_group else "conc_customers"), format_count(figures.customers))
 row1[1].metric("HHI", f"{figures.hhi:,.0f}", help=tr("help_hhi"))
 row1[2].metric(tr("conc_hhi_level"), tr(f"hhi_level_{figures.hhi_level}"), help=tr("help_hhi_level"))
 row1[3].metric(tr("conc_number_equivalent"), f"{figures.number_equivalent:,.1f}", help=tr("help_number_equivalent"))
@@ -62,10 +62,28 @@ names = names_by_id(ranked)
 st.subheader(tr("conc_flags"))
 if not figures.flags:
     st.success(tr("conc_no_flags"))
+members = queries.group_members(view.key) if view.by_group else None
+
+
+def members_line(group_id: str) -> str:
+    """By group: the sentence naming a flagged group's members (none for a group of one)."""
+    if members is None:
+        return ""
+    mine = members[members["group_id"] == group_id]
+    if len(mine) <= 1:
+        return ""
+    labels = [customer_label(c, n) for c, n in zip(mine["customer_id"], mine["name"])]
+    return "  \n" + escape_markdown(tr("flag_group_members", group=mine["group_name"].iloc[0],
+                                        count=format_count(len(mine)), members=join_list(labels, view.lang)))
+
+
 for flag in figures.flags:
+    who = escape_markdown(names.get(flag.get("customer_id")) or flag.get("customer_id") or "")
     if flag["flag"] == "major_customer":
-        text = tr("flag_major_customer", customer=escape_markdown(names.get(flag["customer_id"]) or flag["customer_id"]),
-                  share=format_share(flag["share"]))
+        text = tr("flag_major_customer", customer=who, share=format_share(flag["share"])) + members_line(flag["customer_id"])
+    elif flag["flag"] == "major_dependency":
+        text = tr("flag_major_dependency", customer=who, share=format_share(flag["share"]),
+                  measure=tr(f"flag_measure_{flag['measure']}")) + members_line(flag["customer_id"])
     elif flag["flag"] == "top5_above":
         text = tr("flag_top5_above", share=format_share(flag["share"]), level=format_share(flag["threshold"], 0))
     else:

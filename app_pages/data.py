@@ -262,6 +262,7 @@ def manage_section() -> None:
     with right:
         delete_control(chosen)
     attributes_section(chosen)
+    groups_section(chosen)
     receivables_section(chosen)
 
 
@@ -308,6 +309,56 @@ def attributes_section(dataset) -> None:
                          tr("attributes_attach", name=escape_markdown(dataset.name)), service.attach_attributes)
     if report is not None:
         st.success(escape_markdown("  \n".join(attributes_report_lines(report, view.lang))))
+
+
+def groups_section(dataset) -> None:
+    """Customer groups (集团): how many the dataset has, and groups proposed from the customer
+    names, in a table to review and edit, applied by a button (an attributes file, audited)."""
+    from kam_analytics.analytics.groups import has_groups, members
+
+    st.subheader(tr("groups_title"))
+    st.caption(tr("groups_help"))
+    key = service.Slice.of(dataset)
+    gmap = service.group_map(store, dataset)
+    grouped = members(gmap)
+    several = grouped[grouped["members"] > 1]
+    if has_groups(gmap):
+        st.caption(tr("groups_present", groups=format_count(len(several)),
+                      customers=format_count(int(several["members"].sum())), accounts=format_count(len(grouped))))
+    else:
+        st.caption(tr("groups_none"))
+    if not st.toggle(tr("groups_suggest"), key=f"groups_suggest_{dataset.id}"):
+        return
+    from ui import queries
+
+    proposed = queries.suggest_groups(key)
+    if proposed.empty:
+        st.info(tr("groups_suggest_none"))
+        return
+    st.caption(tr("groups_suggest_found", groups=format_count(proposed["group"].nunique()),
+                  customers=format_count(len(proposed))))
+    shown = proposed.rename(columns={"customer_id": tr("col_customer_id"), "name": tr("col_name"),
+                                     "group": tr("field_customer_group")})
+    shown.insert(0, tr("groups_apply_col"), True)
+    edited = st.data_editor(shown, hide_index=True, key=f"groups_editor_{dataset.id}",
+                            disabled=[tr("col_customer_id"), tr("col_name")])
+    st.download_button(tr("groups_download"), data=csv_bytes(proposed), file_name=f"{dataset.name}-groups.csv",
+                       mime="text/csv", key=f"groups_download_{dataset.id}", on_click="ignore")
+    if not view.can("attributes"):
+        st.caption(tr("groups_cannot_apply", role=tr(f"role_{view.identity.role}")))
+        return
+    chosen_rows = edited[edited[tr("groups_apply_col")]]
+    if st.button(tr("groups_apply", count=format_count(len(chosen_rows))), key=f"groups_apply_{dataset.id}",
+                 disabled=chosen_rows.empty):
+        rows = pd.DataFrame({"customer_id": chosen_rows[tr("col_customer_id")],
+                             "group": chosen_rows[tr("field_customer_group")]})
+        try:
+            report = service.apply_groups(store, view.identity, dataset, rows)
+        except Exception as failure:
+            show_error(failure, view.lang)
+            return
+        st.success(escape_markdown(tr("groups_applied", customers=format_count(len(rows)),
+                                      attributes=format_count(report.customers))))
 
 
 def receivables_section(dataset) -> None:

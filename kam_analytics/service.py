@@ -190,6 +190,13 @@ def group_map(store, dataset) -> pd.DataFrame:
     return gmap
 
 
+def has_group_data(store, dataset) -> bool:
+    """Whether any customer of the dataset belongs to a group other than itself."""
+    from kam_analytics.analytics.groups import has_groups
+
+    return has_groups(group_map(store, dataset))
+
+
 def grouped(store, dataset, table, by: str):
     """``table`` (lines of customers) counted at level ``by``: as it is by customer; by group,
     each customer replaced by its group (``analytics.groups.roll_up``, with ``member_id``)."""
@@ -220,6 +227,52 @@ def with_group_columns(store, data_slice: Slice, rows: pd.DataFrame) -> pd.DataF
     head = pd.DataFrame({"group_id": ids.values, "group_name": ids.map(groups["group_name"]).fillna(ids).values,
                          "members": ids.map(groups["members"]).fillna(1).astype(int).values}, index=rows.index)
     return pd.concat([head, rows], axis=1)
+
+
+def group_of(store, data_slice: Slice, customer_id: str) -> dict | None:
+    """The group of one customer when it has one beyond itself: {group_id, group_name,
+    members}; None for a customer that is a group of its own."""
+    gmap = group_map(store, dataset_of(store, data_slice))
+    row = gmap[gmap["customer_id"] == str(customer_id)]
+    if row.empty:
+        return None
+    group_id = row["group_id"].iloc[0]
+    count = int((gmap["group_id"] == group_id).sum())
+    if count == 1 and group_id == str(customer_id):
+        return None
+    return {"group_id": group_id, "group_name": row["group_name"].iloc[0], "members": count}
+
+
+def group_member_rows(store, data_slice: Slice, group_id: str, as_of) -> pd.DataFrame:
+    """The members of one group as the group's account page lists them, by revenue (ties by
+    id): customer_id, name, revenue (net, over the slice's period up to ``as_of``), share (of
+    the group's revenue: max(revenue, 0) / Σ max(revenue, 0) over the members; None when no
+    member has a positive revenue), last_order (ever, up to ``as_of``) and standing as of
+    ``as_of`` (``churn.standing`` of the member alone: 'active', 'lapsed' — silent longer than
+    its own rhythm allows, a branch that stopped while the group may go on — or 'gone')."""
+    import pandas as pd
+
+    from kam_analytics.analytics import churn, customers
+
+    gmap = group_map(store, dataset_of(store, data_slice))
+    ids = gmap.loc[gmap["group_id"] == str(group_id), "customer_id"].tolist()
+    columns = ["customer_id", "name", "revenue", "share", "last_order", "standing"]
+    if not ids:
+        return pd.DataFrame(columns=columns)
+    period = order_lines(store, by_customer(data_slice), as_of)
+    period = customers.customer_summary(period.filter(period.customer_id.isin(ids)))
+    ever = order_lines(store, by_customer(whole(data_slice)), as_of)
+    ever = customers.customer_summary(ever.filter(ever.customer_id.isin(ids)))
+    out = pd.DataFrame({"customer_id": ids})
+    out["name"] = out["customer_id"].map(gmap.set_index("customer_id")["name"]) if "name" in gmap else None
+    out["revenue"] = out["customer_id"].map(period.set_index("customer_id")["revenue"]).fillna(0.0)
+    positive = out["revenue"].clip(lower=0)
+    out["share"] = positive / positive.sum() if positive.sum() > 0 else None
+    out["last_order"] = out["customer_id"].map(ever.set_index("customer_id")["last_order"])
+    status = churn.standing(ever, as_of) if len(ever) else pd.Series(dtype=str)
+    out["standing"] = out["customer_id"].map(pd.Series(status.to_numpy(), index=ever["customer_id"])).fillna("gone")
+    return out.sort_values(["revenue", "customer_id"], ascending=[False, True], kind="mergesort")[columns].reset_index(
+        drop=True)
 
 
 def suggest_groups(store, dataset) -> pd.DataFrame:
@@ -856,6 +909,39 @@ def _attributes_within_scope(store, dataset, scope: tuple[str, ...], con, staged
             raise IngestError("attributes_scope_replace", file=file_name, accounts=named(dropped))
 
 
+def apply_groups(store, identity: Identity, dataset, rows: pd.DataFrame):
+    """Give customers the groups of ``rows`` (customer_id, group: the Data page's reviewed
+    suggestions; a blank group takes a customer out of its group) through an attributes file,
+    as an upload would (editors; the same checks and audit entry): the dataset's attributes
+    as they are, with customer_group set from ``rows`` — nothing else of them changes.
+    Returns the ``AttributesReport``."""
+    import uuid
+
+    import pandas as pd
+
+    from kam_analytics.tmpfiles import scratch_dir
+
+    require(identity, "attributes")
+    given = pd.DataFrame({"customer_id": rows["customer_id"].astype(str),
+                          "customer_group": rows["group"].fillna("").astype(str).str.strip()})
+    existing = store.attributes(dataset)
+    merged = given
+    if existing is not None:
+        held = existing.to_pandas()
+        held["customer_id"] = held["customer_id"].astype(str)
+        others = held[~held["customer_id"].isin(given["customer_id"])]
+        mine = held.drop(columns=["customer_group"], errors="ignore").merge(given, on="customer_id", how="right")
+        merged = pd.concat([others, mine], ignore_index=True)
+    folder = scratch_dir(store.path)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"groups-{uuid.uuid4().hex[:8]}.csv"
+    merged.to_csv(path, index=False, encoding="utf-8")
+    try:
+        return attach_attributes(store, identity, dataset, path, mapping={c: c for c in merged.columns})
+    finally:
+        path.unlink(missing_ok=True)
+
+
 def attach_receivables(store, identity: Identity, dataset, path, **options):
     """Attach an accounts-receivable export to ``dataset`` (``ingest.receivables``; editors)."""
     from kam_analytics.ingest.receivables import ingest_receivables
@@ -909,8 +995,13 @@ def add_followup(store, identity: Identity, dataset, customer_id: str, status: s
         if current is None or current.version != expected_version:
             raise KamError("followup_dataset_changed", dataset=dataset.name, customer=str(customer_id))
         dataset = current
-    if not visible_customers(store, Slice.of(dataset, scope=identity.scope), [customer_id]):
-        if identity.scope is not None and visible_customers(store, Slice.of(dataset), [customer_id]):
+    def seen(scope, by="customer"):  # a customer, else a group (a follow-up of the group as a whole)
+        return visible_customers(store, Slice.of(dataset, scope=scope), [customer_id]) or (
+            has_group_data(store, dataset) and visible_customers(store, Slice.of(dataset, scope=scope, by="group"),
+                                                                  [customer_id]))
+
+    if not seen(identity.scope):
+        if identity.scope is not None and seen(None):
             raise AccessDenied("access_denied_account", customer=str(customer_id))
         raise KamError("followup_customer_unknown", dataset=dataset.name, customer=str(customer_id))
     store.add_followup(dataset, customer_id, status, note=note, owner=identity.label)

@@ -40,6 +40,7 @@ def test_three_customers_by_hand(store, tmp_path):
     assert c.abc == {"A": 2, "B": 1, "C": 0}  # before-shares 0, .6 (<.8: A), .9 (<.95: B)
     assert [(f["flag"], f.get("customer_id")) for f in c.flags] == [
         ("major_customer", "A"), ("major_customer", "B"), ("major_customer", "C"),  # C is exactly 10%
+        ("major_dependency", "A"),  # 600 of 1,000: more than half (重大依赖)
         ("top5_above", None), ("hhi_high", None)]
 
 
@@ -130,7 +131,13 @@ def test_cli_json_contract(cli, tmp_path):
         "customers_for_80pct": 2, "abc": {"A": 2, "B": 1, "C": 0}}
     assert report["hhi"] == pytest.approx(4_600) and report["gini"] == pytest.approx(1 / 3)
     assert report["top10_share"] == 1.0 and report["top20pct_share"] == pytest.approx(0.6)
-    assert [f["flag"] for f in report["flags"]] == ["major_customer"] * 3 + ["top5_above", "hhi_high"]
+    assert [f["flag"] for f in report["flags"]] == ["major_customer"] * 3 + ["major_dependency"] * 2 + [
+        "top5_above", "hhi_high"]
+    # more than half: A's 600 of 1,000 revenue, and A's 100 of 110 positive gross profit (B's -50 counts as 0)
+    dependency = [(f["customer_id"], f["measure"], round(f["share"], 4)) for f in report["flags"]
+                  if f["flag"] == "major_dependency"]
+    assert dependency == [("A", "revenue", 0.6), ("A", "profit", round(100 / 110, 4))]
+    assert report["by"] == "customer"
     profit = json.loads(cli("concentration", "--dataset", "t", "--measure", "profit", "--json").stdout.splitlines()[-1])
     # profits A 100, C 10, B -50: total 60; cum 166.7%, 183.3%, 100%
     assert profit["unprofitable_customers"] == 1 and profit["peak_customers"] == 2

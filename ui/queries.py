@@ -100,8 +100,31 @@ def account_profile(key: Slice, customer_id: str):
 
 @st.cache_data(show_spinner=False, max_entries=128)
 def account_attributes(key: Slice, customer_id: str) -> dict:
+    """An account's attributes at the slice's level (a group: its largest member's)."""
+    return account.account_attributes(service.attributes(get_store(), key), customer_id)
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def group_of(key: Slice, customer_id: str):
+    return service.group_of(get_store(), key, customer_id)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def group_member_rows(key: Slice, group_id: str, as_of):
+    return service.group_member_rows(get_store(), key, group_id, as_of)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def group_members(key: Slice):
+    """group_id → the members' labels (``service.group_map``), for flags that name them."""
+    gmap = service.group_map(get_store(), service.dataset_of(get_store(), key))
+    return gmap
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def suggest_groups(key: Slice):
     store = get_store()
-    return account.account_attributes(store.attributes(service.dataset_of(store, key)), customer_id)
+    return service.suggest_groups(store, service.dataset_of(store, key))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

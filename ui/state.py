@@ -13,6 +13,7 @@ import streamlit as st
 from kam_analytics.errors import KamError
 from kam_analytics.i18n import format_amount, format_exact, t
 from kam_analytics.schema import DIMENSIONS
+from kam_analytics.service import LEVELS
 from ui.auth import account_box, identity
 from ui.markdown import escape_markdown
 from ui.session import (copy_from_widget, get_store, init_language, kept, labeller, lang, language_switch,  # noqa: F401
@@ -66,15 +67,21 @@ class View:
     end: dt.date | None = None
     dimensions: dict[str, list[str]] = field(default_factory=dict)
     identity: object = None  # access.Identity: who is looking (their scope limits every query)
+    by: str = "customer"  # what an account is: a customer, or the group it belongs to (the sidebar's switch)
 
     @property
     def key(self):
         """The slice every query computes on, and its cache key (``service.Slice``), within
-        the user's scope."""
+        the user's scope, at the sidebar's level (customers or groups)."""
         from kam_analytics.service import Slice
 
         scope = self.identity.scope if self.identity is not None else None
-        return None if self.dataset is None else Slice.of(self.dataset, self.start, self.end, self.dimensions, scope)
+        return None if self.dataset is None else Slice.of(self.dataset, self.start, self.end, self.dimensions, scope,
+                                                          by=self.by)
+
+    @property
+    def by_group(self) -> bool:
+        return self.by == "group"
 
     def can(self, action: str) -> bool:
         """Whether the user's role allows ``action`` (to show its control; the service checks again)."""
@@ -142,6 +149,10 @@ def sidebar() -> View:
                 else datasets[0].id
         persistent(st.selectbox, tr("sidebar_dataset"), list(by_id), "dataset_id", format_func=lambda i: by_id[i].name)
         dataset = by_id[st.session_state["dataset_id"]]
+        if st.session_state.get("by") not in LEVELS:
+            st.session_state["by"] = "group" if query_value("by") == "group" else "customer"
+        by = persistent(st.radio, tr("sidebar_by"), list(LEVELS), "by", horizontal=True, format_func=labeller("by_"),
+                        help=tr("sidebar_by_help"))
         if me.scope is not None and not _scope_has_owner(dataset):
             st.warning(tr("scope_no_owner"))
         first, last = dataset_dates(dataset)
@@ -166,7 +177,7 @@ def sidebar() -> View:
 
         dimensions = _filters(dataset, me.scope)
         _watch_for_updates(dataset.id, dataset.version)
-    view = View(store, dataset, lang(), start, end, {k: v for k, v in dimensions.items() if v}, me)
+    view = View(store, dataset, lang(), start, end, {k: v for k, v in dimensions.items() if v}, me, by)
     _mirror_to_url(view, preset)
     return view
 
@@ -269,6 +280,8 @@ def _mirror_to_url(view: View, preset: str) -> None:
             params["start"], params["end"] = view.start.isoformat(), view.end.isoformat()
         for dim, values in view.dimensions.items():
             params[dim] = "|".join(values)
+        if view.by_group:
+            params["by"] = "group"
     keep = {k: v for k, v in st.query_params.to_dict().items() if k in ("account",)}
     if st.query_params.to_dict() != {**params, **keep}:
         st.query_params.from_dict({**params, **keep})
@@ -286,6 +299,12 @@ def open_account(customer_id: str) -> None:
     """Go to the account page for ``customer_id`` (every list and chart links here)."""
     st.session_state[_OPEN_ACCOUNT] = str(customer_id)
     st.switch_page("app_pages/account.py")
+
+
+def open_group(group_id: str) -> None:
+    """Count by group from now on and open the account page of ``group_id``."""
+    st.session_state["by"] = "group"
+    open_account(group_id)
 
 
 def open_receivables() -> None:

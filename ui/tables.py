@@ -252,3 +252,16 @@ def receivables_history(rows: pd.DataFrame, lang: str) -> pd.DataFrame:
         t("recv_days_overdue", lang): _days(rows["days_overdue"]), t("recv_days_late", lang): _days(rows["days_late"]),
     })
     return pd.DataFrame(data)
+
+
+def member_table(rows: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """A group's members (``service.group_member_rows``) as its account page lists them: id,
+    name, revenue (text), share within the group, last order and standing in words."""
+    return pd.DataFrame({
+        t("col_customer_id", lang): rows["customer_id"].astype(str),
+        t("col_name", lang): rows["name"].fillna("").astype(str),
+        t("col_revenue", lang): _money(rows["revenue"], lang),
+        t("account_member_share", lang): ["–" if pd.isna(v) else f"{v * 100:.1f}%" for v in rows["share"]],
+        t("col_last_order", lang): _dates(rows["last_order"]),
+        t("account_member_standing", lang): [t(f"standing_{s}", lang) for s in rows["standing"]],
+    })

@@ -38,8 +38,8 @@ def line_groups(table: ibis.Table) -> ibis.Table:
 
 def group_map(customers: pd.DataFrame, from_lines: pd.DataFrame | None,
               from_attributes: pd.DataFrame | None) -> pd.DataFrame:
-    """One row per customer of ``customers`` (customer_id, name): customer_id, group_id,
-    group_name.
+    """One row per customer of ``customers`` (customer_id, name): customer_id, name (its own),
+    group_id, group_name.
 
     ``from_lines``: customer_id, picked (``line_groups``); ``from_attributes``: customer_id,
     customer_group (the attributes file's; it wins where it gives a group, blank = none). A
@@ -66,6 +66,7 @@ def group_map(customers: pd.DataFrame, from_lines: pd.DataFrame | None,
     own_name = out["customer_id"].map(names) if names is not None else pd.Series(pd.NA, index=out.index)
     own_name = own_name.where(own_name.notna() & (own_name.astype(str) != ""), out["customer_id"])
     out["group_name"] = group.where(group.notna(), own_name).astype(str)
+    out["name"] = out["customer_id"].map(names) if names is not None else None
     return out.sort_values("customer_id", kind="mergesort").reset_index(drop=True)
 
 
@@ -76,7 +77,7 @@ def has_groups(gmap: pd.DataFrame) -> bool:
 
 def members(gmap: pd.DataFrame) -> pd.DataFrame:
     """group_id, group_name, members (customers in the group), one row per group."""
-    return (gmap.groupby("group_id", sort=True)
+    return (gmap.groupby("group_id", sort=True)[["group_name", "customer_id"]]
             .agg(group_name=("group_name", "first"), members=("customer_id", "size")).reset_index())
 
 
