@@ -438,7 +438,6 @@ def command_reference() -> str:
     """The README's command summary, made from the parser itself (``make docs`` writes it
     into README.md; a test checks they agree): one usage line per command."""
     parser = build_parser()
-    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
 
     def usage(p: argparse.ArgumentParser, prog: str) -> str:
         formatter = argparse.HelpFormatter(prog=prog, width=10_000)
@@ -447,8 +446,22 @@ def command_reference() -> str:
         return formatter.format_help().strip()
 
     lines = [usage(parser, parser.prog) + " COMMAND …"]
-    lines += [f"  {usage(sub, name)}" for name, sub in commands.choices.items()]
+    lines += [f"  {usage(sub, name)}" for name, sub in command_parsers(parser).items()]
     return "\n".join(lines)
+
+
+def command_parsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """Every command's parser by its name as typed ('groups suggest' for an action of a command
+    that has actions), in the parser's order."""
+    out = {}
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, sub in commands.choices.items():
+        actions = [a for a in sub._actions if isinstance(a, argparse._SubParsersAction)]
+        if actions:
+            out.update({f"{name} {action}": p for action, p in actions[0].choices.items()})
+        else:
+            out[name] = sub
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,11 +4,10 @@ and writes ``docs/cli.md`` from every command's ``--help`` (``cli_markdown``); a
 both against the parser."""
 from __future__ import annotations
 
-import argparse
 import os
 from pathlib import Path
 
-from kam_analytics.cli import build_parser, command_reference
+from kam_analytics.cli import build_parser, command_parsers, command_reference
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -35,9 +34,8 @@ def help_texts() -> dict[str, str]:
     os.environ["COLUMNS"] = str(HELP_WIDTH)
     try:
         parser = build_parser()
-        commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
         texts = {"": parser.format_help()}
-        texts.update({name: sub.format_help() for name, sub in commands.choices.items()})
+        texts.update({name: sub.format_help() for name, sub in command_parsers(parser).items()})
     finally:
         if saved is None:
             os.environ.pop("COLUMNS", None)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from kam_analytics import access
+from kam_analytics import service
 from kam_analytics.analytics import accounts, concentration, receivables, rfm
 from kam_analytics.i18n import catalog
 from kam_analytics.ingest.text import DELIMITER_NAMES
@@ -77,7 +78,10 @@ BUILT: dict[tuple[str, str], list[str]] = {
     ("whatif_mode_", ""): ["top", "pick"],
     ("whatif_direction_", ""): ["up", "down", "same"],
     ("account_key_", ""): ["score_above", "score_below", "tier_in", "tier_out"],
-    ("standing_", ""): ["lapsed", "gone"],
+    ("standing_", ""): ["active", "lapsed", "gone"],
+    ("account_member_", ""): ["lapsed", "gone"],
+    ("by_", ""): list(service.LEVELS),
+    ("flag_measure_", ""): ["revenue", "profit"],
     ("upload_duplicates_", ""): ["ask", "keep", "drop"],
     ("file_churn_", ""): ["at_risk", "lapsed", "all"],
     ("cli_duplicates_", ""): ["keep", "drop"],
