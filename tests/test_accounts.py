@@ -231,3 +231,15 @@ def test_over_a_window_a_pseudo_key_account_is_a_one_time_buyer_not_a_thin_old_a
     assert card.rhythm_days == pytest.approx(30.4, abs=0.5)   # the R accounts: 11 gaps over 2024
     flagged = set(card.table.loc[accounts.has_flag(card.table, "pseudo_key_account"), "customer_id"])
     assert flagged == {"P"}
+
+
+def test_ties_within_float_noise_are_ties():
+    # 0.1 + 0.2 is 0.30000000000000004 in binary floating point: the same growth summed in
+    # another order (another engine) must tie with 0.3, not rank above it
+    from kam_analytics.analytics.accounts import comparable, percentile_scores
+
+    values = pd.Series([0.1 + 0.2, 0.3, 0.2, None])
+    # ranks (max) of 0.3, 0.3, 0.2 among 3 known: 3, 3, 1 -> (3-1)/2, (3-1)/2, 0 -> 100, 100, 0; missing 50
+    assert percentile_scores(values).tolist() == [100.0, 100.0, 0.0, 50.0]
+    assert comparable(pd.Series([1234567.8912345678, -0.30000000000000004, 0.0, 1e-300])).tolist() == [
+        1234567.89123, -0.3, 0.0, 1e-300]

@@ -295,3 +295,27 @@ def test_a_capped_training_set_is_the_same(pairs, monkeypatch):
     got_s = churn.training_set(lines_s, lines_s.order_date.min().to_pandas(), until)
     assert got_d.groupby("as_of").size().tolist() == [200] * 12
     same(got_d, got_s, "training set")
+
+
+def test_groups_are_the_same(tmp_path, store):
+    """Figures by group on an attached Spark dataset: the group map (the later line's group of
+    a customer given two), the roll-up of members, flags naming members, the scorecard, RFM and
+    a group's members — the same as on DuckDB, and as worked out by hand in test_groups."""
+    from test_groups import LINES
+
+    path = tmp_path / "groups.csv"
+    path.write_text(LINES, encoding="utf-8")
+    service.load_file(store, ME, path, dataset="g")
+    duck = store.dataset("g")
+    spark = _attach_copy(store, duck, tmp_path)
+    d, s = service.Slice.of(duck, by="group"), service.Slice.of(spark, by="group")
+    same(service.group_map(store, duck), service.group_map(store, spark), "group map")
+    same(service.customer_summary(store, d), service.customer_summary(store, s), "summary by group")
+    report = service.slice_concentration(store, s)
+    same(service.slice_concentration(store, d), report, "concentration by group")
+    assert report["top1_share"] == pytest.approx(580 / 1250)  # 甲集团 = A 300 + B 280 of 1,250
+    as_of = service.default_as_of(duck)
+    same(service.accounts_table(store, d, as_of), service.accounts_table(store, s, as_of), "scorecard by group")
+    same(service.rfm_scores(store, d, as_of).table, service.rfm_scores(store, s, as_of).table, "rfm by group")
+    same(service.group_member_rows(store, d, "甲集团", as_of), service.group_member_rows(store, s, "甲集团", as_of),
+         "members")

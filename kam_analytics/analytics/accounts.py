@@ -64,11 +64,30 @@ def available_criteria(features: pd.DataFrame) -> list[str]:
     return [c for c, (col, _) in CRITERIA.items() if col in features and features[col].notna().any()]
 
 
+TIE_DIGITS = 12  # significant digits two criterion values are compared at (``comparable``)
+
+
+def comparable(values: pd.Series, digits: int = TIE_DIGITS) -> pd.Series:
+    """``values`` rounded to ``digits`` significant digits (0 and non-finite values as they are):
+    what ranks and ties are computed on, the same on DuckDB and Spark."""
+    x = values.to_numpy(dtype="float64")
+    finite = np.isfinite(x) & (np.abs(x) > 1e-280) & (np.abs(x) < 1e280)  # (10 ** scale stays finite)
+    scale = np.zeros_like(x)
+    scale[finite] = digits - 1 - np.floor(np.log10(np.abs(x[finite])))
+    out = x.copy()
+    out[finite] = np.round(x[finite] * 10.0 ** scale[finite]) / 10.0 ** scale[finite]
+    return pd.Series(out, index=values.index)
+
+
 def percentile_scores(values: pd.Series, higher_is_better: bool = True) -> pd.Series:
     """0–100 by percentile rank: the share of the other customers whose value is the same or
     worse, (max rank − 1) / (n − 1) × 100. Ties get the same value; the best get 100; all equal
-    → all 100. Missing values get 50 (no evidence either way); a single customer gets 100."""
-    known = values.dropna()
+    → all 100. Missing values get 50 (no evidence either way); a single customer gets 100.
+
+    Values are compared at ``TIE_DIGITS`` significant digits (``comparable``): sums of the same
+    lines added up in another order (another engine, another number of threads) differ in the
+    last bits, and 0.1 + 0.2 must tie with 0.3 on every engine."""
+    known = comparable(values.dropna().astype("float64"))
     out = pd.Series(50.0, index=values.index)
     if known.empty:
         return out
