@@ -11,7 +11,7 @@ from kam_analytics.i18n import customer_label, format_count, format_share, join_
 from ui import queries, tables
 from ui.followups import followup_form, followup_history
 from ui.markdown import escape_markdown
-from ui.state import account_to_open, exact_money, frame, money, open_group, tr
+from ui.state import account_to_open, by_key, exact_money, frame, money, open_group, tr
 from ui.widgets import job_progress, no_dataset
 
 view = frame("account_title")
@@ -47,7 +47,7 @@ if view.dataset is None:
 
 wanted = account_to_open() or st.query_params.get("account") \
     or st.session_state.get("account_id")
-query = st.text_input(tr("account_search"), key="account_query", placeholder=tr("account_search_placeholder"))
+query = st.text_input(tr(by_key("account_search")), key="account_query", placeholder=tr("account_search_placeholder"))
 found = queries.find_customers(view.key, query)
 options = [str(c) for c in found["customer_id"]]
 names = dict(zip(options, found["name"])) if "name" in found else {}
@@ -73,11 +73,11 @@ cols = st.columns(5)
 cols[0].metric(tr("kpi_revenue"), money(profile.revenue), help=tr("exact_value", value=exact_money(profile.revenue)))
 cols[1].metric(tr("account_share"), format_share(profile.revenue_share), help=tr("account_share_help"))
 cols[2].metric(tr("account_rank"), tr("account_rank_value", rank=format_count(profile.rank)),
-               help=tr("account_rank_help") + " " + tr("account_rank_of", customers=format_count(profile.customers)))
+               help=tr("account_rank_help") + " " + tr(by_key("account_rank_of"), customers=format_count(profile.customers)))
 cols[3].metric(tr("col_orders"), format_count(profile.orders), help=tr("orders_help"))
 cols[4].metric(tr("col_profit"), money(profile.profit) if profile.profit is not None else "–")
 st.caption(tr("account_dates", first=str(profile.first_order)[:10], last=str(profile.last_order)[:10]) + " · "
-           + tr("account_rank_of", customers=format_count(profile.customers)))
+           + tr(by_key("account_rank_of"), customers=format_count(profile.customers)))
 
 group_box()
 attributes = queries.account_attributes(view.key, chosen)

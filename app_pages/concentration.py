@@ -11,7 +11,7 @@ from kam_analytics.schema import DIMENSIONS
 from ui import figures as figures_shared
 from ui import queries
 from ui.markdown import escape_markdown
-from ui.state import exact_money, frame, labeller, money, open_account, tr
+from ui.state import by_key, exact_money, frame, labeller, money, open_account, tr
 from ui.widgets import no_dataset, tabbed
 
 PARETO_BARS = 2000  # bars drawn; beyond that the browser slows and the tail is flat anyway
@@ -103,7 +103,7 @@ def clicked_customer(event) -> str | None:
 
 def pareto_section():
     shown = min(PARETO_BARS, len(ranked))
-    st.caption(tr("conc_pareto_help", shown=format_count(shown), customers=format_count(len(ranked))))
+    st.caption(tr(by_key("conc_pareto_help"), shown=format_count(shown), customers=format_count(len(ranked))))
     option = figures_shared.pareto(view.key, measure, cuts, view.lang, shown)
     event = st.echarts_chart(option, height=echarts.HEIGHT + 60, on_select="rerun", key="pareto_chart")
     chosen = echarts.picked_customer(option, event)

@@ -347,6 +347,8 @@ def test_concentration_page_figures(app_env, lang):
         T("flag_major_customer", lang, customer="上海甲公司", share="60.0%"),
         T("flag_major_customer", lang, customer="广州乙公司", share="30.0%"),
         T("flag_major_customer", lang, customer="北京丙公司", share="10.0%"),
+        # 600 of 1,000: more than half (重大依赖)
+        T("flag_major_dependency", lang, customer="上海甲公司", share="60.0%", measure=T("flag_measure_revenue", lang)),
         T("flag_top5_above", lang, share="100.0%", level="30%"),
         T("flag_hhi_high", lang, hhi="4,600"),
     ]

@@ -301,6 +301,12 @@ def open_account(customer_id: str) -> None:
     st.switch_page("app_pages/account.py")
 
 
+def by_key(key: str) -> str:
+    """The catalog key of a sentence that counts accounts, at the sidebar's level: ``key`` by
+    customer, ``key + '_group'`` by group (the sentence says the accounts are groups)."""
+    return key + "_group" if st.session_state.get("by") == "group" else key
+
+
 def open_group(group_id: str) -> None:
     """Count by group from now on and open the account page of ``group_id``."""
     st.session_state["by"] = "group"
