@@ -909,3 +909,39 @@ def test_repeated_orders_are_shown_before_anything_is_saved_and_the_choice_is_th
     assert not at.exception and not at.error
     assert get_store().find("dups").rows == 4
     assert T("report_duplicates_drop", "en", lines="3", amount="200.25") in [w.value for w in at.warning]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_group_suggestions_are_reviewed_and_applied_on_the_data_page(app_env, tmp_path, lang):
+    """Three branches of 华润集团 and an unrelated customer: the page proposes the three as one
+    group (nothing changes yet), the button applies them, and the owner attribute already held
+    for K9 stays."""
+    from kam_analytics import service
+    from kam_analytics.ingest.attributes import ingest_attributes
+    from kam_analytics.store import Store
+
+    load_csv(tmp_path, "branches", "customer_id,customer_name,order_date,amount\nK1,华润集团上海分公司,2025-01-02,100\n"
+             "K2,华润集团北京分公司,2025-01-03,200\nK3,华润集团有限公司,2025-01-04,300\nK9,上海东方贸易有限公司,2025-01-05,50\n")
+    attrs = tmp_path / "owners.csv"
+    attrs.write_text("customer_id,owner\nK9,王芳\n", encoding="utf-8")
+    with Store.open(tmp_path / "app.duckdb") as store:
+        ingest_attributes(store, store.dataset("branches"), attrs)
+    at = open_app(lang, "data")
+    assert T("groups_none", lang) in [c.value for c in at.caption]
+    [suggest] = [t for t in at.toggle if t.label == T("groups_suggest", lang)]
+    suggest.set_value(True).run()
+    assert not at.exception
+    assert T("groups_suggest_found", lang, groups="1", customers="3") in [c.value for c in at.caption], ([i.value for i in at.info], [e.value for e in at.error])
+    with Store.open(tmp_path / "app.duckdb") as store:  # a suggestion changes nothing by itself
+        assert not service.has_group_data(store, store.dataset("branches"))
+    [apply] = [b for b in at.button if b.label == T("groups_apply", lang, count="3")]
+    apply.click().run()
+    assert not at.exception
+    assert [s.value for s in at.success] == [escape_markdown(T("groups_applied", lang, customers="3", attributes="4"))]
+    with Store.open(tmp_path / "app.duckdb") as store:
+        dataset = store.dataset("branches")
+        gmap = service.group_map(store, dataset).set_index("customer_id")
+        assert gmap["group_id"].to_dict() == {"K1": "华润集团", "K2": "华润集团", "K3": "华润集团", "K9": "K9"}
+        held = store.attributes(dataset).to_pandas().set_index("customer_id")
+        assert held.loc["K9", "owner"] == "王芳"
+        assert store.audit_trail(1)["action"].tolist() == ["attributes"]
