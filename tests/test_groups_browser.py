@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from conftest import require_chromium, run_cli, settle, start_app
@@ -81,6 +82,15 @@ def test_the_manager_switches_to_groups(server, browser, lang):
     expect(main.get_by_text(words["account_members"].format(count=6))).to_be_visible(timeout=60_000)
     expect(main.get_by_text(words["account_is_key"]).first).to_be_visible()
     page.screenshot(path=str(SHOTS / f"{lang}_groups_account.png"), full_page=True)
+    # the key-account list downloaded by group starts with the group's id, name and members
+    _open(page, f"{server}/key_accounts?lang={lang}&by=group", words["key_accounts_title"])
+    with page.expect_download(timeout=60_000) as download:
+        main.get_by_role("button", name=words["ka_download_csv"]).click()
+    rows = pd.read_csv(download.value.path(), encoding="utf-8-sig", dtype=str)
+    assert list(rows.columns[:4]) == [words["col_group_id"], words["col_group_name"], words["col_members"],
+                                      words["col_customer_id"]]
+    group = rows[rows[words["col_group_id"]] == "华润集团"]
+    assert group[[words["col_group_name"], words["col_members"]]].values.tolist() == [["华润集团", "6"]]
     # a branch's page (by customer) links to its group
     _open(page, f"{server}/account?lang={lang}&account=B3", words["account_title"])
     main.get_by_role("button", name=words["account_open_group"]).click()

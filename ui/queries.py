@@ -116,9 +116,16 @@ def group_member_rows(key: Slice, group_id: str, as_of):
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def group_members(key: Slice):
-    """group_id → the members' labels (``service.group_map``), for flags that name them."""
-    gmap = service.group_map(get_store(), service.dataset_of(get_store(), key))
-    return gmap
+    """Every customer with its group (``service.group_map``: customer_id, name, group_id,
+    group_name), for flags that name a group's members."""
+    store = get_store()
+    return service.group_map(store, service.dataset_of(store, key))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def group_table(key: Slice):
+    """group_id, group_name, members, one row per group (``service.group_members``)."""
+    return service.group_members(get_store(), key)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

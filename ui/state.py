@@ -39,7 +39,7 @@ def file_stem(view, what: str, as_of=None) -> str:
     """A download's file name (without extension): the dataset, the list (``what``, in the
     language), the filters in use and the date — '演示数据-流失预警-区域=华东+华南-2025-12-31'. A
     character a file system refuses becomes '_'."""
-    parts = [view.dataset.name, what]
+    parts = [view.dataset.name, what] + ([tr("by_group")] if view.by == "group" else [])
     if view.start is not None:
         parts.append(f"{view.start}~{view.end}")
     parts += [f"{tr('field_' + name)}={'+'.join(values)}" for name, values in sorted(view.dimensions.items()) if values]
@@ -178,6 +178,7 @@ def sidebar() -> View:
         dimensions = _filters(dataset, me.scope)
         _watch_for_updates(dataset.id, dataset.version)
     view = View(store, dataset, lang(), start, end, {k: v for k, v in dimensions.items() if v}, me, by)
+    st.session_state[_CURRENT_KEY] = view.key
     _mirror_to_url(view, preset)
     return view
 
@@ -299,6 +300,14 @@ def open_account(customer_id: str) -> None:
     """Go to the account page for ``customer_id`` (every list and chart links here)."""
     st.session_state[_OPEN_ACCOUNT] = str(customer_id)
     st.switch_page("app_pages/account.py")
+
+
+_CURRENT_KEY = "_current_slice"
+
+
+def current_key():
+    """The slice the page being drawn computes on (``View.key``, kept by ``sidebar``), or None."""
+    return st.session_state.get(_CURRENT_KEY)
 
 
 def by_key(key: str) -> str:

@@ -265,3 +265,16 @@ def member_table(rows: pd.DataFrame, lang: str) -> pd.DataFrame:
         t("col_last_order", lang): _dates(rows["last_order"]),
         t("account_member_standing", lang): [t(f"standing_{s}", lang) for s in rows["standing"]],
     })
+
+
+def with_group_columns(frame: pd.DataFrame, groups: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """A per-account table (its first column the account id) with the group's id, name and
+    number of members first (``groups``: group_id, group_name, members), as the command line's
+    group CSVs start (``service.with_group_columns``)."""
+    ids = frame.iloc[:, 0].astype(str)
+    by_id = groups.set_index("group_id")
+    head = pd.DataFrame({t("col_group_id", lang): ids.values,
+                         t("col_group_name", lang): ids.map(by_id["group_name"]).fillna(ids).values,
+                         t("col_members", lang): ids.map(by_id["members"]).fillna(1).astype(int).values},
+                        index=frame.index)
+    return pd.concat([head, frame], axis=1)

@@ -73,11 +73,26 @@ def download_buttons(frame: pd.DataFrame, file_stem: str, sheet: str, csv_label:
     from ui.session import get_store
 
     audit = partial(_recorded, get_store(), identity(), dataset)
+    frame = _by_group(frame)
     left, right = st.columns(2)
     left.download_button(csv_label, partial(audit, f"{file_stem}.csv", lambda: csv_bytes(frame), len(frame)),
                          file_name=f"{file_stem}.csv", mime="text/csv", on_click="ignore")
     right.download_button(xlsx_label, partial(audit, f"{file_stem}.xlsx", lambda: excel_bytes(frame, sheet, percent), len(frame)),
                           file_name=f"{file_stem}.xlsx", on_click="ignore")
+
+
+def _by_group(frame: pd.DataFrame) -> pd.DataFrame:
+    """A per-account list as the group level downloads it: the group's id, name and number of
+    members first (``tables.with_group_columns``); anything else as it is."""
+    from ui.state import current_key
+
+    key = current_key()
+    if key is None or key.by != "group" or not len(frame.columns) or frame.columns[0] != tr("col_customer_id"):
+        return frame
+    from ui import queries, tables
+    from ui.session import lang
+
+    return tables.with_group_columns(frame, queries.group_table(key), lang())
 
 
 def _recorded(store, who, dataset: str | None, file_name: str, make, rows: int) -> bytes:
