@@ -1,7 +1,7 @@
 """The demo dataset: a Chinese B2B supplier of industrial automation parts (CNY), 1,500
 customers, 2023-01-01 to 2025-12-31, deterministic (same seed → same rows, byte for byte).
 
-Columns are written with Chinese headers (订单编号, 订单日期, 客户编号, 客户名称, 区域, 行业,
+Columns are written with Chinese headers (订单编号, 订单日期, 客户编号, 客户名称, 所属集团, 区域, 行业,
 客户经理, 产品名称, 产品类别, 数量, 单价, 折扣率, 金额, 成本, 应收日期, 回款日期, 回款金额) and
 loaded through the normal ingest, so the demo exercises the same path as an upload.
 
@@ -22,6 +22,9 @@ Planted patterns (customer ids in ``PLANTED``), so later analyses have something
 - ``rising``: C0015–C0019 start small in 2023 and roughly triple their spend each year.
 - ``slow_payer``: C0020–C0024 pay 60–150 days after the due date (others pay within ~10 days).
 
+- ``group``: C0701, C0867, C1103, C1224, C1419 and C1456 — six background accounts with names of
+  their own in three regions — belong to one group, 华信控股集团 (the 所属集团 column; every other
+  customer has none): about 1% of revenue each, 5% together, the second-largest account by group.
 Everything else is background: lognormal account sizes, gamma-distributed order gaps,
 about a third of ordinary accounts lapse at a random date, new accounts join over time.
 """
@@ -47,7 +50,9 @@ PLANTED: dict[str, list[str]] = {
     "unprofitable": ["C0012", "C0013", "C0014"],
     "rising": ["C0015", "C0016", "C0017", "C0018", "C0019"],
     "slow_payer": ["C0020", "C0021", "C0022", "C0023", "C0024"],
+    "group": ["C0701", "C0867", "C1103", "C1224", "C1419", "C1456"],
 }
+GROUP_NAME = "华信控股集团"
 
 CITIES = {
     "华东": ["上海", "杭州", "南京", "苏州", "宁波", "合肥", "济南", "青岛"],
@@ -112,7 +117,7 @@ def _profile(i: int, rng) -> dict:
     p = dict(cid=cid, size=size, gap=gap, start=joined, end=min(lapse or END, END),
              discount=float(np.clip(rng.normal(0.06, 0.04), 0, 0.2)), delay=float(rng.uniform(-5, 12)),
              kind="background", growth=0.0)
-    planted = next((k for k, ids in PLANTED.items() if cid in ids), None)
+    planted = next((k for k, ids in PLANTED.items() if cid in ids and k != "group"), None)  # (a group: ordinary ordering)
     if planted == "whale":
         p.update(size=950_000.0, gap=7.0, start=START, end=END, discount=0.05)
     elif planted == "pseudo_key":
@@ -191,7 +196,10 @@ def generate(seed: int = SEED) -> pd.DataFrame:
                              paid.isoformat() if paid else None, amount if paid else None))
     columns = ["订单编号", "订单日期", "客户编号", "客户名称", "区域", "行业", "客户经理", "产品名称", "产品类别",
                "数量", "单价", "折扣率", "金额", "成本", "应收日期", "回款日期", "回款金额"]
-    return pd.DataFrame(rows, columns=columns)
+    frame = pd.DataFrame(rows, columns=columns)
+    # (after the rows are drawn: the group column takes nothing from the random stream)
+    frame.insert(4, "所属集团", frame["客户编号"].map(dict.fromkeys(PLANTED["group"], GROUP_NAME)))
+    return frame
 
 
 def write_csv(path: str | Path, seed: int = SEED) -> Path:
