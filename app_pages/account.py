@@ -83,6 +83,8 @@ group_box()
 attributes = queries.account_attributes(view.key, chosen)
 if attributes:
     st.markdown(" · ".join(f"**{tr('field_' + k)}**: {escape_markdown(v)}" for k, v in attributes.items()))
+    if view.by_group:
+        st.caption(tr("account_group_attributes"))
 
 risk_box = st.container()  # filled last: the churn scores may still be computing
 

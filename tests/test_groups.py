@@ -227,3 +227,22 @@ def test_attributes_command_refuses_like_the_page(cli, tmp_path):
     rows = pd.read_csv(tmp_path / "c.csv", encoding="utf-8-sig")
     assert rows[["group_id", "group_name", "members", "revenue"]].values.tolist() == [
         ["Acme Holdings", "Acme Holdings", 1, 10.0]]
+
+
+def test_receivables_sum_over_the_members(store, tmp_path):
+    # Acme's two branches owe: X1 invoice 100 due 2024-01-31 unpaid (overdue 61 days on
+    # 2024-04-01: 61–90), X2 invoice 50 due 2024-03-15 paid 20 on 2024-03-20 (owes 30, overdue
+    # 17 days: 1–30); Y owes 40 not yet due. By group Acme owes 130 of 170.
+    path = tmp_path / "r.csv"
+    path.write_text(
+        "customer_id,group,order_id,order_date,amount,due_date,paid_date,paid_amount\n"
+        "X1,Acme,1,2024-01-01,100,2024-01-31,,\n"
+        "X2,Acme,2,2024-02-14,50,2024-03-15,2024-03-20,20\n"
+        "Y,,3,2024-03-25,40,2024-04-24,,\n", encoding="utf-8")
+    ingest_file(store, path, dataset="r")
+    owed = service.receivables(store, service.Slice.of(store.dataset("r"), by="group"), "2024-04-01")
+    owed = owed.set_index("customer_id")
+    assert owed.loc["Acme", "outstanding"] == pytest.approx(130)
+    assert owed.loc["Acme", "overdue_61_90"] == pytest.approx(100) and owed.loc["Acme", "overdue_1_30"] == pytest.approx(30)
+    assert owed.loc["Y", "not_due"] == pytest.approx(40)
+    assert owed.loc["Acme", "share_of_receivables"] == pytest.approx(130 / 170)
