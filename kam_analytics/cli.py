@@ -74,18 +74,34 @@ def _print_load_report(report, lang: str) -> None:
 def cmd_ingest(args, store) -> int:
     from kam_analytics.ingest import parse_overrides
 
-    report = service.load_file(store, _me(), args.file, dataset=args.dataset, mapping=parse_overrides(args.map),
-                               sheet=args.sheet, date_format=args.date_format, replace=args.replace,
-                               duplicates=args.duplicates, header_row=args.header_row)
+    if args.overlap and not args.append:
+        raise KamError("overlap_without_append")
+    if args.append and args.replace:
+        raise KamError("append_and_replace")
+    report = service.load_files(store, _me(), args.file, dataset=args.dataset, mapping=parse_overrides(args.map),
+                                sheet=args.sheet, date_format=args.date_format, replace=args.replace,
+                                duplicates=args.duplicates, header_row=args.header_row, append=args.append,
+                                overlap=args.overlap)
     lang = _lang()
     if args.json:
         print_json(report.to_json())
         return 0
-    print(t("cli_ingested", lang, dataset=report.dataset, rows=report.rows, customers=report.customers,
-            revenue=f"{report.revenue:,.2f}", date_min=report.date_min, date_max=report.date_max))
+    print(t("cli_appended" if report.append is not None else "cli_ingested", lang, dataset=report.dataset,
+            rows=report.rows, customers=report.customers, revenue=f"{report.revenue:,.2f}", date_min=report.date_min,
+            date_max=report.date_max))
     print(t("cli_detected", lang, encoding=report.encoding or "-",
             delimiter=t("delimiter_" + report.delimiter, lang) if report.delimiter else "-",
             file_format=report.file_format))
+    if len(report.files) > 1:
+        for account in report.files:
+            print(t("cli_file_account", lang, file=account["file"], records=f"{account['file_records']:,}",
+                    header=f"{account['header_records']:,}", blank=f"{account['blank_rows']:,}",
+                    rows=f"{account['rows']:,}", rejected=f"{account['rejected']:,}",
+                    encoding=account["encoding"] or "-", file_format=account["file_format"]))
+    if report.append is not None:
+        from kam_analytics.ingest.append import append_sentence
+
+        print(append_sentence(report.append, lang))
     _print_load_report(report, lang)
     if report.duplicate_lines:
         print(t(f"cli_duplicates_{report.duplicates}", lang, lines=f"{report.duplicate_lines:,}",
@@ -363,12 +379,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     _command(sub, "ingest", "load a CSV/TSV/TXT/XLSX/Parquet file as a dataset", cmd_ingest, dataset=False,
              json_flag=True, extra=[
-                 (["file"], dict(metavar="FILE")),
-                 (["--dataset"], dict(metavar="NAME", help="dataset name (default: the file name)")),
+                 (["file"], dict(metavar="FILE", nargs="+", help="one file, or several pieces of one export "
+                                 "(the same columns; each file's rows are counted on their own)")),
+                 (["--dataset"], dict(metavar="NAME", help="dataset name (default: the first file's name)")),
                  (["--map"], dict(action="append", metavar="CANONICAL=SOURCE", help="map a field to a column")),
                  (["--sheet"], dict(metavar="NAME", help="Excel sheet (default: the first non-empty one)")),
                  (["--date-format"], dict(metavar="FMT", help="dmy, mdy, ymd or a strptime format such as %%d/%%m/%%Y")),
                  (["--replace"], dict(action="store_true", help="replace an existing dataset of that name")),
+                 (["--append"], dict(action="store_true", help="add the files' lines to the existing dataset as a new "
+                                     "version, replacing what they overlap (--overlap)")),
+                 (["--overlap"], dict(choices=["orders", "days", "none"], metavar="orders|days|none",
+                                      help="with --append: the file's orders replace the dataset's lines of those "
+                                           "orders (default with order ids), the days it covers replace those days "
+                                           "(default without), or none: lines added as they are")),
                  (["--header-row"], dict(type=int, metavar="N", help="the line (or sheet row), from 1, that holds "
                                          "the column names (default: found automatically)")),
                  (["--duplicates"], dict(choices=["keep", "drop"], default="keep", metavar="keep|drop",

@@ -30,6 +30,8 @@ class FieldNames:
     def render(self, lang: str, page: bool = True) -> str:
         from kam_analytics.i18n import join_list, t
 
+        if not self.names:
+            return "–"
         if not page:
             return ", ".join(self.names)
         return join_list([t(f"field_{name}", lang) for name in self.names], lang)

@@ -836,14 +836,22 @@ def receivables_export(rows: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
 # -- actions: each checks the identity's role here, where it happens, and the store writes it
 # to the audit trail in the same transaction as the change ------------------------------------
 def load_file(store, identity: Identity, path, dataset: str | None = None, replace: bool = False, **options):
-    """Load a file as a dataset (``ingest.ingest_file``): editors and administrators; the
-    name of an existing dataset needs ``replace``."""
+    """Load a file as a dataset (``load_files`` of that one file)."""
+    return load_files(store, identity, [path], dataset=dataset, replace=replace, **options)
+
+
+def load_files(store, identity: Identity, paths, dataset: str | None = None, replace: bool = False,
+               append: bool = False, **options):
+    """Load files — pieces of one export — as a dataset (``ingest.ingest_files``): editors and
+    administrators; the name of an existing dataset needs ``replace``, or ``append`` (its
+    lines join the dataset as a new version; editors, like a replace)."""
     from pathlib import Path
 
-    from kam_analytics.ingest import ingest_file
+    from kam_analytics.ingest.load import ingest_files
 
-    require(identity, "replace" if replace else "upload")
-    return ingest_file(store, Path(path), dataset=dataset, replace=replace, actor=identity.label, **options)
+    require(identity, "replace" if (replace or append) else "upload")
+    return ingest_files(store, [Path(p) for p in paths], dataset=dataset, replace=replace, append=append,
+                        actor=identity.label, **options)
 
 
 def attach_dataset(store, identity: Identity, name: str, table: str, engine: str = "spark",

@@ -69,6 +69,14 @@ class IngestReport:
     # to GROUP_CONFLICT_EXAMPLES of them with every group named and the one kept
     group_conflicts: int = 0
     group_conflict_examples: list[dict] = field(default_factory=list)
+    # each file's own accounting (``ingest_files``): file, detection, file_records =
+    # header_records + blank_rows + rows + rejected; the report's counts are their sums
+    files: list[dict] = field(default_factory=list)
+    # an append (``ingest.append.AppendReport.to_json``): the rule and what it added and replaced;
+    # then ``rows``, ``customers``, ``revenue`` and the dates are the dataset's after it, and
+    # ``lines`` the lines the files brought (for a plain load, ``rows``)
+    append: dict | None = None
+    lines: int | None = None
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -405,75 +413,196 @@ def _load_rows(store: Store, con, path: Path, mapping: dict[str, str] | None, sh
                    examples, discount_kind)
 
 
-def ingest_file(store: Store, path: str | Path, dataset: str | None = None,
-                mapping: dict[str, str] | None = None, sheet: str | None = None,
-                date_format: str | None = None, replace: bool = False,
-                progress: Callable[[float, str], None] | None = None, actor: str | None = None,
-                duplicates: str = "keep", header_row: int | None = None) -> IngestReport:
-    """Load ``path`` as dataset ``dataset`` (default: the file name without extension).
+def ingest_file(store: Store, path: str | Path, dataset: str | None = None, **options) -> IngestReport:
+    """Load one file as dataset ``dataset`` (default: the file name without extension):
+    ``ingest_files`` of that one file."""
+    return ingest_files(store, [path], dataset=dataset, **options)
 
-    Raises IngestError (a plain sentence) when the file cannot be used; the store is then
-    unchanged. Rows without customer, date or amount are kept aside with their reason.
-    Repeated order lines (``repeated_lines``) are counted in the report; ``duplicates='drop'``
+
+def ingest_files(store: Store, paths: list[str | Path], dataset: str | None = None,
+                 mapping: dict[str, str] | None = None, sheet: str | None = None,
+                 date_format: str | None = None, replace: bool = False,
+                 progress: Callable[[float, str], None] | None = None, actor: str | None = None,
+                 duplicates: str = "keep", header_row: int | None = None,
+                 append: bool = False, overlap: str | None = None) -> IngestReport:
+    """Load the files ``paths`` — pieces of one export — as dataset ``dataset`` (default: the
+    first file's name without extension), in one version.
+
+    Each file is read by its own rules (format, encoding, delimiter, date formats) and its rows
+    are accounted for on their own (``IngestReport.files``); the files must map to the same
+    canonical columns, else the first that does not is refused by name with the columns it
+    lacks (or has beyond the others) and nothing is saved. Raises IngestError (a plain
+    sentence) when a file cannot be used; the store is then unchanged. Rows without customer,
+    date or amount are kept aside with their reason and their file. Repeated order lines
+    (``repeated_lines``, over all the files) are counted in the report; ``duplicates='drop'``
     keeps one copy of each, 'keep' (the default) keeps them all, and 'ask' refuses the load
     when there are any (``duplicates_found``, with their count and amount; nothing is saved),
     so the user chooses before anything is saved.
+
+    With ``append`` the lines join the existing dataset ``dataset`` as a new version
+    (``ingest.append``: ``overlap`` says which of its lines the files replace — 'orders',
+    'days' or 'none'; default 'orders' when the lines have order ids, else 'days'); the lines
+    already stored are not copied.
     """
     if duplicates not in DUPLICATE_CHOICES:
         raise ValueError(duplicates)
-    path = Path(path)
-    name = (dataset or path.stem).strip()
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise ValueError("no files")
+    _check_distinct(paths)
+    name = (dataset or paths[0].stem).strip()
     if not name:
         raise IngestError("dataset_name_empty")
     step = progress or (lambda fraction, key: None)
     before = store.find(name)  # a load that another one overtakes is refused at the swap
-    if not replace and before is not None:
+    if append and before is None:
+        raise IngestError("append_unknown", name=name)
+    if not replace and not append and before is not None:
         raise IngestError("dataset_exists_ingest", name=name)
+    if append and before.engine != "duckdb":
+        raise IngestError("append_attached", name=name)
     temp_files: list[Path] = []
     # The load writes a file of its own (``Store.staging``), published in one catalog step.
     with store.staging("tx") as (stage, con):
         try:
-            done = _load_rows(store, con, path, mapping, sheet, date_format, step, temp_files, header_row=header_row)
+            pieces = []
+            for index, path in enumerate(paths):
+                def piece_step(fraction, key, index=index):
+                    step((index + fraction) / len(paths), key)
+                pieces.append(_load_rows(store, con, path, mapping, sheet, date_format, piece_step, temp_files,
+                                         header_row=header_row))
+                _check_same_columns(con, paths, pieces)
+            done = pieces[0] if len(pieces) == 1 else _union_pieces(store, con, paths, pieces)
             raw, plan = done.raw, done.plan
             done.duplicate_lines, done.duplicate_amount = repeated_lines(con, done.tx_table, drop=duplicates == "drop")
             if duplicates == "ask" and done.duplicate_lines:
-                raise IngestError("duplicates_found", file=path.name, lines=f"{done.duplicate_lines:,}",
+                raise IngestError("duplicates_found", file=_names(paths), lines=f"{done.duplicate_lines:,}",
                                   amount=f"{done.duplicate_amount:,.2f}")
             conflicts, conflict_examples = group_conflicts(con, done.tx_table)
+            files = [_file_account(path, piece) for path, piece in zip(paths, pieces)]
             meta = DatasetMeta(
-                source_file=path.name, file_format=raw.file_format, encoding=raw.encoding,
+                source_file=_names(paths), file_format=raw.file_format, encoding=raw.encoding,
                 delimiter=raw.delimiter, mapping=done.chosen,
                 details={"headers": raw.headers, "sheet": raw.sheet, "date_formats": plan.date_formats,
                          "decimal_comma": plan.decimal_comma, "amount_source": _amount_source(plan),
                          "discount_kind": done.discount_kind, "warnings": plan.warnings,
                          "duplicate_lines": done.duplicate_lines, "duplicate_amount": done.duplicate_amount,
                          "duplicates": duplicates, "group_conflicts": conflicts,
-                         "group_conflict_examples": conflict_examples},
+                         "group_conflict_examples": conflict_examples,
+                         "source_files": [p.name for p in paths], **({"files": files} if len(paths) > 1 else {})},
             )
             step(0.95, "progress_saving")
             existed = before is not None
             totals = store.staged_totals(stage, done.tx_table)
-            registered = store.commit_dataset(name, stage, done.tx_table, done.rej_table, meta, totals, replace=replace,
-                                              expected_version=before.version if before else None, actor=actor)
+            appended = None
+            if append:
+                from kam_analytics.ingest.append import append_lines
+
+                registered, appended = append_lines(store, before, stage, con, done.tx_table, done.rej_table, meta,
+                                                    totals, overlap, actor=actor)
+            else:
+                registered = store.commit_dataset(name, stage, done.tx_table, done.rej_table, meta, totals,
+                                                  replace=replace, expected_version=before.version if before else None,
+                                                  actor=actor)
         finally:
             for temp in temp_files:
                 temp.unlink(missing_ok=True)
     step(1.0, "progress_done")
-    return IngestReport(
+    report = IngestReport(
         dataset=registered.name, rows=registered.rows, rejected=registered.rejected,
         customers=registered.customers, revenue=registered.revenue, encoding=raw.encoding,
         delimiter=raw.delimiter, file_format=raw.file_format, sheet=raw.sheet, mapping=done.chosen,
         date_min=iso_text(registered.date_min, " "), date_max=iso_text(registered.date_max, " "),
         date_formats=plan.date_formats, decimal_comma=plan.decimal_comma,
         amount_source=_amount_source(plan), discount_kind=done.discount_kind, rejected_reasons=done.reasons,
-        rejected_examples=done.examples, warnings=plan.warnings, replaced=existed, single_pass=done.data_rows is None,
-        file_records=raw.records or 0, header_records=raw.leading_records, blank_rows=done.blank_rows,
-        data_rows=registered.rows + registered.rejected + (done.duplicate_lines if duplicates == "drop" else 0),
+        rejected_examples=done.examples, warnings=plan.warnings, replaced=existed and not append,
+        single_pass=done.data_rows is None,
+        file_records=sum(f["file_records"] for f in files), header_records=sum(f["header_records"] for f in files),
+        blank_rows=sum(f["blank_rows"] for f in files),
+        data_rows=sum(f["data_rows"] for f in files),
         count_method=raw.count_method, duplicate_lines=done.duplicate_lines, duplicate_amount=done.duplicate_amount,
         duplicates=duplicates, group_conflicts=conflicts, group_conflict_examples=conflict_examples,
         encoding_reason=raw.encoding_reason, summary_rows=done.reasons.get("summary_row", 0),
-        repeated_headers=done.reasons.get("header_repeated", 0),
+        repeated_headers=done.reasons.get("header_repeated", 0), files=files,
     )
+    report.lines = done.loaded - (done.duplicate_lines if duplicates == "drop" else 0)
+    if appended is not None:
+        report.append = appended
+    return report
+
+
+def _names(paths: list[Path]) -> str:
+    """The files of a load as the catalog and the messages name them: 'a.csv', or 'a.csv + 2 more'."""
+    return paths[0].name if len(paths) == 1 else f"{paths[0].name} + {len(paths) - 1}"
+
+
+def _check_distinct(paths: list[Path]) -> None:
+    """The same file named twice in one load would count its lines twice: refused by name."""
+    seen: dict[Path, Path] = {}
+    for path in paths:
+        key = path.resolve() if path.exists() else path
+        if key in seen:
+            raise IngestError("files_repeated", file=path.name)
+        seen[key] = path
+
+
+def _check_same_columns(con, paths: list[Path], pieces: list) -> None:
+    """The last piece read must have the canonical columns of the first: else it is refused
+    by name with the columns it lacks and those it has beyond the first file's."""
+    if len(pieces) < 2:
+        return
+    first = _canonical_columns(con, pieces[0].tx_table)
+    last = _canonical_columns(con, pieces[-1].tx_table)
+    if first != last:
+        raise IngestError("files_columns_differ", file=paths[len(pieces) - 1].name, first=paths[0].name,
+                          lacks=FieldNames(sorted(first - last, key=list(COLUMNS).index)),
+                          extra=FieldNames(sorted(last - first, key=list(COLUMNS).index)))
+
+
+def _canonical_columns(con, table: str) -> set[str]:
+    return {r[0] for r in con.execute(f'DESCRIBE "{table}"').fetchall()}
+
+
+def _union_pieces(store: Store, con, paths: list[Path], pieces: list) -> "_Loaded":
+    """The pieces' lines as one table (the first file's column order) and their refused rows as
+    one (with the file each came from, and its raw cells under ``c1``, ``c2`` … of that file:
+    files differ in their raw columns). The first piece stands for the report's detection
+    fields (encoding, mapping …); the counts are summed."""
+    first = pieces[0]
+    tx, rej = store.staging_name(), store.staging_name()
+    order = ", ".join(f'"{c}"' for c in [r[0] for r in con.execute(f'DESCRIBE "{first.tx_table}"').fetchall()])
+    con.execute(f'CREATE TABLE "{tx}" AS ' + " UNION ALL ".join(
+        f'SELECT {order} FROM "{p.tx_table}"' for p in pieces))
+    con.execute(f'CREATE TABLE "{rej}" AS ' + " UNION ALL BY NAME ".join(
+        f'SELECT {_sql_text(path.name)} AS file, * FROM "{p.rej_table}"' for path, p in zip(paths, pieces)))
+    for p in pieces:
+        con.execute(f'DROP TABLE IF EXISTS "{p.tx_table}"')
+        con.execute(f'DROP TABLE IF EXISTS "{p.rej_table}"')
+    reasons: dict[str, int] = {}
+    for p in pieces:
+        for key, count in p.reasons.items():
+            reasons[key] = reasons.get(key, 0) + count
+    examples = [{**e, "file": path.name} for path, p in zip(paths, pieces) for e in p.examples][:REJECT_EXAMPLES]
+    data_rows = None if any(p.data_rows is None for p in pieces) else sum(p.data_rows for p in pieces)
+    kinds = {p.discount_kind for p in pieces if p.discount_kind}
+    return _Loaded(first.raw, first.chosen, first.plan, tx, rej, sum(p.loaded for p in pieces), reasons, data_rows,
+                   sum(p.blank_rows for p in pieces), examples, kinds.pop() if len(kinds) == 1 else None)
+
+
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _file_account(path: Path, piece) -> dict:
+    """One file's own accounting, as the report lists it: its detection and records = header +
+    blank + loaded + rejected."""
+    raw = piece.raw
+    rejected = sum(piece.reasons.values())
+    return {"file": path.name, "file_format": raw.file_format, "encoding": raw.encoding, "delimiter": raw.delimiter,
+            "sheet": raw.sheet, "file_records": raw.records or 0, "header_records": raw.leading_records,
+            "blank_rows": piece.blank_rows, "data_rows": piece.loaded + rejected, "rows": piece.loaded,
+            "rejected": rejected, "rejected_reasons": dict(piece.reasons), "date_formats": dict(piece.plan.date_formats),
+            "count_method": raw.count_method}
 
 
 FAST_SAMPLE_ROWS = 200_000

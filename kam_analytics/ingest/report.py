@@ -18,7 +18,8 @@ def report_details(report: dict, lang: str) -> list[str]:
         lines.append(t("report_counts", lang, method=t("count_method_" + report["count_method"], lang),
                        records=f"{report['file_records']:,}", header=f"{report['header_records']:,}",
                        blank=f"{report['blank_rows']:,}", data=f"{report['data_rows']:,}",
-                       rows=f"{report['rows']:,}", rejected=f"{report['rejected']:,}"))
+                       rows=f"{report.get('lines') if report.get('lines') is not None else report['rows']:,}",
+                       rejected=f"{sum(f['rejected'] for f in report['files']) if report.get('files') else report['rejected']:,}"))
     if report.get("date_formats"):
         lines.append(t("report_read_as", lang, formats=", ".join(
             f"{t('field_' + c, lang)} {f}" for c, f in report["date_formats"].items())))

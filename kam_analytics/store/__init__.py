@@ -152,9 +152,12 @@ class Store:
     def rename(self, name: str, new_name: str, actor: str | None = None) -> Dataset:
         return self.dataset_by_id(self._catalog.rename(name, new_name, actor))
 
-    def _retire(self, file: str | None) -> None:
-        if file:
-            self._files.retire(file, self._catalog.named_files())
+    def _retire(self, files: str | tuple | None) -> None:
+        named = None
+        for file in (files,) if isinstance(files, str) else (files or ()):
+            if file:
+                named = self._catalog.named_files() if named is None else named
+                self._files.retire(file, named)
 
     # -- reading ----------------------------------------------------------------------------
     def cursor(self):
@@ -228,6 +231,70 @@ class Store:
             stage.published = True
         self._retire(old_file)
         return self.dataset_by_id(dataset_id)
+
+    def show(self, dataset: Dataset) -> None:
+        """Make ``dataset``'s views visible to this process's cursors (a load's staging one too)."""
+        self._files.show([dataset])
+
+    def append_piece(self, before: Dataset, stage: Staging, tx_table: str, rejects: str | None, meta: DatasetMeta,
+                     overlap: str, report: dict, actor: str | None = None) -> Dataset:
+        """Publish the staged lines as a piece appended to ``before`` (``ingest.append``): its
+        file holds the lines, refused rows, order table and what it replaces; the catalog
+        names the base file and every piece, and the new version's counts and dates are those
+        of all of them as readers see them (``files.pieces_sql``). Refused when another change
+        published since ``before`` (nothing changes)."""
+        files = self._files
+        with files.lock:
+            piece_rows = files.staged_totals(stage, tx_table)["rows"]
+            columns = files.columns(stage, tx_table)
+            if not rejects:
+                files.count_or_create_rejects(stage, None)
+                rejects = None
+            facts = files.build_orders(stage, tx_table, columns, piece_rows)
+            files.rename_staged(stage, {tx_table: "tx", rejects: "rej"})
+            piece = {"file": stage.path.name, "rule": overlap, "rows": piece_rows, "orders": bool(facts.get("order_table")),
+                     "files": meta.details.get("source_files") or [meta.source_file]}
+            totals, rejected = files.pieces_totals(before, stage, piece)
+            files.seal(stage, {})
+            details = {k: v for k, v in before.details.items() if k not in ("single_line_orders", "single_row_orders")}
+            keyed = "order_id" in columns
+            if (overlap == "orders" and keyed) or (overlap == "days" and not keyed):
+                # each order is in one part: the union is one line (row) per order when each part is
+                for fact in ("single_line_orders", "single_row_orders"):
+                    mine = facts.get(fact, facts.get("single_line_orders")) if piece["orders"] else facts.get(
+                        "single_line_orders")
+                    if before.details.get(fact) is not None and mine is not None:
+                        details[fact] = bool(before.details[fact] and mine)
+            details.update(segments=[*before.segments, piece], base_rows=before.details.get("base_rows", before.rows),
+                           last_append=report)
+            values = dict(details=json.dumps(details, ensure_ascii=False, default=str), rows=totals["rows"],
+                          rejected=rejected, customers=totals["customers"], revenue=totals["revenue"],
+                          date_min=iso_text(totals["date_min"]), date_max=iso_text(totals["date_max"]))
+            self._catalog.append(before.id, values, before.version, actor, files=piece["files"], **report)
+            stage.published = True
+        return self.dataset_by_id(before.id)
+
+    def commit_compacted(self, before: Dataset, stage: Staging, tx_table: str, rejects: str, meta: DatasetMeta,
+                         totals: dict, report: dict, actor: str | None = None) -> Dataset:
+        """Publish a staged load holding the whole dataset (an append that compacted it,
+        ``ingest.append.compact``) as ``before``'s next version: one base file, no pieces,
+        everything attached kept; the old files go after."""
+        files = self._files
+        with files.lock:
+            columns = files.columns(stage, tx_table)
+            rejected = files.count_or_create_rejects(stage, rejects)
+            facts = files.build_orders(stage, tx_table, columns, totals["rows"])
+            files.seal(stage, {tx_table: "tx", rejects: "rej"})
+            details = {**meta.details, **facts, "last_append": report}
+            values = dict(data_file=stage.path.name, details=json.dumps(details, ensure_ascii=False, default=str),
+                          columns=json.dumps(columns), rows=totals["rows"], rejected=rejected,
+                          customers=totals["customers"], revenue=totals["revenue"],
+                          date_min=iso_text(totals["date_min"]), date_max=iso_text(totals["date_max"]))
+            self._catalog.append(before.id, values, before.version, actor, files=meta.details.get("source_files"),
+                                 **report)
+            stage.published = True
+        self._retire(tuple(f for f in (before.data_file, *(p["file"] for p in before.segments))))
+        return self.dataset_by_id(before.id)
 
     def commit_attached(self, name: str, engine: str, source: dict, columns: list[str], totals: dict, rejected: int,
                         details: dict, replace: bool = False, expected_version: int | None = None,

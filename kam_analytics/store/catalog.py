@@ -179,8 +179,8 @@ class Catalog:
     def named_files(self) -> set[str]:
         """Every file a dataset of the catalog names (lines, attributes, receivables)."""
         with self.connect() as db:
-            rows = db.execute("SELECT data_file, attributes_file, receivables_file FROM datasets").fetchall()
-        return {name for row in rows for name in row if name}
+            rows = db.execute("SELECT data_file, attributes_file, receivables_file, details FROM datasets").fetchall()
+        return {name for row in rows for name in (*row[:3], *_segment_files(row[3])) if name}
 
     def publish(self, name: str, values: dict, replace: bool, expected_version: int | None,
                 actor: str | None, action: str, **detail) -> tuple[int, str | None]:
@@ -191,7 +191,8 @@ class Catalog:
         and settings stay) but forgets what was remembered about the old table
         (``table_setting``). Returns the id and the file the old version used."""
         with self.connect(write=True) as db:
-            existing = db.execute("SELECT id, version, data_file FROM datasets WHERE name = ?", [name]).fetchone()
+            existing = db.execute("SELECT id, version, data_file, details FROM datasets WHERE name = ?",
+                                  [name]).fetchone()
             if existing is not None and not replace:
                 raise StoreError("dataset_exists", name=name)
             if (existing["version"] if existing is not None else None) != expected_version:
@@ -208,7 +209,28 @@ class Catalog:
                 dataset_id = db.execute(f"INSERT INTO datasets ({', '.join(values)}) VALUES "
                                         f"({', '.join('?' for _ in values)})", list(values.values())).lastrowid
             self._audit(db, actor, "replace" if existing is not None else action, name, **detail)
-        return dataset_id, (existing["data_file"] or None) if existing is not None else None
+        old = () if existing is None else (existing["data_file"], *_segment_files(existing["details"]))
+        return dataset_id, tuple(f for f in old if f)
+
+    def append(self, dataset_id: int, values: dict, expected_version: int, actor: str | None, **detail) -> None:
+        """Point a dataset at a new version made by appending to it (``values``: the catalog
+        columns that change: details with its pieces, counts, dates, columns), in one
+        transaction with its audit entry ('append'). Refused when another change published
+        since the append began (the version is not ``expected_version``): nothing changes.
+        Keeps the id, the creation time and everything attached (follow-ups, settings,
+        attributes, receivables); what was remembered about the old table is forgotten."""
+        with self.connect(write=True) as db:
+            row = db.execute("SELECT name, version FROM datasets WHERE id = ?", [dataset_id]).fetchone()
+            if row is None:
+                raise StoreError("dataset_gone")
+            if row["version"] != expected_version:
+                raise StoreError("dataset_changed_meanwhile", name=row["name"])
+            values = dict(values, number=self.next_number(db, "table"), version=self.next_number(db, "version"),
+                          updated_at=_now())
+            db.execute(f"UPDATE datasets SET {', '.join(f'{k} = ?' for k in values)} WHERE id = ?",
+                       [*values.values(), dataset_id])
+            db.execute("DELETE FROM settings WHERE dataset_id = ? AND key LIKE ?", [dataset_id, "%:tx_%"])
+            self._audit(db, actor, "append", row["name"], **detail)
 
     def attach_file(self, dataset: Dataset, kind: str, file_name: str, actor: str | None,
                     extra: dict | None = None, **detail) -> str | None:
@@ -232,14 +254,15 @@ class Catalog:
         """Delete a dataset with its follow-ups and settings in one transaction; returns the
         files it named (deleted after, by the caller)."""
         with self.connect(write=True) as db:
-            row = db.execute("SELECT id, data_file, attributes_file, receivables_file FROM datasets WHERE name = ?",
-                             [name]).fetchone()
+            row = db.execute("SELECT id, data_file, attributes_file, receivables_file, details FROM datasets "
+                             "WHERE name = ?", [name]).fetchone()
             if row is None:
                 raise self.unknown(db, name)
             for table in ("datasets", "followups", "settings"):
                 db.execute(f"DELETE FROM {table} WHERE {'id' if table == 'datasets' else 'dataset_id'} = ?", [row["id"]])
             self._audit(db, actor, "delete", name)
-        return tuple(f for f in (row["data_file"], row["attributes_file"], row["receivables_file"]) if f)
+        return tuple(f for f in (row["data_file"], *_segment_files(row["details"]), row["attributes_file"],
+                                 row["receivables_file"]) if f)
 
     def rename(self, name: str, new_name: str, actor: str | None = None) -> int:
         """Give dataset ``name`` the name ``new_name`` (a new version); returns its id."""
@@ -356,3 +379,8 @@ class Catalog:
         frame["dataset"] = frame["dataset"].fillna("")  # (a sign-in concerns no dataset)
         frame["detail"] = [json.loads(d) if d else {} for d in frame["detail"]]
         return frame
+
+
+def _segment_files(details: str | None) -> list[str]:
+    """The appended pieces' files a catalog row's details name (``Dataset.segments``)."""
+    return [s["file"] for s in (json.loads(details or "{}").get("segments") or [])]

@@ -49,6 +49,46 @@ def pairs_decide(rows: int, kept: int, keyed_rows: int, keyed_lines: int) -> boo
     return every_line_a_keyed_row or kept_and_keyed
 
 
+def pieces_sql(aliases: list[str], parts: list[dict], table: str, keyed: bool) -> str:
+    """The lines (``table`` 'tx') or the order table ('ord') of a dataset in parts (the base
+    file, then each appended piece; ``aliases`` where each is attached): each part less the
+    lines a later part replaces, by order id (``rep_orders``; only when the lines have order
+    ids, ``keyed``) or by day (``rep_days``). A part without an order table gives its lines as
+    order rows of one line each (``lines`` = 1: the same sums, counts and dates)."""
+    selects = []
+    for i, (alias, part) in enumerate(zip(aliases, parts)):
+        source = f'"{alias}".main."{table}"'
+        if table == "ord" and not part.get("orders"):
+            source = f'(SELECT *, CAST(1 AS BIGINT) AS lines FROM "{alias}".main."tx")'
+        conditions = []
+        for later in aliases[i + 1:]:
+            if keyed:
+                conditions.append(f'NOT EXISTS (SELECT 1 FROM "{later}".main.rep_orders r WHERE r.order_id = t.order_id)')
+            conditions.append(f'NOT EXISTS (SELECT 1 FROM "{later}".main.rep_days r '
+                              f'WHERE r.day = CAST(t.order_date AS DATE))')
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        selects.append(f"SELECT t.* FROM {source} t{where}")
+    return " UNION ALL BY NAME ".join(selects)
+
+
+def rejects_sql(aliases: list[str], parts: list[dict]) -> str:
+    """The rejected rows of a dataset in parts: every part's, less those of a file a later part
+    loaded again (by its name: the same export loaded twice counts its refused rows once)."""
+    selects = []
+    for i, (alias, part) in enumerate(zip(aliases, parts)):
+        later = {name for p in parts[i + 1:] for name in p.get("files") or []}
+        names = [n for n in part.get("files") or [] if n]
+        if names and set(names) <= later:
+            continue
+        source = f'SELECT * FROM "{alias}".main."rej"'
+        dropped = [n for n in names if n in later]
+        if dropped:  # (a part of several files: its rows carry their file)
+            source += " WHERE file NOT IN (" + ", ".join(sql_literal(n) for n in dropped) + ")"
+        selects.append(source)
+    return " UNION ALL BY NAME ".join(selects) if selects else 'SELECT CAST(NULL AS BIGINT) AS "row", ' \
+        'CAST(NULL AS VARCHAR) AS reason WHERE false'
+
+
 class Files:
     """The version files of one store (``folder``), read and written through one in-memory
     DuckDB connection per process (``con``); ``lock`` guards this process's attach, detach
@@ -108,8 +148,9 @@ class Files:
         """Make these versions' tables visible in this process: attach each file read-only
         (once) and point the views ``tx_NNNN`` / ``rej_NNNN`` / ``attr_NNNN`` at it."""
         wanted: dict[str, tuple[str, str]] = {}  # view -> (file, table in the file)
+        pieced = [d for d in datasets if d.data_file and d.segments]
         for d in datasets:
-            if d.data_file:  # (an attached dataset has no file of lines)
+            if d.data_file and not d.segments:  # (an attached dataset has no file of lines)
                 wanted[d.table_name] = (d.data_file, "tx")
                 wanted[d.rejects_table] = (d.data_file, "rej")
                 if d.orders_table:
@@ -127,6 +168,30 @@ class Files:
                 self.con.execute(f'CREATE OR REPLACE VIEW "{check_internal(view)}" AS '
                                  f'SELECT * FROM "{alias}".main."{table}"')
                 self._views[view] = file
+            for d in pieced:
+                self._show_pieces(d)
+
+    def _show_pieces(self, d: Dataset) -> None:
+        """The views of a dataset made of a base file and appended pieces (``Dataset.segments``):
+        each part's lines less those a later part replaces — its orders (``rep_orders``: every
+        line of an order id a later part holds) or its days (``rep_days``: every line dated on
+        a day a later part covers) — one after the other (``pieces_sql``). Rejected rows: each
+        part's, less those of a file a later part loaded again. Nothing is copied: the views
+        read the files as they are."""
+        key = "+".join(d.files)
+        if self._views.get(d.table_name) == key:
+            return
+        parts = [{"file": d.data_file, "rule": None, "files": d.details.get("source_files") or [d.source_file],
+                  "orders": bool(d.orders_table)}, *d.segments]
+        aliases = [self._attach(p["file"]) for p in parts]
+        keyed = "order_id" in d.columns
+        views = {d.table_name: pieces_sql(aliases, parts, "tx", keyed),
+                 d.rejects_table: rejects_sql(aliases, parts)}
+        if d.orders_table:
+            views[d.orders_table] = pieces_sql(aliases, parts, "ord", keyed)
+        for view, sql in views.items():
+            self.con.execute(f'CREATE OR REPLACE VIEW "{check_internal(view)}" AS {sql}')
+            self._views[view] = key
 
     def _attach(self, file: str) -> str:
         alias = self._attached.get(file)
@@ -185,6 +250,22 @@ class Files:
         return {"rows": int(rows), "customers": int(customers), "revenue": float(revenue or 0.0),
                 "date_min": first, "date_max": last}
 
+    def pieces_totals(self, before: Dataset, stage: Staging, piece: dict) -> tuple[dict, int]:
+        """``staged_totals`` and the rejected rows of ``before`` with the staged ``piece``
+        (its tables renamed, ``rename_staged``) appended, counted on the views readers will see
+        (``pieces_sql``, ``rejects_sql``)."""
+        parts = [{"file": before.data_file, "files": before.details.get("source_files") or [before.source_file],
+                  "orders": bool(before.orders_table)}, *before.segments, piece]
+        with self.lock:
+            aliases = [self._attach(p["file"]) for p in parts[:-1]] + [stage.alias]
+            lines = pieces_sql(aliases, parts, "tx", "order_id" in before.columns)
+            rows, customers, revenue, first, last = self.con.execute(
+                f'SELECT count(*), count(DISTINCT customer_id), CAST(sum(amount) AS DOUBLE), min(order_date), '
+                f'max(order_date) FROM ({lines})').fetchone()
+            rejected = self.con.execute(f"SELECT count(*) FROM ({rejects_sql(aliases, parts)})").fetchone()[0]
+        return {"rows": int(rows), "customers": int(customers), "revenue": float(revenue or 0.0),
+                "date_min": first, "date_max": last}, int(rejected)
+
     def columns(self, stage: Staging, table: str) -> list[str]:
         """A staged table's columns, in order."""
         return [r[0] for r in self.con.execute(
@@ -204,10 +285,15 @@ class Files:
         """Give the staged tables their published names and close the file: from here on
         nobody writes to it."""
         with self.lock:
+            self.rename_staged(stage, renames)
+            self.con.execute(f'DETACH DATABASE "{stage.alias}"')
+
+    def rename_staged(self, stage: Staging, renames: dict[str, str]) -> None:
+        """Give staged tables their published names (the file stays open for writing)."""
+        with self.lock:
             for old, new in renames.items():
                 if old:
                     self.con.execute(f'ALTER TABLE "{stage.alias}".main."{check_internal(old)}" RENAME TO "{new}"')
-            self.con.execute(f'DETACH DATABASE "{stage.alias}"')
 
     def build_orders(self, stage: Staging, tx_table: str, columns: list[str], rows: int) -> dict:
         """Write the order table (``ord``) into the staging file beside the lines: one row per

@@ -56,9 +56,18 @@ class Dataset:
         return column in self.columns
 
     @property
+    def segments(self) -> tuple[dict, ...]:
+        """The pieces appended to the base file of lines, oldest first (``ingest.append``):
+        {"file", "rule" ('orders', 'days' or 'none'), "files" (the source files' names),
+        "orders" (whether it has an order table)}. Empty for a dataset loaded in one go."""
+        return tuple(self.details.get("segments") or ())
+
+    @property
     def files(self) -> tuple[str, ...]:
-        """The files this version reads (lines, attributes, receivables), those it has."""
-        return tuple(f for f in (self.data_file, self.attributes_file, self.receivables_file) if f)
+        """The files this version reads (lines and their appended pieces, attributes,
+        receivables), those it has."""
+        return tuple(f for f in (self.data_file, *(s["file"] for s in self.segments), self.attributes_file,
+                                 self.receivables_file) if f)
 
 
 def dataset_from_row(row: dict) -> Dataset:
