@@ -12,6 +12,7 @@ from kam_analytics.export import csv_bytes
 from kam_analytics.errors import IngestError
 from kam_analytics.i18n import format_count, join_list
 from kam_analytics.ingest import resolve_mapping
+from kam_analytics.ingest.append import append_sentence
 from kam_analytics.ingest.attributes import attributes_report_lines
 from kam_analytics.ingest.report import NOT_DATA, report_details, report_warnings
 from kam_analytics.schema import COLUMNS, REQUIRED
@@ -43,9 +44,14 @@ def field_label(canonical: str) -> str:
 
 
 def show_report(report: dict) -> None:
-    st.success(tr("report_loaded", dataset=escape_markdown(report["dataset"]), rows=format_count(report["rows"]),
+    st.success(tr("report_appended" if report.get("append") else "report_loaded",
+                  dataset=escape_markdown(report["dataset"]), rows=format_count(report["rows"]),
                   customers=format_count(report["customers"]), revenue=money(report["revenue"]),
                   start=(report["date_min"] or "")[:10], end=(report["date_max"] or "")[:10]))
+    if report.get("append"):
+        st.info(escape_markdown(append_sentence(report["append"], view.lang)))
+    if len(report.get("files") or []) > 1:
+        st.dataframe(tables.file_accounts(report["files"], view.lang), hide_index=True)
     details = [tr("report_format", format=tr(f"format_{report['file_format']}"))]
     if report.get("encoding"):
         details.append(tr("report_encoding", encoding=report["encoding"]))
@@ -143,17 +149,22 @@ def upload_section() -> None:
     if not view.can("upload"):
         st.info(tr("role_cannot_upload", role=tr(f"role_{view.identity.role}")))
         return
-    uploaded = st.file_uploader(tr("upload_label"), type=FILE_TYPES, help=tr("upload_help"), key="upload_file")
-    previous = st.session_state.get("_upload_path")
-    if uploaded is None:
-        if previous:  # the file was removed from the uploader: its copy goes too
-            forget_upload(Path(previous))
-            st.session_state.pop("_upload_path", None)
+    uploaded = st.file_uploader(tr("upload_label"), type=FILE_TYPES, help=tr("upload_help"), key="upload_file",
+                                accept_multiple_files=True) or []
+    previous = st.session_state.get("_upload_paths", [])
+    if not uploaded:
+        for old in previous:  # the files were removed from the uploader: their copies go too
+            forget_upload(Path(old))
+        st.session_state.pop("_upload_paths", None)
         return
-    path = save_upload(uploaded)
-    if previous and previous != str(path):
-        forget_upload(Path(previous))
-    st.session_state["_upload_path"] = str(path)
+    paths = [save_upload(u) for u in uploaded]
+    for old in set(previous) - {str(p) for p in paths}:
+        forget_upload(Path(old))
+    st.session_state["_upload_paths"] = [str(p) for p in paths]
+    path = paths[0]  # the first file is previewed and mapped; the others are read by the same mapping
+    if len(paths) > 1:
+        st.info(tr("upload_several", count=format_count(len(paths)),
+                   files=escape_markdown(join_list([p.name for p in paths], view.lang)), first=escape_markdown(path.name)))
     upload_key = path.parent.name
     sheet = st.session_state.get(f"sheet_{upload_key}")
     date_format = st.session_state.get(f"datefmt_{upload_key}", "auto")
@@ -202,29 +213,41 @@ def upload_section() -> None:
         st.warning(escape_markdown(IngestError(result.error, **result.error_params).message(view.lang, page=True)))
 
     name = st.text_input(tr("upload_name"), value=path.stem, key=f"name_{upload_key}").strip()
-    replace = False
-    if name and store.find(name) is not None:
-        replace = st.checkbox(tr("upload_replace", name=escape_markdown(name)), key=f"replace_{upload_key}")
+    replace = append = False
+    overlap = None
+    existing = store.find(name) if name else None
+    if existing is not None:
+        choice = st.radio(tr("upload_existing", name=escape_markdown(name)), ["none", "replace", "append"],
+                          format_func=labeller("upload_existing_"), key=f"existing_{upload_key}")
+        replace, append = choice == "replace", choice == "append"
+        if append:
+            keyed = "order_id" in existing.columns
+            overlap = st.radio(tr("upload_overlap"), ["orders", "days", "none"] if keyed else ["days", "none"],
+                               format_func=labeller("upload_overlap_"), key=f"overlap_{upload_key}",
+                               help=tr("upload_overlap_help"))
     duplicates = st.radio(tr("upload_duplicates"), ["ask", "keep", "drop"], horizontal=True, key=f"dups_{upload_key}",
                           format_func=labeller("upload_duplicates_"), help=tr("upload_duplicates_help"))
-    blocked = bool(result.error) or not name or (store.find(name) is not None and not replace)
-    if st.button(tr("upload_load"), type="primary", disabled=blocked, key=f"load_{upload_key}"):
+    blocked = bool(result.error) or not name or (existing is not None and not (replace or append))
+    if st.button(tr("upload_add" if append else "upload_load"), type="primary", disabled=blocked,
+                 key=f"load_{upload_key}"):
         bar = st.progress(0.0, text=tr("progress_reading"))
         try:
-            report = service.load_file(store, view.identity, path, dataset=name,
-                                       mapping=st.session_state[f"overrides_{mapping_key}"],
-                                       sheet=result.sheet if result.sheets else None,
-                                       date_format=None if date_format == "auto" else date_format, replace=replace,
-                                       duplicates=duplicates, header_row=header_row,
-                                       progress=lambda fraction, key: bar.progress(fraction, text=tr(key)))
+            report = service.load_files(store, view.identity, paths, dataset=name,
+                                        mapping=st.session_state[f"overrides_{mapping_key}"],
+                                        sheet=result.sheet if result.sheets and len(paths) == 1 else None,
+                                        date_format=None if date_format == "auto" else date_format, replace=replace,
+                                        append=append, overlap=overlap,
+                                        duplicates=duplicates, header_row=header_row if len(paths) == 1 else None,
+                                        progress=lambda fraction, key: bar.progress(fraction, text=tr(key)))
         except Exception as failure:  # a refusal says why; anything else gets a reference id
             bar.empty()
             show_error(failure, view.lang)
             return
         st.session_state["_ingest_report"] = report.to_json()
         select_dataset(store.find(report.dataset).id)
-        forget_upload(path)
-        st.session_state.pop("_upload_path", None)
+        for done in paths:
+            forget_upload(done)
+        st.session_state.pop("_upload_paths", None)
         st.session_state.pop("upload_file", None)
         st.rerun()
 

@@ -945,3 +945,50 @@ def test_group_suggestions_are_reviewed_and_applied_on_the_data_page(app_env, tm
         held = store.attributes(dataset).to_pandas().set_index("customer_id")
         assert held.loc["K9", "owner"] == "王芳"
         assert store.audit_trail(1)["action"].tolist() == ["attributes"]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_several_files_load_together_and_a_month_is_added(app_env, lang):
+    """Two monthly exports (one GB18030) load as one dataset, each file accounted for; a third
+    month, then a corrected second month, are added to it: nothing counts twice."""
+    jan = "订单编号,客户编号,订单日期,金额\r\nO1,A,2024-01-05,100\r\nO2,B,2024-01-20,200\r\n"
+    feb = "订单编号,客户编号,订单日期,金额\r\nO3,A,2024-02-03,70\r\n"
+    at = open_app(lang, "data")
+    uploader = at.file_uploader[0]
+    uploader.upload("一月.csv", jan.encode("gb18030"), "text/csv").upload("二月.csv", feb.encode("utf-8"), "text/csv")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.info[0].value == T("upload_several", lang, count="2", files=escape_markdown(
+        T("list_separator", lang).join(["一月.csv", "二月.csv"])), first=escape_markdown("一月.csv"))
+    [name] = [t for t in at.text_input if t.key and t.key.startswith("name_")]
+    name.input("月报").run()
+    [load] = [b for b in at.button if b.label == T("upload_load", lang)]
+    load.click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.success[0].value == T("report_loaded", lang, dataset="月报", rows="3", customers="2", revenue="370",
+                                    start="2024-01-05", end="2024-02-03")
+    accounts = at.dataframe[0].value
+    # each file: records = header + blank + loaded + rejected
+    assert accounts[T("col_file", lang)].tolist() == ["一月.csv", "二月.csv"]
+    assert accounts[T("col_records", lang)].tolist() == ["3", "2"] and accounts[T("col_loaded", lang)].tolist() == ["2", "1"]
+    # March arrives, then February re-exported with O3 corrected to 90
+    for file, text in (("三月.csv", "订单编号,客户编号,订单日期,金额\r\nO4,C,2024-03-02,30\r\n"),
+                       ("二月.csv", "订单编号,客户编号,订单日期,金额\r\nO3,A,2024-02-03,90\r\n")):
+        at = open_app(lang, "data")
+        at.file_uploader[0].upload(file, text.encode("utf-8"), "text/csv").run()
+        [name] = [t for t in at.text_input if t.key and t.key.startswith("name_")]
+        name.input("月报").run()
+        [existing] = [r for r in at.radio if r.key and r.key.startswith("existing_")]
+        existing.set_value("append").run()
+        [overlap] = [r for r in at.radio if r.key and r.key.startswith("overlap_")]
+        assert overlap.value == "orders"
+        [add] = [b for b in at.button if b.label == T("upload_add", lang)]
+        add.click().run()
+        assert not at.exception and not at.error, [e.value for e in at.exception] + [e.value for e in at.error]
+    # O1 100 + O2 200 + O3 90 (replacing 70) + O4 30
+    assert at.success[0].value == T("report_appended", lang, dataset="月报", rows="4", customers="3", revenue="420",
+                                    start="2024-01-05", end="2024-03-02")
+    # (three lines in the base, two in pieces: more than half, so the pieces were merged into one file)
+    assert at.info[0].value == escape_markdown(T("two_sentences", lang, first=T(
+        "append_done_orders", lang, added="1", replaced="1", orders="1"), second=T("append_compacted", lang)))
+    assert not at.error

@@ -82,13 +82,16 @@ BUILT: dict[tuple[str, str], list[str]] = {
     ("account_member_", ""): ["lapsed", "gone"],
     ("by_", ""): list(service.LEVELS),
     ("flag_measure_", ""): ["revenue", "profit"],
+    ("upload_existing_", ""): ["none", "replace", "append"],
+    ("upload_overlap_", ""): ["orders", "days", "none"],
+    ("append_done_", ""): ["orders", "days", "none"],
     ("upload_duplicates_", ""): ["ask", "keep", "drop"],
     ("file_churn_", ""): ["at_risk", "lapsed", "all"],
     ("cli_duplicates_", ""): ["keep", "drop"],
     ("report_duplicates_", ""): ["keep", "drop"],
     ("role_", ""): [*access.ROLES, "none"],
     ("action_", ""): list(access.ACTIONS),
-    ("audit_action_", ""): ["upload", "attach", "replace", "delete", "rename", "attributes", "followup", "settings", "sign_in", "download"],
+    ("audit_action_", ""): ["upload", "attach", "replace", "delete", "rename", "attributes", "followup", "settings", "sign_in", "download", "append"],
 }
 
 

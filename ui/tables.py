@@ -278,3 +278,18 @@ def with_group_columns(frame: pd.DataFrame, groups: pd.DataFrame, lang: str) -> 
                          t("col_members", lang): ids.map(by_id["members"]).fillna(1).astype(int).values},
                         index=frame.index)
     return pd.concat([head, frame], axis=1)
+
+
+def file_accounts(files: list[dict], lang: str) -> pd.DataFrame:
+    """Each file of a load with its own accounting (``IngestReport.files``): records = title
+    and header lines + blank + loaded + rejected, and how it was read."""
+    return pd.DataFrame({
+        t("col_file", lang): [f["file"] for f in files],
+        t("col_records", lang): [f"{f['file_records']:,}" for f in files],
+        t("col_header_lines", lang): [f"{f['header_records']:,}" for f in files],
+        t("col_blank", lang): [f"{f['blank_rows']:,}" for f in files],
+        t("col_loaded", lang): [f"{f['rows']:,}" for f in files],
+        t("col_rejected", lang): [f"{f['rejected']:,}" for f in files],
+        t("col_read_as", lang): [" · ".join(x for x in (t(f"format_{f['file_format']}", lang), f.get("encoding") or "",
+                                                         f.get("sheet") or "") if x) for f in files],
+    })
