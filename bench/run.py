@@ -1,4 +1,4 @@
-"""Benchmarks (not part of `make test`). Usage: python bench/run.py [ingest|excel|concentration|accounts|rfm|churn|all] [--rows N]
+"""Benchmarks (not part of `make test`). Usage: python bench/run.py [ingest|append|excel|concentration|accounts|rfm|churn|all] [--rows N]
 
 Each benchmark prints one JSON line with its measurements and the target it checks.
 """
@@ -288,13 +288,50 @@ def bench_churn(rows: int) -> dict:
             "scoring_s": round(scoring_s, 1), "target": "features + training within 60 s, scoring in seconds"}
 
 
+def make_month(path: Path, rows: int, customers: int, first_order: int) -> Path:
+    """A next month's export in the shape of ``make_csv``: ``rows`` new one-line orders
+    (order ids from ``first_order`` on), dated in the month after the big file's last day."""
+    if path.exists():
+        return path
+    duckdb.connect().execute(f"""COPY (
+        SELECT 'SO' || ({first_order} + i) AS order_id,
+               strftime(DATE '2024-01-01' + CAST(hash(i) % 31 AS INTEGER), '%Y-%m-%d') AS order_date,
+               'C' || lpad(CAST(hash(i * 7) % {customers} AS VARCHAR), 6, '0') AS customer_id,
+               ['华东', '华南', '华北', '西南'][1 + CAST(hash(i * 3) % 4 AS INTEGER)] AS region,
+               round((hash(i * 11) % 100000) / 100.0 - 50, 2) AS amount,
+               1 + hash(i * 13) % 20 AS quantity
+        FROM range({rows}) t(i)) TO '{path}' (HEADER, DELIMITER ',')""")
+    return path
+
+
+def bench_append(rows: int) -> dict:
+    """A month of 1% of the lines appended to a dataset of ``rows`` lines (by orders), against
+    loading the dataset in full; whole commands in processes of their own, each measured once
+    on a store of its own. Targets: the append within 10% of the full load's time, and the
+    store growing by about the new lines (the piece's file), not by a copy of the dataset."""
+    customers = max(1, rows // 100)
+    csv = make_csv(OUT / f"tx_{rows}.csv", rows, customers)
+    month = make_month(OUT / f"month_{rows // 100}.csv", rows // 100, customers, rows)
+    with tempfile.TemporaryDirectory(dir=OUT) as tmp:
+        db = str(Path(tmp) / "kam.db")
+        full, _ = _whole_command(["--db", db, "ingest", str(csv), "--dataset", "b"])
+        before = sum(f.stat().st_size for f in Path(tmp).rglob("*.duckdb"))
+        added, _ = _whole_command(["--db", db, "ingest", str(month), "--dataset", "b", "--append"])
+        after = sum(f.stat().st_size for f in Path(tmp).rglob("*.duckdb"))
+        again, _ = _whole_command(["--db", db, "ingest", str(month), "--dataset", "b", "--append"])
+    return {"benchmark": "append", "rows": rows, "appended_rows": rows // 100, "full_load_s": round(full, 2),
+            "append_s": round(added, 2), "ratio": round(added / full, 3), "target_ratio": 0.10,
+            "same_file_again_s": round(again, 2), "store_mb_before": round(before / 1e6, 1),
+            "store_growth_mb": round((after - before) / 1e6, 1)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("which", nargs="?", default="all")
     parser.add_argument("--rows", type=int, default=10_000_000)
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
-    benches = {"ingest": bench_ingest, "excel": bench_excel, "concentration": bench_concentration, "accounts": bench_accounts, "rfm": bench_rfm, "churn": bench_churn}
+    benches = {"ingest": bench_ingest, "append": bench_append, "excel": bench_excel, "concentration": bench_concentration, "accounts": bench_accounts, "rfm": bench_rfm, "churn": bench_churn}
     for name, fn in benches.items():
         if args.which in ("all", name):
             print(json.dumps(fn(args.rows), ensure_ascii=False), flush=True)
