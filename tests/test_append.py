@@ -207,3 +207,26 @@ def test_appends_give_the_figures_of_one_load(store, tmp_path):
     pd.testing.assert_frame_equal(service.accounts_table(store, a, as_of), service.accounts_table(store, b, as_of))
     pd.testing.assert_frame_equal(service.rfm_scores(store, a, as_of).table, service.rfm_scores(store, b, as_of).table)
     assert service.order_lines_single(store, a) == service.order_lines_single(store, b)
+
+
+@pytest.mark.parametrize("fix, expected", [
+    # O2 re-booked to customer F: B has no line left (A, D, E, F)
+    (["O2,F,2024-01-20,200"], {"rows": 8, "customers": 4, "revenue": 440.0, "first": "2024-01-05", "last": "2024-02-08"}),
+    # O1 (the first day's order) moved to a later day: the first date becomes O2's
+    (["O1,A,2024-01-25,150"], {"rows": 7, "customers": 4, "revenue": 440.0, "first": "2024-01-20", "last": "2024-02-08"}),
+    # O7 (the last day's order) cancelled to zero on its day, O5 moved past it
+    (["O7,E,2024-02-08,0", "O5,D,2024-03-01,5"], {"rows": 8, "customers": 4, "revenue": 435.0, "first": "2024-01-05",
+                                                  "last": "2024-03-01"}),
+])
+def test_the_new_version_s_totals_by_hand(store, tmp_path, fix, expected):
+    """BASE: A (O1 150, O3 70), B (O2 200), D (O4, O5: 5 each), E (O6, O7: 5 each) — 8 lines,
+    4 customers, 440. The totals after an append, counted anew from the lines, as expected."""
+    ingest_files(store, [write(tmp_path, "a.csv", BASE)], dataset="d")
+    ingest_files(store, [write(tmp_path, "fix.csv", fix)], dataset="d", append=True)
+    d = store.dataset("d")
+    got = {"rows": d.rows, "customers": d.customers, "revenue": d.revenue, "first": str(d.date_min)[:10],
+           "last": str(d.date_max)[:10]}
+    assert got == expected
+    lines = store.table("d").to_pandas()  # the same, from the lines readers see
+    assert (len(lines), lines["customer_id"].nunique(), float(lines["amount"].sum())) == (
+        expected["rows"], expected["customers"], expected["revenue"])

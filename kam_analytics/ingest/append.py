@@ -72,27 +72,82 @@ def append_lines(store: Store, before: Dataset, stage, con, tx_table: str, rej_t
     elif overlap == "days":
         con.execute(f'INSERT INTO rep_days SELECT DISTINCT CAST(order_date AS DATE) FROM "{tx_table}"')
     store.show(before)
-    old = f'"{before.table_name}"'
-    if overlap == "orders":
-        hit = f"SELECT * FROM {old} t WHERE EXISTS (SELECT 1 FROM rep_orders r WHERE r.order_id = t.order_id)"
-        replaced, distinct = con.execute(f"SELECT count(*), count(DISTINCT order_id) FROM ({hit})").fetchone()
-    elif overlap == "days":
-        hit = f"SELECT * FROM {old} t WHERE EXISTS (SELECT 1 FROM rep_days r WHERE r.day = CAST(t.order_date AS DATE))"
-        replaced, distinct = con.execute(
-            f"SELECT count(*), count(DISTINCT CAST(order_date AS DATE)) FROM ({hit})").fetchone()
-    else:
-        replaced, distinct = 0, 0
-    report = AppendReport(overlap, totals["rows"], int(replaced),
-                          orders_replaced=int(distinct) if overlap == "orders" else None,
-                          days_replaced=int(distinct) if overlap == "days" else None)
+    replaced, distinct, after = totals_after(store, con, before, tx_table, overlap)
+    report = AppendReport(overlap, totals["rows"], replaced,
+                          orders_replaced=distinct if overlap == "orders" else None,
+                          days_replaced=distinct if overlap == "days" else None)
     pieces = [*before.segments]
     piece_rows = sum(p.get("rows", 0) for p in pieces) + totals["rows"]
     base_rows = before.details.get("base_rows", before.rows)
     if len(pieces) + 1 > MAX_PIECES or piece_rows > COMPACT_SHARE * max(base_rows, 1):
         report.compacted = True
         return compact(store, before, stage, con, tx_table, rej_table, meta, report, actor), report.to_json()
-    return store.append_piece(before, stage, tx_table, rej_table, meta, overlap, report.to_json(),
+    return store.append_piece(before, stage, tx_table, rej_table, meta, overlap, report.to_json(), after,
                               actor=actor), report.to_json()
+
+
+def totals_after(store: Store, con, before: Dataset, tx_table: str, overlap: str) -> tuple[int, int, dict]:
+    """How many of the dataset's lines (as readers see them) the new ones replace (those of an
+    order id in the piece's ``rep_orders``, or dated on a day of its ``rep_days``) and how many
+    orders or days those are; and the totals of the new version (``Files.staged_totals``'
+    figures: rows, distinct customers, revenue, first and last date) over the lines kept and the
+    new ones. The piece keeps the version's distinct customers (``customers_all``): the old
+    version's (``Store.customers_table``) less those whose every line was replaced, with the new
+    lines'; the counts, revenue and dates are the old ones less the replaced lines' plus the new
+    ones', so the stored lines are only probed with the new keys. When the replaced lines held
+    the first or last date, or the old version kept no customers, the kept lines are read whole."""
+    old = f'"{before.table_name}"'
+    if overlap == "orders":
+        match, key = "SELECT 1 FROM rep_orders r WHERE r.order_id = t.order_id", "order_id"
+    elif overlap == "days":
+        match, key = 'SELECT 1 FROM rep_days r WHERE r."day" = CAST(t.order_date AS DATE)', "CAST(order_date AS DATE)"
+    else:
+        match, key = "SELECT 1 WHERE false", "NULL"
+    hits = store.lines_sql(before, within=f"EXISTS ({match})")  # (the keys first: few lines pass)
+    con.execute(f"CREATE TEMP TABLE _kam_hits AS SELECT customer_id, amount, order_date, {key} AS key FROM ({hits}) t")
+    try:
+        replaced, distinct, hit_sum, hit_min, hit_max = con.execute(
+            "SELECT count(*), count(DISTINCT key), CAST(sum(amount) AS DOUBLE), min(order_date), max(order_date) "
+            "FROM _kam_hits").fetchone()
+        new = f'SELECT customer_id, amount, order_date FROM "{tx_table}"'
+        added = con.execute(f"SELECT count(*), CAST(sum(amount) AS DOUBLE), min(order_date), max(order_date) "
+                            f"FROM ({new})").fetchone()
+        known = store.customers_table(before)
+        # the first or last date may have gone with the replaced lines (and not come back)
+        extremes = replaced and ((hit_min <= before.date_min and (added[2] is None or added[2] > hit_min))
+                                 or (hit_max >= before.date_max and (added[3] is None or added[3] < hit_max)))
+        if known is None or extremes:  # from the lines: the kept ones and the new ones
+            kept = store.lines_sql(before, within=f"NOT EXISTS ({match})" if replaced else None)
+            kept = f"SELECT customer_id, amount, order_date FROM ({kept}) t"
+            con.execute(f"CREATE TABLE customers_all AS SELECT DISTINCT customer_id FROM ({kept} UNION ALL {new})")
+            row = con.execute(f"SELECT count(*), CAST(sum(amount) AS DOUBLE), min(order_date), max(order_date) "
+                              f"FROM ({kept} UNION ALL {new})").fetchone()
+        else:  # the old figures less the replaced lines' plus the new lines'
+            gone = "SELECT DISTINCT customer_id FROM _kam_hits EXCEPT SELECT customer_id FROM " + f'"{tx_table}"'
+            if replaced:  # of the customers whose lines were replaced, those with none left
+                still = store.lines_sql(before, within=f"t.customer_id IN ({gone}) AND NOT EXISTS ({match})")
+                gone = f"{gone} EXCEPT SELECT customer_id FROM ({still}) s"
+            con.execute(f'CREATE TABLE customers_all AS (SELECT customer_id FROM {known} EXCEPT {gone}) UNION '
+                        f'SELECT customer_id FROM "{tx_table}"')
+            row = (before.rows - replaced + added[0], _plus(before.revenue, added[1]) - (hit_sum or 0.0),
+                   _least(before.date_min, added[2]), _greatest(before.date_max, added[3]))
+    finally:
+        con.execute("DROP TABLE IF EXISTS _kam_hits")
+    customers = con.execute("SELECT count(*) FROM customers_all").fetchone()[0]
+    return int(replaced), int(distinct), {"rows": int(row[0]), "customers": int(customers),
+                                          "revenue": float(row[1] or 0.0), "date_min": row[2], "date_max": row[3]}
+
+
+def _plus(a, b):
+    return (a or 0.0) + (b or 0.0)
+
+
+def _least(a, b):
+    return b if a is None else (a if b is None else min(a, b))
+
+
+def _greatest(a, b):
+    return b if a is None else (a if b is None else max(a, b))
 
 
 def compact(store: Store, before: Dataset, stage, con, tx_table: str, rej_table: str, meta: DatasetMeta,

@@ -232,17 +232,39 @@ class Store:
         self._retire(old_file)
         return self.dataset_by_id(dataset_id)
 
+    def customers_table(self, dataset: Dataset) -> str | None:
+        """Where the distinct customers of ``dataset``'s current version are kept, as SQL a
+        load's cursor can read ('"alias".main.customers…'), or None (a version loaded before
+        they were kept: they are then counted from the lines)."""
+        if dataset.engine != "duckdb" or not dataset.data_file:
+            return None
+        last = dataset.segments[-1]["file"] if dataset.segments else dataset.data_file
+        alias = self._files.alias(last)
+        name = "customers_all" if dataset.segments else "customers"
+        return f'"{alias}".main.{name}' if self._files.has_table(alias, name) else None
+
+    def lines_sql(self, dataset: Dataset, within: str | None = None) -> str:
+        """SQL of ``dataset``'s lines as readers see them (``files.pieces_sql``), ``within`` a
+        condition on each part's lines applied first (alias ``t``)."""
+        from kam_analytics.store.files import pieces_sql
+
+        if not dataset.segments:
+            return f'SELECT * FROM "{dataset.table_name}" t' + (f" WHERE {within}" if within else "")
+        aliases, parts = self._files.parts(dataset)
+        return pieces_sql(aliases, parts, "tx", "order_id" in dataset.columns, within)
+
     def show(self, dataset: Dataset) -> None:
         """Make ``dataset``'s views visible to this process's cursors (a load's staging one too)."""
         self._files.show([dataset])
 
     def append_piece(self, before: Dataset, stage: Staging, tx_table: str, rejects: str | None, meta: DatasetMeta,
-                     overlap: str, report: dict, actor: str | None = None) -> Dataset:
+                     overlap: str, report: dict, totals: dict, actor: str | None = None) -> Dataset:
         """Publish the staged lines as a piece appended to ``before`` (``ingest.append``): its
         file holds the lines, refused rows, order table and what it replaces; the catalog
         names the base file and every piece, and the new version's counts and dates are those
-        of all of them as readers see them (``files.pieces_sql``). Refused when another change
-        published since ``before`` (nothing changes)."""
+        of all of them as readers see them (``totals``: worked out by the append in one pass,
+        ``ingest.append.totals_after``). Refused when another change published since
+        ``before`` (nothing changes)."""
         files = self._files
         with files.lock:
             piece_rows = files.staged_totals(stage, tx_table)["rows"]
@@ -254,7 +276,7 @@ class Store:
             files.rename_staged(stage, {tx_table: "tx", rejects: "rej"})
             piece = {"file": stage.path.name, "rule": overlap, "rows": piece_rows, "orders": bool(facts.get("order_table")),
                      "files": meta.details.get("source_files") or [meta.source_file]}
-            totals, rejected = files.pieces_totals(before, stage, piece)
+            rejected = files.pieces_rejected(before, stage, piece)
             files.seal(stage, {})
             details = {k: v for k, v in before.details.items() if k not in ("single_line_orders", "single_row_orders")}
             keyed = "order_id" in columns

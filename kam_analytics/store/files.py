@@ -49,23 +49,33 @@ def pairs_decide(rows: int, kept: int, keyed_rows: int, keyed_lines: int) -> boo
     return every_line_a_keyed_row or kept_and_keyed
 
 
-def pieces_sql(aliases: list[str], parts: list[dict], table: str, keyed: bool) -> str:
+def pieces_sql(aliases: list[str], parts: list[dict], table: str, keyed: bool, within: str | None = None) -> str:
     """The lines (``table`` 'tx') or the order table ('ord') of a dataset in parts (the base
     file, then each appended piece; ``aliases`` where each is attached): each part less the
     lines a later part replaces, by order id (``rep_orders``; only when the lines have order
-    ids, ``keyed``) or by day (``rep_days``). A part without an order table gives its lines as
-    order rows of one line each (``lines`` = 1: the same sums, counts and dates)."""
+    ids, ``keyed``) or by day (``rep_days``) — each kind one anti-join against the keys of every
+    later piece of that rule. A part without an order table gives its lines as
+    order rows of one line each (``lines`` = 1: the same sums, counts and dates). ``within``: a
+    condition on a part's lines (alias ``t``) applied before the later parts' keys, so a
+    selective one (an append's keys) spares the anti-joins most lines."""
     selects = []
     for i, (alias, part) in enumerate(zip(aliases, parts)):
         source = f'"{alias}".main."{table}"'
         if table == "ord" and not part.get("orders"):
             source = f'(SELECT *, CAST(1 AS BIGINT) AS lines FROM "{alias}".main."tx")'
+        if within is not None:
+            source = f"(SELECT * FROM {source} t WHERE {within})"
         conditions = []
-        for later in aliases[i + 1:]:
-            if keyed:
-                conditions.append(f'NOT EXISTS (SELECT 1 FROM "{later}".main.rep_orders r WHERE r.order_id = t.order_id)')
-            conditions.append(f'NOT EXISTS (SELECT 1 FROM "{later}".main.rep_days r '
-                              f'WHERE r.day = CAST(t.order_date AS DATE))')
+        later = list(zip(aliases[i + 1:], parts[i + 1:]))
+        by_order = [a for a, p in later if p.get("rule") == "orders" and keyed]
+        by_day = [a for a, p in later if p.get("rule") == "days"]
+        # one anti-join per kind, against the keys of every later piece of that rule together
+        if by_order:
+            keys = " UNION ALL ".join(f'SELECT order_id AS k FROM "{a}".main.rep_orders' for a in by_order)
+            conditions.append(f"NOT EXISTS (SELECT 1 FROM ({keys}) r WHERE r.k = t.order_id)")
+        if by_day:
+            keys = " UNION ALL ".join(f'SELECT "day" AS k FROM "{a}".main.rep_days' for a in by_day)
+            conditions.append(f"NOT EXISTS (SELECT 1 FROM ({keys}) r WHERE r.k = CAST(t.order_date AS DATE))")
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         selects.append(f"SELECT t.* FROM {source} t{where}")
     return " UNION ALL BY NAME ".join(selects)
@@ -181,9 +191,7 @@ class Files:
         key = "+".join(d.files)
         if self._views.get(d.table_name) == key:
             return
-        parts = [{"file": d.data_file, "rule": None, "files": d.details.get("source_files") or [d.source_file],
-                  "orders": bool(d.orders_table)}, *d.segments]
-        aliases = [self._attach(p["file"]) for p in parts]
+        aliases, parts = self.parts(d)
         keyed = "order_id" in d.columns
         views = {d.table_name: pieces_sql(aliases, parts, "tx", keyed),
                  d.rejects_table: rejects_sql(aliases, parts)}
@@ -243,28 +251,42 @@ class Files:
         """``customers.dataset_totals`` of a staged table, asked in SQL: a load need not import
         Ibis and pandas for it (0.4 s of a command's start). The same figures: rows, distinct
         customers, revenue (Σ amount; 0 without lines), first and last date (None without)."""
+        source = f'"{stage.alias}".main."{check_internal(table)}"'
         with self.lock:
-            rows, customers, revenue, first, last = self.con.execute(
-                f'SELECT count(*), count(DISTINCT customer_id), CAST(sum(amount) AS DOUBLE), min(order_date), '
-                f'max(order_date) FROM "{stage.alias}".main."{check_internal(table)}"').fetchone()
+            # the distinct customers are kept in the file (``customers``): an append counts the
+            # customers of its new version from them instead of from every line
+            self.con.execute(f'CREATE OR REPLACE TABLE "{stage.alias}".main.customers AS '
+                             f'SELECT DISTINCT customer_id FROM {source}')
+            rows, revenue, first, last = self.con.execute(
+                f'SELECT count(*), CAST(sum(amount) AS DOUBLE), min(order_date), max(order_date) FROM {source}').fetchone()
+            customers = self.con.execute(f'SELECT count(*) FROM "{stage.alias}".main.customers').fetchone()[0]
         return {"rows": int(rows), "customers": int(customers), "revenue": float(revenue or 0.0),
                 "date_min": first, "date_max": last}
 
-    def pieces_totals(self, before: Dataset, stage: Staging, piece: dict) -> tuple[dict, int]:
-        """``staged_totals`` and the rejected rows of ``before`` with the staged ``piece``
-        (its tables renamed, ``rename_staged``) appended, counted on the views readers will see
-        (``pieces_sql``, ``rejects_sql``)."""
+    def alias(self, file: str) -> str:
+        """The name ``file`` is attached under in this process (attached now if it is not)."""
+        with self.lock:
+            return self._attach(file)
+
+    def has_table(self, alias: str, table: str) -> bool:
+        return bool(self.con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND table_name = ?",
+                                     [alias, table]).fetchone()[0])
+
+    def parts(self, d: Dataset) -> tuple[list[str], list[dict]]:
+        """The aliases and descriptions of ``d``'s parts (the base file, then each piece)."""
+        parts = [{"file": d.data_file, "rule": None, "files": d.details.get("source_files") or [d.source_file],
+                  "orders": bool(d.orders_table)}, *d.segments]
+        with self.lock:
+            return [self._attach(p["file"]) for p in parts], parts
+
+    def pieces_rejected(self, before: Dataset, stage: Staging, piece: dict) -> int:
+        """The rejected rows of ``before`` with the staged ``piece`` (its tables renamed,
+        ``rename_staged``) appended, as readers will count them (``rejects_sql``)."""
         parts = [{"file": before.data_file, "files": before.details.get("source_files") or [before.source_file],
                   "orders": bool(before.orders_table)}, *before.segments, piece]
         with self.lock:
             aliases = [self._attach(p["file"]) for p in parts[:-1]] + [stage.alias]
-            lines = pieces_sql(aliases, parts, "tx", "order_id" in before.columns)
-            rows, customers, revenue, first, last = self.con.execute(
-                f'SELECT count(*), count(DISTINCT customer_id), CAST(sum(amount) AS DOUBLE), min(order_date), '
-                f'max(order_date) FROM ({lines})').fetchone()
-            rejected = self.con.execute(f"SELECT count(*) FROM ({rejects_sql(aliases, parts)})").fetchone()[0]
-        return {"rows": int(rows), "customers": int(customers), "revenue": float(revenue or 0.0),
-                "date_min": first, "date_max": last}, int(rejected)
+            return int(self.con.execute(f"SELECT count(*) FROM ({rejects_sql(aliases, parts)})").fetchone()[0])
 
     def columns(self, stage: Staging, table: str) -> list[str]:
         """A staged table's columns, in order."""
