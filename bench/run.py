@@ -18,16 +18,18 @@ import duckdb  # noqa: E402
 OUT = Path(__file__).resolve().parent / "out"
 
 
-def make_csv(path: Path, rows: int, customers: int, lines_per_order: int = 1) -> Path:
+def make_csv(path: Path, rows: int, customers: int, lines_per_order: int = 1, first_order: int = 0,
+             start: str = "2021-01-01", days: int = 1095) -> Path:
     """A transaction CSV like an ERP export: order id, date, customer, region, amount, quantity.
-    With ``lines_per_order`` > 1, consecutive lines share an order (its customer and date)."""
+    With ``lines_per_order`` > 1, consecutive lines share an order (its customer and date);
+    order ids count from ``first_order``, dates spread over ``days`` from ``start``."""
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     order = f"(i // {lines_per_order})" if lines_per_order > 1 else "i"
     duckdb.connect().execute(f"""COPY (
-        SELECT 'SO' || {order} AS order_id,
-               strftime(DATE '2021-01-01' + CAST(hash({order}) % 1095 AS INTEGER), '%Y-%m-%d') AS order_date,
+        SELECT 'SO' || ({first_order} + {order}) AS order_id,
+               strftime(DATE '{start}' + CAST(hash({order}) % {days} AS INTEGER), '%Y-%m-%d') AS order_date,
                'C' || lpad(CAST(hash({order} * 7) % {customers} AS VARCHAR), 6, '0') AS customer_id,
                ['华东', '华南', '华北', '西南'][1 + CAST(hash(i * 3) % 4 AS INTEGER)] AS region,
                round((hash(i * 11) % 100000) / 100.0 - 50, 2) AS amount,
@@ -293,15 +295,7 @@ def make_month(path: Path, rows: int, customers: int, first_order: int) -> Path:
     (order ids from ``first_order`` on), dated in the month after the big file's last day."""
     if path.exists():
         return path
-    duckdb.connect().execute(f"""COPY (
-        SELECT 'SO' || ({first_order} + i) AS order_id,
-               strftime(DATE '2024-01-01' + CAST(hash(i) % 31 AS INTEGER), '%Y-%m-%d') AS order_date,
-               'C' || lpad(CAST(hash(i * 7) % {customers} AS VARCHAR), 6, '0') AS customer_id,
-               ['华东', '华南', '华北', '西南'][1 + CAST(hash(i * 3) % 4 AS INTEGER)] AS region,
-               round((hash(i * 11) % 100000) / 100.0 - 50, 2) AS amount,
-               1 + hash(i * 13) % 20 AS quantity
-        FROM range({rows}) t(i)) TO '{path}' (HEADER, DELIMITER ',')""")
-    return path
+    return make_csv(path, rows, customers, first_order=first_order, start="2024-01-01", days=31)
 
 
 def bench_append(rows: int) -> dict:

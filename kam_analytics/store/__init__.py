@@ -213,10 +213,7 @@ class Store:
         meantime, this one is refused and nothing changes."""
         files = self._files
         with files.lock:
-            columns = files.columns(stage, tx_table)
-            rejected = files.count_or_create_rejects(stage, rejects)
-            order_facts = files.build_orders(stage, tx_table, columns, totals["rows"])
-            files.seal(stage, {tx_table: "tx", rejects: "rej"})
+            columns, rejected, order_facts = self._seal_lines(stage, tx_table, rejects, totals)
             values = dict(
                 data_file=stage.path.name,
                 source_file=meta.source_file, file_format=meta.file_format, encoding=meta.encoding,
@@ -303,10 +300,7 @@ class Store:
         everything attached kept; the old files go after."""
         files = self._files
         with files.lock:
-            columns = files.columns(stage, tx_table)
-            rejected = files.count_or_create_rejects(stage, rejects)
-            facts = files.build_orders(stage, tx_table, columns, totals["rows"])
-            files.seal(stage, {tx_table: "tx", rejects: "rej"})
+            columns, rejected, facts = self._seal_lines(stage, tx_table, rejects, totals)
             details = {**meta.details, **facts, "last_append": report}
             values = dict(data_file=stage.path.name, details=json.dumps(details, ensure_ascii=False, default=str),
                           columns=json.dumps(columns), rows=totals["rows"], rejected=rejected,
@@ -317,6 +311,17 @@ class Store:
             stage.published = True
         self._retire(tuple(f for f in (before.data_file, *(p["file"] for p in before.segments))))
         return self.dataset_by_id(before.id)
+
+    def _seal_lines(self, stage: Staging, tx_table: str, rejects: str | None, totals: dict) -> tuple[list, int, dict]:
+        """Finish a staged file of lines: its columns, its rejected rows counted (an empty
+        table made when there are none), its order table (``Files.build_orders``: the facts the
+        catalog keeps), the tables given their published names and the file closed."""
+        files = self._files
+        columns = files.columns(stage, tx_table)
+        rejected = files.count_or_create_rejects(stage, rejects)
+        facts = files.build_orders(stage, tx_table, columns, totals["rows"])
+        files.seal(stage, {tx_table: "tx", rejects: "rej"})
+        return columns, rejected, facts
 
     def commit_attached(self, name: str, engine: str, source: dict, columns: list[str], totals: dict, rejected: int,
                         details: dict, replace: bool = False, expected_version: int | None = None,
