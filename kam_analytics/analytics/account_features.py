@@ -53,15 +53,19 @@ def customer_features(table: ibis.Table, as_of, attributes: ibis.Table | None = 
     recent_start = ibis.literal((end.normalize() - pd.Timedelta(days=recent_days - 1)).to_pydatetime())
     prior_start = ibis.literal((end.normalize() - pd.Timedelta(days=2 * recent_days - 1)).to_pydatetime())
     amount = t.amount.cast("float64")
+
+    def exact(where):  # Σ amount summed exactly (DECIMAL), cast once: the same on every engine and thread count
+        return t.amount.sum(where=where).cast("float64")
+
     inside = t.order_date >= ibis.literal(pd.Timestamp(since).normalize().to_pydatetime()) if since is not None \
         else None
     base = summary_metrics(t, orders=False)  # the per-customer summary; orders come below
     metrics = {
-        "revenue": base["revenue"] if inside is None else amount.sum(where=inside),
+        "revenue": base["revenue"] if inside is None else exact(inside),
         "first_order": base["first_order"],
         "last_order": base["last_order"],
-        "recent_revenue": amount.sum(where=t.order_date >= recent_start),
-        "prior_revenue": amount.sum(where=(t.order_date >= prior_start) & (t.order_date < recent_start)),
+        "recent_revenue": exact(t.order_date >= recent_start),
+        "prior_revenue": exact((t.order_date >= prior_start) & (t.order_date < recent_start)),
     }
     metrics.update(month_words(t, end))
     if "name" in base:
@@ -74,7 +78,7 @@ def customer_features(table: ibis.Table, as_of, attributes: ibis.Table | None = 
         metrics["window_first"] = t.order_date.min(where=inside)
     if "discount" in t.columns:
         metrics["discount_weighted"] = (t.discount * amount).sum(where=window)
-        metrics["discount_base"] = amount.sum(where=t.discount.notnull() & window)
+        metrics["discount_base"] = exact(t.discount.notnull() & window)
     if "due_date" in t.columns:
         due = t.due_date.notnull() & (t.due_date <= end_lit) & window
         # as_of is a cut: a payment dated after it has not happened yet
@@ -82,7 +86,7 @@ def customer_features(table: ibis.Table, as_of, attributes: ibis.Table | None = 
             else ibis.literal(True)
         paid_on = ibis.ifelse(paid_by_then, t.paid_date, end_lit) if "paid_date" in t.columns else end_lit
         late = ibis.greatest(paid_on.delta(t.due_date, unit="day"), 0).cast("float64")
-        metrics["due_amount"] = amount.sum(where=due)
+        metrics["due_amount"] = exact(due)
         metrics["late_weighted"] = (late * amount).sum(where=due)
         if "paid_amount" in t.columns:
             metrics["paid"] = t.paid_amount.cast("float64").sum(where=due & paid_by_then)
@@ -93,7 +97,7 @@ def customer_features(table: ibis.Table, as_of, attributes: ibis.Table | None = 
     else:
         per = t.group_by("customer_id").aggregate(**metrics)
         w = t if inside is None else t.filter(inside)
-        orders = w.group_by([w.customer_id, order_key(w).name("order_key")]).aggregate(value=w.amount.cast("float64").sum())
+        orders = w.group_by([w.customer_id, order_key(w).name("order_key")]).aggregate(value=w.amount.sum().cast("float64"))
         orders = orders.group_by("customer_id").aggregate(orders=orders.order_key.count(), largest=orders.value.max())
         per = per.join(orders, "customer_id")  # (inner: the customers with an order in the window)
     if inside is not None:
