@@ -57,7 +57,7 @@ def aging_section():
     if rows.empty:
         st.info(tr("recv_none_in_scope"))
         return
-    data = tables.receivables_list(rows, view.lang)
+    data = tables.receivables_list(rows, view.lang, standing=queries.standing(view.key, as_of))
     st.caption(tr("click_row_to_open"))
     clickable_table(data, "recv_list")
     download_buttons(tables.receivables_list(rows, view.lang, for_file=True), file_stem(view, tr("file_receivables"), as_of),

@@ -7,7 +7,7 @@ import streamlit as st
 from kam_analytics import charts, echarts
 from kam_analytics.analytics import rfm
 from kam_analytics.i18n import join_list
-from ui import queries
+from ui import queries, tables
 from ui.state import frame, labeller, open_account, tr
 from ui.widgets import clickable_table, no_dataset, tabbed
 
@@ -109,6 +109,8 @@ def customers_section():
     data = {tr("col_customer_id"): table["customer_id"]}
     if "name" in table:
         data[tr("col_name")] = table["name"]
+    data[tr("col_standing")] = tables.standing_marks(table["customer_id"].astype(str), queries.standing(view.key, as_of),
+                                                     view.lang)
     data.update({tr("seg_recency"): table["recency_days"], tr("seg_dim_f"): table["frequency"],
                  tr("seg_dim_m"): table["monetary"].round(2), "RFM": table["rfm_score"],
                  tr("seg_segment"): table["segment"].map(seg_label),

@@ -992,3 +992,25 @@ def test_several_files_load_together_and_a_month_is_added(app_env, lang):
     assert at.info[0].value == escape_markdown(T("two_sentences", lang, first=T(
         "append_done_orders", lang, added="1", replaced="1", orders="1"), second=T("append_compacted", lang)))
     assert not at.error
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_segments_and_receivables_lists_mark_the_lapsed(app_env, tmp_path, lang):
+    # as of 2024-03-10: C003's one order was on 2023-10-01, 161 days before — more than 60 days
+    # and more than the 90-day horizon, so lapsed; C001 (ordered that day) and C002 (19 days) not
+    app_env()
+    at = open_app(lang, "segments")
+    at.session_state["seg_tab"] = T("seg_tab_customers", lang)
+    at.run()
+    assert not at.exception
+    listed = at.dataframe[-1].value.set_index(T("col_customer_id", lang))[T("col_standing", lang)]
+    assert listed.to_dict() == {"C001": "", "C002": "", "C003": T("standing_lapsed", lang)}
+    # receivables as of 2024-06-30: X owes for its one order of 2024-01-01 (181 days silent:
+    # lapsed), Y ordered every month up to that day
+    load_csv(tmp_path, "owed", "客户编号,订单日期,金额,到期日,回款日期\nX,2024-01-01,100,2024-01-31,\n"
+             + "".join(f"Y,2024-{m:02d}-28,50,2024-{m:02d}-28,2024-{m:02d}-28\n" for m in range(1, 7))
+             + "Y,2024-06-30,50,2024-07-30,\n")
+    at = open_app(lang, "receivables", ds="2")
+    at.radio(key="recv_scope").set_value("all").run()
+    owed = at.dataframe[0].value.set_index(T("col_customer_id", lang))[T("col_standing", lang)]
+    assert owed.to_dict() == {"X": T("standing_lapsed", lang), "Y": ""}

@@ -102,8 +102,7 @@ def key_account_list(shown: pd.DataFrame, criteria: list[str], lang: str,
         data[t(f"criterion_{criterion}", lang)] = shown[f"contrib_{criterion}"].round(1)
     data[t("ka_flags", lang)] = flags_text(shown["flags"], lang)
     if standing is not None:
-        marks = {"active": "", "lapsed": t("standing_lapsed", lang), "gone": t("standing_gone", lang)}
-        data[t("col_standing", lang)] = shown["customer_id"].map(standing).map(marks).fillna("")
+        data[t("col_standing", lang)] = standing_marks(shown["customer_id"], standing, lang)
     return pd.DataFrame(data)
 
 
@@ -149,13 +148,23 @@ def _days(values) -> list[str]:
     return ["–" if pd.isna(v) else f"{v:,.0f}" for v in values]
 
 
-def receivables_list(rows: pd.DataFrame, lang: str, for_file: bool = False) -> pd.DataFrame:
+def standing_marks(ids: pd.Series, standing: pd.Series, lang: str) -> list[str]:
+    """Per account id, the mark of a list's standing column: '' for an account still ordering,
+    else lapsed or not ordered for a year (``standing``: ``churn.standing`` by customer_id)."""
+    marks = {"active": "", "lapsed": t("standing_lapsed", lang), "gone": t("standing_gone", lang)}
+    return ids.map(standing).map(marks).fillna("").tolist()
+
+
+def receivables_list(rows: pd.DataFrame, lang: str, for_file: bool = False,
+                     standing: pd.Series | None = None) -> pd.DataFrame:
     """``receivables.per_customer`` rows as the page shows them: id, name, outstanding, the
     aging buckets, DSO, share of receivables and the flags in words; money as text. With
     ``for_file`` (the page's downloads) the same headers over numbers: money to the cent, DSO
     to a tenth of a day, the share a fraction (the workbook shows it as a percentage)."""
     names = rows["name"] if "name" in rows else pd.Series([None] * len(rows), index=rows.index)
     data = {t("col_customer_id", lang): rows["customer_id"].astype(str), t("col_name", lang): names.fillna("").astype(str)}
+    if standing is not None:  # (the page's list: who owes and has stopped ordering)
+        data[t("col_standing", lang)] = standing_marks(rows["customer_id"].astype(str), standing, lang)
     money = (lambda values: values.astype(float).round(2)) if for_file else (lambda values: _money(values, lang))  # noqa: E731
     data[t("recv_outstanding", lang)] = money(rows["outstanding"])
     for bucket in owed.BUCKETS:
