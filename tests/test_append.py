@@ -230,3 +230,18 @@ def test_the_new_version_s_totals_by_hand(store, tmp_path, fix, expected):
     lines = store.table("d").to_pandas()  # the same, from the lines readers see
     assert (len(lines), lines["customer_id"].nunique(), float(lines["amount"].sum())) == (
         expected["rows"], expected["customers"], expected["revenue"])
+
+
+def test_an_order_exported_in_two_files_of_one_load_is_counted_once_when_asked(store, tmp_path):
+    # O2 is in both monthly files (an export overlap): one repeated line of 200, reported and,
+    # with duplicates='drop', loaded once
+    a = write(tmp_path, "jan.csv", ["O1,A,2024-01-05,100", "O2,B,2024-01-31,200"])
+    b = write(tmp_path, "feb.csv", ["O2,B,2024-01-31,200", "O3,A,2024-02-03,70"])
+    kept = ingest_files(store, [a, b], dataset="kept")
+    assert (kept.duplicate_lines, kept.duplicate_amount, kept.rows) == (1, 200.0, 4)
+    dropped = ingest_files(store, [a, b], dataset="dropped", duplicates="drop")
+    assert (dropped.duplicate_lines, dropped.rows, store.dataset("dropped").revenue) == (1, 3, 370.0)
+    assert dropped.data_rows == 4  # every data row of both files, one of them a repeat left out
+    with pytest.raises(IngestError) as asked:
+        ingest_files(store, [a, b], dataset="asked", duplicates="ask")
+    assert asked.value.key == "duplicates_found" and store.find("asked") is None
