@@ -246,3 +246,20 @@ def test_receivables_sum_over_the_members(store, tmp_path):
     assert owed.loc["Acme", "overdue_61_90"] == pytest.approx(100) and owed.loc["Acme", "overdue_1_30"] == pytest.approx(30)
     assert owed.loc["Y", "not_due"] == pytest.approx(40)
     assert owed.loc["Acme", "share_of_receivables"] == pytest.approx(130 / 170)
+
+
+def test_a_follow_up_of_a_group_as_a_whole(grouped):
+    from kam_analytics.access import local_identity
+    from kam_analytics.errors import KamError
+
+    store, dataset, _ = grouped
+    me = local_identity()
+    service.add_followup(store, me, dataset, "甲集团", "contacted", note="总部采购")
+    history = service.followups(store, me, dataset, "甲集团")
+    assert history[["customer_id", "status", "note"]].values.tolist() == [["甲集团", "contacted", "总部采购"]]
+    # the churn list by group shows it on the group's row
+    listed = service.churn_list(store, service.Slice.of(dataset, by="group"), "2024-03-05", 90, scope="all",
+                                listing="all").table.set_index("customer_id")
+    assert listed.loc["甲集团", "followup"] == "contacted" and listed.loc["甲集团", "followups"] == 1
+    with pytest.raises(KamError):  # neither a customer nor a group of the dataset
+        service.add_followup(store, me, dataset, "无此集团", "contacted")
