@@ -245,3 +245,18 @@ def test_an_order_exported_in_two_files_of_one_load_is_counted_once_when_asked(s
     with pytest.raises(IngestError) as asked:
         ingest_files(store, [a, b], dataset="asked", duplicates="ask")
     assert asked.value.key == "duplicates_found" and store.find("asked") is None
+
+
+def test_refused_rows_of_a_file_loaded_again_count_once(store, tmp_path):
+    # a.csv refuses one row (no date); appended again, as a piece and when the pieces are
+    # merged, its refused row still counts once; b.csv's own refused row adds one
+    a = write(tmp_path, "a.csv", BASE + ["O8,F,,5"])
+    ingest_files(store, [a], dataset="d")
+    assert store.dataset("d").rejected == 1
+    ingest_files(store, [a], dataset="d", append=True)  # every order replaced: 8 lines > half → merged
+    assert store.dataset("d").rejected == 1 and not store.dataset("d").segments
+    b = write(tmp_path, "b.csv", ["O9,C,2024-02-25,40", "O10,C,,1"])
+    ingest_files(store, [b], dataset="d", append=True)  # 1 line of 8: a piece
+    assert store.dataset("d").segments and store.dataset("d").rejected == 2
+    ingest_files(store, [b], dataset="d", append=True)
+    assert store.dataset("d").rejected == 2 and len(service.rejected_rows(store, ME, store.dataset("d"))) == 2

@@ -165,10 +165,10 @@ def compact(store: Store, before: Dataset, stage, con, tx_table: str, rej_table:
     con.execute(f'CREATE TABLE "{old_tx}" AS SELECT t.* FROM {replaces} t WHERE {" AND ".join(conditions)} '
                 f'UNION ALL BY NAME SELECT * FROM "{tx_table}"')
     later = set(meta.details.get("source_files") or [meta.source_file])
-    con.execute(f'CREATE TABLE "{old_rej}" AS SELECT * FROM "{before.rejects_table}" '
-                + ("WHERE file IS NULL OR file NOT IN (SELECT unnest(?))" if _has_file(con, before.rejects_table)
-                   else "WHERE true") + f' UNION ALL BY NAME SELECT * FROM "{rej_table}"',
-                *([[sorted(later)]] if _has_file(con, before.rejects_table) else []))
+    # the refused rows as the pieces' views would count them with this file's after them
+    con.execute(f'ALTER TABLE "{rej_table}" RENAME TO rej')
+    con.execute(f'CREATE TABLE "{old_rej}" AS {store.rejects_sql(before, stage, sorted(later))}')
+    rej_table = "rej"
     con.execute(f'DROP TABLE "{tx_table}"')
     con.execute(f'DROP TABLE "{rej_table}"')
     con.execute("DROP TABLE rep_orders")
@@ -180,10 +180,6 @@ def compact(store: Store, before: Dataset, stage, con, tx_table: str, rej_table:
     return store.commit_compacted(before, stage, old_tx, old_rej, DatasetMeta(
         source_file=before.source_file, file_format=meta.file_format, encoding=meta.encoding,
         delimiter=meta.delimiter, mapping=meta.mapping, details=details), totals, report.to_json(), actor=actor)
-
-
-def _has_file(con, view: str) -> bool:
-    return "file" in {r[0] for r in con.execute(f'DESCRIBE "{view}"').fetchall()}
 
 
 def append_sentence(report: dict, lang: str) -> str:

@@ -250,6 +250,14 @@ class Store:
         aliases, parts = self._files.parts(dataset)
         return pieces_sql(aliases, parts, "tx", "order_id" in dataset.columns, within)
 
+    def rejects_sql(self, dataset: Dataset, stage: Staging, files: list[str]) -> str:
+        """SQL of ``dataset``'s refused rows with those of a staged load of ``files`` (its table
+        named ``rej``) after them, as readers of pieces count them (``files.rejects_sql``)."""
+        from kam_analytics.store.files import rejects_sql
+
+        aliases, parts = self._files.parts(dataset)
+        return rejects_sql(aliases + [stage.alias], parts + [{"files": files}])
+
     def show(self, dataset: Dataset) -> None:
         """Make ``dataset``'s views visible to this process's cursors (a load's staging one too)."""
         self._files.show([dataset])
