@@ -260,3 +260,19 @@ def test_refused_rows_of_a_file_loaded_again_count_once(store, tmp_path):
     assert store.dataset("d").segments and store.dataset("d").rejected == 2
     ingest_files(store, [b], dataset="d", append=True)
     assert store.dataset("d").rejected == 2 and len(service.rejected_rows(store, ME, store.dataset("d"))) == 2
+
+
+def test_a_reader_sees_the_old_version_or_the_new_never_a_mix(store, tmp_path):
+    from kam_analytics.store import Store
+
+    ingest_files(store, [write(tmp_path, "a.csv", BASE)], dataset="d")
+    reader = Store.open(store.path)  # another process's view of the store, opened before the append
+    old = reader.dataset("d")
+    lines_before = reader.table(old)
+    ingest_files(store, [write(tmp_path, "fix.csv", FIX)], dataset="d", append=True)
+    # the reader's query of the version it started on gives that version's lines
+    assert lines_before.count().to_pandas() == 8 and float(lines_before.amount.sum().to_pandas()) == 440.0
+    new = reader.dataset("d")  # its next read of the catalog gives the new version whole
+    assert new.version > old.version
+    assert (reader.table(new).count().to_pandas(), float(reader.table(new).amount.sum().to_pandas())) == (8, 410.0)
+    reader.close()
