@@ -77,6 +77,8 @@ def test_the_manager_switches_to_groups(server, browser, lang):
     members = words["list_separator"].join(f"B{i + 1} · 华润集团{c}分公司" for i, c in enumerate(CITIES))
     expect(flag).to_contain_text(words["flag_group_members"].format(group="华润集团", count=6, members=members))
     page.screenshot(path=str(SHOTS / f"{lang}_groups_concentration.png"), full_page=True)
+    if lang == "zh":  # the README's picture of groups, retaken on every run
+        page.screenshot(path=str(ROOT / "docs" / "img" / "groups_zh.png"))
     # the group's account page, from the link: one key account, its six branches
     _open(page, f"{server}/account?lang={lang}&by=group&account=华润集团", words["account_title"])
     expect(main.get_by_text(words["account_members"].format(count=6))).to_be_visible(timeout=60_000)
