@@ -72,7 +72,7 @@ def list_section(view, table):
         tr("churn_risk"): st.column_config.ProgressColumn(tr("churn_risk"), min_value=0, max_value=1, format="percent")})
     download_buttons(tables.churn_list(table, view.lang, listing, for_file=True), file_stem(view, tr(f"file_churn_{listing}"), as_of),
                      "churn", tr("churn_download_csv"), tr("churn_download_xlsx"), dataset=view.dataset.name,
-                     percent=(tr("churn_risk"),) if listing != "lapsed" else ())
+                     percent=(tr("churn_risk"),) if listing != "lapsed" else (), data_slice=view.key)
     for by in ("owner", "region"):
         if listing != "lapsed" and by in table:
             st.caption(tr("churn_totals_by", field=tr(f"field_{by}")))

@@ -62,7 +62,7 @@ names = names_by_id(ranked)
 st.subheader(tr("conc_flags"))
 if not figures.flags:
     st.success(tr("conc_no_flags"))
-members = queries.group_members(view.key) if view.by_group else None
+members = queries.group_map(view.key) if view.by_group else None
 
 
 def members_line(group_id: str) -> str:

@@ -155,7 +155,7 @@ def list_section(view, card, key):
             tr(f"criterion_{c}"), format="%.1f", help=tr("ka_contribution_help", weight=f"{card.weights[c]:g}"))
     clickable_table(data, "ka_list", config)
     download_buttons(tables.scorecard_file(card, view.lang), file_stem(view, tr("file_accounts"), as_of), "accounts",
-                     tr("ka_download_csv"), tr("ka_download_xlsx"), dataset=view.dataset.name)
+                     tr("ka_download_csv"), tr("ka_download_xlsx"), dataset=view.dataset.name, data_slice=view.key)
 
 
 def pyramid_section():

@@ -62,7 +62,7 @@ def aging_section():
     clickable_table(data, "recv_list")
     download_buttons(tables.receivables_list(rows, view.lang, for_file=True), file_stem(view, tr("file_receivables"), as_of),
                      "receivables", tr("recv_download_csv"), tr("recv_download_xlsx"), dataset=view.dataset.name,
-                     percent=(tr("recv_share"),))
+                     percent=(tr("recv_share"),), data_slice=view.key)
     owing = rows[rows["outstanding"] > 0].head(AGING_BARS)
     if not owing.empty:
         st.echarts_chart(echarts.aging_bars(owing, view.lang), height=echarts.aging_height(len(owing)))

@@ -202,9 +202,11 @@ def grouped(store, dataset, table, by: str):
     each customer replaced by its group (``analytics.groups.roll_up``, with ``member_id``)."""
     if by != "group":
         return table
-    from kam_analytics.analytics.groups import roll_up
+    from kam_analytics.analytics.groups import has_groups, roll_up
 
-    return roll_up(table, group_map(store, dataset))
+    gmap = group_map(store, dataset)
+    # every customer a group of its own: its lines are its group's as they are (no join of the lines)
+    return roll_up(table, gmap) if has_groups(gmap) else table
 
 
 def group_members(store, data_slice: Slice) -> pd.DataFrame:
@@ -222,11 +224,9 @@ def with_group_columns(store, data_slice: Slice, rows: pd.DataFrame) -> pd.DataF
         return rows
     import pandas as pd
 
-    groups = group_members(store, data_slice).set_index("group_id")
-    ids = rows["customer_id"].astype(str)
-    head = pd.DataFrame({"group_id": ids.values, "group_name": ids.map(groups["group_name"]).fillna(ids).values,
-                         "members": ids.map(groups["members"]).fillna(1).astype(int).values}, index=rows.index)
-    return pd.concat([head, rows], axis=1)
+    from kam_analytics.analytics.groups import group_head
+
+    return pd.concat([group_head(rows["customer_id"], group_members(store, data_slice)), rows], axis=1)
 
 
 def group_of(store, data_slice: Slice, customer_id: str) -> dict | None:

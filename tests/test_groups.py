@@ -263,3 +263,26 @@ def test_a_follow_up_of_a_group_as_a_whole(grouped):
     assert listed.loc["甲集团", "followup"] == "contacted" and listed.loc["甲集团", "followups"] == 1
     with pytest.raises(KamError):  # neither a customer nor a group of the dataset
         service.add_followup(store, me, dataset, "无此集团", "contacted")
+
+
+def test_without_groups_the_group_level_is_the_customer_level(store, tmp_path):
+    # no group anywhere: each customer is its own group, so every figure is the customer level's
+    path = tmp_path / "plain.csv"
+    path.write_text("customer_id,customer_name,order_date,amount\nA,甲,2024-01-01,600\nB,乙,2024-01-02,300\n"
+                    "C,丙,2024-01-03,100\n", encoding="utf-8")
+    ingest_file(store, path, dataset="plain")
+    dataset = store.dataset("plain")
+    by_customer = service.slice_concentration(store, service.Slice.of(dataset))
+    by_group = service.slice_concentration(store, service.Slice.of(dataset, by="group"))
+    flags = by_group.pop("flags")
+    assert {**by_customer, "by": "group", "flags": None} == {**by_group, "flags": None}
+    assert by_group["top1_share"] == pytest.approx(0.6)
+    # the same flags, each group's naming its one member
+    assert [{k: v for k, v in f.items() if k not in ("group_name", "members")} for f in flags] == by_customer["flags"]
+    assert [(f["group_name"], f["members"]) for f in flags if "customer_id" in f][:3] == [
+        ("甲", ["A"]), ("乙", ["B"]), ("丙", ["C"])]
+    summary = service.customer_summary(store, service.Slice.of(dataset, by="group"))
+    assert summary[["customer_id", "name", "revenue"]].values.tolist() == [["A", "甲", 600.0], ["B", "乙", 300.0],
+                                                                           ["C", "丙", 100.0]]
+    rows = service.with_group_columns(store, service.Slice.of(dataset, by="group"), summary)
+    assert rows[["group_id", "group_name", "members"]].values.tolist() == [["A", "甲", 1], ["B", "乙", 1], ["C", "丙", 1]]

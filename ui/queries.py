@@ -115,7 +115,7 @@ def group_member_rows(key: Slice, group_id: str, as_of):
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def group_members(key: Slice):
+def group_map(key: Slice):
     """Every customer with its group (``service.group_map``: customer_id, name, group_id,
     group_name), for flags that name a group's members."""
     store = get_store()

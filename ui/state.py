@@ -178,7 +178,6 @@ def sidebar() -> View:
         dimensions = _filters(dataset, me.scope)
         _watch_for_updates(dataset.id, dataset.version)
     view = View(store, dataset, lang(), start, end, {k: v for k, v in dimensions.items() if v}, me, by)
-    st.session_state[_CURRENT_KEY] = view.key
     _mirror_to_url(view, preset)
     return view
 
@@ -300,14 +299,6 @@ def open_account(customer_id: str) -> None:
     """Go to the account page for ``customer_id`` (every list and chart links here)."""
     st.session_state[_OPEN_ACCOUNT] = str(customer_id)
     st.switch_page("app_pages/account.py")
-
-
-_CURRENT_KEY = "_current_slice"
-
-
-def current_key():
-    """The slice the page being drawn computes on (``View.key``, kept by ``sidebar``), or None."""
-    return st.session_state.get(_CURRENT_KEY)
 
 
 def by_key(key: str) -> str:

@@ -8,6 +8,7 @@ import pandas as pd
 
 from kam_analytics.analytics import receivables as owed
 from kam_analytics.analytics.churn import reason_text
+from kam_analytics.analytics.groups import group_head
 from kam_analytics.i18n import format_amount, join_list, sentences, t
 
 
@@ -280,12 +281,8 @@ def with_group_columns(frame: pd.DataFrame, groups: pd.DataFrame, lang: str) -> 
     """A per-account table (its first column the account id) with the group's id, name and
     number of members first (``groups``: group_id, group_name, members), as the command line's
     group CSVs start (``service.with_group_columns``)."""
-    ids = frame.iloc[:, 0].astype(str)
-    by_id = groups.set_index("group_id")
-    head = pd.DataFrame({t("col_group_id", lang): ids.values,
-                         t("col_group_name", lang): ids.map(by_id["group_name"]).fillna(ids).values,
-                         t("col_members", lang): ids.map(by_id["members"]).fillna(1).astype(int).values},
-                        index=frame.index)
+    head = group_head(frame.iloc[:, 0], groups).rename(columns={
+        "group_id": t("col_group_id", lang), "group_name": t("col_group_name", lang), "members": t("col_members", lang)})
     return pd.concat([head, frame], axis=1)
 
 

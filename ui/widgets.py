@@ -63,36 +63,28 @@ def clickable_table(frame: pd.DataFrame, key: str, config: dict | None = None, i
 
 
 def download_buttons(frame: pd.DataFrame, file_stem: str, sheet: str, csv_label: str, xlsx_label: str,
-                     dataset: str | None = None, percent: tuple[str, ...] = ()) -> None:
+                     dataset: str | None = None, percent: tuple[str, ...] = (), data_slice=None) -> None:
     """CSV and Excel downloads of ``frame``, side by side. The files are made when clicked (an
     Excel file of 100,000 rows takes seconds), and a click does not rerun the page: a rerun
     raced the file being made and the download was sometimes lost. Each file made is written
     to the audit trail (who exported which list of ``dataset``, how many rows). ``percent``:
-    columns of fractions the workbook shows as percentages."""
+    columns of fractions the workbook shows as percentages. ``data_slice``: the slice a list of
+    accounts (its first column the account id) was drawn on; by group the files start with the
+    group's id, name and members (``tables.with_group_columns``)."""
     from ui.auth import identity
     from ui.session import get_store
 
     audit = partial(_recorded, get_store(), identity(), dataset)
-    frame = _by_group(frame)
+    if data_slice is not None and data_slice.by == "group":
+        from ui import queries, tables
+        from ui.session import lang
+
+        frame = tables.with_group_columns(frame, queries.group_table(data_slice), lang())
     left, right = st.columns(2)
     left.download_button(csv_label, partial(audit, f"{file_stem}.csv", lambda: csv_bytes(frame), len(frame)),
                          file_name=f"{file_stem}.csv", mime="text/csv", on_click="ignore")
     right.download_button(xlsx_label, partial(audit, f"{file_stem}.xlsx", lambda: excel_bytes(frame, sheet, percent), len(frame)),
                           file_name=f"{file_stem}.xlsx", on_click="ignore")
-
-
-def _by_group(frame: pd.DataFrame) -> pd.DataFrame:
-    """A per-account list as the group level downloads it: the group's id, name and number of
-    members first (``tables.with_group_columns``); anything else as it is."""
-    from ui.state import current_key
-
-    key = current_key()
-    if key is None or key.by != "group" or not len(frame.columns) or frame.columns[0] != tr("col_customer_id"):
-        return frame
-    from ui import queries, tables
-    from ui.session import lang
-
-    return tables.with_group_columns(frame, queries.group_table(key), lang())
 
 
 def _recorded(store, who, dataset: str | None, file_name: str, make, rows: int) -> bytes:

@@ -81,6 +81,16 @@ def members(gmap: pd.DataFrame) -> pd.DataFrame:
             .agg(group_name=("group_name", "first"), members=("customer_id", "size")).reset_index())
 
 
+def group_head(ids: pd.Series, groups: pd.DataFrame) -> pd.DataFrame:
+    """group_id, group_name and members of each account id in ``ids`` (``groups``: ``members``'
+    rows), in ``ids``' order and index — the first columns of every per-group export. An id the
+    table lacks is a group of one, named by its id."""
+    ids = ids.astype(str)
+    by_id = groups.set_index("group_id")
+    return pd.DataFrame({"group_id": ids.values, "group_name": ids.map(by_id["group_name"]).fillna(ids).values,
+                         "members": ids.map(by_id["members"]).fillna(1).astype(int).values}, index=ids.index)
+
+
 def roll_up(table: ibis.Table, gmap: pd.DataFrame) -> ibis.Table:
     """The lines of ``table`` with each customer replaced by its group: customer_id is the
     group_id, customer_name the group_name, and ``member_id`` keeps the customer the line was

@@ -96,13 +96,7 @@ def totals_after(store: Store, con, before: Dataset, tx_table: str, overlap: str
     lines'; the counts, revenue and dates are the old ones less the replaced lines' plus the new
     ones', so the stored lines are only probed with the new keys. When the replaced lines held
     the first or last date, or the old version kept no customers, the kept lines are read whole."""
-    old = f'"{before.table_name}"'
-    if overlap == "orders":
-        match, key = "SELECT 1 FROM rep_orders r WHERE r.order_id = t.order_id", "order_id"
-    elif overlap == "days":
-        match, key = 'SELECT 1 FROM rep_days r WHERE r."day" = CAST(t.order_date AS DATE)', "CAST(order_date AS DATE)"
-    else:
-        match, key = "SELECT 1 WHERE false", "NULL"
+    match, key = _replaced(overlap)
     hits = store.lines_sql(before, within=f"EXISTS ({match})")  # (the keys first: few lines pass)
     con.execute(f"CREATE TEMP TABLE _kam_hits AS SELECT customer_id, amount, order_date, {key} AS key FROM ({hits}) t")
     try:
@@ -138,6 +132,17 @@ def totals_after(store: Store, con, before: Dataset, tx_table: str, overlap: str
                                           "revenue": float(row[1] or 0.0), "date_min": row[2], "date_max": row[3]}
 
 
+def _replaced(overlap: str) -> tuple[str, str]:
+    """Under ``overlap``: the subquery a stored line (alias ``t``) matches when the piece being
+    written replaces it (its ``rep_orders`` or ``rep_days``), and what is counted of the
+    replaced lines (their order ids or days)."""
+    if overlap == "orders":
+        return "SELECT 1 FROM rep_orders r WHERE r.order_id = t.order_id", "order_id"
+    if overlap == "days":
+        return 'SELECT 1 FROM rep_days r WHERE r."day" = CAST(t.order_date AS DATE)', "CAST(order_date AS DATE)"
+    return "SELECT 1 WHERE false", "NULL"
+
+
 def _plus(a, b):
     return (a or 0.0) + (b or 0.0)
 
@@ -156,14 +161,9 @@ def compact(store: Store, before: Dataset, stage, con, tx_table: str, rej_table:
     replaced, then the new ones; the refused rows likewise) and publish it as the next version,
     attachments kept: what the readers see is what the pieces would have shown."""
     old_tx, old_rej = store.staging_name(), store.staging_name()
-    replaces = f'"{before.table_name}"'
-    keyed = "order_id" in before.columns
-    conditions = []
-    if keyed:
-        conditions.append("NOT EXISTS (SELECT 1 FROM rep_orders r WHERE r.order_id = t.order_id)")
-    conditions.append("NOT EXISTS (SELECT 1 FROM rep_days r WHERE r.day = CAST(t.order_date AS DATE))")
-    con.execute(f'CREATE TABLE "{old_tx}" AS SELECT t.* FROM {replaces} t WHERE {" AND ".join(conditions)} '
-                f'UNION ALL BY NAME SELECT * FROM "{tx_table}"')
+    match, _ = _replaced(report.overlap)
+    kept = store.lines_sql(before, within=f"NOT EXISTS ({match})")
+    con.execute(f'CREATE TABLE "{old_tx}" AS SELECT * FROM ({kept}) t UNION ALL BY NAME SELECT * FROM "{tx_table}"')
     later = set(meta.details.get("source_files") or [meta.source_file])
     # the refused rows as the pieces' views would count them with this file's after them
     con.execute(f'ALTER TABLE "{rej_table}" RENAME TO rej')

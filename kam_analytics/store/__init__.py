@@ -288,8 +288,7 @@ class Store:
             if (overlap == "orders" and keyed) or (overlap == "days" and not keyed):
                 # each order is in one part: the union is one line (row) per order when each part is
                 for fact in ("single_line_orders", "single_row_orders"):
-                    mine = facts.get(fact, facts.get("single_line_orders")) if piece["orders"] else facts.get(
-                        "single_line_orders")
+                    mine = facts.get(fact if piece["orders"] else "single_line_orders")
                     if before.details.get(fact) is not None and mine is not None:
                         details[fact] = bool(before.details[fact] and mine)
             details.update(segments=[*before.segments, piece], base_rows=before.details.get("base_rows", before.rows),
