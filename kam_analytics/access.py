@@ -30,7 +30,9 @@ ACTIONS: dict[str, str] = {
     "rename": "editor",
     "attributes": "editor",  # attach per-customer attributes
     "rejected_rows": "editor",  # the raw rows an ingest refused (any account's)
+    "review": "editor",      # archive a review (定期评判)
     "delete": "admin",
+    "review_delete": "admin",  # delete an archived review
     "settings": "admin",     # saved scorecard weights
     "audit": "admin",        # read and export the audit trail
 }

@@ -7,49 +7,15 @@ CSV outputs start with customer_id and are guarded against formula injection.
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import sys
 
 from kam_analytics import config, service
+from kam_analytics.cli_common import _date, _lang, _me, _write, print_json
+from kam_analytics.cli_reviews import add_commands as add_review_commands
 from kam_analytics.analytics.window import STANDARD_WINDOWS
 from kam_analytics.errors import KamError
 from kam_analytics.i18n import normalise_lang, t
 from kam_analytics.store import FOLLOWUP_STATUSES
-
-
-def _json_default(value):
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if hasattr(value, "item"):
-        return value.item()
-    return str(value)
-
-
-def _clean(value):
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
-
-
-def print_json(obj) -> None:
-    print(json.dumps(_clean(obj), ensure_ascii=False, default=_json_default))
-
-
-def _lang() -> str:
-    return normalise_lang(config.setting("KAM_LANG") or "en")
-
-
-# -- commands ---------------------------------------------------------------------------------
-def _me():
-    """The command line acts as the person at the machine (``access.local_identity``)."""
-    from kam_analytics.access import local_identity
-
-    return local_identity()
 
 
 def _print_load_report(report, lang: str) -> None:
@@ -165,14 +131,6 @@ def _slice(store, args):
 def _as_of(args, dataset) -> str | None:
     """--as-of, else the dataset's last day."""
     return args.as_of or service.default_as_of(dataset)
-
-
-def _write(frame, path: str) -> int:
-    from kam_analytics.export import write_csv
-
-    write_csv(frame, path)
-    print(t("cli_written", _lang(), rows=len(frame), path=path))
-    return 0
 
 
 def _write_accounts(store, data_slice, frame, path: str) -> int:
@@ -323,16 +281,6 @@ def _k(text: str) -> str:
     raise argparse.ArgumentTypeError("use --k auto or a number of clusters from 1 to 20")
 
 
-def _date(text: str) -> str:
-    import datetime as dt
-
-    try:
-        dt.date.fromisoformat(text[:10])
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a date; write it as YYYY-MM-DD") from None
-    return text[:10]
-
-
 def _command(sub, name: str, help_text: str, func, dataset: bool = True, as_of: str | None = None,
              out: bool = False, json_flag: bool = False, extra=()) -> argparse.ArgumentParser:
     """One sub-command with the options most share: --dataset, --as-of ('optional' or
@@ -443,6 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     groups_sub = groups.add_subparsers(dest="groups_command", required=True, metavar="ACTION")
     _command(groups_sub, "suggest", "propose groups from customer names (a file to review, then load with "
              "`attributes`)", cmd_groups_suggest, out=True)
+    add_review_commands(sub, _command)
     _command(sub, "followup", "record a follow-up of an account (the churn page's form)", cmd_followup, extra=[
         (["--customer"], dict(required=True, metavar="ID")),
         (["--status"], dict(required=True, choices=list(FOLLOWUP_STATUSES), metavar="|".join(FOLLOWUP_STATUSES))),

@@ -9,6 +9,8 @@ How it works (``docs/store.md``)
   sealed, published by one catalog transaction, read by any number of processes, deleted when
   no version names them.
 * ``engines.py`` — a version (or an attached table on Spark) as Ibis tables.
+* ``reviews.py`` — archived reviews: a record in the catalog, the rows in a Parquet file of
+  their own (``<name>-reviews``), written once and never rewritten (``store.reviews``).
 * ``migrate.py`` — a store of format 1 converted in place.
 
 ``Store`` composes them behind one name, so a use case never has to know which part holds
@@ -27,12 +29,13 @@ from kam_analytics.errors import StoreError
 from kam_analytics.store.catalog import BUSY_TIMEOUT_S, Catalog
 from kam_analytics.store.engines import Engines
 from kam_analytics.store.files import Files
+from kam_analytics.store.reviews import Review, Reviews, reviews_folder
 from kam_analytics.store.records import (FOLLOWUP_STATUSES, FORMAT_VERSION, Dataset, DatasetMeta, Staging,
                                          iso_text)
 from kam_analytics.tmpfiles import scratch_dir, sweep
 
 __all__ = ["Store", "Dataset", "DatasetMeta", "Staging", "FOLLOWUP_STATUSES", "FORMAT_VERSION", "BUSY_TIMEOUT_S",
-           "iso_text"]
+           "iso_text", "Review"]
 
 
 def _file_kind(path: Path) -> str:
@@ -87,6 +90,7 @@ class Store:
         self._catalog = Catalog(path)
         self._files = Files(self.folder)
         self._engines = Engines(self._files)
+        self.reviews = Reviews(self._catalog, reviews_folder(path))
 
     # -- opening ----------------------------------------------------------------------------
     @classmethod
@@ -108,6 +112,7 @@ class Store:
         try:
             store._catalog.initialise()
             store._files.remove_orphans(store._catalog.named_files())
+            store.reviews.remove_orphans()
         except sqlite3.DatabaseError as error:
             store.close()
             raise StoreError("store_unreadable", path=str(path), reason=str(error).splitlines()[0]) from None
@@ -144,10 +149,13 @@ class Store:
         return self._catalog.dataset_by_id(dataset_id)
 
     def drop(self, name: str, actor: str | None = None) -> None:
-        """Delete a dataset with its follow-ups and settings in one catalog transaction; its
-        files go after."""
+        """Delete a dataset with its follow-ups, settings and reviews in one catalog transaction;
+        its files and its reviews' files go after."""
+        found = self._catalog.find(name)
+        reviews = self.reviews.files_of(found.id) if found else []
         for file in self._catalog.drop(name, actor):
             self._retire(file)
+        self.reviews.discard(reviews)
 
     def rename(self, name: str, new_name: str, actor: str | None = None) -> Dataset:
         return self.dataset_by_id(self._catalog.rename(name, new_name, actor))

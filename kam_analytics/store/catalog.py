@@ -1,5 +1,6 @@
 """The catalog: a SQLite database in WAL mode (the file ``KAM_DB`` names) holding the datasets
-registry, follow-ups, settings and the audit trail.
+registry, follow-ups, settings, the archived reviews' records (``store.reviews``) and the audit
+trail.
 
 Every change is one short transaction written together with its audit entry, so the app, any
 number of CLI processes and the app's own sessions can write at once; a writer that finds the
@@ -53,6 +54,14 @@ CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, dataset TEXT, detail TEXT
 );
+CREATE TABLE IF NOT EXISTS reviews (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    dataset_id INTEGER NOT NULL, dataset_name TEXT NOT NULL, version INTEGER NOT NULL,
+    as_of TEXT NOT NULL, level TEXT NOT NULL, note TEXT, created_at TEXT NOT NULL, created_by TEXT NOT NULL,
+    accounts INTEGER NOT NULL, key_accounts INTEGER NOT NULL,
+    settings TEXT NOT NULL, summary TEXT NOT NULL, rows_file TEXT NOT NULL, checksum TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS reviews_by_dataset ON reviews (dataset_id, as_of);
 CREATE INDEX IF NOT EXISTS followups_by_dataset ON followups (dataset_id, customer_id);
 CREATE INDEX IF NOT EXISTS settings_by_key ON settings (dataset_id, key);
 """
@@ -251,14 +260,14 @@ class Catalog:
         return row[0] or None
 
     def drop(self, name: str, actor: str | None = None) -> tuple[str, ...]:
-        """Delete a dataset with its follow-ups and settings in one transaction; returns the
+        """Delete a dataset with its follow-ups, settings and reviews in one transaction; returns the
         files it named (deleted after, by the caller)."""
         with self.connect(write=True) as db:
             row = db.execute("SELECT id, data_file, attributes_file, receivables_file, details FROM datasets "
                              "WHERE name = ?", [name]).fetchone()
             if row is None:
                 raise self.unknown(db, name)
-            for table in ("datasets", "followups", "settings"):
+            for table in ("datasets", "followups", "settings", "reviews"):
                 db.execute(f"DELETE FROM {table} WHERE {'id' if table == 'datasets' else 'dataset_id'} = ?", [row["id"]])
             self._audit(db, actor, "delete", name)
         return tuple(f for f in (row["data_file"], *_segment_files(row["details"]), row["attributes_file"],
