@@ -7,15 +7,18 @@ PORT ?= 8501
 # this machine: it listens on localhost only.
 ADDRESS ?= $(shell grep -qs '^\[auth\]' .streamlit/secrets.toml && echo 0.0.0.0 || echo localhost)
 
-# What the tests need from the system (Debian's packages): Chromium and its driver for the browser
-# tests, CJK fonts so screenshots show Chinese, Java 17 for the local Spark session.
-SYSTEM_PACKAGES := chromium chromium-driver fonts-noto-cjk openjdk-17-jre-headless
+# What the app needs from the system (Debian's packages): Pango and a CJK font for the review
+# report's PDF (Chinese names printed as text, the font embedded).
+RUN_PACKAGES := fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0
+# What the tests need besides: Chromium and its driver for the browser tests (the CJK font so
+# screenshots show Chinese), Java 17 for the local Spark session, poppler-utils to look at the PDFs.
+SYSTEM_PACKAGES := $(RUN_PACKAGES) chromium chromium-driver openjdk-17-jre-headless poppler-utils
 # Tests in three workers on the two cores (much of a browser or app test is waiting), a test file
 # to a worker (a file's app, browser and Spark session are started once, on its worker).
 # Measured on a fresh clone, 2026-12-07: -n 2 18:37, -n 3 18:16, -n 4 19:51 (installs included)
 PYTEST_PARALLEL ?= -n 3 --dist loadfile
 
-.PHONY: run test check setup dev system system-for-tests bench browser java docs clean
+.PHONY: run test check setup dev system system-for-run system-for-tests bench browser java docs clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -34,7 +37,7 @@ setup: $(VENV)/.installed
 dev: $(VENV)/.dev-installed
 
 ## make run: set up, seed the demo store on first run, start the app
-run: setup
+run: setup system-for-run
 	@$(BIN)/python -m ui.auth  # sign-in configured but unusable (e.g. the sample cookie secret): refuse to start
 	$(BIN)/python -m kam_analytics datasets > /dev/null
 	@if [ "$(ADDRESS)" = "localhost" ]; then echo "No sign-in configured ([auth] in .streamlit/secrets.toml): serving on localhost only."; fi
@@ -53,6 +56,17 @@ check: dev
 ## make system: install SYSTEM_PACKAGES with apt-get (root)
 system:
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null
+
+## (as root, installs RUN_PACKAGES when missing; otherwise says what the PDF report will lack)
+system-for-run:
+	@missing="$$(for p in $(RUN_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done)"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = "0" ]; then \
+	  echo "Installing what the review report needs: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(RUN_PACKAGES) >/dev/null; \
+	else \
+	  echo "Missing system packages: $$missing — the review report (PDF) is refused until they are installed: sudo make system"; \
+	fi
 
 system-for-tests:
 	@missing="$$(for p in $(SYSTEM_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done)"; \

@@ -26,6 +26,7 @@ PAGES = [
     ("app_pages/churn.py", "nav_churn", ":material/warning:", False),
     ("app_pages/receivables.py", "nav_receivables", ":material/account_balance:", False),
     ("app_pages/account.py", "nav_account", ":material/person_search:", False),
+    ("app_pages/reviews.py", "nav_reviews", ":material/fact_check:", False),
     ("app_pages/data.py", "nav_data", ":material/folder_open:", False),
 ]
 URL_PATHS = [path.split("/")[1][:-3] for path, *_ in PAGES]

@@ -198,3 +198,20 @@ def reliability(bins: list[dict], lang: str) -> go.Figure:
                               "title": t("churn_reliability_accounts", lang)},
                       legend={"orientation": "h", "y": -0.2})
     return fig
+
+
+def bridge_waterfall(bridge: dict, lang: str) -> go.Figure:
+    """The revenue bridge of the earlier review's key accounts (``analytics.reviews.bridge``):
+    start → + expansion → − contraction → − churned → end, then + new key accounts."""
+    steps = [("report_bridge_start", bridge["start_revenue"], "absolute"),
+             ("report_bridge_expansion", bridge["expansion"], "relative"),
+             ("report_bridge_contraction", -bridge["contraction"], "relative"),
+             ("report_bridge_churned", -bridge["churned"], "relative"),
+             ("report_bridge_end", bridge["end_revenue"], "total"),
+             ("report_bridge_new", bridge["new"], "relative")]
+    fig = go.Figure(go.Waterfall(
+        x=[t(key, lang) for key, _, _ in steps], y=[value for _, value, _ in steps],
+        measure=[measure for _, _, measure in steps],
+        text=[format_amount(abs(value), lang) for _, value, _ in steps], textposition="outside",
+        hovertemplate="%{x}: %{text}<extra></extra>"))
+    return _layout(fig, t("report_bridge", lang), "", t("measure_revenue", lang))

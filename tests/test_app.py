@@ -13,10 +13,11 @@ from streamlit.testing.v1 import AppTest
 from kam_analytics.i18n import catalog
 from ui.markdown import escape_markdown
 
-PAGES = ["overview", "concentration", "key_accounts", "segments", "churn", "receivables", "account", "data"]
+PAGES = ["overview", "concentration", "key_accounts", "segments", "churn", "receivables", "account", "reviews", "data"]
 TITLE_KEY = {"overview": "overview_title", "concentration": "concentration_title",
              "key_accounts": "key_accounts_title", "segments": "segments_title", "churn": "churn_title",
-             "receivables": "receivables_title", "account": "account_title", "data": "data_title"}
+             "receivables": "receivables_title", "account": "account_title", "reviews": "reviews_title",
+             "data": "data_title"}
 
 # Three customers. Revenue: C001 500 + 100 = 600, C002 300, C003 100 -> total 1,000.
 # Top-1 share 600/1000 = 60.0%; top-5 share 100.0%. Last date 2024-03-10, so the 90-day

@@ -119,7 +119,7 @@ def migration(earlier: pd.DataFrame, later: pd.DataFrame, criteria: list[str]) -
                "criterion", "criterion_change"]
     moves = pd.DataFrame(rows, columns=columns)
     if len(moves):
-        moves = moves.sort_values(["change", "customer_id"], ascending=[False, True], kind="mergesort")
+        moves = moves.sort_values(["change", "customer_id"], kind="mergesort")  # entered before left
     return matrix, moves.reset_index(drop=True)
 
 
