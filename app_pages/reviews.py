@@ -34,7 +34,7 @@ def create_section() -> None:
                                    key="review_as_of")
         note = cols[1].text_input(tr("reviews_note"), max_chars=500, key="review_note")
         st.caption(tr(by_key("reviews_level")))
-        if not st.form_submit_button(tr("reviews_create"), type="primary"):
+        if not st.form_submit_button(tr("reviews_create"), type="primary", key="review_create_submit"):
             return
     try:
         with st.spinner(tr("reviews_creating")):
@@ -42,7 +42,7 @@ def create_section() -> None:
     except Exception as failure:  # a refusal says why; anything else gets a reference id
         show_error(failure, view.lang)
         return
-    st.session_state["review_selected"] = made.review_id
+    st.session_state["review_pick"] = made.review_id  # (the list below is drawn after this: the new review shows)
     st.success(tr("reviews_created", review_id=made.review_id, as_of=made.as_of,
                   key_accounts=format_count(made.key_accounts), accounts=format_count(made.accounts)))
 
@@ -68,15 +68,15 @@ st.dataframe(pd.DataFrame({
 
 by_id = {r.review_id: r for r in on_file}
 ids = list(by_id)
-chosen = st.session_state.get("review_selected")
-index = ids.index(chosen) if chosen in by_id else 0
+labels = {i: review_label(r) for i, r in by_id.items()} | {None: tr("reviews_compare_none")}  # (worded once, here)
+if st.session_state.get("review_pick") not in by_id:  # (a review deleted meanwhile, here or elsewhere)
+    st.session_state.pop("review_pick", None)
 cols = st.columns(2)
-review = by_id[cols[0].selectbox(tr("reviews_pick"), ids, index=index, format_func=lambda i: review_label(by_id[i]),
-                                 key="review_pick")]
+review = by_id[cols[0].selectbox(tr("reviews_pick"), ids, format_func=labels.get, key="review_pick")]
 earlier = [r for r in on_file if r.by == review.by and r.as_of < review.as_of]
 options = [None] + [r.review_id for r in earlier]
 compare_to = cols[1].selectbox(tr("reviews_compare_to"), options, index=1 if earlier else 0,
-                               format_func=lambda i: tr("reviews_compare_none") if i is None else review_label(by_id[i]),
+                               format_func=labels.get,
                                key=f"review_compare_{review.review_id}")
 
 try:
@@ -164,7 +164,7 @@ def delete_section() -> None:
             except Exception as failure:
                 show_error(failure, view.lang)
                 return
-            st.session_state.pop("review_selected", None)
+            st.session_state.pop("review_pick", None)
             st.rerun()
 
 

@@ -1015,3 +1015,36 @@ def test_segments_and_receivables_lists_mark_the_lapsed(app_env, tmp_path, lang)
     at.radio(key="recv_scope").set_value("all").run()
     owed = at.dataframe[0].value.set_index(T("col_customer_id", lang))[T("col_standing", lang)]
     assert owed.to_dict() == {"X": T("standing_lapsed", lang), "Y": ""}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_reviews_page_creates_and_compares_reviews(app_env, tmp_path, lang):
+    """Two reviews made on the page; the comparison's figures are the CLI's (``review compare``)
+    formatted as the page formats money and shares."""
+    import datetime as dt
+
+    from kam_analytics import reviews
+    from kam_analytics.access import local_identity
+    from kam_analytics.i18n import format_amount, format_share
+    from kam_analytics.store import Store
+    from tests.test_reviews import _lines
+
+    load_csv(tmp_path, "评审数据", _lines())
+    at = open_app(lang, "reviews")
+    assert any(T("reviews_none", lang) in str(i.value) for i in at.info)
+    for day in (dt.date(2024, 6, 30), dt.date(2025, 6, 15)):
+        at.date_input(key="review_as_of").set_value(day)
+        at.text_input(key="review_note").set_value("<b>季度</b> :red[x]")
+        at.button(key="review_create_submit").click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert any(T("reviews_created", lang, review_id=n, as_of=day.isoformat(), key_accounts=k, accounts=a)
+                   == s.value for s in at.success for n in (1, 2) for k in range(9) for a in range(9))
+    with Store.open(tmp_path / "app.duckdb") as store:
+        dataset = store.dataset("评审数据")
+        bridge = reviews.compare(store, local_identity(), dataset, 1, 2).bridge
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics[T("reviews_bridge_start_revenue", lang)] == format_amount(bridge["start_revenue"], lang)
+    assert metrics[T("reviews_bridge_end_revenue", lang)] == format_amount(bridge["end_revenue"], lang)
+    assert metrics[T("reviews_bridge_nrr", lang)] == format_share(bridge["nrr"])
+    assert [t.value for t in at.text] == [T("report_note", lang, note="<b>季度</b> :red[x]")]  # as text
+    assert at.selectbox(key="review_pick").value == 2
