@@ -19,9 +19,10 @@ SHOTS = ROOT / "tests" / "screenshots"
 README_SHOTS = {("zh", ""): "overview_zh", ("en", "concentration"): "concentration_en", ("en", "churn"): "churn_en"}
 PAGES = [("", "overview_title"), ("concentration", "concentration_title"), ("key_accounts", "key_accounts_title"),
          ("segments", "segments_title"), ("churn", "churn_title"), ("receivables", "receivables_title"), ("account", "account_title"),
-         ("data", "data_title")]
+         ("reviews", "reviews_title"), ("data", "data_title")]
 
 pytestmark = pytest.mark.browser
+STORE: dict = {}  # the server's store file (``server``), for the command line beside the browser
 
 require_chromium("browser tests")
 from playwright.sync_api import expect  # noqa: E402
@@ -32,6 +33,7 @@ def server(tmp_path_factory):
     """The app (`python -m ui.serve`, as `make run` starts it) on a free port with a fresh store (seeded with the demo on start)."""
     store = tmp_path_factory.mktemp("browser") / "kam.db"
     url, process = start_app(store, store.with_suffix(".log"))
+    STORE["path"] = store
     yield url
     process.terminate()
     process.wait(timeout=20)
@@ -544,3 +546,47 @@ def test_a_receivables_file_attached_in_the_browser_is_analysed(browser, tmp_pat
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def test_a_review_made_in_the_browser_compares_and_prints(server, browser, tmp_path):
+    """Two reviews of the demo created on the Reviews page in Chinese, compared in English; the
+    PDF downloaded in each language holds the comparison the command line gives."""
+    import json
+
+    import pypdf
+
+    from kam_analytics.i18n import format_amount, format_share
+
+    zh, en = catalog("zh"), catalog("en")
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    _visit(page, f"{server}/reviews?lang=zh", zh["reviews_title"], "zh_reviews_empty")
+    expect(page.get_by_text(zh["reviews_none"])).to_be_visible()
+    for day in ("2025/09/30", "2025/12/31"):
+        for part, value in zip(("year", "month", "day"), day.split("/")):  # (the date's segments, as a user types them)
+            page.get_by_role("spinbutton", name=f"{part}, {zh['reviews_as_of']}").click()
+            page.keyboard.type(value)
+        page.keyboard.press("Escape")  # (the calendar a click opens, closed)
+        page.get_by_role("button", name=zh["reviews_create"]).click()
+        expect(page.get_by_text(re.compile(f"（截至 {day.replace('/', '-')}）已存档"))).to_be_visible(timeout=120_000)
+        settle(page)
+    listed = json.loads(run_cli("review", "list", "--dataset", "演示数据 Demo", "--json", db=STORE["path"]).stdout.splitlines()[-1])
+    second, first = [r["review_id"] for r in listed["reviews"][:2]]
+    compared = json.loads(run_cli("review", "compare", "--dataset", "演示数据 Demo", "--from", first, "--to", second,
+                                  "--json", db=STORE["path"]).stdout.splitlines()[-1])["bridge"]
+    page.screenshot(path=str(SHOTS / "zh_reviews.png"), full_page=True)
+    expect(page.get_by_text(format_share(compared["nrr"])).first).to_be_visible()
+    texts = {}
+    for lang, words in (("zh", zh), ("en", en)):
+        if lang == "en":
+            _visit(page, f"{server}/reviews?lang=en", en["reviews_title"], "en_reviews")
+            expect(page.get_by_text(format_amount(compared["start_revenue"], "en")).first).to_be_visible()
+        with page.expect_download(timeout=120_000) as download:
+            page.get_by_role("button", name=words["reviews_download_pdf"]).click()
+        path = tmp_path / f"review-{lang}.pdf"
+        download.value.save_as(path)
+        texts[lang] = "\n".join(p.extract_text() for p in pypdf.PdfReader(path).pages)
+        settle(page)
+    page.close()
+    for lang in ("zh", "en"):
+        assert format_share(compared["nrr"]) in texts[lang] and format_amount(compared["end_revenue"], lang) in texts[lang]
+    assert "华信控股集团" in texts["zh"] or "有限公司" in texts["zh"]  # Chinese names as text

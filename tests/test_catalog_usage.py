@@ -12,6 +12,7 @@ import pytest
 from kam_analytics import access
 from kam_analytics import service
 from kam_analytics.analytics import accounts, concentration, receivables, rfm
+from kam_analytics.analytics import reviews as review_math
 from kam_analytics.i18n import catalog
 from kam_analytics.ingest.text import DELIMITER_NAMES
 from kam_analytics.schema import ATTRIBUTE_COLUMNS, COLUMNS, DIMENSIONS
@@ -91,7 +92,11 @@ BUILT: dict[tuple[str, str], list[str]] = {
     ("report_duplicates_", ""): ["keep", "drop"],
     ("role_", ""): [*access.ROLES, "none"],
     ("action_", ""): list(access.ACTIONS),
-    ("audit_action_", ""): ["upload", "attach", "replace", "delete", "rename", "attributes", "followup", "settings", "sign_in", "download", "append"],
+    ("audit_action_", ""): ["upload", "attach", "replace", "delete", "rename", "attributes", "followup", "settings", "sign_in", "download", "append", "review_create", "review_delete"],
+    ("report_by_", ""): list(service.LEVELS),
+    ("reviews_bridge_", ""): list(review_math.BRIDGE_KEYS),
+    ("reviews_bridge_", "_help"): list(review_math.BRIDGE_KEYS),
+    ("report_flag_", ""): ["major_customer", "major_dependency", "top5_above", "hhi_moderate", "hhi_high"],
 }
 
 
