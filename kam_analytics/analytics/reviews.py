@@ -105,34 +105,31 @@ def migration(earlier: pd.DataFrame, later: pd.DataFrame, criteria: list[str]) -
         index=order, columns=order, fill_value=0)
     key_a = a["key_account"].reindex(ids).astype("boolean").fillna(False).astype(bool)
     key_b = b["key_account"].reindex(ids).astype("boolean").fillna(False).astype(bool)
-    rows = []
-    for cid in sorted(ids[key_a != key_b]):
-        deltas = {c: _part(b, c, cid) - _part(a, c, cid) for c in criteria}
-        mover = max(deltas, key=lambda c: abs(deltas[c])) if deltas else None
-        name = b["name"].get(cid) if "name" in b and cid in b.index else (a["name"].get(cid) if "name" in a else None)
-        rows.append({"customer_id": cid, "name": name, "change": "entered" if key_b[cid] else "left",
-                     "score_before": _value(a, "score", cid), "score_after": _value(b, "score", cid),
-                     "revenue_before": _value(a, "revenue_12m", cid, 0.0),
-                     "revenue_after": _value(b, "revenue_12m", cid, 0.0),
-                     "criterion": mover, "criterion_change": deltas.get(mover) if mover else None})
-    columns = ["customer_id", "name", "change", "score_before", "score_after", "revenue_before", "revenue_after",
-               "criterion", "criterion_change"]
-    moves = pd.DataFrame(rows, columns=columns)
-    if len(moves):
-        moves = moves.sort_values(["change", "customer_id"], kind="mergesort")  # entered before left
+    changed = pd.Index(sorted(ids[(key_a != key_b).to_numpy()]))
+    before, after = a.reindex(changed), b.reindex(changed)
+    moves = pd.DataFrame({"customer_id": changed.astype(str)}, index=changed)
+    names = after["name"] if "name" in after else pd.Series(None, index=changed, dtype=object)
+    moves["name"] = names.where(names.notna(), before["name"] if "name" in before else None)
+    moves["change"] = np.where(key_b.reindex(changed), "entered", "left")
+    moves["score_before"], moves["score_after"] = before["score"].astype("float64"), after["score"].astype("float64")
+    moves["revenue_before"] = before["revenue_12m"].astype("float64").fillna(0.0)
+    moves["revenue_after"] = after["revenue_12m"].astype("float64").fillna(0.0)
+    if criteria and len(changed):
+        deltas = pd.DataFrame({c: _part(after, c) - _part(before, c) for c in criteria}, index=changed)
+        moves["criterion"] = deltas.abs().idxmax(axis=1)  # (ties: the first of ``criteria``)
+        moves["criterion_change"] = deltas.to_numpy()[np.arange(len(changed)), deltas.columns.get_indexer(moves["criterion"])]
+    else:
+        moves["criterion"], moves["criterion_change"] = None, None
+    moves = moves.sort_values(["change", "customer_id"], kind="mergesort")  # entered before left
     return matrix, moves.reset_index(drop=True)
 
 
-def _value(rows: pd.DataFrame, column: str, cid: str, missing=None):
-    if column not in rows or cid not in rows.index:
-        return missing
-    value = rows.at[cid, column]
-    return missing if pd.isna(value) else float(value)
-
-
-def _part(rows: pd.DataFrame, criterion: str, cid: str) -> float:
-    """An account's archived contribution of ``criterion`` to its score (0 when absent)."""
-    return _value(rows, f"contrib_{criterion}", cid, 0.0)
+def _part(rows: pd.DataFrame, criterion: str) -> pd.Series:
+    """The accounts' archived contribution of ``criterion`` to their score (0 when absent)."""
+    column = f"contrib_{criterion}"
+    if column not in rows:
+        return pd.Series(0.0, index=rows.index)
+    return rows[column].astype("float64").fillna(0.0)
 
 
 def migration_json(matrix: pd.DataFrame) -> dict:

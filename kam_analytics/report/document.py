@@ -176,14 +176,21 @@ def _changes(content, lang: str) -> str:
                          [t("report_fig_grr", lang), format_share(b["grr"])]], {1}))
     moves = content.moves
     if moves is not None and len(moves):
-        rows = [[_label(m), t(f"ka_change_{m['change']}", lang),
-                 t(f"criterion_{m['criterion']}", lang) if m.get("criterion") else "–",
-                 "–" if pd.isna(m["score_before"]) else f"{m['score_before']:.1f}",
-                 "–" if pd.isna(m["score_after"]) else f"{m['score_after']:.1f}"]
-                for m in moves.to_dict("records")]
         out.append(f"<h3>{_e(t('report_movers', lang))}</h3>")
-        out.append(_table([t("report_account", lang), t("report_change", lang), t("report_mover", lang),
-                           t("report_score_before", lang), t("report_score_after", lang)], rows, {3, 4}))
+        for change, revenue in (("entered", "revenue_after"), ("left", "revenue_before")):
+            mine = moves[moves["change"] == change].sort_values([revenue, "customer_id"], ascending=[False, True])
+            if mine.empty:
+                continue
+            rows = [[_label(m), t(f"ka_change_{m['change']}", lang),
+                     t(f"criterion_{m['criterion']}", lang) if isinstance(m.get("criterion"), str) else "–",
+                     "–" if pd.isna(m["score_before"]) else f"{m['score_before']:.1f}",
+                     "–" if pd.isna(m["score_after"]) else f"{m['score_after']:.1f}", format_amount(m[revenue], lang)]
+                    for m in mine.head(RISK_ROWS).to_dict("records")]
+            out.append(_table([t("report_account", lang), t("report_change", lang), t("report_mover", lang),
+                               t("report_score_before", lang), t("report_score_after", lang),
+                               t(f"report_movers_revenue_{change}", lang)], rows, {3, 4, 5}))
+            if len(mine) > RISK_ROWS:
+                out.append(f"<p>{_e(t('report_more_movers', lang, count=format_count(len(mine) - RISK_ROWS)))}</p>")
     matrix = content.matrix
     if matrix is not None:
         order = list(matrix.index)
