@@ -94,6 +94,7 @@ BUILT: dict[tuple[str, str], list[str]] = {
     ("action_", ""): list(access.ACTIONS),
     ("audit_action_", ""): ["upload", "attach", "replace", "delete", "rename", "attributes", "followup", "settings", "sign_in", "download", "append", "review_create", "review_delete"],
     ("report_by_", ""): list(service.LEVELS),
+    ("report_movers_revenue_", ""): ["entered", "left"],
     ("reviews_bridge_", ""): list(review_math.BRIDGE_KEYS),
     ("reviews_bridge_", "_help"): list(review_math.BRIDGE_KEYS),
     ("report_flag_", ""): ["major_customer", "major_dependency", "top5_above", "hhi_moderate", "hhi_high"],
