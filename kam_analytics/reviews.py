@@ -92,8 +92,9 @@ def snapshot(store, dataset, as_of, by: str = "customer") -> Snapshot:
     risk = scored.table
     rows["churn_risk"] = per_customer(rows["customer_id"], risk, "risk").astype("float64")
     rows["churn_status"] = per_customer(rows["customer_id"], risk, "status").fillna("")
+    dimensions = service.account_dimensions(store, everything)
     listed = service.churn_list(store, everything, day, HORIZON_DAYS, "key", scored=scored, card=card,
-                                listing="all", listed=None).table
+                                listing="all", listed=None, dimensions=dimensions).table
     rows["churn_list"] = per_customer(rows["customer_id"], listed, "status").fillna("")
     reasons = per_customer(rows["customer_id"], listed, "reasons")
     fallback = per_customer(rows["customer_id"], risk, "reasons")
@@ -111,7 +112,7 @@ def snapshot(store, dataset, as_of, by: str = "customer") -> Snapshot:
     else:
         rows["outstanding"] = rows["overdue"] = float("nan")
 
-    rows["owner"] = _owners(store, everything, rows["customer_id"])
+    rows["owner"] = _owners(store, everything, rows["customer_id"], dimensions)
     gmap = service.group_map(store, dataset)
     if by == "group":
         members = service.group_members(store, everything)
@@ -150,12 +151,12 @@ def snapshot(store, dataset, as_of, by: str = "customer") -> Snapshot:
     return Snapshot(day.isoformat(), by, rows, settings, summary)
 
 
-def _owners(store, data_slice, ids: pd.Series) -> pd.Series:
+def _owners(store, data_slice, ids: pd.Series, dimensions: pd.DataFrame) -> pd.Series:
     """Each account's owner: the attributes file's, else the most frequent on its lines
-    (``service.account_dimensions``); empty when neither says."""
+    (``dimensions``: ``service.account_dimensions``); empty when neither says."""
     from kam_analytics.analytics.customers import per_customer
 
-    owners = per_customer(ids, service.account_dimensions(store, data_slice), "owner")
+    owners = per_customer(ids, dimensions, "owner")
     table = service.attributes(store, data_slice)
     if table is not None and "owner" in table.columns:
         given = per_customer(ids, table.select("customer_id", "owner").to_pandas().drop_duplicates("customer_id"), "owner")

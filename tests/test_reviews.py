@@ -247,3 +247,22 @@ def test_review_commands(cli, tmp_path):
     assert deleted.returncode == 0
     listed = json.loads(cli("review", "list", "--dataset", "r", "--json").stdout.splitlines()[-1])
     assert [r["review_id"] for r in listed["reviews"]] == [second["review_id"]]
+
+
+def test_a_review_by_group_counts_each_group_once(store, tmp_path, cli):
+    """By group (the lines of tests/test_groups.py, all in 2024): 甲集团 = A 300 + B 280 = 580,
+    C alone 400, 乙集团 = D 200 + E (100 − 150) = 150, 丙集团 100, 戊集团 (G, its latest line's
+    group) 20 — each group's twelve months to 2024-12-31."""
+    from tests.test_groups import LINES
+
+    path = tmp_path / "groups.csv"
+    path.write_text(LINES, encoding="gb18030")
+    ingest_file(store, path, dataset="g")
+    review = reviews.create_review(store, ADMIN, store.dataset("g"), "2024-12-31", by="group")
+    rows = reviews.review_rows(store, ADMIN, review)
+    by_name = dict(zip(rows["group_name"], rows["revenue_12m"]))
+    assert by_name == {"甲集团": 580, "丙丁商行": 400, "乙集团": 150, "丙集团": 100, "戊集团": 20}
+    assert dict(zip(rows["group_name"], rows["members"]))["甲集团"] == 2
+    assert review.by == "group" and review.accounts == 5
+    export = reviews.review_export(rows, "group")
+    assert list(export.columns[:4]) == ["group_id", "group_name", "members", "customer_id"]
