@@ -33,6 +33,8 @@ ACTIONS: dict[str, str] = {
     "review": "editor",      # archive a review (定期评判)
     "delete": "admin",
     "review_delete": "admin",  # delete an archived review
+    "alerts": "admin",       # manage alert subscriptions, read the alert log
+    "alerts_run": "editor",  # evaluate the subscriptions and send the digests
     "settings": "admin",     # saved scorecard weights
     "audit": "admin",        # read and export the audit trail
 }

@@ -11,6 +11,7 @@ import sys
 
 from kam_analytics import config, service
 from kam_analytics.cli_common import _date, _lang, _me, _write, print_json
+from kam_analytics.cli_alerts import add_commands as add_alert_commands
 from kam_analytics.cli_reviews import add_commands as add_review_commands
 from kam_analytics.analytics.window import STANDARD_WINDOWS
 from kam_analytics.errors import KamError
@@ -392,6 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     _command(groups_sub, "suggest", "propose groups from customer names (a file to review, then load with "
              "`attributes`)", cmd_groups_suggest, out=True)
     add_review_commands(sub, _command)
+    add_alert_commands(sub, _command)
     _command(sub, "followup", "record a follow-up of an account (the churn page's form)", cmd_followup, extra=[
         (["--customer"], dict(required=True, metavar="ID")),
         (["--status"], dict(required=True, choices=list(FOLLOWUP_STATUSES), metavar="|".join(FOLLOWUP_STATUSES))),

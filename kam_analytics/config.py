@@ -15,6 +15,7 @@ SETTINGS: list[tuple[str, str, str]] = [
     ("KAM_DB", "data/kam.db", "Path of the store's catalog (relative paths are from the project root); each dataset's DuckDB file lives in the folder beside it, `<name>-datasets`."),
     ("KAM_LANG", "", "Interface language, 'zh' or 'en'; empty means: from the browser's locale."),
     ("KAM_USER_NAME", "", "Without sign-in: the name follow-ups, settings and loads are signed with (default: this computer's user name); the sidebar can change it for a session."),
+    ("KAM_SECRETS", "", "The secrets file the command line and the app read alert channels from (`[kam.notify]`); empty means the project's `.streamlit/secrets.toml`."),
     ("KAM_DEBUG", "", "Set to 1 to show full tracebacks on the command line."),
     ("KAM_NO_DEMO", "", "Set to 1 to create an empty store instead of seeding the demo dataset."),
     ("KAM_NO_PREPARE", "", "Set to 1 not to prepare the newest dataset's opening pages when the app starts and after each load (see \"Performance\")."),

@@ -49,6 +49,7 @@ ATTRIBUTE_COLUMNS: dict[str, tuple[str, str]] = {
     "industry": ("VARCHAR", "text"),
     "region": ("VARCHAR", "text"),
     "owner": ("VARCHAR", "text"),
+    "owner_email": ("VARCHAR", "text"),
     "credit_rating": ("VARCHAR", "text"),
     "industry_influence": ("DOUBLE", "number"),
     "credit_limit": ("DOUBLE", "number"),
@@ -112,6 +113,8 @@ SYNONYMS: dict[str, list[str]] = {
                     "已收金额", "已收款金额", "回款金额", "已付金额", "收款金额", "到账金额", "已回款"],
     "credit_rating": ["credit rating", "credit", "rating", "信用等级", "信用评级", "信用"],
     "industry_influence": ["industry influence", "influence", "行业影响力", "影响力"],
+    "owner_email": ["owner email", "owner e-mail", "account manager email", "sales rep email", "email of owner",
+                    "负责人邮箱", "客户经理邮箱", "销售邮箱", "业务员邮箱", "跟进人邮箱"],
     "credit_limit": ["credit limit", "credit line", "credit limit amount", "信用额度", "授信额度", "信用限额", "赊销额度"],
 }
 

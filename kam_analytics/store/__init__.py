@@ -29,6 +29,7 @@ from kam_analytics.errors import StoreError
 from kam_analytics.store.catalog import BUSY_TIMEOUT_S, Catalog
 from kam_analytics.store.engines import Engines
 from kam_analytics.store.files import Files
+from kam_analytics.store.alerts import Alerts
 from kam_analytics.store.reviews import Review, Reviews, reviews_folder
 from kam_analytics.store.records import (FOLLOWUP_STATUSES, FORMAT_VERSION, Dataset, DatasetMeta, Staging,
                                          iso_text)
@@ -91,6 +92,7 @@ class Store:
         self._files = Files(self.folder)
         self._engines = Engines(self._files)
         self.reviews = Reviews(self._catalog, reviews_folder(path))
+        self.alerts = Alerts(self._catalog)
 
     # -- opening ----------------------------------------------------------------------------
     @classmethod

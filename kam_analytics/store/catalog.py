@@ -61,6 +61,19 @@ CREATE TABLE IF NOT EXISTS reviews (
     accounts INTEGER NOT NULL, key_accounts INTEGER NOT NULL,
     settings TEXT NOT NULL, summary TEXT NOT NULL, rows_file TEXT NOT NULL, checksum TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS subscriptions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, dataset_id INTEGER NOT NULL, rule TEXT NOT NULL, target TEXT NOT NULL,
+    threshold REAL, scope TEXT NOT NULL, level TEXT NOT NULL, lang TEXT NOT NULL,
+    created_by TEXT NOT NULL, created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS alert_sent (
+    dataset_id INTEGER NOT NULL, rule TEXT NOT NULL, account TEXT NOT NULL, recipient TEXT NOT NULL, sent_at TEXT NOT NULL,
+    PRIMARY KEY (dataset_id, rule, account, recipient)
+);
+CREATE TABLE IF NOT EXISTS alert_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, dataset_id INTEGER NOT NULL, run TEXT NOT NULL, at TEXT NOT NULL,
+    recipient TEXT NOT NULL, channel TEXT NOT NULL, status TEXT NOT NULL, alerts INTEGER NOT NULL, detail TEXT
+);
 CREATE INDEX IF NOT EXISTS reviews_by_dataset ON reviews (dataset_id, as_of);
 CREATE INDEX IF NOT EXISTS followups_by_dataset ON followups (dataset_id, customer_id);
 CREATE INDEX IF NOT EXISTS settings_by_key ON settings (dataset_id, key);
@@ -267,7 +280,7 @@ class Catalog:
                              "WHERE name = ?", [name]).fetchone()
             if row is None:
                 raise self.unknown(db, name)
-            for table in ("datasets", "followups", "settings", "reviews"):
+            for table in ("datasets", "followups", "settings", "reviews", "subscriptions", "alert_sent"):
                 db.execute(f"DELETE FROM {table} WHERE {'id' if table == 'datasets' else 'dataset_id'} = ?", [row["id"]])
             self._audit(db, actor, "delete", name)
         return tuple(f for f in (row["data_file"], *_segment_files(row["details"]), row["attributes_file"],
