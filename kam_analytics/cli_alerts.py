@@ -34,7 +34,7 @@ def cmd_subscriptions(args, store) -> int:
 
 
 def cmd_unsubscribe(args, store) -> int:
-    dataset = store.dataset(args.dataset)
+    dataset = store.dataset_by_id(store.alerts.subscription(args.subscription_id).dataset_id)
     found = alerts.unsubscribe(store, _me(), dataset, args.subscription_id)
     print(t("cli_alerts_unsubscribed", _lang(), subscription_id=found.subscription_id, dataset=dataset.name))
     return 0
@@ -88,7 +88,7 @@ def add_commands(sub, command) -> None:
                 (["--scope"], dict(choices=["key", "all"], default="key", metavar="key|all")), by,
                 (["--lang"], dict(choices=["zh", "en"], default="zh", metavar="zh|en"))])
     command(actions, "subscriptions", "the dataset's subscriptions", cmd_subscriptions, json_flag=True)
-    command(actions, "unsubscribe", "remove a subscription (administrators)", cmd_unsubscribe,
+    command(actions, "unsubscribe", "remove a subscription (administrators)", cmd_unsubscribe, dataset=False,
             extra=[(["subscription_id"], dict(type=int, metavar="ID"))])
     command(actions, "run", "evaluate the subscriptions and send one digest per recipient", cmd_run,
             as_of="optional", json_flag=True, extra=[(["--dry-run"], dict(action="store_true",

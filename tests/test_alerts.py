@@ -302,3 +302,7 @@ def test_alerts_on_the_command_line(cli, tmp_path, mailbox):
     assert SECRET not in made.stdout + dry.stdout + run.stdout + run.stderr
     bad = cli("alerts", "subscribe", "--dataset", "s", "--rule", "concentration", "--to", "channel:nowhere", env=env)
     assert bad.returncode == 2 and "no channel 'nowhere'" in bad.stderr
+    sid = json.loads(made.stdout.splitlines()[-1])["subscription_id"]
+    assert cli("alerts", "unsubscribe", sid, env=env).returncode == 0
+    listed = json.loads(cli("alerts", "subscriptions", "--dataset", "s", "--json", env=env).stdout.splitlines()[-1])
+    assert listed == {"subscriptions": []}

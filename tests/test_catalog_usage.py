@@ -13,6 +13,7 @@ from kam_analytics import access
 from kam_analytics import service
 from kam_analytics.analytics import accounts, concentration, receivables, rfm
 from kam_analytics.analytics import reviews as review_math
+from kam_analytics.notify import rules as alert_rules
 from kam_analytics.i18n import catalog
 from kam_analytics.ingest.text import DELIMITER_NAMES
 from kam_analytics.schema import ATTRIBUTE_COLUMNS, COLUMNS, DIMENSIONS
@@ -92,7 +93,9 @@ BUILT: dict[tuple[str, str], list[str]] = {
     ("report_duplicates_", ""): ["keep", "drop"],
     ("role_", ""): [*access.ROLES, "none"],
     ("action_", ""): list(access.ACTIONS),
-    ("audit_action_", ""): ["upload", "attach", "replace", "delete", "rename", "attributes", "followup", "settings", "sign_in", "download", "append", "review_create", "review_delete"],
+    ("audit_action_", ""): ["upload", "attach", "replace", "delete", "rename", "attributes", "followup", "settings", "sign_in", "download", "append", "review_create", "review_delete",
+                             "alerts_subscribe", "alerts_unsubscribe"],
+    ("alert_rule_", ""): list(alert_rules.RULES),
     ("report_by_", ""): list(service.LEVELS),
     ("report_movers_revenue_", ""): ["entered", "left"],
     ("reviews_bridge_", ""): list(review_math.BRIDGE_KEYS),
