@@ -27,6 +27,7 @@ PAGES = [
     ("app_pages/receivables.py", "nav_receivables", ":material/account_balance:", False),
     ("app_pages/account.py", "nav_account", ":material/person_search:", False),
     ("app_pages/reviews.py", "nav_reviews", ":material/fact_check:", False),
+    ("app_pages/alerts.py", "nav_alerts", ":material/notifications:", False),
     ("app_pages/data.py", "nav_data", ":material/folder_open:", False),
 ]
 URL_PATHS = [path.split("/")[1][:-3] for path, *_ in PAGES]

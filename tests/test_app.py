@@ -13,11 +13,11 @@ from streamlit.testing.v1 import AppTest
 from kam_analytics.i18n import catalog
 from ui.markdown import escape_markdown
 
-PAGES = ["overview", "concentration", "key_accounts", "segments", "churn", "receivables", "account", "reviews", "data"]
+PAGES = ["overview", "concentration", "key_accounts", "segments", "churn", "receivables", "account", "reviews", "alerts", "data"]
 TITLE_KEY = {"overview": "overview_title", "concentration": "concentration_title",
              "key_accounts": "key_accounts_title", "segments": "segments_title", "churn": "churn_title",
              "receivables": "receivables_title", "account": "account_title", "reviews": "reviews_title",
-             "data": "data_title"}
+             "alerts": "alerts_title", "data": "data_title"}
 
 # Three customers. Revenue: C001 500 + 100 = 600, C002 300, C003 100 -> total 1,000.
 # Top-1 share 600/1000 = 60.0%; top-5 share 100.0%. Last date 2024-03-10, so the 90-day
@@ -133,7 +133,7 @@ def test_every_page_renders_with_its_title(app_env, page, lang):
 # English words that are allowed on a Chinese page: product and format names, data values.
 # names a user types or reads as they are: products, formats, settings, Spark's table forms and types,
 # and the canonical field names of a mapping (customer_id …)
-ALLOWED = re.compile(r"KAM Analytics|ABC|HHI|RFM|ASC \d+|GAAP|CSV|TSV|TXT|Excel|Parquet|xlsx|UTF-\d+|GB18030|Big5|English|C00\d"
+ALLOWED = re.compile(r"KAM Analytics|Webhook|ABC|HHI|RFM|ASC \d+|GAAP|CSV|TSV|TXT|Excel|Parquet|xlsx|UTF-\d+|GB18030|Big5|English|C00\d"
                      r"|KAM_[A-Z_]+|Spark|DATE|TIMESTAMP|parquet\.\S+|sales\.orders|[a-z]+(?:_[a-z]+)+")
 
 
@@ -1048,3 +1048,34 @@ def test_reviews_page_creates_and_compares_reviews(app_env, tmp_path, lang):
     assert metrics[T("reviews_bridge_nrr", lang)] == format_share(bridge["nrr"])
     assert [t.value for t in at.text] == [T("report_note", lang, note="<b>季度</b> :red[x]")]  # as text
     assert at.selectbox(key="review_pick").value == 2
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_alerts_page_subscribes_previews_and_removes(app_env, tmp_path, lang, monkeypatch):
+    """An administrator adds a subscription on the page, previews the digests (nothing sent:
+    the alert log stays empty) and removes it; the preview's names are text."""
+    from tests.test_alerts import EVIL, LINES
+
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text('[kam.notify.owners]\n"王芳" = "wang@example.com"\n"李雷" = "li@example.com"\n', encoding="utf-8")
+    monkeypatch.setenv("KAM_SECRETS", str(secrets))
+    load_csv(tmp_path, "提醒数据", "\n".join(LINES) + "\n")
+    at = open_app(lang, "alerts")
+    assert [i.value for i in at.info] == [T("alerts_none", lang)]
+    at.selectbox(key="alerts_rule").set_value("concentration")
+    at.selectbox(key="alerts_kind").set_value("owners")
+    at.radio(key="alerts_scope").set_value("all")
+    at.button(key="alerts_subscribe_submit").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [s.value for s in at.success] == [T("alerts_subscribed", lang, subscription_id=1)]
+    table = at.dataframe[0].value
+    assert table[T("alerts_col_rule", lang)].tolist() == [T("alert_rule_concentration", lang)]
+    assert table[T("alerts_col_to", lang)].tolist() == [T("alerts_to_owners", lang)]
+    at.button(key="alerts_preview").click().run()
+    # by hand: A 50% and C 10% to 王芳 (wang@), B 30% to 李雷 (li@); the top-5 share goes to no owner
+    assert [e.label for e in at.main.expander] == [T("alerts_preview_to", lang, to="email:li@example.com", alerts="1"),
+                                              T("alerts_preview_to", lang, to="email:wang@example.com", alerts="2")]
+    assert any(EVIL in str(t.value) for t in at.text)
+    assert at.selectbox(key="alerts_remove_pick").value == 1
+    at.button(key="alerts_remove").click().run()
+    assert [i.value for i in at.info] == [T("alerts_none", lang)]
