@@ -306,3 +306,48 @@ def test_alerts_on_the_command_line(cli, tmp_path, mailbox):
     assert cli("alerts", "unsubscribe", sid, env=env).returncode == 0
     listed = json.loads(cli("alerts", "subscriptions", "--dataset", "s", "--json", env=env).stdout.splitlines()[-1])
     assert listed == {"subscriptions": []}
+
+
+# -- the other rules, by hand -------------------------------------------------------------------
+def test_overdue_lapsed_and_tier_drop_by_hand(store, tmp_path):
+    """As of 2024-06-30. Overdue: A's invoice of 2024-01-10 due 2024-01-31 is unpaid (151 days
+    late: 1,000 more than 90 days overdue); B's due 2024-06-01 is 29 days late (not 90+).
+    Lapsed: L ordered on the 15th of every month of 2023, then nothing — silent 198 days, more
+    than 3 × its 30-day rhythm and more than 60 days; A's single order is 172 days old, more than
+    60 days and the 90-day horizon; R goes on monthly to 2024-06-15."""
+    rows = ["客户编号,客户名称,订单日期,金额,到期日,回款日期",
+            "A,甲公司,2024-01-10,1000,2024-01-31,", "B,乙公司,2024-05-02,800,2024-06-01,"]
+    for month in range(1, 13):
+        rows.append(f"L,老客户,2023-{month:02d}-15,100,2023-{month:02d}-28,2023-{month:02d}-20")
+    for month in range(1, 19):
+        year, m = 2023 + (month - 1) // 12, (month - 1) % 12 + 1
+        rows.append(f"R,常客,{year}-{m:02d}-15,100,{year}-{m:02d}-28,{year}-{m:02d}-20")
+    path = tmp_path / "owed.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    ingest_file(store, path, dataset="o")
+    dataset = store.dataset("o")
+    overdue = alerts.subscribe(store, ADMIN, dataset, "overdue", "email:x@example.com", threshold=500, scope="all")
+    found = rules.evaluate(store, dataset, overdue, "2024-06-30")
+    assert [(a.account, a.figures["overdue_90_plus"]) for a in found] == [("A", 1000.0)]
+    none = alerts.subscribe(store, ADMIN, dataset, "overdue", "email:x@example.com", threshold=1000, scope="all")
+    assert rules.evaluate(store, dataset, none, "2024-06-30") == []  # "above" the amount
+    lapsed = alerts.subscribe(store, ADMIN, dataset, "lapsed", "email:x@example.com", scope="all")
+    found = rules.evaluate(store, dataset, lapsed, "2024-06-30")
+    # (A too: one order, silent 172 days — longer than 60 days and the 90-day horizon; B's 59 are not)
+    assert [(a.account, a.figures["last_order"], a.figures["days_silent"]) for a in found] == [
+        ("A", "2024-01-10", 172), ("L", "2023-12-15", 198)]
+    # tier_drop from two reviews on file, their rows written by hand
+    import pandas as pd
+
+    for day, tiers in (("2024-03-31", ["platinum", "gold", "iron"]), ("2024-06-30", ["gold", "gold", "lead"])):
+        store.reviews.create(dataset, day, "customer", "", {"criteria": []}, {}, pd.DataFrame({
+            "customer_id": ["A", "B", "L"], "name": ["甲公司", "乙公司", "老客户"], "tier": tiers,
+            "key_account": [True, True, False], "owner": ["王芳", "", ""]}), None)
+    drop = alerts.subscribe(store, ADMIN, dataset, "tier_drop", "email:x@example.com", scope="all")
+    found = rules.evaluate(store, dataset, drop, "2024-06-30")
+    assert [(a.account, a.figures["tier_before"], a.figures["tier_after"], a.owner) for a in found] == [
+        ("A", "platinum", "gold", "王芳"), ("L", "iron", "lead", "")]
+    key_only = alerts.subscribe(store, ADMIN, dataset, "tier_drop", "email:x@example.com", scope="key")
+    assert [a.account for a in rules.evaluate(store, dataset, key_only, "2024-06-30")] == ["A"]
+    # before the second review, only one review is on file: nothing to compare
+    assert rules.evaluate(store, dataset, drop, "2024-05-31") == []
