@@ -69,6 +69,8 @@ if profile is None:
     st.stop()
 
 st.subheader(escape_markdown(customer_label(profile.customer_id, profile.name)), anchor=False)
+risk_box = st.container()  # filled last (the churn scores may still be computing); first under the name: a
+# phone's first screen (a link in a DingTalk or WeCom message opens here) shows name, risk and reasons
 cols = st.columns(5)
 cols[0].metric(tr("kpi_revenue"), money(profile.revenue), help=tr("exact_value", value=exact_money(profile.revenue)))
 cols[1].metric(tr("account_share"), format_share(profile.revenue_share), help=tr("account_share_help"))
@@ -85,8 +87,6 @@ if attributes:
     st.markdown(" · ".join(f"**{tr('field_' + k)}**: {escape_markdown(v)}" for k, v in attributes.items()))
     if view.by_group:
         st.caption(tr("account_group_attributes"))
-
-risk_box = st.container()  # filled last: the churn scores may still be computing
 
 # the scorecard's view of this account (saved weights and window, default tiers and rule)
 card = queries.default_scorecard(view.key, view.end)

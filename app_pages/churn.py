@@ -12,7 +12,7 @@ from kam_analytics.i18n import format_count, format_share
 from ui import queries, tables
 from ui.state import churn_list_to_open, exact_help, file_stem, frame, labeller, money, tr
 from ui.followups import followup_form, followup_history
-from ui.widgets import clickable_table, download_buttons, job_progress, no_dataset, tabbed
+from ui.widgets import clickable_table, download_buttons, job_progress, no_dataset, phone_list, tabbed
 
 view = frame("churn_title")
 if view.dataset is None:
@@ -38,6 +38,7 @@ scored = review.scored
 if scored.table.empty:
     st.info(tr("empty_slice"))
     st.stop()
+phone_list(review.table, listing, view.lang)
 st.caption(tr("churn_list_rule", multiple=churn.LAPSE_GAP_MULTIPLE, days=churn.LAPSE_MIN_DAYS,
               horizon=max(churn.LAPSE_MIN_DAYS, int(horizon))))
 if scored.method == "rule":

@@ -92,12 +92,16 @@ viewers = ["@example.com"]
     process.wait(timeout=20)
 
 
-def _signed_in(browser, url: str, user: str, lang: str = "en"):
+PHONE = dict(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, device_scale_factor=2)
+
+
+def _signed_in(browser, url: str, user: str, lang: str = "en", phone: bool = False):
     """A new browser context signed in as ``user`` through the provider's form; returns a page
-    on the app's first screen after sign-in."""
+    on the app's first screen after sign-in. ``phone``: a 390-pixel-wide touch screen, as a
+    link in a DingTalk or WeCom message opens in the phone's in-app browser."""
     # (the provider's redirect back lands on a new session: its language is the browser's)
-    context = browser.new_context(viewport={"width": 1400, "height": 1100}, accept_downloads=True,
-                                  locale="zh-CN" if lang == "zh" else "en-US")
+    screen = PHONE if phone else dict(viewport={"width": 1400, "height": 1100})
+    context = browser.new_context(**screen, accept_downloads=True, locale="zh-CN" if lang == "zh" else "en-US")
     page = context.new_page()
     page.goto(f"{url}/?lang={lang}")
     page.get_by_role("button", name=catalog(lang)["auth_sign_in"]).click()
@@ -374,3 +378,46 @@ def test_an_anonymous_browser_learns_no_server_path_python_version_or_metrics(te
     assert "app.py" in told  # the first message was seen
     assert str(ROOT) not in told and platform.python_version() not in told
     context.close()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_on_a_phone_a_lead_signs_in_and_reads_the_lists_and_an_account(team_app, browser, lang):
+    """At 390 pixels wide: sign-in works, the churn lists and the account page (the page an
+    alert links to) never scroll sideways, and their first screen shows the account's name,
+    risk and reasons."""
+    url, _ = team_app
+    words = catalog(lang)
+    page = _signed_in(browser, url, "lead@example.com", lang, phone=True)
+
+    def first_screen(locator) -> bool:
+        box = locator.bounding_box()
+        return box is not None and box["y"] + box["height"] <= PHONE["viewport"]["height"]
+
+    for listing in ("at_risk", "lapsed"):
+        page.goto(f"{url}/churn?lang={lang}")
+        expect(page.locator("h1").first).to_have_text(words["churn_title"], timeout=90_000)
+        if listing == "lapsed":  # (every account: the lead's key accounts may all still be ordering)
+            settle(page, 180_000)
+            page.get_by_text(words["churn_scope_all"], exact=True).first.click()
+            settle(page, 180_000)
+            page.get_by_text(words["churn_list_lapsed"], exact=True).first.click()
+        settle(page, 180_000)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        phone = page.locator(f'[class*="st-key-phone_only_churn_{listing}"]')
+        first = phone.get_by_role("button").first
+        expect(first).to_be_visible()
+        assert re.match(r"A\d\d · Alpha \d\d", first.inner_text())  # Alice's accounts only
+        figure = phone.locator('[data-testid="stCaptionContainer"]').first
+        assert first_screen(first) and first_screen(figure), page.screenshot(path=str(SHOTS / f"phone_{lang}_{listing}.png"))
+        page.screenshot(path=str(SHOTS / f"phone_{lang}_{listing}.png"))
+    # the account page as an alert's link opens it
+    page.goto(f"{url}/account?lang={lang}&ds=1&account=A04")
+    expect(page.locator("h1").first).to_have_text(words["account_title"], timeout=90_000)
+    settle(page, 180_000)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    name = page.get_by_role("heading", name=re.compile("A04 · Alpha 04"))
+    risk = page.get_by_text(words["churn_risk"], exact=True).first
+    listed = page.get_by_text(re.compile(re.escape(words["account_risk_list"].split("{")[0].strip()))).first
+    assert first_screen(name) and first_screen(risk) and first_screen(listed)
+    page.screenshot(path=str(SHOTS / f"phone_{lang}_account.png"))
+    page.context.close()

@@ -128,3 +128,28 @@ def job_progress(job, note: str | None = None, meanwhile=None) -> None:
     bar.empty()
     if below is not None:
         below.empty()
+
+
+PHONE_ROWS = 5  # accounts a phone's summary of a churn list shows (the table below has them all)
+
+
+def phone_list(table: pd.DataFrame, listing: str, lang: str) -> None:
+    """The first ``PHONE_ROWS`` accounts of a churn list (``service.churn_list`` rows) in a few
+    lines each — name, risk (or days silent), reasons — shown only on a phone's narrow screen
+    (``chrome.PHONE_ONLY``), where the wide table starts far down; a tap opens the account."""
+    from kam_analytics.analytics.churn import reason_text
+    from kam_analytics.i18n import customer_label, format_share, join_list
+    from ui.chrome import PHONE_ONLY
+    from ui.markdown import escape_markdown
+
+    with st.container(key=f"{PHONE_ONLY}_churn_{listing}"):
+        for row in table.head(PHONE_ROWS).to_dict("records"):
+            label = customer_label(row["customer_id"], row.get("name"))
+            if listing == "lapsed":
+                figure = tr("churn_phone_lapsed", days=int(row["recency_days"]), last=str(row["last"])[:10])
+            else:
+                figure = tr("churn_phone_risk", risk=format_share(row["risk"]))
+            reasons = join_list([reason_text(r, lang) for r in row["reasons"]], lang, sentences=True)
+            if st.button(escape_markdown(label), key=f"phone_open_{listing}_{row['customer_id']}", type="tertiary"):
+                open_account(str(row["customer_id"]))
+            st.caption(escape_markdown(figure + (tr("churn_phone_reasons", reasons=reasons) if reasons else "")))
