@@ -97,15 +97,22 @@ class Robot:
                     return
                 answer = {"errcode": 0}
                 url = urllib.parse.urlparse(self.path)
+                accepted = lambda: answer.get("errcode", answer.get("code")) == 0  # noqa: E731
                 query = dict(urllib.parse.parse_qsl(url.query))
                 if url.path == "/dingtalk":
                     expected = base64.b64encode(hmac.new(SECRET.encode(), f"{query.get('timestamp')}\n{SECRET}".encode(),
                                                          hashlib.sha256).digest()).decode()
                     if query.get("sign") != expected:
                         answer = {"errcode": 310000, "errmsg": "sign not match"}
+                if url.path == "/feishu":
+                    key = f"{body.get('timestamp')}\n{SECRET}".encode()
+                    if body.get("sign") != base64.b64encode(hmac.new(key, b"", hashlib.sha256).digest()).decode():
+                        answer = {"code": 19021, "msg": "sign match fail"}
+                    else:
+                        answer = {"code": 0}
                 if url.path == "/wecom" and len(body["markdown"]["content"].encode("utf-8")) > 4096:
                     answer = {"errcode": 45002, "errmsg": "content size exceed limit"}
-                if answer["errcode"] == 0:
+                if accepted():
                     robot.accepted.append((url.path, body))
                 data = json.dumps(answer).encode()
                 self.send_response(200)
@@ -139,7 +146,8 @@ def _settings(mailbox=None, robot=None) -> config.NotifyConfig:
         notify["channels"] = {
             "team": {"kind": "dingtalk", "url": f"{robot.url}/dingtalk?access_token={TOKEN}", "secret": SECRET},
             "wecom": {"kind": "wecom", "url": f"{robot.url}/wecom?key={TOKEN}"},
-            "hook": {"kind": "webhook", "url": f"{robot.url}/hook?token={TOKEN}"}}
+            "hook": {"kind": "webhook", "url": f"{robot.url}/hook?token={TOKEN}"},
+            "feishu": {"kind": "feishu", "url": f"{robot.url}/feishu?hook={TOKEN}", "secret": SECRET}}
     return config.parse(notify)
 
 
@@ -351,3 +359,31 @@ def test_overdue_lapsed_and_tier_drop_by_hand(store, tmp_path):
     assert [a.account for a in rules.evaluate(store, dataset, key_only, "2024-06-30")] == ["A"]
     # before the second review, only one review is on file: nothing to compare
     assert rules.evaluate(store, dataset, drop, "2024-05-31") == []
+
+
+def test_feishu_signed_card_in_english(shares, robot):
+    store, dataset = shares
+    receiver = robot()
+    alerts.subscribe(store, ADMIN, dataset, "concentration", "channel:feishu", threshold=0.3, lang="en")
+    result = alerts.run(store, ADMIN, dataset, "2024-12-31", settings=_settings(robot=receiver), sleep=lambda s: None)
+    assert (result.messages, result.failed) == (1, 0) and len(receiver.accepted) == 1
+    text = receiver.accepted[0][1]["card"]["elements"][0]["content"]
+    assert "Revenue concentration" in text and "A · 甲公司" in text and "B · 乙公司" in text and "C · " not in text
+
+
+def test_the_at_risk_rule_is_the_churn_lists_at_or_above_the_threshold(store, tmp_path):
+    """On the review tests' lines (six regular accounts, 2023-07 to 2025-06): at threshold 0
+    every key account the churn page lists as at risk, with the list's risk; above 1 none."""
+    from tests.test_reviews import _lines
+
+    path = tmp_path / "regular.csv"
+    path.write_text(_lines(), encoding="utf-8")
+    ingest_file(store, path, dataset="r")
+    dataset = store.dataset("r")
+    listed = service.churn_list(store, service.Slice.of(dataset), "2025-06-30", 90, "key", listing="at_risk").table
+    assert len(listed) >= 3
+    everyone = alerts.subscribe(store, ADMIN, dataset, "at_risk", "email:x@example.com", threshold=0.0)
+    found = rules.evaluate(store, dataset, everyone, "2025-06-30")
+    assert {a.account: a.figures["risk"] for a in found} == dict(zip(listed["customer_id"], listed["risk"]))
+    nobody = alerts.subscribe(store, ADMIN, dataset, "at_risk", "email:x@example.com", threshold=1.01)
+    assert rules.evaluate(store, dataset, nobody, "2025-06-30") == []

@@ -19,7 +19,7 @@ SHOTS = ROOT / "tests" / "screenshots"
 README_SHOTS = {("zh", ""): "overview_zh", ("en", "concentration"): "concentration_en", ("en", "churn"): "churn_en"}
 PAGES = [("", "overview_title"), ("concentration", "concentration_title"), ("key_accounts", "key_accounts_title"),
          ("segments", "segments_title"), ("churn", "churn_title"), ("receivables", "receivables_title"), ("account", "account_title"),
-         ("reviews", "reviews_title"), ("data", "data_title")]
+         ("reviews", "reviews_title"), ("alerts", "alerts_title"), ("data", "data_title")]
 
 pytestmark = pytest.mark.browser
 STORE: dict = {}  # the server's store file (``server``), for the command line beside the browser
