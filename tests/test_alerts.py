@@ -387,3 +387,18 @@ def test_the_at_risk_rule_is_the_churn_lists_at_or_above_the_threshold(store, tm
     assert {a.account: a.figures["risk"] for a in found} == dict(zip(listed["customer_id"], listed["risk"]))
     nobody = alerts.subscribe(store, ADMIN, dataset, "at_risk", "email:x@example.com", threshold=1.01)
     assert rules.evaluate(store, dataset, nobody, "2025-06-30") == []
+
+
+def test_concentration_by_group_counts_the_group_that_buys(store, tmp_path):
+    """The lines of tests/test_groups.py (2024): by group 甲集团 580, C 400, 乙集团 150, 丙集团 100,
+    戊集团 20 of 1,250 — at the 10% line 甲集团 46.4%, C 32.0%, 乙集团 12.0%."""
+    from tests.test_groups import LINES as GROUP_LINES
+
+    path = tmp_path / "groups.csv"
+    path.write_text(GROUP_LINES, encoding="gb18030")
+    ingest_file(store, path, dataset="g")
+    dataset = store.dataset("g")
+    sub = alerts.subscribe(store, ADMIN, dataset, "concentration", "email:x@example.com", by="group")
+    found = rules.evaluate(store, dataset, sub, "2024-12-31")
+    assert sorted((a.name, round(a.figures["share"], 4)) for a in found) == [
+        ("丙丁商行", 0.32), ("乙集团", 0.12), ("甲集团", 0.464)]
