@@ -19,9 +19,9 @@ DATASETS = ROOT.parent / "shared" / "datasets"
 # worker (make test: -n 2 --dist loadfile), the long files are handed out first and the short
 # ones fill in behind them, so neither worker is left alone with a long file at the end.
 LONGEST_FIRST = ["test_browser.py", "test_spark.py", "test_auth_browser.py", "test_shared_browser.py",
-                 "test_spark_browser.py", "test_hostile_browser.py", "test_pieces_browser.py", "test_groups_browser.py",
-                 "test_prepare_browser.py", "test_spark_connect.py",
-                 "test_app.py", "test_ingest_trust.py", "test_ingest_property.py", "test_shared_use.py"]
+                 "test_spark_browser.py", "test_browser_flows.py", "test_hostile_browser.py", "test_pieces_browser.py",
+                 "test_groups_browser.py", "test_prepare_browser.py", "test_spark_connect.py", "test_report.py",
+                 "test_app.py", "test_reviews.py", "test_alerts.py", "test_ingest_trust.py", "test_ingest_property.py", "test_shared_use.py"]
 
 
 def pytest_collection_modifyitems(session, config, items):

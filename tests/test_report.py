@@ -31,9 +31,17 @@ def _lines() -> str:
     return "\n".join(rows) + "\n"
 
 
-@pytest.fixture
-def reviewed(cli, tmp_path):
-    path = tmp_path / "lines.csv"
+@pytest.fixture(scope="module")
+def reviewed(tmp_path_factory):
+    """One store for the module (reviews never change: every test reads the same two)."""
+    from conftest import run_cli
+
+    folder = tmp_path_factory.mktemp("report")
+
+    def cli(*args, **kwargs):
+        return run_cli(*args, db=folder / "cli.duckdb", **kwargs)
+
+    path = folder / "lines.csv"
     path.write_text(_lines(), encoding="gb18030")
     assert cli("ingest", path, "--dataset", "r").returncode == 0
     ids = []
@@ -102,8 +110,8 @@ def test_a_report_evaluated_now_is_compared_with_the_latest_earlier_review(revie
     _, text = _pdf(cli, tmp_path, "--as-of", "2025-06-30", "--lang", "zh")
     assert "为本报告即时评估（未存档）" in text
     assert f"与截至 2024-06-30 的评审 {first} 比较" in text
-    _, text = _pdf(cli, tmp_path, "--as-of", "2025-06-30", "--compare-to", second, "--lang", "en")
-    assert f"Compared with review {second} as of 2025-06-30" in text
+    _, text = _pdf(cli, tmp_path, "--review", second, "--compare-to", first, "--lang", "en")
+    assert f"Compared with review {first} as of 2024-06-30" in text
     listed = json.loads(cli("review", "list", "--dataset", "r", "--json").stdout.splitlines()[-1])
     assert len(listed["reviews"]) == 2  # nothing archived by a report
 
