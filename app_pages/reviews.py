@@ -73,7 +73,7 @@ if st.session_state.get("review_pick") not in by_id:  # (a review deleted meanwh
     st.session_state.pop("review_pick", None)
 cols = st.columns(2)
 review = by_id[cols[0].selectbox(tr("reviews_pick"), ids, format_func=labels.get, key="review_pick")]
-earlier = [r for r in on_file if r.by == review.by and r.as_of < review.as_of]
+earlier = reviews.earlier_reviews(store, dataset.id, review.by, review.as_of)
 options = [None] + [r.review_id for r in earlier]
 compare_to = cols[1].selectbox(tr("reviews_compare_to"), options, index=1 if earlier else 0,
                                format_func=labels.get,

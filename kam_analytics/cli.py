@@ -15,7 +15,7 @@ from kam_analytics.cli_alerts import add_commands as add_alert_commands
 from kam_analytics.cli_reviews import add_commands as add_review_commands
 from kam_analytics.analytics.window import STANDARD_WINDOWS
 from kam_analytics.errors import KamError
-from kam_analytics.i18n import normalise_lang, t
+from kam_analytics.i18n import t
 from kam_analytics.store import FOLLOWUP_STATUSES
 
 

@@ -112,7 +112,7 @@ def snapshot(store, dataset, as_of, by: str = "customer") -> Snapshot:
     else:
         rows["outstanding"] = rows["overdue"] = float("nan")
 
-    rows["owner"] = _owners(store, everything, rows["customer_id"], dimensions)
+    rows["owner"] = rows["customer_id"].map(service.account_owners(store, everything, dimensions)).fillna("")
     gmap = service.group_map(store, dataset)
     if by == "group":
         members = service.group_members(store, everything)
@@ -151,19 +151,6 @@ def snapshot(store, dataset, as_of, by: str = "customer") -> Snapshot:
     return Snapshot(day.isoformat(), by, rows, settings, summary)
 
 
-def _owners(store, data_slice, ids: pd.Series, dimensions: pd.DataFrame) -> pd.Series:
-    """Each account's owner: the attributes file's, else the most frequent on its lines
-    (``dimensions``: ``service.account_dimensions``); empty when neither says."""
-    from kam_analytics.analytics.customers import per_customer
-
-    owners = per_customer(ids, dimensions, "owner")
-    table = service.attributes(store, data_slice)
-    if table is not None and "owner" in table.columns:
-        given = per_customer(ids, table.select("customer_id", "owner").to_pandas().drop_duplicates("customer_id"), "owner")
-        owners = given.where(given.notna() & (given.astype(str).str.strip() != ""), owners)
-    return owners.fillna("")
-
-
 def create_review(store, identity: Identity, dataset, as_of=None, by: str = "customer", note: str = "") -> Review:
     """Evaluate and archive a review of ``dataset`` as of ``as_of`` (default: its last day)
     at level ``by`` (editors and administrators; audited 'review_create')."""
@@ -197,20 +184,34 @@ def review_of(store, identity: Identity, dataset, review_id) -> Review:
     return review
 
 
+def visible_rows(identity: Identity, rows: pd.DataFrame) -> pd.DataFrame:
+    """A review's rows the identity may see: every account, or with a scope only the accounts
+    whose (archived) owner is in it."""
+    if identity.scope is None:
+        return rows
+    return rows[rows["owner"].astype(str).isin(set(identity.scope))].reset_index(drop=True)
+
+
 def review_rows(store, identity: Identity, review: Review) -> pd.DataFrame:
-    """The review's archived rows the identity may see: every account, or with a scope only the
-    accounts whose archived owner is in it."""
-    rows = store.reviews.rows(review)
-    if identity.scope is not None:
-        rows = rows[rows["owner"].astype(str).isin(set(identity.scope))].reset_index(drop=True)
-    return rows
+    """The review's archived rows the identity may see (``visible_rows``)."""
+    return visible_rows(identity, store.reviews.rows(review))
 
 
-def earlier_review(store, review: Review) -> Review | None:
-    """The review a review is compared with by default: the dataset's latest review at the same
-    level dated before it (ties: the last created)."""
-    earlier = [r for r in store.reviews.list(review.dataset_id) if r.by == review.by and r.as_of < review.as_of]
-    return earlier[0] if earlier else None
+def earlier_reviews(store, dataset_id: int, by: str, as_of: str) -> list:
+    """The dataset's reviews at level ``by`` dated before ``as_of``, the latest first (ties:
+    the last created): the first is what a review of that date is compared with by default."""
+    return [r for r in store.reviews.list(dataset_id) if r.by == by and r.as_of < str(as_of)[:10]]
+
+
+def compared(earlier: Review, before: pd.DataFrame, after: pd.DataFrame, after_criteria: list) -> tuple:
+    """(bridge, migration matrix, movers) of the accounts ``after`` (a review's rows, archived
+    or evaluated now, scored on ``after_criteria``) against the earlier review's rows
+    ``before`` (``analytics.reviews``; movers by the criteria both scored)."""
+    from kam_analytics.analytics import reviews as review_math
+
+    criteria = [c for c in earlier.settings.get("criteria", []) if c in after_criteria]
+    matrix, moves = review_math.migration(before, after, criteria)
+    return review_math.bridge(before, after), matrix, moves
 
 
 def delete_review(store, identity: Identity, dataset, review_id) -> Review:
@@ -224,7 +225,8 @@ def review_export(rows: pd.DataFrame, by: str) -> pd.DataFrame:
     """The ``review show --out`` rows: EXPORT_COLUMNS (key_account as true/false, money to the
     cent, score and risk as archived), then each criterion's value_ and pct_ columns; by group,
     group_id, group_name and members first."""
-    out = rows.reindex(columns=[c for c in EXPORT_COLUMNS if c in rows or c not in ("profit_12m",)]).copy()
+    # (every column, empty where the review has none, but profit_12m only when the data had profit)
+    out = rows.reindex(columns=[c for c in EXPORT_COLUMNS if c != "profit_12m" or c in rows]).copy()
     out["key_account"] = rows["key_account"].map({True: "true", False: "false"})
     for column in ("revenue_12m", "profit_12m", "outstanding", "overdue"):
         if column in out:
@@ -265,13 +267,11 @@ def compare(store, identity: Identity, dataset, from_id, to_id) -> Comparison:
     """The bridge, migration and movers between review ``from_id`` (earlier) and ``to_id``
     (``analytics.reviews``), from their archived rows only (those the identity sees). Two
     reviews at different levels are refused."""
-    from kam_analytics.analytics import reviews as review_math
     from kam_analytics.errors import StoreError
 
     earlier, later = review_of(store, identity, dataset, from_id), review_of(store, identity, dataset, to_id)
     if earlier.by != later.by:
         raise StoreError("review_levels_differ", first=from_id, second=to_id)
-    a, b = review_rows(store, identity, earlier), review_rows(store, identity, later)
-    criteria = [c for c in earlier.settings.get("criteria", []) if c in later.settings.get("criteria", [])]
-    matrix, moves = review_math.migration(a, b, criteria)
-    return Comparison(earlier, later, review_math.bridge(a, b), matrix, moves)
+    bridge, matrix, moves = compared(earlier, review_rows(store, identity, earlier), review_rows(store, identity, later),
+                                     later.settings.get("criteria", []))
+    return Comparison(earlier, later, bridge, matrix, moves)

@@ -613,6 +613,22 @@ def account_dimensions(store, data_slice: Slice) -> pd.DataFrame:
         columns=["customer_id"])
 
 
+def account_owners(store, data_slice: Slice, dimensions: pd.DataFrame | None = None) -> dict[str, str]:
+    """account → owner, one per account of the slice's level: the attributes file's owner
+    (a blank cell does not count), else the most frequent owner on the account's lines
+    (``account_dimensions``, which may be passed when at hand); accounts with neither are
+    absent. Alerts to owners and archived reviews name owners this way."""
+    dims = dimensions if dimensions is not None else account_dimensions(store, data_slice)
+    owners = {str(c): o for c, o in zip(dims["customer_id"], dims["owner"]) if isinstance(o, str) and o.strip()} \
+        if "owner" in dims else {}
+    table = attributes(store, data_slice)
+    if table is not None and "owner" in table.columns:
+        for cid, owner in table.select("customer_id", "owner").to_pandas().itertuples(index=False):
+            if isinstance(owner, str) and owner.strip():
+                owners[str(cid)] = owner.strip()
+    return owners
+
+
 def churn_scores(store, data_slice: Slice, as_of, horizon_days: int, progress=None):
     """``churn.score_accounts`` of every account of the dataset (``whole``: the slice's period,
     filters and scope do not change an account's risk) on its order lines (``order_lines``),

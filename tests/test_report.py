@@ -3,7 +3,6 @@ the pages format them, Chinese names are text in an embedded font, user text sta
 the first page is looked at through pdftoppm."""
 from __future__ import annotations
 
-import io
 import json
 import re
 import shutil

@@ -56,18 +56,6 @@ def evaluate(store, dataset, subscription, as_of) -> list[Alert]:
     return sorted(found, key=lambda a: a.account)
 
 
-def _owners(store, data_slice) -> dict[str, str]:
-    """account → owner: the attributes' owner, else the most frequent on its lines."""
-    dims = service.account_dimensions(store, data_slice)
-    owners = dict(zip(dims["customer_id"].astype(str), dims["owner"])) if "owner" in dims else {}
-    table = service.attributes(store, data_slice)
-    if table is not None and "owner" in table.columns:
-        for cid, owner in table.select("customer_id", "owner").to_pandas().itertuples(index=False):
-            if isinstance(owner, str) and owner.strip():
-                owners[str(cid)] = owner.strip()
-    return {k: (v if isinstance(v, str) else "") for k, v in owners.items()}
-
-
 def _alerts(rule: str, rows, owners: dict, figures) -> list[Alert]:
     out = []
     for row in rows.to_dict("records"):
@@ -84,7 +72,7 @@ def _day(value) -> str | None:
 def _at_risk(store, dataset, data_slice, subscription, as_of) -> list[Alert]:
     listed = service.churn_list(store, data_slice, as_of, HORIZON_DAYS, "key", listing="at_risk", listed=None).table
     hit = listed[listed["risk"] >= threshold_of(subscription)]
-    return _alerts("at_risk", hit, _owners(store, data_slice), lambda r: {
+    return _alerts("at_risk", hit, service.account_owners(store, data_slice), lambda r: {
         "risk": float(r["risk"]), "revenue_at_risk": float(r["revenue_at_risk"]), "last_order": _day(r["last"]),
         "reasons": json.loads(json.dumps(r["reasons"], default=_plain))})
 
@@ -92,7 +80,7 @@ def _at_risk(store, dataset, data_slice, subscription, as_of) -> list[Alert]:
 def _lapsed(store, dataset, data_slice, subscription, as_of) -> list[Alert]:
     listed = service.churn_list(store, data_slice, as_of, HORIZON_DAYS, subscription.scope, listing="lapsed",
                                 listed=None).table
-    return _alerts("lapsed", listed, _owners(store, data_slice), lambda r: {
+    return _alerts("lapsed", listed, service.account_owners(store, data_slice), lambda r: {
         "last_order": _day(r["last"]), "days_silent": int(r["recency_days"]),
         "typical_gap_days": None if r["typical_gap_days"] != r["typical_gap_days"] else float(r["typical_gap_days"]),
         "revenue_last_year": float(r["revenue_last_year"])})
@@ -109,7 +97,8 @@ def _concentration(store, dataset, data_slice, subscription, as_of) -> list[Aler
     if total <= 0:
         return []
     ranked = ranked.assign(share=ranked["x"] / total)
-    out = _alerts("concentration", ranked[ranked["share"] >= level - 1e-12], _owners(store, data_slice), lambda r: {
+    owners = service.account_owners(store, data_slice)
+    out = _alerts("concentration", ranked[ranked["share"] >= level - 1e-12], owners, lambda r: {
         "share": float(r["share"]), "revenue_12m": float(r["x"]), "threshold": level})
     if subscription.scope == "all":
         top5 = float(ranked["x"].head(5).sum()) / total
@@ -135,7 +124,7 @@ def _overdue(store, dataset, data_slice, subscription, as_of) -> list[Alert]:
     hit = owed[owed["overdue_90_plus"] > threshold_of(subscription) + 0.005]
     if subscription.scope == "key":
         hit = hit[hit["customer_id"].astype(str).isin(_key_ids(store, data_slice, as_of))]
-    return _alerts("overdue", hit, _owners(store, data_slice), lambda r: {
+    return _alerts("overdue", hit, service.account_owners(store, data_slice), lambda r: {
         "overdue_90_plus": float(r["overdue_90_plus"]), "outstanding": float(r["outstanding"])})
 
 
@@ -148,7 +137,7 @@ def _paying_later(store, dataset, data_slice, subscription, as_of) -> list[Alert
     hit = getting_worse(owed)
     if subscription.scope == "key":
         hit = hit[hit["customer_id"].astype(str).isin(_key_ids(store, data_slice, as_of))]
-    return _alerts("paying_later", hit, _owners(store, data_slice), lambda r: {
+    return _alerts("paying_later", hit, service.account_owners(store, data_slice), lambda r: {
         "flags": list(r["flags"]), "avg_days_late_recent": _number(r.get("avg_days_late_recent")),
         "avg_days_late_prior": _number(r.get("avg_days_late_prior")), "overdue": float(r["overdue"])})
 

@@ -103,10 +103,7 @@ def content(store, identity: Identity, dataset, review_id=None, compare_to=None,
         if day is None:
             raise KamError("review_no_lines", dataset=dataset.name)
         taken = reviews.snapshot(store, dataset, day, by)
-        rows = taken.rows
-        if identity.scope is not None:
-            rows = rows[rows["owner"].astype(str).isin(set(identity.scope))].reset_index(drop=True)
-        base = Content(dataset.name, taken.as_of, by, rows, taken.settings, taken.summary, None, None, None, "",
+        base = Content(dataset.name, taken.as_of, by, reviews.visible_rows(identity, taken.rows), taken.settings, taken.summary, None, None, None, "",
                        identity.scope is not None)
     earlier = None
     if compare_to is not None:
@@ -114,16 +111,12 @@ def content(store, identity: Identity, dataset, review_id=None, compare_to=None,
         if earlier.by != base.by:
             raise StoreError("review_levels_differ", first=compare_to, second=review_id or base.as_of)
     else:
-        found = [r for r in store.reviews.list(dataset.id) if r.by == base.by and r.as_of < base.as_of]
-        earlier = found[0] if found else None
+        earlier = next(iter(reviews.earlier_reviews(store, dataset.id, base.by, base.as_of)), None)
     if earlier is not None:
-        from kam_analytics.analytics import reviews as review_math
-
         before = reviews.review_rows(store, identity, earlier)
-        criteria = [c for c in earlier.settings.get("criteria", []) if c in base.settings.get("criteria", [])]
         base.earlier_id, base.earlier_as_of, base.earlier_rows = earlier.review_id, earlier.as_of, before
-        base.bridge = review_math.bridge(before, base.rows)
-        base.matrix, base.moves = review_math.migration(before, base.rows, criteria)
+        base.bridge, base.matrix, base.moves = reviews.compared(earlier, before, base.rows,
+                                                                base.settings.get("criteria", []))
     return base
 
 

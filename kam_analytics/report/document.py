@@ -57,7 +57,7 @@ def _reasons(text: str, lang: str) -> str:
 
 def html(content, lang: str) -> str:
     """The whole document of ``content`` (``report.Content``) in ``lang``."""
-    rows, summary = content.rows, content.summary
+    rows = content.rows
     money = lambda v: format_amount(v, lang)  # noqa: E731
     parts = [f'<div class="head">{_e(t("report_title", lang))} · {_e(content.dataset_name)}</div>',
              f'<div class="date">{_e(t("report_as_of", lang, date=content.as_of))}</div>',
