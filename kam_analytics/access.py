@@ -29,6 +29,7 @@ ACTIONS: dict[str, str] = {
     "replace": "editor",     # load a file over an existing dataset
     "rename": "editor",
     "attributes": "editor",  # attach per-customer attributes
+    "costs": "editor",       # attach a file of costs to serve
     "rejected_rows": "editor",  # the raw rows an ingest refused (any account's)
     "review": "editor",      # archive a review (定期评判)
     "delete": "admin",

@@ -208,6 +208,35 @@ def cmd_receivables_file(args, store) -> int:
     return 0
 
 
+def cmd_costs_file(args, store) -> int:
+    """The Data page's costs upload: the same report, refusals and audit entry."""
+    from kam_analytics.ingest.costs import costs_report_lines
+    from kam_analytics.ingest.load import parse_overrides
+
+    dataset = store.dataset(args.dataset)
+    report = service.attach_costs(store, _me(), dataset, args.file, mapping=parse_overrides(args.map),
+                                  sheet=args.sheet, date_format=args.date_format, replace=args.replace)
+    if args.json:
+        print_json(report.to_json())
+        return 0
+    for line in costs_report_lines(report, _lang()):
+        print(line)
+    return 0
+
+
+def cmd_pnl(args, store) -> int:
+    """The account P&L (``analytics.costs``) as CSV, and what it left out in a sentence."""
+    from kam_analytics.analytics.costs import pnl_notes
+
+    _, data_slice = _slice(store, args)
+    result = service.account_pnl(store, data_slice, rate=args.rate)
+    lang = _lang()
+    code = _write_accounts(store, data_slice, service.pnl_export(result), args.out)
+    for key, params in pnl_notes(result):
+        print(t(key, lang, **params))
+    return code
+
+
 def cmd_attributes(args, store) -> int:
     """The Data page's attributes upload: the same report, refusals and audit entry."""
     from kam_analytics.ingest import parse_overrides
@@ -365,7 +394,8 @@ def build_parser() -> argparse.ArgumentParser:
     _command(sub, "customers", "one row per customer", cmd_customers, as_of="optional", out=True, extra=[by])
     _command(sub, "concentration", "how concentrated revenue (or profit) is on few customers", cmd_concentration,
              json_flag=True, extra=[
-                 (["--measure"], dict(choices=["revenue", "profit"], default="revenue", metavar="revenue|profit")), by,
+                 (["--measure"], dict(choices=["revenue", "profit", "net_profit"], default="revenue",
+                                      metavar="revenue|profit|net_profit")), by,
                  (["--start"], dict(type=_date, metavar="DATE")), (["--end"], dict(type=_date, metavar="DATE"))])
     _command(sub, "accounts", "customer value scorecard, tiers, flags and the key-account list", cmd_accounts,
              as_of="optional", out=True, extra=[window, by])
@@ -383,6 +413,19 @@ def build_parser() -> argparse.ArgumentParser:
                  (["--map"], dict(action="append", metavar="CANONICAL=SOURCE", help="map a field to a column")),
                  (["--sheet"], dict(metavar="NAME", help="Excel sheet (default: the first non-empty one)")),
                  (["--date-format"], dict(metavar="FMT", help="dmy, mdy, ymd or a strptime format"))])
+    _command(sub, "costs-file", "attach a file of costs to serve (visits, logistics, rebates …; per customer, or "
+             "shared by a region, owner or channel) to a dataset", cmd_costs_file, json_flag=True, extra=[
+                 (["file"], dict(metavar="FILE")),
+                 (["--map"], dict(action="append", metavar="CANONICAL=SOURCE", help="map a field to a column "
+                                  "(customer_id, order_date, amount, cost_type, region, owner, channel …)")),
+                 (["--sheet"], dict(metavar="NAME", help="Excel sheet (default: the first non-empty one)")),
+                 (["--date-format"], dict(metavar="FMT", help="dmy, mdy, ymd or a strptime format")),
+                 (["--replace"], dict(action="store_true", help="replace the costs file the dataset has"))])
+    _command(sub, "pnl", "the account P&L: revenue, gross profit, cost to serve by type, financing cost, net profit",
+             cmd_pnl, out=True, extra=[by, (["--start"], dict(type=_date, metavar="DATE")),
+                                       (["--end"], dict(type=_date, metavar="DATE")),
+                                       (["--rate"], dict(type=float, metavar="RATE", help="annual financing rate of "
+                                                         "receivables, e.g. 0.05 (default: the saved one, else 0)"))])
     _command(sub, "attributes", "attach customer attributes (name, group, industry, region, owner, credit limit …) "
              "to a dataset, as the Data page does", cmd_attributes, json_flag=True, extra=[
                  (["file"], dict(metavar="FILE")),

@@ -55,6 +55,19 @@ ATTRIBUTE_COLUMNS: dict[str, tuple[str, str]] = {
     "credit_limit": ("DOUBLE", "number"),
 }
 
+# A file of costs to serve (``ingest.costs``): a date, an amount, a cost type and whom the
+# cost is for — a customer (a direct cost) or dimension values (a shared cost).
+COST_COLUMNS: dict[str, tuple[str, str]] = {
+    "customer_id": ("VARCHAR", "id"),
+    "customer_name": ("VARCHAR", "text"),
+    "order_date": ("TIMESTAMP", "date"),
+    "amount": (MONEY, "money"),
+    "cost_type": ("VARCHAR", "text"),
+    **{d: ("VARCHAR", "text") for d in DIMENSIONS},
+}
+# the columns a shared cost may name (a cost row without a customer id)
+COST_DIMENSIONS = DIMENSIONS
+
 # Synonyms in order of preference (the first header found wins). Compared after normalise().
 SYNONYMS: dict[str, list[str]] = {
     "customer_id": [
@@ -118,6 +131,24 @@ SYNONYMS: dict[str, list[str]] = {
     "credit_limit": ["credit limit", "credit line", "credit limit amount", "信用额度", "授信额度", "信用限额", "赊销额度"],
 }
 
+# A costs file's own words, before the shared ones (``cost_synonyms``): its amount is a cost
+# (费用, 金额, Cost …), its date the day the cost was incurred.
+_COST_WORDS: dict[str, list[str]] = {
+    "amount": ["cost amount", "expense amount", "amount", "cost", "expense", "expenses", "total",
+               "费用金额", "成本金额", "支出金额", "金额", "费用", "成本", "支出", "费用额"],
+    "order_date": ["cost date", "expense date", "date", "month", "period", "费用日期", "发生日期", "报销日期", "日期",
+                   "月份", "期间"],
+    "cost_type": ["cost type", "expense type", "cost category", "expense category", "cost item", "expense item",
+                  "type", "费用类型", "费用类别", "费用项目", "费用科目", "成本类型", "成本项目", "科目", "类型"],
+}
+
+
+def cost_synonyms() -> dict[str, list[str]]:
+    """The synonyms a costs file is mapped with: its own words first, then the shared ones
+    for the customer and the dimensions (客户编号, 区域, 负责人, 渠道 …)."""
+    return {**SYNONYMS, **_COST_WORDS}
+
+
 _NORMALISE = re.compile(r"[\s_\-./\\()（）:：#]+")
 # Traditional -> simplified for the characters of common headers (Big5 files from 台湾/香港).
 _TRADITIONAL = str.maketrans(
@@ -140,19 +171,21 @@ def _keys(header: str) -> set[str]:
     return {norm, norm.replace(" ", "")}
 
 
-def auto_mapping(headers: list[str], columns: dict[str, tuple[str, str]] | None = None) -> dict[str, str]:
+def auto_mapping(headers: list[str], columns: dict[str, tuple[str, str]] | None = None,
+                 synonyms: dict[str, list[str]] | None = None) -> dict[str, str]:
     """Map canonical columns to source headers by synonym, in order of preference.
 
     Each source header is used once, except that the customer name may also serve as the
     customer id when a file has only a name column (客户 / Customer).
     """
     columns = columns or COLUMNS
+    synonyms = synonyms or SYNONYMS
     mapping: dict[str, str] = {}
     used: set[str] = set()
     keyed = [(h, _keys(h)) for h in headers]
 
     def find(canonical: str) -> str | None:
-        for synonym in SYNONYMS.get(canonical, []):
+        for synonym in synonyms.get(canonical, []):
             wanted = {synonym, synonym.replace(" ", "")}
             for header, keys in keyed:
                 if header not in used and keys & wanted:

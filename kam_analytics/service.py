@@ -23,6 +23,8 @@ if TYPE_CHECKING:  # pandas is imported where a frame is made: a CLI command tha
 WEIGHTS_SETTING = "scorecard_weights"
 # the store setting that holds the key-account standard's window, in months (0: all history)
 WINDOW_SETTING = "standard_window_months"
+# the store setting that holds the annual rate the financing cost of receivables is counted at
+FINANCING_SETTING = "financing_rate"
 # what an account is: a customer as the data lists it, or the group that buys (``analytics.groups``)
 LEVELS = ("customer", "group")
 
@@ -519,12 +521,15 @@ def key_account_outlook(store, data_slice: Slice, as_of, horizon_days: int = 90,
 # -- concentration ----------------------------------------------------------------------------
 def concentration_report(table, measure: str = "revenue") -> dict:
     """The ``concentration --json`` object (see README): indicators of revenue, or with
-    measure='profit' the same on profit plus the whale-curve figures."""
+    measure='profit' the same on profit plus the whale-curve figures; ``table`` is the lines,
+    or for measure='net_profit' the accounts already ranked (``concentration.ranked_frame``)."""
+    import pandas as pd
+
     from kam_analytics.analytics import concentration as conc
 
-    ranked = conc.ranked_customers(table, measure)
+    ranked = conc.ranked_customers(table, measure) if not isinstance(table, pd.DataFrame) else table
     report = conc.concentration(ranked, measure).to_json()
-    if measure == "profit":
+    if measure in ("profit", "net_profit"):
         whale = conc.whale_curve(ranked)
         report.update(unprofitable_customers=whale.unprofitable_customers,
                       break_even_customers=whale.break_even_customers,
@@ -538,10 +543,18 @@ def slice_concentration(store, data_slice: Slice, measure: str = "revenue") -> d
     """``concentration_report`` of a slice; profit needs a dataset with profit (or cost)."""
     from kam_analytics.errors import StoreError
 
-    table = order_lines(store, data_slice)
-    if measure == "profit" and "profit" not in table.columns:
-        raise StoreError("no_profit", name=dataset_of(store, data_slice).name)
-    report = concentration_report(table, measure)
+    if measure == "net_profit":
+        from kam_analytics.analytics.concentration import ranked_frame
+
+        result = account_pnl(store, data_slice)
+        report = concentration_report(ranked_frame(result.rows, "net_profit"), measure)
+        report.update(start=result.start.isoformat(), end=result.end.isoformat(), cost_to_serve=round(float(
+            result.rows["cost_to_serve"].sum()), 2), financing_rate=result.rate)
+    else:
+        table = order_lines(store, data_slice)
+        if measure == "profit" and "profit" not in table.columns:
+            raise StoreError("no_profit", name=dataset_of(store, data_slice).name)
+        report = concentration_report(table, measure)
     report["by"] = data_slice.by
     if data_slice.by == "group":
         gmap = group_map(store, dataset_of(store, data_slice))
@@ -551,6 +564,75 @@ def slice_concentration(store, data_slice: Slice, measure: str = "revenue") -> d
                 flag["group_name"] = mine["group_name"].iloc[0] if len(mine) else flag["customer_id"]
                 flag["members"] = mine["customer_id"].tolist()
     return report
+
+
+# -- cost to serve: the account P&L ----------------------------------------------------------
+def has_costs(store, data_slice: Slice) -> bool:
+    """Whether the slice's dataset has a costs file attached (``ingest.costs``)."""
+    return bool(dataset_of(store, data_slice).costs_file)
+
+
+def financing_rate(store, dataset) -> float:
+    """The annual rate the financing cost of receivables is counted at: the one saved on the
+    Key accounts page (administrators), else 0 (no financing cost)."""
+    saved = store.get_setting(dataset, FINANCING_SETTING)
+    return float(saved) if isinstance(saved, (int, float)) and saved >= 0 else 0.0
+
+
+def save_financing_rate(store, identity, dataset, rate: float) -> None:
+    """Save the financing rate every page and command then uses (administrators); 0–1."""
+    require(identity, "settings")
+    rate = float(rate)
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(rate)
+    store.set_setting(dataset, FINANCING_SETTING, rate, actor=identity.label)
+
+
+def pnl_window(store, data_slice: Slice, start=None, end=None) -> tuple[dt.date, dt.date]:
+    """The P&L's window: ``start``/``end`` when given, else the slice's period, else the
+    dataset's first and last day."""
+    dataset = dataset_of(store, data_slice)
+    first = _day(start) or data_slice.start or _day(dataset.date_min)
+    last = _day(end) or data_slice.end or _day(dataset.date_max)
+    return first, last
+
+
+def account_pnl(store, data_slice: Slice, start=None, end=None, rate: float | None = None):
+    """The account P&L (``analytics.costs.pnl``) over ``pnl_window`` at the slice's level,
+    computed on the whole dataset (a shared cost is spread over every account of its values,
+    whatever the page filters) and listing the slice's accounts (``listed_ids``). ``rate``:
+    the financing rate (``financing_rate`` when None). Refused (StoreError 'no_profit') for a
+    dataset without profit or cost: the P&L starts from gross profit."""
+    from dataclasses import replace
+
+    from kam_analytics.analytics import costs
+    from kam_analytics.errors import StoreError
+
+    dataset = dataset_of(store, data_slice)
+    if "profit" not in dataset.columns:
+        raise StoreError("no_profit", name=dataset.name)
+    first, last = pnl_window(store, data_slice, start, end)
+    everything = by_customer(whole(data_slice))
+    rate = financing_rate(store, dataset) if rate is None else float(rate)
+    owed = receivable_lines(store, everything) if rate and has_receivables(store, everything) else None
+    result = costs.pnl(order_lines(store, everything), store.costs(dataset), owed, first, last, rate)
+    if data_slice.by == "group":
+        result = costs.by_group(result, group_map(store, dataset))
+    ids = listed_ids(store, data_slice)
+    if ids is not None:
+        result = replace(result, rows=result.rows[result.rows["customer_id"].isin(ids)].reset_index(drop=True))
+    return result
+
+
+def pnl_export(result) -> pd.DataFrame:
+    """The ``pnl --out`` rows: customer_id, name, revenue, gross_profit, cost_to_serve,
+    financing_cost, net_profit, net_margin, then one ``cost_<type>`` column per cost type;
+    money to cents, the margin to six decimals; by net profit, lowest first (ties by id)."""
+    out = result.rows.copy()
+    money = [c for c in out.columns if c not in ("customer_id", "name", "net_margin")]
+    out[money] = out[money].astype("float64").round(2)
+    out["net_margin"] = out["net_margin"].astype("float64").round(6)
+    return out
 
 
 # -- RFM --------------------------------------------------------------------------------------
@@ -972,6 +1054,21 @@ def attach_receivables(store, identity: Identity, dataset, path, **options):
 
     require(identity, "attributes")
     return ingest_receivables(store, dataset, path, actor=identity.label, **options)
+
+
+def attach_costs(store, identity: Identity, dataset, path, **options):
+    """Attach a file of costs to serve to ``dataset`` (``ingest.costs``; editors without a
+    scope: a shared cost is spread over every account of its region or channel, so the file
+    changes accounts beyond anyone's scope)."""
+    import pathlib
+
+    from kam_analytics.errors import IngestError
+    from kam_analytics.ingest.costs import ingest_costs
+
+    require(identity, "costs")
+    if identity.scope is not None:
+        raise IngestError("costs_scope", file=pathlib.Path(path).name)
+    return ingest_costs(store, dataset, path, actor=identity.label, **options)
 
 
 def rename_dataset(store, identity: Identity, name: str, new_name: str):

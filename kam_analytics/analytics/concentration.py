@@ -69,6 +69,21 @@ def ranked_customers(table: ibis.Table, measure: str = "revenue") -> pd.DataFram
     return per.order_by("rank").to_pandas()
 
 
+def ranked_frame(per: pd.DataFrame, value: str) -> pd.DataFrame:
+    """``ranked_customers``' rows from values already computed per customer (``per``:
+    customer_id, revenue, the ``value`` column, name when known — the account P&L's net
+    profit): the same rank (largest value first, ties by customer_id), x and cum_x."""
+    columns = [c for c in ("customer_id", "name", "revenue", "gross_profit") if c in per]
+    out = per[columns].copy()
+    out["value"] = per[value].astype("float64").to_numpy()
+    out["customer_id"] = out["customer_id"].astype(str)
+    out = out.sort_values(["value", "customer_id"], ascending=[False, True], kind="mergesort").reset_index(drop=True)
+    out["x"] = out["value"].clip(lower=0.0)
+    out["rank"] = np.arange(1, len(out) + 1)
+    out["cum_x"] = out["x"].cumsum()
+    return out.rename(columns={"gross_profit": "profit"})
+
+
 @dataclass
 class Concentration:
     """Concentration of one measure over customers (see the module docstring for conventions).

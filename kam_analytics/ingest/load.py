@@ -14,7 +14,7 @@ from kam_analytics.errors import FieldNames, IngestError, ReasonCounts
 from kam_analytics.ingest import parse
 from kam_analytics.ingest.raw import HEADER_SEARCH_ROWS, first_rows
 from kam_analytics.ingest.read import RawTable, read_raw
-from kam_analytics.schema import COLUMNS, MAP_ALIASES, MONEY, REQUIRED, auto_mapping, normalise_header
+from kam_analytics.schema import COLUMNS, MAP_ALIASES, MONEY, auto_mapping, normalise_header
 from kam_analytics.store import DatasetMeta, Store, iso_text
 from kam_analytics.tmpfiles import scratch_dir
 
@@ -83,10 +83,11 @@ class IngestReport:
 
 
 def resolve_mapping(headers: list[str], overrides: dict[str, str] | None,
-                    columns: dict[str, tuple[str, str]] = COLUMNS) -> dict[str, str]:
+                    columns: dict[str, tuple[str, str]] = COLUMNS,
+                    synonyms: dict[str, list[str]] | None = None) -> dict[str, str]:
     """Automatic mapping, then the user's ``CANONICAL=SOURCE`` overrides (exact header, or the
     same header ignoring case and separators). An empty SOURCE removes a mapping."""
-    mapping = auto_mapping(headers, columns)
+    mapping = auto_mapping(headers, columns, synonyms)
     for canonical, source in (overrides or {}).items():
         canonical = MAP_ALIASES.get(canonical, canonical)
         if canonical not in columns:
@@ -115,8 +116,31 @@ def parse_overrides(pairs: list[str] | None) -> dict[str, str]:
     return out
 
 
+@dataclass(frozen=True)
+class Rules:
+    """What a kind of file reads into: its canonical ``columns`` (name -> (type, kind)), the
+    columns it must map besides the amount (``required``), and ``who`` — the columns that say
+    whom a row is about: a row is kept when at least one of them holds a value (transactions
+    and receivables: the customer; costs: the customer or a dimension value), and refused as
+    ``missing_reason`` when none does."""
+
+    columns: dict = field(default_factory=lambda: COLUMNS)
+    required: tuple[str, ...] = ("customer_id", "order_date")
+    who: tuple[str, ...] = ("customer_id",)
+    missing_reason: str = "customer_missing"
+    synonyms: dict | None = None  # the header words (``schema.SYNONYMS`` when None)
+    # keep each loaded row's number (``_row``) and the raw table (the caller drops it), for
+    # checks made after the load; such files take the general path
+    numbered: bool = False
+
+
+TRANSACTIONS = Rules()
+
+
 def _check_required(mapping: dict[str, str], headers: list[str], file: str,
-                    required=("customer_id", "order_date")) -> None:
+                    required=("customer_id", "order_date"), who: tuple[str, ...] = ("customer_id",)) -> None:
+    if len(who) > 1 and not any(c in mapping for c in who):
+        raise IngestError("columns_missing_who", file=file, fields=FieldNames(list(who)), headers=", ".join(headers))
     missing = [c for c in required if c not in mapping]
     if "amount" not in mapping and not ("quantity" in mapping and "unit_price" in mapping):
         missing.append("amount")
@@ -127,15 +151,18 @@ def _check_required(mapping: dict[str, str], headers: list[str], file: str,
 class _Plan:
     """The SQL that turns one raw table into canonical columns."""
 
-    def __init__(self, con, raw: RawTable, mapping: dict[str, str], date_format: str | None, file: str):
-        self.raw, self.mapping = raw, mapping
+    def __init__(self, con, raw: RawTable, mapping: dict[str, str], date_format: str | None, file: str,
+                 rules: Rules = TRANSACTIONS):
+        self.raw, self.mapping, self.rules = raw, mapping, rules
+        self.columns = rules.columns
         self.col = {canonical: raw.columns[raw.headers.index(h)] for canonical, h in mapping.items()}
+        self.who = tuple(c for c in rules.who if c in self.col)
         self.nonblank = _nonblank_sql(raw.columns)
         self.where = f"rowid > {raw.header_rowid} AND {self.nonblank}"
-        dates = [c for c, (_, kind) in COLUMNS.items() if kind == "date" and c in self.col]
-        numeric = [c for c, (_, kind) in COLUMNS.items() if kind in ("money", "number", "rate") and c in self.col]
-        ids = [c for c, (_, kind) in COLUMNS.items() if kind == "id" and c in self.col]
-        texts = [c for c, (_, kind) in COLUMNS.items() if kind == "text" and c in self.col]
+        dates = [c for c, (_, kind) in self.columns.items() if kind == "date" and c in self.col]
+        numeric = [c for c, (_, kind) in self.columns.items() if kind in ("money", "number", "rate") and c in self.col]
+        ids = [c for c, (_, kind) in self.columns.items() if kind == "id" and c in self.col]
+        texts = [c for c, (_, kind) in self.columns.items() if kind == "text" and c in self.col]
         profile = self._profile(con, dates, numeric, ids, texts)
         self.dotted = {c: profile[f"{c}:dots"] for c in ids}
         self.padded = {c: profile[f"{c}:padded"] for c in ids + texts}
@@ -203,7 +230,7 @@ class _Plan:
         """
         forms = {}
         for canonical, col in self.col.items():
-            kind = COLUMNS[canonical][1]
+            kind = self.columns[canonical][1]
             if kind == "date" and self.date_formats.get(canonical) == "%Y-%m-%d":
                 forms[col] = "parsed"
             elif kind in ("money", "number", "rate") and self.styles[col].plain:
@@ -216,7 +243,7 @@ class _Plan:
 
     def reader_types(self, forms: dict[str, str]) -> dict[str, str]:
         """The DuckDB types the CSV reader parses the ``"parsed"`` columns into."""
-        kinds = {col: COLUMNS[canonical][1] for canonical, col in self.col.items()}
+        kinds = {col: self.columns[canonical][1] for canonical, col in self.col.items()}
         return {col: "TIMESTAMP" if kinds[col] == "date" else MONEY if kinds[col] == "money" else "DOUBLE"
                 for col, form in forms.items() if form == "parsed"}
 
@@ -232,12 +259,14 @@ class _Plan:
         range; no id that starts with a digit (the smallest value is past '9')."""
         stats = stats or {}
         known = lambda c: stats.get(c, ColumnStats())  # noqa: E731
-        checks = [f"{c} IS NULL" for c in REQUIRED if known(c).may_be_null]
+        checks = [f"{c} IS NULL" for c in ("order_date", "amount") if known(c).may_be_null]
+        if len(self.who) > 1 or known(self.who[0]).may_be_null:
+            checks.append(f"{self.who_sql} IS NULL")
         for c in self.date_formats:
             if c in self.col and not known(c).years_within(parse.YEAR_MIN, parse.YEAR_MAX):
                 checks.append(f"year({c}) NOT BETWEEN {parse.YEAR_MIN} AND {parse.YEAR_MAX}")
         for canonical, col in self.col.items():
-            kind = COLUMNS[canonical][1]
+            kind = self.columns[canonical][1]
             if forms.get(col) in ("as read", "trimmed") and kind == "id" and not known(canonical).starts_past_digits:
                 checks.append(f"(contains({canonical}, '.') AND regexp_full_match({canonical}, '\\d+\\.0+'))")
             if forms.get(col) == "as read" and maybe_padded:
@@ -245,7 +274,7 @@ class _Plan:
         return checks
 
     def expr(self, canonical: str, year_check: bool = True, forms: dict | None = None) -> str:
-        kind = COLUMNS[canonical][1]
+        kind = self.columns[canonical][1]
         col = self.col[canonical]
         form = (forms or {}).get(col)
         if form in ("parsed", "as read"):
@@ -276,17 +305,22 @@ class _Plan:
         """The canonical columns; ``year_check=False`` leaves the 1900–2100 test of dates to
         the caller (``_fast_ingest`` checks the whole column once instead of every value twice);
         ``forms`` are the fast pass's simpler forms of some raw columns (``fast_forms``)."""
-        exprs = {c: self.expr(c, year_check, forms) for c in COLUMNS if c in self.col}
+        exprs = {c: self.expr(c, year_check, forms) for c in self.columns if c in self.col}
         exprs["amount"] = self._amount_expr(forms)
         if "profit" not in exprs and "cost" in exprs:
             exprs["profit"] = f"CAST(({exprs['amount']}) - ({exprs['cost']}) AS {MONEY})"
-        ordered = [c for c in COLUMNS if c in exprs]
+        ordered = [c for c in self.columns if c in exprs]
         return ", ".join(f"{exprs[c]} AS {c}" for c in ordered)
 
+    @property
+    def who_sql(self) -> str:
+        """NULL exactly when a row names none of the ``who`` columns (over canonical columns)."""
+        return self.who[0] if len(self.who) == 1 else f"coalesce({', '.join(self.who)})"
+
     def required_select(self) -> str:
-        """Only what deciding a rejection needs (the reject pass re-parses these three)."""
-        return (f"{self.expr('customer_id')} AS customer_id, {self.expr('order_date')} AS order_date, "
-                f"{self._amount_expr()} AS amount")
+        """Only what deciding a rejection needs (the reject pass re-parses these)."""
+        return "".join(f"{self.expr(c)} AS {c}, " for c in self.who) + \
+            f"{self.expr('order_date')} AS order_date, {self._amount_expr()} AS amount"
 
     def _summary_sql(self) -> str:
         """A row holding a total or subtotal label (``SUMMARY_LABEL``) alone in one of its
@@ -317,12 +351,13 @@ class _Plan:
             amount_missing = f"{raw('quantity')} IS NULL OR {raw('unit_price')} IS NULL"
         else:
             amount_missing = f"{raw('amount')} IS NULL"
-        fails = "(customer_id IS NULL OR order_date IS NULL OR amount IS NULL)"
+        who = self.who_sql
+        fails = f"({who} IS NULL OR order_date IS NULL OR amount IS NULL)"
         return f"""CASE
             WHEN {fails} AND ({self._repeated_header_sql()}) THEN 'header_repeated'
             WHEN {fails} AND ({self._summary_sql()}) THEN 'summary_row'
-            WHEN customer_id IS NULL AND order_date IS NULL AND amount IS NULL THEN 'title_line'
-            WHEN customer_id IS NULL THEN 'customer_missing'
+            WHEN {who} IS NULL AND order_date IS NULL AND amount IS NULL THEN 'title_line'
+            WHEN {who} IS NULL THEN '{self.rules.missing_reason}'
             WHEN order_date IS NULL AND {raw('order_date')} IS NULL THEN 'date_missing'
             WHEN order_date IS NULL AND {self.expr('order_date', year_check=False)} IS NOT NULL
                 THEN 'date_out_of_range'
@@ -353,33 +388,35 @@ class _Loaded:
 
 def _load_rows(store: Store, con, path: Path, mapping: dict[str, str] | None, sheet: str | None,
                date_format: str | None, step, temp_files: list[Path], required=("customer_id", "order_date"),
-               header_row: int | None = None) -> _Loaded:
+               header_row: int | None = None, rules: Rules = TRANSACTIONS) -> _Loaded:
     """Read ``path`` into canonical rows and refused rows in the staging cursor ``con``, by the
     file rules (formats, rejects, counts that add up). Raises IngestError when the file cannot
     be used (the store is unchanged: nothing is published here). ``required``: the canonical
-    columns besides the amount that the file must map (a receivables file needs due_date too)."""
+    columns besides the amount that the file must map (a receivables file needs due_date too);
+    ``rules``: the kind of file (``Rules``; a costs file's are not the transactions')."""
     raw_table, tx_table, rej_table = store.staging_name(), store.staging_name(), store.staging_name()
     step(0.05, "progress_reading")
     tmp_dir = scratch_dir(store.path)
     raw = read_raw(con, path, raw_table, sheet=sheet, tmp_dir=tmp_dir, sample_rows=FAST_SAMPLE_ROWS, header_row=header_row)
     temp_files.extend(raw.temp_files)
-    chosen = resolve_mapping(raw.headers, mapping)
-    _check_required(chosen, raw.headers, path.name, required)
+    chosen = resolve_mapping(raw.headers, mapping, rules.columns, rules.synonyms)
+    _check_required(chosen, raw.headers, path.name, required, rules.who)
     step(0.3, "progress_detecting")
-    plan = _fast_ingest(con, raw, chosen, date_format, path.name, tx_table, step) \
-        if raw.full_source is not None else None
+    plan = _fast_ingest(con, raw, chosen, date_format, path.name, tx_table, step, rules) \
+        if raw.full_source is not None and not rules.numbered else None
     if plan is None:
         if not raw.complete:  # the fast pass did not fit this file: read it all
             con.execute(f'DROP TABLE IF EXISTS "{raw_table}"')
             raw = read_raw(con, path, raw_table, sheet=sheet, tmp_dir=tmp_dir, header_row=header_row)
-        plan = _Plan(con, raw, chosen, date_format, path.name)
+        plan = _Plan(con, raw, chosen, date_format, path.name, rules)
         step(0.6, "progress_parsing")
         # MATERIALIZED: without it the optimiser pushes the NOT NULL filter into the
         # parsing expressions and parses every date and amount twice (measured: 2x slower).
+        numbered = f"{raw.row_number_sql()} AS _row, " if rules.numbered else ""
         con.execute(f"""CREATE TABLE "{tx_table}" AS WITH parsed AS MATERIALIZED (
-            SELECT {plan.select_list()} FROM "{raw_table}" WHERE {plan.where})
+            SELECT {numbered}{plan.select_list()} FROM "{raw_table}" WHERE {plan.where})
             SELECT * FROM parsed
-            WHERE customer_id IS NOT NULL AND order_date IS NOT NULL AND amount IS NOT NULL""")
+            WHERE {plan.who_sql} IS NOT NULL AND order_date IS NOT NULL AND amount IS NOT NULL""")
         data_rows = plan.data_rows
         blank_rows = raw.records - raw.leading_records - plan.data_rows
     else:
@@ -408,7 +445,8 @@ def _load_rows(store: Store, con, path: Path, mapping: dict[str, str] | None, sh
     discount_kind = _normalise_discount(con, tx_table) if "discount" in plan.col else None
     examples = _reject_examples(con, rej_table, raw)
     # the raw table is a TEMP table of this cursor's connection: dropped before the swap
-    con.execute(f'DROP TABLE IF EXISTS "{raw_table}"')
+    if not rules.numbered:
+        con.execute(f'DROP TABLE IF EXISTS "{raw_table}"')
     return _Loaded(raw, chosen, plan, tx_table, rej_table, int(loaded), reasons, data_rows, int(blank_rows),
                    examples, discount_kind)
 
@@ -657,7 +695,7 @@ def group_conflicts(con, table: str) -> tuple[int, list[dict]]:
 
 
 def _fast_ingest(con, raw: RawTable, mapping: dict[str, str], date_format: str | None, file: str,
-                 tx_table: str, step) -> _Plan | None:
+                 tx_table: str, step, rules: Rules = TRANSACTIONS) -> _Plan | None:
     """One direct pass over a long text file, with formats inferred from its first rows.
 
     It stands only if every data row of the whole file parses (which also proves the formats
@@ -667,7 +705,7 @@ def _fast_ingest(con, raw: RawTable, mapping: dict[str, str], date_format: str |
     reads every value but differently from the rest of the file cannot slip through.
     """
     try:
-        plan = _Plan(con, raw, mapping, date_format, file)
+        plan = _Plan(con, raw, mapping, date_format, file, rules)
     except IngestError:
         return None
     if not all(style.plain for style in plan.styles.values()):

@@ -189,8 +189,12 @@ class Store:
     def receivables(self, dataset: Dataset):
         return self._engines.receivables(dataset)
 
-    def rejected_rows(self, dataset: Dataset, limit: int | None = None, receivables: bool = False):
-        return self._engines.rejected_rows(dataset, limit, receivables)
+    def costs(self, dataset: Dataset):
+        return self._engines.costs(dataset)
+
+    def rejected_rows(self, dataset: Dataset, limit: int | None = None, receivables: bool = False,
+                      costs: bool = False):
+        return self._engines.rejected_rows(dataset, limit, receivables, costs)
 
     # -- writing a new version --------------------------------------------------------------
     @staticmethod
@@ -378,6 +382,19 @@ class Store:
         old_file = self._catalog.attach_file(
             dataset, "receivables", stage.path.name, actor,
             extra={"receivables_details": json.dumps(details, ensure_ascii=False, default=str)},
+            file=details.get("source_file"), rows=details.get("rows"), rejected=details.get("rejected"))
+        stage.published = True
+        self._retire(old_file)
+        return self.dataset_by_id(dataset.id)
+
+    def set_costs(self, dataset: Dataset, stage: Staging, table: str, rejects: str, details: dict,
+                  actor: str | None = None) -> Dataset:
+        """Publish a staged costs load for ``dataset`` (its cost rows ``table`` and refused rows
+        ``rejects``), replacing any previous one, in one catalog transaction."""
+        self._files.seal(stage, {table: "cost", rejects: "rej"})
+        old_file = self._catalog.attach_file(
+            dataset, "costs", stage.path.name, actor,
+            extra={"costs_details": json.dumps(details, ensure_ascii=False, default=str)},
             file=details.get("source_file"), rows=details.get("rows"), rejected=details.get("rejected"))
         stage.published = True
         self._retire(old_file)

@@ -83,6 +83,9 @@ _UPGRADES = {
     "receivables_file": ("ALTER TABLE datasets ADD COLUMN receivables_number INTEGER",
                          "ALTER TABLE datasets ADD COLUMN receivables_file TEXT",
                          "ALTER TABLE datasets ADD COLUMN receivables_details TEXT"),
+    "costs_file": ("ALTER TABLE datasets ADD COLUMN costs_number INTEGER",
+                   "ALTER TABLE datasets ADD COLUMN costs_file TEXT",
+                   "ALTER TABLE datasets ADD COLUMN costs_details TEXT"),
     "engine": ("ALTER TABLE datasets ADD COLUMN engine TEXT NOT NULL DEFAULT 'duckdb'",
                "ALTER TABLE datasets ADD COLUMN source TEXT"),
 }
@@ -199,10 +202,11 @@ class Catalog:
         return StoreError("dataset_unknown", name=name, names=names)
 
     def named_files(self) -> set[str]:
-        """Every file a dataset of the catalog names (lines, attributes, receivables)."""
+        """Every file a dataset of the catalog names (lines, attributes, receivables, costs)."""
         with self.connect() as db:
-            rows = db.execute("SELECT data_file, attributes_file, receivables_file, details FROM datasets").fetchall()
-        return {name for row in rows for name in (*row[:3], *_segment_files(row[3])) if name}
+            rows = db.execute("SELECT data_file, attributes_file, receivables_file, costs_file, details "
+                              "FROM datasets").fetchall()
+        return {name for row in rows for name in (*row[:4], *_segment_files(row[4])) if name}
 
     def publish(self, name: str, values: dict, replace: bool, expected_version: int | None,
                 actor: str | None, action: str, **detail) -> tuple[int, str | None]:
@@ -256,10 +260,10 @@ class Catalog:
 
     def attach_file(self, dataset: Dataset, kind: str, file_name: str, actor: str | None,
                     extra: dict | None = None, **detail) -> str | None:
-        """Point ``dataset`` at a new ``kind`` file ('attributes' or 'receivables') with a new
+        """Point ``dataset`` at a new ``kind`` file ('attributes', 'receivables', 'costs') with a new
         number and version, in one transaction with its audit entry. ``extra``: more catalog
         columns of that file (the receivables' details). Returns the file it replaced."""
-        if kind not in ("attributes", "receivables"):
+        if kind not in ("attributes", "receivables", "costs"):
             raise ValueError(kind)
         with self.connect(write=True) as db:
             row = db.execute(f"SELECT {kind}_file FROM datasets WHERE id = ?", [dataset.id]).fetchone()
@@ -276,7 +280,7 @@ class Catalog:
         """Delete a dataset with its follow-ups, settings and reviews in one transaction; returns the
         files it named (deleted after, by the caller)."""
         with self.connect(write=True) as db:
-            row = db.execute("SELECT id, data_file, attributes_file, receivables_file, details FROM datasets "
+            row = db.execute("SELECT id, data_file, attributes_file, receivables_file, costs_file, details FROM datasets "
                              "WHERE name = ?", [name]).fetchone()
             if row is None:
                 raise self.unknown(db, name)
@@ -284,7 +288,7 @@ class Catalog:
                 db.execute(f"DELETE FROM {table} WHERE {'id' if table == 'datasets' else 'dataset_id'} = ?", [row["id"]])
             self._audit(db, actor, "delete", name)
         return tuple(f for f in (row["data_file"], *_segment_files(row["details"]), row["attributes_file"],
-                                 row["receivables_file"]) if f)
+                                 row["receivables_file"], row["costs_file"]) if f)
 
     def rename(self, name: str, new_name: str, actor: str | None = None) -> int:
         """Give dataset ``name`` the name ``new_name`` (a new version); returns its id."""

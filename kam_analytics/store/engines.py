@@ -118,13 +118,24 @@ class Engines:
         return ibis.duckdb.from_connection(self.files.con.cursor()).table(
             check_internal(table), database=(stage.alias, "main"))
 
-    def rejected_rows(self, dataset: Dataset, limit: int | None = None, receivables: bool = False):
+    def costs(self, dataset: Dataset):
+        """The costs file's rows (``ingest.costs``: order_date, amount, cost_type and the
+        customer_id or dimension values each names), or None."""
+        if not dataset.costs_table:
+            return None
+        return self.view(dataset, dataset.costs_table)
+
+    def rejected_rows(self, dataset: Dataset, limit: int | None = None, receivables: bool = False,
+                      costs: bool = False):
         """The rows an ingest refused, as a DataFrame (row number, reason, the raw cells under
         the file's headers; for an attached dataset: the reason and the mapped columns of the
-        lines left out). With ``receivables``: the rows the receivables file refused."""
+        lines left out). With ``receivables`` / ``costs``: the rows that file refused."""
         if receivables:
             frame = self.files.rows(dataset, dataset.receivables_rejects, limit)
             headers = dataset.receivables_details.get("headers", [])
+        elif costs:
+            frame = self.files.rows(dataset, dataset.costs_rejects, limit)
+            headers = dataset.costs_details.get("headers", [])
         elif dataset.engine != "duckdb":
             return attached_rejects(dataset, limit)
         else:

@@ -33,7 +33,7 @@ ADDITIVE_COLUMNS = ("amount", "profit", "cost", "quantity", "paid_amount")
 ORDER_TABLE_SHARE = 0.75
 HEAD_LINES, HEAD_SINGLE_SHARE = 100_000, 0.9  # (``_head_looks_single_line``)
 DETACH_AFTER_S = 600.0  # a superseded version stays attached this long for queries still on it
-_FILE = re.compile(r"^(?P<kind>tx|attr|recv)-(?P<token>[0-9a-f]{16})-p(?P<pid>\d+)\.duckdb(?:\.wal)?$")
+_FILE = re.compile(r"^(?P<kind>tx|attr|recv|cost)-(?P<token>[0-9a-f]{16})-p(?P<pid>\d+)\.duckdb(?:\.wal)?$")
 
 
 def pairs_decide(rows: int, kept: int, keyed_rows: int, keyed_lines: int) -> bool:
@@ -170,6 +170,9 @@ class Files:
             if d.receivables_file:
                 wanted[d.receivables_table] = (d.receivables_file, "recv")
                 wanted[d.receivables_rejects] = (d.receivables_file, "rej")
+            if d.costs_file:
+                wanted[d.costs_table] = (d.costs_file, "cost")
+                wanted[d.costs_rejects] = (d.costs_file, "rej")
         with self.lock:
             for view, (file, table) in wanted.items():
                 if self._views.get(view) == file:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 FORMAT_VERSION = 2  # 1: one DuckDB file holding everything (opened read-write by one process)
 FOLLOWUP_STATUSES = ("new", "contacted", "recovering", "lost", "dismissed")
-_INTERNAL = re.compile(r"^(tx|rej|ord|attr|recv|rrej|stg)_[0-9a-z_]+$")
+_INTERNAL = re.compile(r"^(tx|rej|ord|attr|recv|rrej|cost|crej|stg)_[0-9a-z_]+$")
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,12 @@ class Dataset:
     receivables_rejects: str | None = None
     receivables_file: str | None = None
     receivables_details: dict = field(default_factory=dict)
+    # a file of costs to serve attached to the dataset (``ingest.costs``): its cost rows, the
+    # rows it refused, and what its load reported
+    costs_table: str | None = None
+    costs_rejects: str | None = None
+    costs_file: str | None = None
+    costs_details: dict = field(default_factory=dict)
 
     def has(self, column: str) -> bool:
         return column in self.columns
@@ -65,9 +71,9 @@ class Dataset:
     @property
     def files(self) -> tuple[str, ...]:
         """The files this version reads (lines and their appended pieces, attributes,
-        receivables), those it has."""
+        receivables, costs), those it has."""
         return tuple(f for f in (self.data_file, *(s["file"] for s in self.segments), self.attributes_file,
-                                 self.receivables_file) if f)
+                                 self.receivables_file, self.costs_file) if f)
 
 
 def dataset_from_row(row: dict) -> Dataset:
@@ -76,6 +82,7 @@ def dataset_from_row(row: dict) -> Dataset:
     number, attrs = row["number"], row["attributes_number"]
     details = json.loads(row["details"] or "{}")
     receivables = row.get("receivables_number") if row.get("receivables_file") else None
+    costs = row.get("costs_number") if row.get("costs_file") else None
     return Dataset(
         id=row["id"], name=row["name"], table_name=f"tx_{number:04d}", rejects_table=f"rej_{number:04d}",
         orders_table=f"ord_{number:04d}" if details.get("order_table") else None,
@@ -93,6 +100,9 @@ def dataset_from_row(row: dict) -> Dataset:
         receivables_rejects=f"rrej_{receivables:04d}" if receivables is not None else None,
         receivables_file=row.get("receivables_file"),
         receivables_details=json.loads(row.get("receivables_details") or "{}"),
+        costs_table=f"cost_{costs:04d}" if costs is not None else None,
+        costs_rejects=f"crej_{costs:04d}" if costs is not None else None,
+        costs_file=row.get("costs_file"), costs_details=json.loads(row.get("costs_details") or "{}"),
     )
 
 
