@@ -25,6 +25,15 @@ Planted patterns (customer ids in ``PLANTED``), so later analyses have something
 - ``group``: C0701, C0867, C1103, C1224, C1419 and C1456 — six background accounts with names of
   their own in three regions — belong to one group, 华信控股集团 (the 所属集团 column; every other
   customer has none): about 1% of revenue each, 5% together, the second-largest account by group.
+
+The demo's costs file (``costs``, 费用 with 日期/客户编号/区域/费用类型/金额), made from the lines
+above (no random draw): every region's logistics (物流费用, 2% of its revenue, a shared cost by
+region each month) and marketing (市场费用, 1%, quarterly), a visit (拜访费用, ¥1,500) for
+each of the 50 largest accounts every quarter, and three key accounts expensive to serve
+(``COSTLY``, costs as a multiple of the account's gross profit): C0001 with a rebate (返利) and a dedicated salesperson (销售人员), still
+profitable; C0833 with a dedicated team and special logistics, still profitable; and C0337,
+a key account profitable on gross margin but unprofitable once its dedicated staff, rebates
+and logistics (together 1.3 × its gross profit over the three years) are counted.
 Everything else is background: lognormal account sizes, gamma-distributed order gaps,
 about a third of ordinary accounts lapse at a random date, new accounts join over time.
 """
@@ -53,6 +62,8 @@ PLANTED: dict[str, list[str]] = {
     "group": ["C0701", "C0867", "C1103", "C1224", "C1419", "C1456"],
 }
 GROUP_NAME = "华信控股集团"
+COSTLY = {"C0001": ("profitable", 0.25), "C0833": ("profitable", 0.6), "C0337": ("unprofitable", 1.3)}
+COSTS_NAME = "demo_costs.csv"
 
 CITIES = {
     "华东": ["上海", "杭州", "南京", "苏州", "宁波", "合肥", "济南", "青岛"],
@@ -202,6 +213,36 @@ def generate(seed: int = SEED) -> pd.DataFrame:
     return frame
 
 
+def costs(lines: pd.DataFrame) -> pd.DataFrame:
+    """The demo's costs file (module docstring), from the demo's lines."""
+    frame = lines.assign(day=pd.to_datetime(lines["订单日期"]), amount=lines["金额"].astype(float),
+                         profit=lines["金额"].astype(float) - lines["成本"].astype(float))
+    frame["month"] = frame["day"].dt.to_period("M")
+    rows = []
+    by_region = frame.groupby(["区域", "month"])["amount"].sum()
+    for (region, month), revenue in by_region.items():
+        day = month.to_timestamp(how="end").date().isoformat()
+        rows.append((day, None, region, "物流费用", round(revenue * 0.02, 2)))
+        if month.month % 3 == 0:
+            quarter = by_region.loc[region].loc[month - 2:month].sum()
+            rows.append((day, None, region, "市场费用", round(quarter * 0.01, 2)))
+    largest = frame.groupby("客户编号")["amount"].sum().sort_values(ascending=False, kind="mergesort").index[:50]
+    quarters = pd.period_range(START, END, freq="Q")
+    for customer in sorted(largest):
+        for quarter in quarters:
+            rows.append((quarter.to_timestamp(how="end").date().isoformat(), customer, None, "拜访费用", 1500.0))
+    months = pd.period_range(START, END, freq="M")
+    for customer, (_, share) in COSTLY.items():
+        gross = float(frame.loc[frame["客户编号"] == customer, "profit"].sum())
+        monthly = gross * share / len(months)
+        for month in months:
+            day = month.to_timestamp(how="end").date().isoformat()
+            rows.append((day, customer, None, "销售人员", round(monthly * 0.5, 2)))
+            rows.append((day, customer, None, "返利", round(monthly * 0.3, 2)))
+            rows.append((day, customer, None, "物流费用", round(monthly * 0.2, 2)))
+    return pd.DataFrame(rows, columns=["日期", "客户编号", "区域", "费用类型", "金额"])
+
+
 def write_csv(path: str | Path, seed: int = SEED) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -215,9 +256,15 @@ def seed_store(store) -> None:
 
     if store.datasets():
         return
+    from kam_analytics.ingest.costs import ingest_costs
+
     tmp = store.path.parent / "tmp"
     path = write_csv(tmp / "demo_seed.csv")
+    cost_path = tmp / COSTS_NAME
     try:
-        ingest_file(store, path, dataset=DATASET_NAME)
+        dataset = ingest_file(store, path, dataset=DATASET_NAME).dataset
+        costs(pd.read_csv(path, dtype={"客户编号": str})).to_csv(cost_path, index=False, encoding="utf-8")
+        ingest_costs(store, store.dataset(dataset), cost_path)
     finally:
         path.unlink(missing_ok=True)
+        cost_path.unlink(missing_ok=True)

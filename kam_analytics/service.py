@@ -459,9 +459,15 @@ def account_features(store, data_slice: Slice, as_of, months: int | None = None)
     dataset = dataset_of(store, data_slice)
     everything = whole(data_slice)
     months = standard_months(store, dataset) if months is None else months
-    return customer_features(order_lines(store, everything), as_of, attributes(store, everything),
-                             single_line_orders=order_lines_single(store, everything),
-                             since=window_start(as_of, months))
+    since = window_start(as_of, months)
+    features = customer_features(order_lines(store, everything), as_of, attributes(store, everything),
+                                 single_line_orders=order_lines_single(store, everything), since=since)
+    if dataset.costs_file and "profit" in dataset.columns and not features.empty:
+        # the net margin criterion: the account P&L over the same window (``analytics.costs``)
+        result = account_pnl(store, everything, start=since or dataset.date_min, end=as_of)
+        margin = result.rows.set_index("customer_id")["net_margin"].astype("float64")
+        features["net_margin"] = features["customer_id"].astype(str).map(margin).to_numpy()
+    return features
 
 
 def listed_card(card, ids: set[str] | None):

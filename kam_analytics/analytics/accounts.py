@@ -49,9 +49,12 @@ CRITERIA: dict[str, tuple[str, bool]] = {
     "growth": ("growth_ratio", True),
     "credit": ("credit_score", True),
     "influence": ("industry_influence", True),
+    # net profit after the cost to serve ÷ revenue over the standard's window (``analytics.costs``;
+    # only with a costs file); weight 0 in every preset, so attaching costs moves no score
+    "net_margin": ("net_margin", True),
 }
 PRESETS: dict[str, dict[str, float]] = {
-    "balanced": {c: 1.0 for c in CRITERIA},
+    "balanced": {c: 0.0 if c == "net_margin" else 1.0 for c in CRITERIA},
     "value": {"revenue": 3, "margin": 3, "avg_order_value": 1, "orders": 1, "growth": 1, "collection_rate": 1,
               "overdue_days": 1, "regularity": 1, "tenure": 0.5, "credit": 0.5, "influence": 0.5},
     "relationship": {"regularity": 3, "tenure": 2, "orders": 2, "collection_rate": 2, "overdue_days": 1,
