@@ -4,7 +4,7 @@ form to record one — where a lead acts on an account."""
 import pandas as pd
 import streamlit as st
 
-from kam_analytics import echarts, service
+from kam_analytics import charts, echarts, service
 from kam_analytics.analytics import accounts, churn
 from kam_analytics.analytics.window import window_start
 from kam_analytics.i18n import customer_label, format_count, format_share, join_list
@@ -123,6 +123,25 @@ if service.has_receivables(view.store, view.key):
         st.caption(tr("account_payment_history", date=str(view.end)))
         st.dataframe(tables.receivables_history(queries.receivables_history(view.key, chosen, view.end), view.lang),
                      hide_index=True, width="stretch")
+
+if view.dataset.costs_file and view.dataset.has("profit"):
+    st.subheader(tr("account_pnl"), anchor=False)
+    result = queries.account_pnl(view.key)
+    mine = result.rows[result.rows["customer_id"] == chosen]
+    if mine.empty:
+        st.caption(tr("account_pnl_none", start=result.start.isoformat(), end=result.end.isoformat()))
+    else:
+        mine = mine.iloc[0].to_dict()
+        pnl_cols = st.columns(4)
+        pnl_cols[0].metric(tr("col_gross_profit"), money(mine["gross_profit"]))
+        pnl_cols[1].metric(tr("col_cost_to_serve"), money(mine["cost_to_serve"] + mine["financing_cost"]))
+        pnl_cols[2].metric(tr("col_net_profit"), money(mine["net_profit"]))
+        pnl_cols[3].metric(tr("col_net_margin"), format_share(mine["net_margin"]) if mine["net_margin"] is not None
+                           and mine["net_margin"] == mine["net_margin"] else "–")
+        st.plotly_chart(charts.pnl_waterfall(mine, result.cost_types, view.lang), config={"displayModeBar": False},
+                        key="account_pnl_chart")
+        st.caption(tr("account_pnl_help", start=result.start.isoformat(), end=result.end.isoformat(),
+                      rate=format_share(result.rate, 2)))
 
 st.echarts_chart(echarts.revenue_trend(profile.monthly, view.lang, title_key="chart_account_trend"),
                  height=echarts.HEIGHT)

@@ -162,7 +162,18 @@ def what_if_section():
 
 
 def whale_section():
-    whale = conc.whale_curve(queries.ranked_customers(view.key, "profit"))
+    net = False
+    if view.dataset.costs_file:  # the whale on gross or on net profit (after the cost to serve)
+        basis = st.segmented_control(tr("whale_basis"), ["gross", "net"], default="gross", key="whale_basis",
+                                     format_func=lambda b: WHALE_BASIS[b])
+        net = basis == "net"
+    if net:
+        result = queries.account_pnl(view.key)
+        st.caption(tr("whale_net_help", start=result.start.isoformat(), end=result.end.isoformat(),
+                      rate=format_share(result.rate, 2)))
+        whale = conc.whale_curve(queries.ranked_net_profit(view.key))
+    else:
+        whale = conc.whale_curve(queries.ranked_customers(view.key, "profit"))
     cols = st.columns(4)
     cols[0].metric(tr("whale_peak"), format_share(whale.peak_share), help=tr("help_whale"))
     cols[1].metric(tr("whale_profitable"), format_count(whale.profitable_customers), help=tr("help_profit_class"))
@@ -207,6 +218,7 @@ def breakdown_section():
     st.caption(tr("breakdown_help"))
 
 
+WHALE_BASIS = {"gross": tr("whale_basis_gross"), "net": tr("whale_basis_net")}
 present = [d for d in DIMENSIONS if view.dataset.has(d)]
 sections = [("conc_tab_pareto", pareto_section), ("conc_tab_lorenz", lorenz_section),
             ("conc_tab_trend", trend_section), ("conc_tab_whatif", what_if_section)]

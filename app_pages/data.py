@@ -287,6 +287,7 @@ def manage_section() -> None:
     attributes_section(chosen)
     groups_section(chosen)
     receivables_section(chosen)
+    costs_section(chosen)
 
 
 def delete_control(chosen) -> None:
@@ -408,6 +409,32 @@ def receivables_section(dataset) -> None:
         if report.undated_due:
             text += " " + tr("recv_file_undated", count=format_count(report.undated_due))
         st.success(escape_markdown(text))
+
+
+def costs_section(dataset) -> None:
+    """The costs to serve file (``ingest.costs``): what is attached, its refused rows, and an
+    upload (replacing the one attached only when asked)."""
+    from kam_analytics.ingest.costs import costs_report_lines
+
+    st.subheader(tr("costs_file_title"))
+    st.caption(tr("costs_file_help"))
+    details = dataset.costs_details
+    replace = False
+    if dataset.costs_file:
+        st.caption(escape_markdown(tr("costs_file_present", file=details.get("source_file", ""),
+                                      rows=format_count(details.get("rows")),
+                                      types=join_list(details.get("cost_types") or [], view.lang))))
+        if details.get("rejected") and can_see_rejects():
+            st.download_button(tr("recv_file_download_rejected", count=format_count(details["rejected"])),
+                               data=lambda: csv_bytes(service.rejected_rows(store, view.identity, dataset, costs=True)),
+                               file_name=f"{dataset.name}-costs-rejected.csv", mime="text/csv",
+                               key=f"costs_rejects_{dataset.id}", on_click="ignore")
+        replace = st.checkbox(tr("costs_file_replace"), key=f"costs_replace_{dataset.id}")
+    report = attach_form(dataset, "costs", tr("costs_file_upload"),
+                         tr("costs_file_attach", name=escape_markdown(dataset.name)),
+                         lambda *args: service.attach_costs(*args, replace=replace))
+    if report is not None:
+        st.success(escape_markdown("  \n".join(costs_report_lines(report, view.lang))))
 
 
 failed = st.session_state.pop(_FAILED, None)

@@ -242,6 +242,35 @@ def overdue_section():
                                 "collection_rate": ("criterion_collection_rate", "percent")}, ("overdue_days", False))
 
 
+def loss_section():
+    """The accounts that serve at a loss: profitable on gross margin, unprofitable once the
+    cost to serve (and financing) over the standard's window is counted (``costs.losses``)."""
+    from kam_analytics.analytics.costs import losses
+
+    result = queries.account_pnl(view.key, since or view.dataset.date_min, as_of)
+    st.caption(tr("ka_loss_help", start=result.start.isoformat(), end=result.end.isoformat(),
+                  rate=format_share(result.rate, 2)))
+    lost = losses(result.rows)
+    lost = lost[lost["customer_id"].isin(set(table["customer_id"].astype(str)))]
+    if lost.empty:
+        st.success(tr("ka_loss_none"))
+        return
+    scored = table.set_index(table["customer_id"].astype(str))
+    data = pd.DataFrame({
+        tr("col_customer_id"): lost["customer_id"], tr("col_name"): lost["name"],
+        tr("ka_tier"): [tr(f"tier_{scored.at[c, 'tier']}") if c in scored.index else "–" for c in lost["customer_id"]],
+        tr("ka_key_accounts"): [bool(scored.at[c, "key_account"]) if c in scored.index else False
+                                for c in lost["customer_id"]],
+        tr("col_revenue"): lost["revenue"].round(2), tr("col_gross_profit"): lost["gross_profit"].round(2),
+        tr("col_cost_to_serve"): lost["cost_to_serve"].round(2), tr("col_financing_cost"): lost["financing_cost"].round(2),
+        tr("col_net_profit"): lost["net_profit"].round(2), tr("col_net_margin"): lost["net_margin"].astype(float)})
+    money_format = st.column_config.NumberColumn(format="localized")
+    clickable_table(data, "ka_loss", {**{tr(k): money_format for k in ("col_revenue", "col_gross_profit",
+                                                                        "col_cost_to_serve", "col_financing_cost",
+                                                                        "col_net_profit")},
+                                      tr("col_net_margin"): st.column_config.NumberColumn(format="percent")})
+
+
 @st.fragment
 def review_section():
     first = view.start or (view.dataset.date_min.date() if view.dataset.date_min else as_of)
@@ -290,6 +319,8 @@ if "margin" not in table:
     sections = [s for s in sections if s[0] != "ka_tab_margin"]
 if "overdue_days" not in table:
     sections = [s for s in sections if s[0] != "ka_tab_overdue"]
+if view.dataset.costs_file and view.dataset.has("profit"):  # beside the pseudo-key-account and margin checks
+    sections.insert([s[0] for s in sections].index("ka_tab_rising"), ("ka_tab_loss", loss_section))
 containers = st.tabs([tr(k) for k, _ in sections], key="ka_tab", on_change="rerun")
 for (name, section), container in zip(sections, containers):
     with container:

@@ -215,3 +215,27 @@ def bridge_waterfall(bridge: dict, lang: str) -> go.Figure:
         text=[format_amount(abs(value), lang) for _, value, _ in steps], textposition="outside",
         hovertemplate="%{x}: %{text}<extra></extra>"))
     return _layout(fig, t("report_bridge", lang), "", t("measure_revenue", lang))
+
+
+def pnl_waterfall(row: dict, cost_types: list[str], lang: str) -> go.Figure:
+    """One account's P&L (``analytics.costs``): revenue → − cost of goods → gross profit → −
+    each cost type → − financing → net profit. ``row``: a P&L row; ``cost_types``: its
+    ``cost_<type>`` columns, each drawn under its type's own text (shown as text)."""
+    from kam_analytics.analytics.costs import COST_PREFIX, OTHER_TYPE
+
+    def label(column: str) -> str:
+        kind = column[len(COST_PREFIX):]
+        return t("pnl_other_costs", lang) if kind == OTHER_TYPE else plain(kind)
+
+    steps = [(t("col_revenue", lang), row["revenue"], "absolute"),
+             (t("pnl_cost_of_goods", lang), -(row["revenue"] - row["gross_profit"]), "relative"),
+             (t("col_gross_profit", lang), row["gross_profit"], "total")]
+    steps += [(label(c), -row[c], "relative") for c in cost_types if row.get(c)]
+    if row.get("financing_cost"):
+        steps.append((t("col_financing_cost", lang), -row["financing_cost"], "relative"))
+    steps.append((t("col_net_profit", lang), row["net_profit"], "total"))
+    fig = go.Figure(go.Waterfall(
+        x=[x for x, _, _ in steps], y=[v for _, v, _ in steps], measure=[m for _, _, m in steps],
+        text=[format_amount(v, lang) for _, v, _ in steps], textposition="outside",
+        hovertemplate="%{x}: %{text}<extra></extra>"))
+    return _layout(fig, t("pnl_waterfall_title", lang), "", t("measure_revenue", lang))

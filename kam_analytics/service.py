@@ -1088,13 +1088,14 @@ def delete_dataset(store, identity: Identity, name: str) -> None:
     store.drop(name, actor=identity.label)
 
 
-def rejected_rows(store, identity: Identity, dataset, limit: int | None = None, receivables: bool = False):
+def rejected_rows(store, identity: Identity, dataset, limit: int | None = None, receivables: bool = False,
+                  costs: bool = False):
     """The raw rows an ingest refused (any account's, so not for a scoped user): editors.
-    ``receivables``: those the dataset's receivables file refused."""
+    ``receivables`` / ``costs``: those the dataset's receivables / costs file refused."""
     require(identity, "rejected_rows")
     if identity.scope is not None:
         raise AccessDenied("access_denied_scoped")
-    return store.rejected_rows(dataset, limit, receivables=receivables)
+    return store.rejected_rows(dataset, limit, receivables=receivables, costs=costs)
 
 
 def visible_customers(store, data_slice: Slice, customer_ids) -> set[str]:

@@ -139,6 +139,18 @@ def ranked_customers(key: Slice, measure: str = "revenue"):
     return concentration.ranked_customers(_orders(key), measure)
 
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def account_pnl(key: Slice, start=None, end=None):
+    """The account P&L of the slice's accounts (``service.account_pnl``)."""
+    return service.account_pnl(get_store(), key, start, end)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def ranked_net_profit(key: Slice):
+    """The slice's accounts ranked by net profit (``concentration.ranked_frame`` of the P&L)."""
+    return concentration.ranked_frame(account_pnl(key).rows, "net_profit")
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
 def indicators_by_period(key: Slice, freq: str, measure: str = "revenue"):
     return concentration.indicators_by_period(_orders(key), freq, measure)
