@@ -143,7 +143,7 @@ def financing(receivable_lines: ibis.Table | None, start: dt.date, end: dt.date,
     first, last = ibis.literal(start), ibis.literal(end)
 
     def days(column):
-        return ibis.greatest(last.delta(ibis.greatest(first, column.date()), "day") + 1, 0)
+        return ibis.greatest(last.delta(ibis.greatest(first, column.date()), unit="day") + 1, 0)
 
     amount = t.amount.cast("float64")
     paid = ibis.coalesce(t.paid_amount.cast("float64"), amount) if "paid_amount" in t.columns else amount
