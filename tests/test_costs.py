@@ -225,3 +225,99 @@ def test_the_demo_shows_a_key_account_that_loses_money_after_its_costs(cli, tmp_
     accounts = tmp_path / "accounts.csv"
     assert run_cli("accounts", "--dataset", demo.DATASET_NAME, "--out", accounts, db=db).returncode == 0
     assert _read(accounts)["C0337"]["key_account"] == "true"
+
+
+# A loses money once its visits are counted: gross 400 − (500 + 97.5) = −197.5; B carries a cost
+# typed with Markdown, HTML and a Streamlit directive, shown as text.
+HOSTILE_TYPE = "**粗体** :red[x] <b>b</b>"
+PAGE_COSTS = f"""日期,客户编号,区域,费用类型,金额
+2025-01-31,A,,拜访费用,500
+2025-02-28,,华东,物流费用,390
+2025-02-28,B,,"{HOSTILE_TYPE}",2.5
+"""
+
+
+@pytest.fixture
+def app_with_costs(tmp_path, monkeypatch):
+    import streamlit as st
+
+    from kam_analytics.ingest import ingest_file
+    from kam_analytics.ingest.costs import ingest_costs
+    from kam_analytics.store import Store
+
+    monkeypatch.setenv("KAM_DB", str(tmp_path / "app.duckdb"))
+    monkeypatch.setenv("KAM_NO_DEMO", "1")
+    monkeypatch.delenv("KAM_LANG", raising=False)
+    sales, costs = tmp_path / "s.csv", tmp_path / "c.csv"
+    sales.write_text(SALES, encoding="utf-8")
+    costs.write_text(PAGE_COSTS, encoding="utf-8")
+    with Store.open(tmp_path / "app.duckdb") as store:
+        ingest_file(store, sales, dataset="s")
+        ingest_costs(store, store.dataset("s"), costs)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+    from ui.state import get_store
+
+    try:
+        get_store().close()
+    except Exception:
+        pass
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def _open(lang: str, page: str, **params):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file("../app.py", default_timeout=60)
+    at.query_params["lang"] = lang
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.run()
+    at.switch_page(f"app_pages/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_key_accounts_page_lists_who_serves_at_a_loss(app_with_costs, lang):
+    words = catalog(lang)
+    at = _open(lang, "key_accounts")
+    at.session_state["ka_tab"] = words["ka_tab_loss"]
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    lost = at.dataframe[0].value
+    # only A: gross profit positive, net negative (C's gross profit is already negative)
+    assert lost[words["col_customer_id"]].tolist() == ["A"]
+    assert lost[words["col_net_profit"]].tolist() == [-197.5]
+    assert lost[words["col_cost_to_serve"]].tolist() == [597.5]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_account_page_draws_its_pnl_as_a_waterfall_with_text_as_text(app_with_costs, lang):
+    words = catalog(lang)
+    at = _open(lang, "account", account="B")
+    assert words["account_pnl"] in [s.value for s in at.subheader]
+    metrics = {m.label: m.value for m in at.metric}
+    assert words["col_net_profit"] in metrics
+    [chart] = [c for c in at.get("plotly_chart") if json.loads(c.proto.spec)["data"][0]["type"] == "waterfall"]
+    bars = json.loads(chart.proto.spec)["data"][0]
+    # revenue 3000 → cost of goods −2400 → gross 600 → logistics −292.5 → the hostile type −2.5 → 305
+    assert bars["y"] == [3000.0, -2400.0, 600.0, -292.5, -2.5, 305.0]
+    assert bars["x"][4] == "**粗体** :red[x] &lt;b&gt;b&lt;/b&gt;"
+    assert bars["x"][0] == words["col_revenue"] and bars["x"][-1] == words["col_net_profit"]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_whale_switches_between_gross_and_net_profit(app_with_costs, lang):
+    words = catalog(lang)
+    at = _open(lang, "concentration")
+    at.session_state["conc_tab"] = words["conc_tab_whale"]
+    at.run()
+    unprofitable = {m.label: m.value for m in at.metric}[words["whale_unprofitable"]]
+    assert unprofitable == "1"  # on gross profit: C alone
+    at.segmented_control(key="whale_basis").set_value("net").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert {m.label: m.value for m in at.metric}[words["whale_unprofitable"]] == "2"  # A and C
+    assert at.dataframe[0].value["customer_id"].tolist() == ["A", "C"]  # (labels are the column config's)
