@@ -10,7 +10,7 @@ import streamlit as st
 from kam_analytics import service
 from kam_analytics.export import csv_bytes
 from kam_analytics.errors import IngestError
-from kam_analytics.i18n import format_count, join_list
+from kam_analytics.i18n import format_count, format_share, join_list
 from kam_analytics.ingest import resolve_mapping
 from kam_analytics.ingest.append import append_sentence
 from kam_analytics.ingest.attributes import attributes_report_lines
@@ -430,6 +430,15 @@ def costs_section(dataset) -> None:
                                file_name=f"{dataset.name}-costs-rejected.csv", mime="text/csv",
                                key=f"costs_rejects_{dataset.id}", on_click="ignore")
         replace = st.checkbox(tr("costs_file_replace"), key=f"costs_replace_{dataset.id}")
+    rate = service.financing_rate(store, dataset)
+    if view.can("settings"):
+        typed = st.number_input(tr("costs_rate"), min_value=0.0, max_value=100.0, value=rate * 100, step=0.25,
+                                format="%.2f", key=f"costs_rate_{dataset.id}", help=tr("costs_rate_help"))
+        if abs(typed / 100 - rate) > 1e-12 and st.button(tr("costs_rate_save"), key=f"costs_rate_save_{dataset.id}"):
+            service.save_financing_rate(store, view.identity, dataset, typed / 100)
+            st.success(tr("costs_rate_saved", rate=format_share(typed / 100, 2)))
+    else:
+        st.caption(tr("costs_rate_shown", rate=format_share(rate, 2)))
     report = attach_form(dataset, "costs", tr("costs_file_upload"),
                          tr("costs_file_attach", name=escape_markdown(dataset.name)),
                          lambda *args: service.attach_costs(*args, replace=replace))

@@ -321,3 +321,34 @@ def test_the_whale_switches_between_gross_and_net_profit(app_with_costs, lang):
     assert not at.exception, [e.value for e in at.exception]
     assert {m.label: m.value for m in at.metric}[words["whale_unprofitable"]] == "2"  # A and C
     assert at.dataframe[0].value["customer_id"].tolist() == ["A", "C"]  # (labels are the column config's)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_data_page_attaches_a_costs_file_and_sets_the_rate(app_with_costs, tmp_path, lang):
+    from kam_analytics import service
+    from kam_analytics.store import Store
+
+    words = catalog(lang)
+    at = _open(lang, "data")
+    assert words["costs_file_title"] in [s.value for s in at.subheader]
+    # replacing needs the box ticked: without it the upload is refused and the file attached stays
+    uploader = next(u for u in at.file_uploader if u.label == words["costs_file_upload"])
+    uploader.upload("新费用.csv", "日期,客户编号,费用类型,金额\n2025-02-01,B,返利,10\n".encode("gbk"), "text/csv").run()
+    [attach] = [b for b in at.button if b.label.startswith(words["costs_file_attach"].split("“")[0])]
+    attach.click().run()
+    assert words["costs_exist"].split("“")[0] in " ".join(e.value for e in at.error)
+    [replace] = [c for c in at.checkbox if c.label == words["costs_file_replace"]]
+    replace.check().run()
+    [attach] = [b for b in at.button if b.label.startswith(words["costs_file_attach"].split("“")[0])]
+    attach.click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    with Store.open(tmp_path / "app.duckdb") as store:
+        dataset = store.dataset("s")
+        assert dataset.costs_details["source_file"] == "新费用.csv" and dataset.costs_details["rows"] == 1
+    # the rate: 5% a year saved by the local administrator
+    [rate] = [n for n in at.number_input if n.label == words["costs_rate"]]
+    rate.set_value(5.0).run()
+    [save] = [b for b in at.button if b.label == words["costs_rate_save"]]
+    save.click().run()
+    with Store.open(tmp_path / "app.duckdb") as store:
+        assert service.financing_rate(store, store.dataset("s")) == 0.05
