@@ -12,6 +12,7 @@ import pytest
 from kam_analytics.access import Identity
 from kam_analytics.errors import IngestError
 from kam_analytics.i18n import catalog
+from test_app import app_env, open_app  # noqa: F401 (the app's store and caches, around each page test)
 
 # Window 2025-01-10 .. 2025-03-10 = 22 + 28 + 10 = 60 days.
 # 华东 net revenue: A 1000 (its March line is 华北), B 3000, C −200 + 100 = −100 → 0.
@@ -238,52 +239,24 @@ PAGE_COSTS = f"""日期,客户编号,区域,费用类型,金额
 
 
 @pytest.fixture
-def app_with_costs(tmp_path, monkeypatch):
-    import streamlit as st
-
+def app_with_costs(app_env, tmp_path):
+    """The app on a store holding SALES with PAGE_COSTS attached (``test_app.app_env``)."""
     from kam_analytics.ingest import ingest_file
     from kam_analytics.ingest.costs import ingest_costs
     from kam_analytics.store import Store
 
-    monkeypatch.setenv("KAM_DB", str(tmp_path / "app.duckdb"))
-    monkeypatch.setenv("KAM_NO_DEMO", "1")
-    monkeypatch.delenv("KAM_LANG", raising=False)
     sales, costs = tmp_path / "s.csv", tmp_path / "c.csv"
     sales.write_text(SALES, encoding="utf-8")
     costs.write_text(PAGE_COSTS, encoding="utf-8")
     with Store.open(tmp_path / "app.duckdb") as store:
         ingest_file(store, sales, dataset="s")
         ingest_costs(store, store.dataset("s"), costs)
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-    from ui.state import get_store
-
-    try:
-        get_store().close()
-    except Exception:
-        pass
-    st.cache_data.clear()
-    st.cache_resource.clear()
-
-
-def _open(lang: str, page: str, **params):
-    from streamlit.testing.v1 import AppTest
-
-    at = AppTest.from_file("../app.py", default_timeout=60)
-    at.query_params["lang"] = lang
-    for key, value in params.items():
-        at.query_params[key] = value
-    at.run()
-    at.switch_page(f"app_pages/{page}.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_the_key_accounts_page_lists_who_serves_at_a_loss(app_with_costs, lang):
     words = catalog(lang)
-    at = _open(lang, "key_accounts")
+    at = open_app(lang, "key_accounts")
     at.session_state["ka_tab"] = words["ka_tab_loss"]
     at.run()
     assert not at.exception, [e.value for e in at.exception]
@@ -297,7 +270,7 @@ def test_the_key_accounts_page_lists_who_serves_at_a_loss(app_with_costs, lang):
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_the_account_page_draws_its_pnl_as_a_waterfall_with_text_as_text(app_with_costs, lang):
     words = catalog(lang)
-    at = _open(lang, "account", account="B")
+    at = open_app(lang, "account", account="B")
     assert words["account_pnl"] in [s.value for s in at.subheader]
     metrics = {m.label: m.value for m in at.metric}
     assert words["col_net_profit"] in metrics
@@ -312,7 +285,7 @@ def test_the_account_page_draws_its_pnl_as_a_waterfall_with_text_as_text(app_wit
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_the_whale_switches_between_gross_and_net_profit(app_with_costs, lang):
     words = catalog(lang)
-    at = _open(lang, "concentration")
+    at = open_app(lang, "concentration")
     at.session_state["conc_tab"] = words["conc_tab_whale"]
     at.run()
     unprofitable = {m.label: m.value for m in at.metric}[words["whale_unprofitable"]]
@@ -329,14 +302,14 @@ def test_the_data_page_attaches_a_costs_file_and_sets_the_rate(app_with_costs, t
     from kam_analytics.store import Store
 
     words = catalog(lang)
-    at = _open(lang, "data")
+    at = open_app(lang, "data")
     assert words["costs_file_title"] in [s.value for s in at.subheader]
     # replacing needs the box ticked: without it the upload is refused and the file attached stays
     uploader = next(u for u in at.file_uploader if u.label == words["costs_file_upload"])
     uploader.upload("新费用.csv", "日期,客户编号,费用类型,金额\n2025-02-01,B,返利,10\n".encode("gbk"), "text/csv").run()
     [attach] = [b for b in at.button if b.label.startswith(words["costs_file_attach"].split("“")[0])]
     attach.click().run()
-    assert words["costs_exist"].split("“")[0] in " ".join(e.value for e in at.error)
+    assert words["costs_exist_page"].split("“")[0] in " ".join(e.value for e in at.error)
     [replace] = [c for c in at.checkbox if c.label == words["costs_file_replace"]]
     replace.check().run()
     [attach] = [b for b in at.button if b.label.startswith(words["costs_file_attach"].split("“")[0])]

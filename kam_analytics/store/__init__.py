@@ -378,23 +378,20 @@ class Store:
                         actor: str | None = None) -> Dataset:
         """Publish a staged receivables load for ``dataset`` (its invoice lines ``table`` and
         refused rows ``rejects``), replacing any previous one, in one catalog transaction."""
-        self._files.seal(stage, {table: "recv", rejects: "rej"})
-        old_file = self._catalog.attach_file(
-            dataset, "receivables", stage.path.name, actor,
-            extra={"receivables_details": json.dumps(details, ensure_ascii=False, default=str)},
-            file=details.get("source_file"), rows=details.get("rows"), rejected=details.get("rejected"))
-        stage.published = True
-        self._retire(old_file)
-        return self.dataset_by_id(dataset.id)
+        return self._set_file("receivables", "recv", dataset, stage, table, rejects, details, actor)
 
     def set_costs(self, dataset: Dataset, stage: Staging, table: str, rejects: str, details: dict,
                   actor: str | None = None) -> Dataset:
         """Publish a staged costs load for ``dataset`` (its cost rows ``table`` and refused rows
         ``rejects``), replacing any previous one, in one catalog transaction."""
-        self._files.seal(stage, {table: "cost", rejects: "rej"})
+        return self._set_file("costs", "cost", dataset, stage, table, rejects, details, actor)
+
+    def _set_file(self, kind: str, table_kind: str, dataset: Dataset, stage: Staging, table: str, rejects: str,
+                  details: dict, actor: str | None) -> Dataset:
+        self._files.seal(stage, {table: table_kind, rejects: "rej"})
         old_file = self._catalog.attach_file(
-            dataset, "costs", stage.path.name, actor,
-            extra={"costs_details": json.dumps(details, ensure_ascii=False, default=str)},
+            dataset, kind, stage.path.name, actor,
+            extra={f"{kind}_details": json.dumps(details, ensure_ascii=False, default=str)},
             file=details.get("source_file"), rows=details.get("rows"), rejected=details.get("rejected"))
         stage.published = True
         self._retire(old_file)
