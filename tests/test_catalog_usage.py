@@ -93,7 +93,7 @@ BUILT: dict[tuple[str, str], list[str]] = {
     ("report_duplicates_", ""): ["keep", "drop"],
     ("role_", ""): [*access.ROLES, "none"],
     ("action_", ""): list(access.ACTIONS),
-    ("audit_action_", ""): ["upload", "attach", "replace", "delete", "rename", "attributes", "followup", "settings", "sign_in", "download", "append", "review_create", "review_delete",
+    ("audit_action_", ""): ["upload", "attach", "replace", "delete", "rename", "attributes", "followup", "settings", "sign_in", "download", "append", "review_create", "review_delete", "receivables", "costs",
                              "alerts_subscribe", "alerts_unsubscribe"],
     ("alert_rule_", ""): list(alert_rules.RULES),
     ("alerts_kind_", ""): ["owners", "email", "channel"],
