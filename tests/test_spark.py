@@ -319,3 +319,23 @@ def test_groups_are_the_same(tmp_path, store):
     same(service.rfm_scores(store, d, as_of).table, service.rfm_scores(store, s, as_of).table, "rfm by group")
     same(service.group_member_rows(store, d, "甲集团", as_of), service.group_member_rows(store, s, "甲集团", as_of),
          "members")
+
+
+def test_the_account_pnl_is_the_same(pairs, tmp_path):
+    # the demo's costs attached to its Spark copy too: the same P&L, shared costs spread the same way
+    from kam_analytics import demo
+    from kam_analytics.ingest.costs import ingest_costs
+
+    store, d, s, _ = _slices(pairs[0])
+    duck, spark = store.dataset_by_id(d.dataset_id), store.dataset_by_id(s.dataset_id)
+    path = tmp_path / "costs.csv"
+    demo.costs(demo.generate()).to_csv(path, index=False, encoding="utf-8")
+    if not spark.costs_file:
+        ingest_costs(store, spark, path)
+    report = ingest_costs(store, store.dataset_by_id(d.dataset_id), path, replace=True)
+    assert report.rejected == 0
+    d, s = service.Slice.of(store.dataset_by_id(duck.id)), service.Slice.of(store.dataset_by_id(spark.id))
+    on_duck, on_spark = service.account_pnl(store, d, rate=0.05), service.account_pnl(store, s, rate=0.05)
+    same(on_duck.rows, on_spark.rows, "pnl")
+    assert on_duck.unallocated == on_spark.unallocated == []
+    same(service.slice_concentration(store, d, "net_profit"), service.slice_concentration(store, s, "net_profit"), "net")
