@@ -30,9 +30,20 @@ def pytest_collection_modifyitems(session, config, items):
 
 
 def pytest_configure(config):
+    if not hasattr(config, "workerinput"):  # the run's own process: one demo template for all its workers
+        import tempfile
+
+        os.environ["KAM_TEST_DEMO_ROOT"] = tempfile.mkdtemp(prefix="kam-demo-")
     config.addinivalue_line("markers", "browser: drives a real Chromium through Playwright")
     config.addinivalue_line("markers", "slow: large generated files (CI runs them too)")
     config.addinivalue_line("markers", "spark: a local Spark session (one per test run; needs Java 17)")
+
+
+def pytest_unconfigure(config):
+    if not hasattr(config, "workerinput"):
+        import shutil
+
+        shutil.rmtree(os.environ.pop("KAM_TEST_DEMO_ROOT", ""), ignore_errors=True)
 
 
 @pytest.fixture
@@ -87,12 +98,54 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _demo_template() -> Path:
+    """A store seeded with the demo once per test run (``demo.seed_store``: 55,092 generated
+    lines loaded, with the costs file), shared by the test workers: seeding takes 8-15 s of a
+    2-core machine each time, and a dozen servers and fixtures need the demo as a new store
+    has it. Built under a lock by the first worker that asks; tests/test_demo.py seeds for real."""
+    import fcntl
+
+    from kam_analytics import demo
+    from kam_analytics.store import Store
+
+    root = Path(os.environ["KAM_TEST_DEMO_ROOT"])  # (made by ``pytest_configure``, removed after the run)
+    template = root / "demo.db"
+    with open(root / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not template.exists():
+            building = root / "building.db"
+            with Store.open(building) as store:
+                demo.seed_store(store)
+            folder_of = lambda p: p.with_name(f"{p.stem}-datasets")  # noqa: E731 (``store.folder_of``)
+            folder_of(building).rename(folder_of(template))
+            building.rename(template)
+    return template
+
+
+def demo_copy(db: Path) -> Path:
+    """A new store at ``db`` holding the demo dataset exactly as seeding a new store makes it
+    (a copy of ``_demo_template``: the catalog and its folder of dataset files)."""
+    import shutil
+
+    from kam_analytics.store import folder_of
+
+    template = _demo_template()
+    db.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(folder_of(template), folder_of(db))
+    shutil.copy2(template, db)
+    for suffix in ("-wal", "-shm"):  # (the catalog's write-ahead log, if a connection left one)
+        if template.with_name(template.name + suffix).exists():
+            shutil.copy2(template.with_name(template.name + suffix), db.with_name(db.name + suffix))
+    return db
+
+
 def start_app(db: Path, log: Path, demo: bool = True, options: tuple = (), prepare: bool = False):
     """The app as ``make run`` starts it (``python -m ui.serve``: ``streamlit run app.py`` after
     the imports) on a free port over the store ``db`` (with more Streamlit
     ``options``, such as a secrets file); returns (url, process) once the health endpoint
     answers. The caller terminates the process. Without ``prepare`` the app does not compute
-    the opening pages ahead (``ui.prepare``): each test's pages compute when it asks."""
+    the opening pages ahead (``ui.prepare``): each test's pages compute when it asks. With
+    ``demo`` a store not there yet starts as a new store seeded with the demo (``demo_copy``)."""
     port = free_port()
     if "--secrets.files" not in map(str, options):  # not the project's own (a developer may have one)
         options = (*options, "--secrets.files", log.with_suffix(".no-secrets.toml"))
@@ -104,6 +157,8 @@ def start_app(db: Path, log: Path, demo: bool = True, options: tuple = (), prepa
         env["KAM_NO_PREPARE"] = "1"
     if demo:
         env.pop("KAM_NO_DEMO", None)
+        if not db.exists():
+            demo_copy(db)
     else:
         env["KAM_NO_DEMO"] = "1"
     out = open(log, "w")

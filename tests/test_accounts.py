@@ -8,6 +8,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
+from conftest import demo_copy
 from kam_analytics import demo
 from kam_analytics.analytics import account_features, accounts
 from kam_analytics.service import single_line_orders
@@ -139,8 +140,7 @@ def demo_card(tmp_path_factory):
     from kam_analytics.store import Store
 
     folder = tmp_path_factory.mktemp("demo")
-    store = Store.open(folder / "demo.duckdb")
-    demo.seed_store(store)
+    store = Store.open(demo_copy(folder / "demo.duckdb"))
     dataset = store.dataset(demo.DATASET_NAME)
     features = account_features.customer_features(store.table(dataset), "2025-12-31", store.attributes(dataset))
     card = accounts.scorecard(features, as_of="2025-12-31")

@@ -201,14 +201,14 @@ def test_the_messages_exist_in_both_languages():
             assert words[key]
 
 
-def test_the_demo_shows_a_key_account_that_loses_money_after_its_costs(cli, tmp_path):
+def test_the_demo_shows_a_key_account_that_loses_money_after_its_costs(tmp_path):
     from kam_analytics import demo
 
-    db = tmp_path / "demo.duckdb"
-    from conftest import run_cli
+    from conftest import demo_copy, run_cli
 
+    db = demo_copy(tmp_path / "demo.duckdb")  # (a new store seeded with the demo)
     out = tmp_path / "pnl.csv"
-    done = run_cli("pnl", "--dataset", demo.DATASET_NAME, "--out", out, db=db, env={"KAM_NO_DEMO": "0"})
+    done = run_cli("pnl", "--dataset", demo.DATASET_NAME, "--out", out, db=db)
     assert done.returncode == 0, done.stderr
     rows = _read(out)
     # computed apart from the product: C0337's gross profit from the demo's own lines, and its

@@ -9,6 +9,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
+from conftest import demo_copy
 from kam_analytics import demo, service
 from kam_analytics.analytics.filters import apply_filters
 
@@ -19,8 +20,7 @@ AS_OF = dt.date(2025, 12, 31)
 def demo_store(tmp_path_factory):
     from kam_analytics.store import Store
 
-    store = Store.open(tmp_path_factory.mktemp("truth") / "demo.duckdb")
-    demo.seed_store(store)
+    store = Store.open(demo_copy(tmp_path_factory.mktemp("truth") / "demo.duckdb"))
     yield store, store.dataset(demo.DATASET_NAME)
     store.close()
 

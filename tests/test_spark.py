@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import demo_copy
 from kam_analytics import service
 from kam_analytics import spark as engines
 from kam_analytics.access import local_identity
@@ -38,12 +39,10 @@ def _attach_copy(store, dataset, folder) -> object:
 @pytest.fixture(scope="module")
 def pairs(tmp_path_factory, shared_dataset_paths):
     """(name, DuckDB dataset, Spark dataset, store) for the demo and the shared datasets."""
-    from kam_analytics import demo
     from kam_analytics.store import Store
 
     folder = tmp_path_factory.mktemp("spark")
-    store = Store.open(folder / "kam.db")
-    demo.seed_store(store)
+    store = Store.open(demo_copy(folder / "kam.db"))
     for path in shared_dataset_paths:
         service.load_file(store, ME, path)
     out = [(d.name, d, _attach_copy(store, d, folder), store) for d in store.datasets()]

@@ -35,14 +35,14 @@ def test_attach_from_the_data_page_and_open_every_page_on_spark(tmp_path):
     from kam_analytics.store import Store
 
     db = tmp_path / "kam.db"
-    url, process = start_app(db, tmp_path / "app.log")  # seeds the demo
+    url, process = start_app(db, tmp_path / "app.log")  # (a new store with the demo)
     try:
         words = catalog("en")
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=[
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
             page = browser.new_page(viewport={"width": 1400, "height": 1200})
-            page.goto(f"{url}/data?lang=en")  # (the first visit seeds the demo)
+            page.goto(f"{url}/data?lang=en")
             expect(page.locator("h1").first).to_have_text(words["data_title"], timeout=90_000)
             settle(page, timeout=240_000)
             with Store.open(db) as store:

@@ -9,6 +9,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
+from conftest import demo_copy
 from kam_analytics import demo
 from kam_analytics.analytics import churn, concentration, customers, rfm
 from kam_analytics.analytics.account_features import customer_features
@@ -22,8 +23,7 @@ AS_OF = "2025-06-30"
 def demo_table(tmp_path_factory):
     from kam_analytics.store import Store
 
-    store = Store.open(tmp_path_factory.mktemp("summary") / "kam.duckdb")
-    demo.seed_store(store)
+    store = Store.open(demo_copy(tmp_path_factory.mktemp("summary") / "kam.duckdb"))
     yield store.table(demo.DATASET_NAME)
     store.close()
 
