@@ -72,7 +72,7 @@ with box:
     weights = {}
     for i, criterion in enumerate(available):
         weights[criterion] = setting(cols[i % 4], st.slider, tr(f"criterion_{criterion}"),
-                                     f"ka_w_{view.dataset.id}_{preset}_{criterion}", float(base.get(criterion, 1.0)),
+                                     f"ka_w_{view.dataset.id}_{preset}_{criterion}", float(base.get(criterion, 0.0)),
                                      min_value=0.0, max_value=5.0, step=0.5, help=tr(f"criterion_{criterion}_help"))
     if box.open:
         if st.session_state.pop("_ka_saved", False):

@@ -325,3 +325,13 @@ def test_the_data_page_attaches_a_costs_file_and_sets_the_rate(app_with_costs, t
     save.click().run()
     with Store.open(tmp_path / "app.duckdb") as store:
         assert service.financing_rate(store, store.dataset("s")) == 0.05
+
+
+def test_attaching_costs_moves_no_score(shop, tmp_path):
+    # net margin is a criterion of weight 0 in every preset: the scorecard is the same file before and after
+    cli, costs = shop
+    before, after = tmp_path / "before.csv", tmp_path / "after.csv"
+    assert cli("accounts", "--dataset", "s", "--out", before).returncode == 0
+    assert cli("costs-file", "--dataset", "s", costs).returncode == 0
+    assert cli("accounts", "--dataset", "s", "--out", after).returncode == 0
+    assert before.read_bytes() == after.read_bytes()
