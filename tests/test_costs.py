@@ -253,13 +253,19 @@ def app_with_costs(app_env, tmp_path):
         ingest_costs(store, store.dataset("s"), costs)
 
 
-@pytest.mark.parametrize("lang", ["zh", "en"])
-def test_the_key_accounts_page_lists_who_serves_at_a_loss(app_with_costs, lang):
+def _on_tab(lang: str, page: str, widget: str, tab: str):
+    """The page in ``lang`` with its tab ``tab`` (a catalog key) open; the catalog and the app."""
     words = catalog(lang)
-    at = open_app(lang, "key_accounts")
-    at.session_state["ka_tab"] = words["ka_tab_loss"]
+    at = open_app(lang, page)
+    at.session_state[widget] = words[tab]
     at.run()
     assert not at.exception, [e.value for e in at.exception]
+    return words, at
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_key_accounts_page_lists_who_serves_at_a_loss(app_with_costs, lang):
+    words, at = _on_tab(lang, "key_accounts", "ka_tab", "ka_tab_loss")
     lost = at.dataframe[0].value
     # only A: gross profit positive, net negative (C's gross profit is already negative)
     assert lost[words["col_customer_id"]].tolist() == ["A"]
@@ -284,10 +290,7 @@ def test_the_account_page_draws_its_pnl_as_a_waterfall_with_text_as_text(app_wit
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_the_whale_switches_between_gross_and_net_profit(app_with_costs, lang):
-    words = catalog(lang)
-    at = open_app(lang, "concentration")
-    at.session_state["conc_tab"] = words["conc_tab_whale"]
-    at.run()
+    words, at = _on_tab(lang, "concentration", "conc_tab", "conc_tab_whale")
     unprofitable = {m.label: m.value for m in at.metric}[words["whale_unprofitable"]]
     assert unprofitable == "1"  # on gross profit: C alone
     at.segmented_control(key="whale_basis").set_value("net").run()
