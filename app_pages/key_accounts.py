@@ -259,7 +259,7 @@ def loss_section():
     data = pd.DataFrame({
         tr("col_customer_id"): lost["customer_id"], tr("col_name"): lost["name"],
         tr("ka_tier"): [tr(f"tier_{scored.at[c, 'tier']}") if c in scored.index else "–" for c in lost["customer_id"]],
-        tr("ka_key_accounts"): [bool(scored.at[c, "key_account"]) if c in scored.index else False
+        tr("ka_key_account"): [bool(scored.at[c, "key_account"]) if c in scored.index else False
                                 for c in lost["customer_id"]],
         tr("col_revenue"): lost["revenue"].round(2), tr("col_gross_profit"): lost["gross_profit"].round(2),
         tr("col_cost_to_serve"): lost["cost_to_serve"].round(2), tr("col_financing_cost"): lost["financing_cost"].round(2),
