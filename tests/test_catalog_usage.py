@@ -25,7 +25,7 @@ CALL = re.compile(r"""\b(?:t|tr|labeller|frame)\(\s*(f?)"([^"]*)"(\s*\+)?""")
 ERROR = re.compile(r"""\b(?:IngestError|StoreError|KamError|AuthError|AccessDenied|AccessConfigError|EngineError)\(\s*"([a-z0-9_]+)\"""")
 
 FIELDS = [*COLUMNS, *ATTRIBUTE_COLUMNS, *DIMENSIONS]
-CHURN_REASONS = ["overdue", "silent", "revenue_down", "orders_down", "basket_down", "paying_late", "pattern",
+CHURN_REASONS = ["overdue", "silent", "revenue_down", "orders_down", "basket_down", "paying_late", "pattern", "slowing", "year_ago_down", "rhythm", "one_order",
                  "paying_later", "overdue_rising"]
 REJECT_REASONS = ["customer_missing", "date_missing", "date_out_of_range", "date_unreadable", "amount_missing",
                   "amount_unreadable", "header_repeated", "summary_row", "title_line"]

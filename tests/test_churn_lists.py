@@ -155,3 +155,27 @@ def test_followup_comparison_by_hand():
     assert out[["group", "accounts", "ordered"]].to_dict("records") == [
         {"group": "followed", "accounts": 0, "ordered": 0}, {"group": "not_followed", "accounts": 2, "ordered": 1}]
     assert pd.isna(out["share"][0]) and out["share"][1] == 0.5
+
+
+def test_sigmoid_key_calibrates_each_population_by_hand():
+    # two score values in two populations, each group's lapse rate a different one: four
+    # parameters (intercept, log-odds, key, key × log-odds) for four groups fit every rate
+    scores = [0.2] * 4 + [0.8] * 4 + [0.2] * 4 + [0.8] * 4
+    labels = [0, 0, 1, 1] + [1, 1, 1, 0] + [1, 0, 0, 0] + [1, 1, 0, 0]
+    key = [0] * 8 + [1] * 8
+    fitted = calibration.Calibrator("sigmoid_key").fit(scores, labels, key)
+    assert fitted.transform([0.2, 0.8, 0.2, 0.8], [0, 0, 1, 1]) == pytest.approx([0.5, 0.75, 0.25, 0.5], abs=1e-3)
+    # a sigmoid never maps two different scores to one risk: no plateau to tie a list
+    risks = calibration.Calibrator("sigmoid").fit(scores, labels).transform(np.linspace(0.01, 0.99, 50))
+    assert (np.diff(risks) > 0).all()
+
+
+def test_ece_by_hand():
+    # bins [0, .1): .05 vs 0 (1 account); [.1, .2): .135 vs .5 (2); [.9, 1]: .975 vs 1 (2)
+    assert calibration.ece([0.05, 0.15, 0.12, 0.95, 1.0], [0, 1, 0, 1, 1]) == pytest.approx(
+        (0.05 + 2 * 0.365 + 2 * 0.025) / 5)
+    assert calibration.ece([], []) is None
+    # certain predictions leave nothing to chance; two accounts at 50%: the share that lapses is
+    # 0, ½ or 1 with chances ¼, ½, ¼ -> |½ − share| is ½ half the time: 0.25 on average
+    assert calibration.ece_floor([0.0, 1.0, 1.0]) == 0.0
+    assert calibration.ece_floor([0.5, 0.5], draws=400) == pytest.approx(0.25, abs=0.04)

@@ -130,3 +130,23 @@ def test_the_overviews_lapsed_count_is_the_win_back_list(demo_store, scored, dim
         silent = (pd.Timestamp(AS_OF) - orders.max()).days
         gap = (orders.max() - orders.min()).days / (len(orders) - 1) if len(orders) > 1 else None
         assert silent > (max(3 * gap, 60) if gap is not None else 90)
+
+
+def test_the_top_of_the_list_is_not_tied_and_every_row_says_why(demo_store, scored):
+    """The demo's at-risk and lapsed key accounts: distinct risks at the top, in the order the
+    list states (risk, then the score, then last year's revenue), and at least one reason in
+    words for every row in both languages."""
+    from kam_analytics.analytics.churn import reason_text
+
+    store, dataset = demo_store
+    table = scored.table
+    top = table["risk"].head(10).tolist()
+    assert len(set(top)) == 10 and top == sorted(top, reverse=True)
+    keys = list(zip(-table["risk"], -table["score"], -table["revenue_year"], table["customer_id"]))
+    assert keys == sorted(keys)
+    for listing in ("at_risk", "lapsed"):
+        listed = service.churn_list(store, service.Slice.of(dataset), AS_OF, 90, "key", scored=scored,
+                                    listing=listing).table
+        assert len(listed) > 0
+        for reasons in listed["reasons"]:
+            assert reasons and all(reason_text(r, lang).strip() for r in reasons for lang in ("en", "zh"))

@@ -1,16 +1,22 @@
-"""Calibration of lapse probabilities: a score of 0.7 should mean that about 7 in 10 such
-accounts lapse. The calibrator is fitted on the most recent held-out snapshots, scored by a
-classifier trained on the older ones (``analytics.churn._train``); the method — isotonic regression or a sigmoid
-(Platt) on the score's log-odds — is the one with the lower Brier score when each is fitted on
-one half of the held-out snapshots and judged on the other, both ways.
+"""Calibration of lapse probabilities: a risk of 0.7 should mean that about 7 in 10 such
+accounts lapse — on the accounts the list shows (key accounts first), not only on average.
+
+The calibrator is fitted on the most recent held-out snapshots, scored by a classifier trained
+on the older ones (``analytics.churn._train``). Both methods are a sigmoid (Platt) on the
+score's log-odds, so the risk rises smoothly with the score and two different scores never
+share a risk (isotonic regression, used before, maps whole ranges of scores to one value and
+tied the top of the list); ``sigmoid_key`` gives the key accounts (``key``: a 0/1 column, the
+top 20% of customers by revenue up to the snapshot) a sigmoid of their own. The method kept is
+the one with the lower Brier score on the key accounts when each is fitted on one half of the
+held-out snapshots and judged on the other, both ways.
 """
 from __future__ import annotations
 
 import numpy as np
-from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
-METHODS = ("isotonic", "sigmoid")
+METHODS = ("sigmoid", "sigmoid_key")
+ECE_BINS = 10
 _EPS = 1e-6
 
 
@@ -23,36 +29,41 @@ def brier(probabilities, labels) -> float:
 
 def _logit(p) -> np.ndarray:
     p = np.clip(np.asarray(p, dtype=float), _EPS, 1 - _EPS)
-    return np.log(p / (1 - p)).reshape(-1, 1)
+    return np.log(p / (1 - p))
 
 
 class Calibrator:
-    """Maps a raw score (0–1) to a calibrated probability with one ``method``."""
+    """Maps a raw score (0–1) to a calibrated probability with one ``method``; ``key`` (0/1 per
+    score) matters to ``sigmoid_key`` only."""
 
     def __init__(self, method: str):
         if method not in METHODS:
             raise ValueError(method)
         self.method = method
 
-    def fit(self, scores, labels) -> "Calibrator":
-        y = np.asarray(labels, dtype=int)
-        if self.method == "isotonic":
-            self.model_ = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(np.asarray(scores, float), y)
-        else:
-            self.model_ = LogisticRegression(C=1e6).fit(_logit(scores), y)
+    def _inputs(self, scores, key) -> np.ndarray:
+        z = _logit(scores)
+        if self.method == "sigmoid":
+            return z.reshape(-1, 1)
+        k = np.zeros(len(z)) if key is None else np.asarray(key, dtype=float)
+        return np.column_stack([z, k, k * z])
+
+    def fit(self, scores, labels, key=None) -> "Calibrator":
+        self.model_ = LogisticRegression(C=1e6).fit(self._inputs(scores, key), np.asarray(labels, dtype=int))
         return self
 
-    def transform(self, scores) -> np.ndarray:
-        if self.method == "isotonic":
-            return np.asarray(self.model_.predict(np.asarray(scores, dtype=float)), dtype=float)
-        return self.model_.predict_proba(_logit(scores))[:, 1]
+    def transform(self, scores, key=None) -> np.ndarray:
+        return self.model_.predict_proba(self._inputs(scores, key))[:, 1]
 
 
-def choose(scores, labels, groups) -> tuple[Calibrator, dict[str, float]]:
-    """The calibrator with the lower two-fold Brier score, refitted on all rows, and each
-    method's score. ``groups``: the snapshot of each row; the folds alternate snapshots
-    (oldest in the first, the next in the second, …) so both span the held-out period."""
+def choose(scores, labels, groups, key=None) -> tuple[Calibrator, dict[str, float]]:
+    """The calibrator with the lower two-fold Brier score on the key accounts (on every row
+    when ``key`` is None or the key rows of a fold hold one outcome only), refitted on all
+    rows, and each method's score. ``groups``: the snapshot of each row; the folds alternate
+    snapshots (oldest in the first, the next in the second, …) so both span the held-out
+    period. Ties: ``sigmoid`` (the simpler)."""
     scores, labels, groups = np.asarray(scores, float), np.asarray(labels, int), np.asarray(groups)
+    key = np.zeros(len(scores), dtype=bool) if key is None else np.asarray(key, dtype=bool)
     order = {g: i for i, g in enumerate(sorted(set(groups.tolist())))}
     fold = np.array([order[g] % 2 for g in groups.tolist()])
     if len(order) < 2:  # one snapshot: alternate rows instead
@@ -64,21 +75,49 @@ def choose(scores, labels, groups) -> tuple[Calibrator, dict[str, float]]:
             fit_on, judge = fold != held, fold == held
             if len(set(labels[fit_on].tolist())) < 2 or not judge.any():
                 continue
-            losses.append(brier(Calibrator(method).fit(scores[fit_on], labels[fit_on]).transform(scores[judge]),
-                                labels[judge]))
+            judged = judge & key if len(set(labels[judge & key].tolist())) == 2 else judge
+            fitted = Calibrator(method).fit(scores[fit_on], labels[fit_on], key[fit_on])
+            losses.append(brier(fitted.transform(scores[judged], key[judged]), labels[judged]))
         results[method] = float(np.mean(losses)) if losses else float("inf")
-    best = min(METHODS, key=lambda m: (results[m], METHODS.index(m)))  # ties: isotonic
-    return Calibrator(best).fit(scores, labels), results
+    best = min(METHODS, key=lambda m: (results[m], METHODS.index(m)))
+    return Calibrator(best).fit(scores, labels, key), results
 
 
-def reliability(probabilities, labels, edges=(0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)) -> list[dict]:
+def _bins(p: np.ndarray, edges) -> list[np.ndarray]:
+    """Masks of ``p`` per bin [a, b), the last one closed."""
+    return [(p >= low) & ((p < high) if i < len(edges) - 2 else (p <= high))
+            for i, (low, high) in enumerate(zip(edges[:-1], edges[1:]))]
+
+
+EDGES = tuple(i / ECE_BINS for i in range(ECE_BINS + 1))
+
+
+def reliability(probabilities, labels, edges=EDGES) -> list[dict]:
     """Accounts grouped by predicted probability (bins [a, b), the last one closed): per bin the
     accounts, the mean predicted probability and the share that lapsed. Empty bins are left out."""
     p, y = np.asarray(probabilities, float), np.asarray(labels, float)
-    out = []
-    for i, (low, high) in enumerate(zip(edges[:-1], edges[1:])):
-        inside = (p >= low) & ((p < high) if i < len(edges) - 2 else (p <= high))
-        if inside.any():
-            out.append({"low": float(low), "high": float(high), "accounts": int(inside.sum()),
-                        "predicted": float(p[inside].mean()), "lapsed": float(y[inside].mean())})
-    return out
+    return [{"low": float(low), "high": float(high), "accounts": int(inside.sum()),
+             "predicted": float(p[inside].mean()), "lapsed": float(y[inside].mean())}
+            for inside, low, high in zip(_bins(p, edges), edges[:-1], edges[1:]) if inside.any()]
+
+
+def ece(probabilities, labels, edges=EDGES) -> float | None:
+    """Expected calibration error: over the ten equal-width bins of ``reliability``, the
+    accounts-weighted mean of |mean predicted − share lapsed| (0 is perfect); None without
+    accounts."""
+    p = np.asarray(probabilities, float)
+    if len(p) == 0:
+        return None
+    return float(sum(b["accounts"] * abs(b["predicted"] - b["lapsed"]) for b in reliability(p, labels, edges)) / len(p))
+
+
+def ece_floor(probabilities, draws: int = 200, seed: int = 0, edges=EDGES) -> float | None:
+    """The ECE a perfectly calibrated risk would still show on these accounts: the mean ``ece``
+    over ``draws`` sets of outcomes drawn with exactly the predicted probabilities (fixed
+    ``seed``). On a few hundred accounts it is several points — the noise of counting lapses
+    in small bins — so an ECE near it is as good as the sample can tell."""
+    p = np.asarray(probabilities, float)
+    if len(p) == 0:
+        return None
+    rng = np.random.default_rng(seed)
+    return float(np.mean([ece(p, rng.uniform(size=len(p)) < p, edges) for _ in range(draws)]))

@@ -39,29 +39,36 @@ class ChurnClassifier(ClassifierMixin, BaseEstimator):
     min_samples_leaf : int or 'auto', default='auto'
     l2_regularization : float, default=1.0
     random_state : int, default=0
+    monotonic_cst : dict or None, default=None
+        column name → +1 (the risk never falls as it grows) or −1, for inputs whose sign is
+        known; read against the column names of a fitted frame.
 
     A column without any value in the training rows is read as a constant (it never splits).
     """
 
     def __init__(self, max_iter=200, learning_rate=0.05, max_leaf_nodes=6, min_samples_leaf="auto",
-                 l2_regularization=1.0, random_state=0):
+                 l2_regularization=1.0, random_state=0, monotonic_cst=None):
         self.max_iter = max_iter
         self.learning_rate = learning_rate
         self.max_leaf_nodes = max_leaf_nodes
         self.min_samples_leaf = min_samples_leaf
         self.l2_regularization = l2_regularization
         self.random_state = random_state
+        self.monotonic_cst = monotonic_cst
 
     def fit(self, X, y):
         X, y = validate_data(self, X, y, dtype=np.float64, ensure_all_finite="allow-nan")
         # a column with no value at all (e.g. an order trend before any prior window) would stop
         # the binning; as a constant it simply never splits
         X = np.where(np.isnan(X).all(axis=0), 0.0, X)
+        names = list(getattr(self, "feature_names_in_", []))
+        signs = [int((self.monotonic_cst or {}).get(n, 0)) for n in names] if self.monotonic_cst and names else None
         leaf = self.min_samples_leaf if self.min_samples_leaf != "auto" else min(200, max(20, len(X) // 40))
         self.model_ = HistGradientBoostingClassifier(max_iter=self.max_iter, learning_rate=self.learning_rate,
                                                      max_leaf_nodes=self.max_leaf_nodes, min_samples_leaf=leaf,
                                                      l2_regularization=self.l2_regularization,
-                                                     random_state=self.random_state, early_stopping=False)
+                                                     random_state=self.random_state, early_stopping=False,
+                                                     monotonic_cst=signs)
         self.model_.fit(X, y)
         self.classes_ = self.model_.classes_
         return self
@@ -104,3 +111,15 @@ class BGNBD:
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = (self.a_ / (self.b_ + x - 1)) * ((self.alpha_ + T) / (self.alpha_ + t_x)) ** (self.r_ + x)
         return np.where(x > 0, 1.0 / (1.0 + ratio), 1.0)
+
+    def p_no_order(self, x, t_x, T, horizon):
+        """The probability of no purchase in the next ``horizon`` days: dead (1 − P(alive)), or
+        alive and silent — with the purchase rate's posterior Gamma(r + x, α + T), P(no purchase
+        in t | alive) = ((α + T) / (α + T + t))^(r + x) (a BG/NBD customer can die only just
+        after a purchase, so one who buys nothing stays alive)."""
+        x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
+        alive = self.p_alive(x, t_x, T)
+        scaled, t = T / self.scale_, float(horizon) / self.scale_
+        silent = ((self.alpha_ + scaled) / (self.alpha_ + scaled + t)) ** (self.r_ + x)
+        return 1 - alive + alive * silent
+
