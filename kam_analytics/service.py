@@ -732,12 +732,14 @@ def churn_scores(store, data_slice: Slice, as_of, horizon_days: int, progress=No
 def churn_list(store, data_slice: Slice, as_of, horizon_days: int, scope: str = "key",
                scored=None, card=None, summary: pd.DataFrame | None = None, listing: str = "at_risk",
                dimensions: pd.DataFrame | None = None, owed: pd.DataFrame | None = None,
-               listed: set[str] | None | bool = False, card_before=None) -> ChurnList:
+               listed: set[str] | None | bool = False, card_before=None,
+               reviewed: set[str] | None = None) -> ChurnList:
     """Lapse risk of the key accounts (``scope='key'``: the default scorecard's list, else the
     top 20% by revenue, ``accounts.watched_ids``; an account that has lapsed counts as key when
-    it was one as of the date or one horizon earlier, ``card_before``: a lapsing account's own
-    figures sink below the line as it goes silent, and the win-back list is of the key accounts
-    lost) or of every active account (``'all'``), with names and the follow-ups; of the accounts the slice lists (``listed_ids``: its filters and
+    it was one as of the date or one horizon earlier, ``card_before``, or at the latest
+    archived review on or before the date, ``reviewed`` (``reviewed_key_ids``): a lapsing
+    account's own figures sink below the line as it goes silent, and the win-back list is of
+    the key accounts lost) or of every active account (``'all'``), with names and the follow-ups; of the accounts the slice lists (``listed_ids``: its filters and
     scope choose the accounts, never their figures). Everything about an account — risk,
     reasons, status, key-account status, name, region, owner — is computed on the whole
     dataset as of ``as_of`` (``whole``). ``listing``:
@@ -767,7 +769,8 @@ def churn_list(store, data_slice: Slice, as_of, horizon_days: int, scope: str = 
         lapsed = table["status"] == "lapsed"
         if lapsed.any():  # a key account that lapsed: key now, or one horizon earlier (``key_before``)
             before = card_before if card_before is not None else scorecard(store, everything, horizon_before(as_of, horizon_days))
-            keep |= lapsed & table["customer_id"].isin(accounts.watched_ids(before)[0])
+            reviewed = reviewed if reviewed is not None else reviewed_key_ids(store, data_slice, as_of)
+            keep |= lapsed & table["customer_id"].isin(accounts.watched_ids(before)[0] | reviewed)
         table = table[keep].copy()
     listed = listed_ids(store, data_slice) if listed is False else listed
     if listed is not None:
@@ -805,6 +808,29 @@ def churn_list(store, data_slice: Slice, as_of, horizon_days: int, scope: str = 
     return ChurnList(table.reset_index(drop=True), scored, fallback)
 
 
+def latest_review(store, data_slice: Slice, as_of):
+    """The dataset's latest archived review at the slice's level dated on or before ``as_of``
+    (ties: the last created), or None."""
+    dataset = dataset_of(store, data_slice)
+    day = str(_day(as_of))
+    return next((r for r in store.reviews.list(dataset.id) if r.by == data_slice.by and r.as_of <= day), None)
+
+
+def reviewed_key_ids(store, data_slice: Slice, as_of) -> set[str]:
+    """The key accounts of ``latest_review`` as archived (empty without one). A review whose
+    rows file is refused (changed or missing on disk) adds none; the Reviews page says why."""
+    from kam_analytics.errors import StoreError
+
+    review = latest_review(store, data_slice, as_of)
+    if review is None:
+        return set()
+    try:
+        rows = store.reviews.rows(review)
+    except StoreError:
+        return set()
+    return set(rows.loc[rows["key_account"].astype(bool), "customer_id"].astype(str))
+
+
 def horizon_before(as_of, horizon_days: int):
     """The day one horizon before ``as_of`` (when a lapsed account's key status is looked up too)."""
     return _day(as_of) - dt.timedelta(days=int(horizon_days))
@@ -812,11 +838,12 @@ def horizon_before(as_of, horizon_days: int):
 
 def lapsed_key_accounts(store, data_slice: Slice, as_of, horizon_days: int = 90, card=None,
                         listed: set[str] | None | bool = False, summary: pd.DataFrame | None = None,
-                        card_before=None) -> pd.DataFrame:
+                        card_before=None, reviewed: set[str] | None = None) -> pd.DataFrame:
     """The slice's accounts on the churn page's win-back list of key accounts
     (``churn_list(scope='key', listing='lapsed')``), in its order, found without training the
     model (``churn.lapsed_accounts`` on the whole dataset; key as of the date or one horizon
-    earlier, ``card`` and ``card_before``, whole scorecards, ``accounts.watched_ids``; then
+    earlier, ``card`` and ``card_before``, whole scorecards, ``accounts.watched_ids``, or at the
+    latest archived review, ``reviewed``, ``reviewed_key_ids``; then
     ``listed_ids``): customer_id, name (when known), last, recency_days, typical_gap_days,
     revenue_last_year."""
     from kam_analytics.analytics import accounts, churn
@@ -827,7 +854,8 @@ def lapsed_key_accounts(store, data_slice: Slice, as_of, horizon_days: int = 90,
                                    single_line_orders=order_lines_single(store, everything))
     card = card if card is not None else scorecard(store, everything, as_of)
     before = card_before if card_before is not None else scorecard(store, everything, horizon_before(as_of, horizon_days))
-    key_ids = accounts.watched_ids(card)[0] | accounts.watched_ids(before)[0]
+    reviewed = reviewed if reviewed is not None else reviewed_key_ids(store, data_slice, as_of)
+    key_ids = accounts.watched_ids(card)[0] | accounts.watched_ids(before)[0] | reviewed
     listed = listed_ids(store, data_slice) if listed is False else listed
     keep = lapsed["customer_id"].isin(key_ids) if len(lapsed) else []
     lapsed = lapsed[keep] if len(lapsed) else lapsed

@@ -150,3 +150,24 @@ def test_the_top_of_the_list_is_not_tied_and_every_row_says_why(demo_store, scor
         assert len(listed) > 0
         for reasons in listed["reasons"]:
             assert reasons and all(reason_text(r, lang).strip() for r in reasons for lang in ("en", "zh"))
+
+
+def test_a_key_account_of_the_latest_review_that_lapsed_is_on_the_win_back_list(demo_store, scored, tmp_path):
+    from kam_analytics import reviews
+    from kam_analytics.access import local_identity
+
+    store, dataset = demo_store
+    data_slice = service.Slice.of(dataset)
+    whole = service.churn_list(store, data_slice, AS_OF, 90, "all", scored=scored, listing="lapsed").table
+    keyed = set(service.churn_list(store, data_slice, AS_OF, 90, "key", scored=scored, listing="lapsed",
+                                   reviewed=set()).table["customer_id"])
+    outside = sorted(set(whole["customer_id"]) - keyed)[0]  # lapsed, and not a key account now or a horizon ago
+    got = service.churn_list(store, data_slice, AS_OF, 90, "key", scored=scored, listing="lapsed", reviewed={outside})
+    assert outside in set(got.table["customer_id"]) and keyed <= set(got.table["customer_id"])
+    # the latest review on or before the date is the one read, as archived
+    assert service.reviewed_key_ids(store, data_slice, AS_OF) == set()
+    review = reviews.create_review(store, local_identity(), dataset, as_of="2025-06-30")
+    archived = store.reviews.rows(review)
+    assert service.reviewed_key_ids(store, data_slice, AS_OF) == set(archived.loc[archived["key_account"], "customer_id"])
+    assert service.reviewed_key_ids(store, data_slice, "2025-06-29") == set()
+    store.reviews.delete(review.review_id, None)

@@ -56,9 +56,12 @@ def headline(key: Slice, period_end):
 
 
 def _standard(key: Slice) -> tuple:
-    """What the key-account list depends on besides the data, as saved now: the window and the
-    weights (a cache key part, so a change of either is seen at once)."""
-    return standard_months(key), tuple(sorted(scorecard_weights(key).items()))
+    """What the key-account list depends on besides the data, as saved now: the window, the
+    weights and the newest archived review (a lapsed key account of the latest review is on the
+    win-back list) — a cache key part, so a change of any is seen at once."""
+    store = get_store()
+    newest = max((r.review_id for r in store.reviews.list(service.dataset_of(store, key).id)), default=0)
+    return standard_months(key), tuple(sorted(scorecard_weights(key).items())), newest
 
 
 def attention(key: Slice, period_end):
