@@ -60,8 +60,10 @@ else:
                    help=exact_help("churn_expected_revenue_help", table["expected_revenue"].sum(), horizon=int(horizon)))
     cols[3].metric(tr("churn_revenue_at_risk"), money(table["revenue_at_risk"].sum()),
                    help=exact_help("churn_revenue_at_risk_help", table["revenue_at_risk"].sum(), horizon=int(horizon)))
-st.caption(tr("churn_method_line", method=tr(f"churn_method_{scored.method}"),
-              calibration=tr(f"churn_calibration_{scored.calibration or 'none'}")))
+st.caption(tr("churn_method_line", method=tr(f"churn_ranker_{scored.ranker}") if scored.ranker
+              else tr(f"churn_method_{scored.method}"), calibration=tr(f"churn_calibration_{scored.calibration or 'none'}")))
+if listing != "lapsed":
+    st.caption(tr("churn_risk_meaning", horizon=int(horizon)))
 
 
 def list_section(view, table):
@@ -70,7 +72,8 @@ def list_section(view, table):
         return
     data = queries.churn_table(view.key, as_of, int(horizon), scope, listing, view.lang)
     clickable_table(data, "churn_list", {
-        tr("churn_risk"): st.column_config.ProgressColumn(tr("churn_risk"), min_value=0, max_value=1, format="percent")})
+        tr("churn_risk"): st.column_config.ProgressColumn(tr("churn_risk"), min_value=0, max_value=1, format="percent"),
+        tr("churn_reasons"): st.column_config.TextColumn(tr("churn_reasons"), width="large", help=tr("churn_reasons_help"))})
     download_buttons(tables.churn_list(table, view.lang, listing, for_file=True), file_stem(view, tr(f"file_churn_{listing}"), as_of),
                      "churn", tr("churn_download_csv"), tr("churn_download_xlsx"), dataset=view.dataset.name,
                      percent=(tr("churn_risk"),) if listing != "lapsed" else (), data_slice=view.key)
@@ -94,23 +97,43 @@ def model_card_section():
     if result.auc is None:
         st.info(tr("churn_card_none"))
         return
+    model = tr(f"churn_ranker_{result.ranker}") if result.ranker else tr(f"churn_method_{result.method}")
+    auc_all, auc_key = tr("churn_card_auc_all"), tr("churn_card_auc_key")
     rows = pd.DataFrame({
-        tr("churn_card_method"): [tr(f"churn_method_{result.method}"), tr("churn_baseline_recency"),
-                                  tr("churn_baseline_bgnbd"), tr("churn_baseline_rule"), tr("churn_baseline_rate")],
-        "ROC AUC": three_places([result.auc, result.baseline_recency_auc, result.baseline_bgnbd_auc, None, None]),
-        tr("churn_brier"): three_places([result.brier, None, None, result.brier_rule, result.brier_base_rate]),
+        tr("churn_card_method"): [model, tr("churn_baseline_recency"), tr("churn_baseline_bgnbd"),
+                                  tr("churn_baseline_bgnbd_alive"), tr("churn_baseline_rule"), tr("churn_baseline_rate")],
+        auc_all: three_places([result.auc, result.baseline_recency_auc, result.baseline_bgnbd_auc,
+                               result.baseline_bgnbd_alive_auc, None, None]),
+        auc_key: three_places([result.key_auc, result.key_baseline_recency_auc, result.key_baseline_bgnbd_auc,
+                               None, None, None]),
+        tr("churn_brier"): three_places([result.brier, None, None, None, result.brier_rule, result.brier_base_rate]),
     })
     st.dataframe(rows, hide_index=True, column_config={
+        auc_key: st.column_config.TextColumn(help=tr("churn_card_auc_key_help")),
         tr("churn_brier"): st.column_config.TextColumn(help=tr("churn_brier_help"))})
     st.caption(tr("churn_card_precision", p10=format_share(result.precision_at_10pct),
                   p20=format_share(result.precision_at_20pct), rate=format_share(result.lapse_rate),
                   accounts=format_count(result.accounts)))
+    if result.validation:
+        st.caption(tr("churn_card_validation", ranker=model, tried=", ".join(
+            f"{tr(f'churn_ranker_{name}')} {auc:.3f}" for name, auc in result.validation.items())))
     best_baseline = max(v for v in (result.baseline_recency_auc, result.baseline_bgnbd_auc) if v is not None)
     if result.auc < 0.55 or result.auc <= best_baseline:
         st.warning(tr("churn_card_no_skill"))
     st.markdown(f"**{tr('churn_card_calibration')}** " + tr(f"churn_calibration_{result.calibration or 'none'}"))
+    st.dataframe(pd.DataFrame({
+        tr("churn_card_population"): [tr("churn_card_population_key"), tr("churn_card_population_all")],
+        tr("churn_accounts"): [format_count(result.key_accounts), format_count(result.accounts)],
+        tr("churn_card_lapse_rate"): [format_share(result.key_lapse_rate) if result.key_lapse_rate is not None else "–",
+                                      format_share(result.lapse_rate)],
+        "ECE": three_places([result.key_ece, result.ece]),
+        tr("churn_card_ece_floor"): three_places([result.key_ece_floor, result.ece_floor]),
+    }), hide_index=True, column_config={
+        "ECE": st.column_config.TextColumn(help=tr("churn_card_ece_help")),
+        tr("churn_card_ece_floor"): st.column_config.TextColumn(help=tr("churn_card_ece_floor_help"))})
     if result.reliability:
-        st.plotly_chart(charts.reliability(result.reliability, view.lang), config={"displayModeBar": False})
+        st.plotly_chart(charts.reliability(result.reliability, view.lang, result.key_reliability),
+                        config={"displayModeBar": False})
         # the band holding 70% (the nearest one when none of the accounts got 70%)
         band = min(result.reliability, key=lambda b: (not b["low"] <= 0.7 < b["high"], abs((b["low"] + b["high"]) / 2 - 0.7)))
         st.caption(tr("churn_card_meaning", low=format_share(band["low"], 0), high=format_share(band["high"], 0),

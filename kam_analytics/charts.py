@@ -180,9 +180,10 @@ def retention_heatmap(retention: pd.DataFrame, lang: str) -> go.Figure:
     return fig
 
 
-def reliability(bins: list[dict], lang: str) -> go.Figure:
-    """Predicted risk against the share that lapsed, per risk band (``calibration.reliability``):
-    a calibrated model keeps its points on the diagonal; the bars count the accounts."""
+def reliability(bins: list[dict], lang: str, key_bins: list[dict] | None = None) -> go.Figure:
+    """Predicted risk against the share that lapsed, per risk band (``calibration.reliability``)
+    of every account and, when given, of the key accounts (``key_bins``): a calibrated model
+    keeps its points on the diagonal; the bars count the accounts."""
     predicted = [b["predicted"] for b in bins]
     fig = go.Figure()
     fig.add_bar(x=predicted, y=[b["accounts"] for b in bins], name=t("churn_reliability_accounts", lang),
@@ -191,6 +192,11 @@ def reliability(bins: list[dict], lang: str) -> go.Figure:
                     name=t("churn_reliability_perfect", lang), hoverinfo="skip")
     fig.add_scatter(x=predicted, y=[b["lapsed"] for b in bins], mode="lines+markers",
                     name=t("churn_reliability_observed", lang), hovertemplate="%{x:.0%} → %{y:.0%}<extra></extra>")
+    if key_bins:
+        fig.add_scatter(x=[b["predicted"] for b in key_bins], y=[b["lapsed"] for b in key_bins], mode="lines+markers",
+                        name=t("churn_reliability_observed_key", lang), line={"dash": "dash"},
+                        customdata=[b["accounts"] for b in key_bins],
+                        hovertemplate="%{x:.0%} → %{y:.0%} (%{customdata})<extra></extra>")
     fig.update_layout(title=t("churn_reliability_chart", lang), xaxis_title=t("churn_reliability_x", lang),
                       yaxis_title=t("churn_reliability_y", lang), height=380, margin=_MARGIN,
                       xaxis={"range": [0, 1], "tickformat": ".0%"}, yaxis={"range": [0, 1], "tickformat": ".0%"},

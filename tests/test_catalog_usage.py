@@ -11,7 +11,8 @@ import pytest
 
 from kam_analytics import access
 from kam_analytics import service
-from kam_analytics.analytics import accounts, concentration, receivables, rfm
+from kam_analytics.analytics import accounts, churn, concentration, receivables, rfm
+from kam_analytics.models import calibration
 from kam_analytics.analytics import reviews as review_math
 from kam_analytics.notify import rules as alert_rules
 from kam_analytics.i18n import catalog
@@ -69,7 +70,8 @@ BUILT: dict[tuple[str, str], list[str]] = {
     ("open_churn_", ""): ["at_risk", "lapsed"],
     ("churn_followup_group_", ""): ["followed", "not_followed"],
     ("churn_list_empty_", ""): ["at_risk", "lapsed", "all"],
-    ("churn_calibration_", ""): ["isotonic", "sigmoid", "none"],
+    ("churn_calibration_", ""): [*calibration.METHODS, "none"],
+    ("churn_ranker_", ""): list(churn.CANDIDATES),
     ("date_format_", ""): ["auto", "dmy", "mdy", "ymd"],
     ("ka_freq_", ""): ["quarter", "half", "year"],
     ("ka_preset_", ""): ["saved", *accounts.PRESETS],
