@@ -250,3 +250,28 @@ def test_poisson_quantile_matches_scipy_stats():
     # by hand: Poisson(1) has P(0) = 0.368, P(<= 1) = 0.736, P(<= 2) = 0.920
     assert poisson_quantile(0.10, np.array([1.0])).tolist() == [0.0]
     assert poisson_quantile(0.90, np.array([1.0])).tolist() == [2.0]
+
+
+def test_rhythm_inputs_by_hand(store, tmp_path):
+    # A: order days 01-01, 01-11, 01-31, 03-01 (two orders that day: one day) -> gaps 10, 20, 30
+    # B: 2023-01-15 (200) and 2024-01-15 (50): one gap of 365 days
+    rows = ["A,a1,2024-01-01,100", "A,a2,2024-01-11,100", "A,a3,2024-01-31,100", "A,a4,2024-03-01,100",
+            "A,a5,2024-03-01,100", "B,b1,2023-01-15,200", "B,b2,2024-01-15,50"]
+    f = churn.snapshot_features(load(store, tmp_path, rows), "2024-03-31").set_index("customer_id")
+    a, b = f.loc["A"], f.loc["B"]
+    # mean gap between order days 60 / 3 = 20; spread sqrt((10² + 0 + 10²) / 3); silent 30 days
+    assert a["order_days"] == 4 and a["gap_spread"] == pytest.approx(math.sqrt(200 / 3))
+    assert a["silence_z"] == pytest.approx((30 - 20) / math.sqrt(200 / 3))
+    assert a["gap_trend"] == pytest.approx(30 / 20 - 1)       # the last gap, 30 days, against 20
+    assert a["months_share"] == pytest.approx(2 / 3)          # January and March of its three months
+    assert b["gap_spread"] != b["gap_spread"] and b["gap_trend"] == pytest.approx(0.0)  # one gap: no spread
+    # the last 90 days (2024-01-02..03-31) bring 50; the same 90 days a year earlier 200
+    assert b["year_ago_trend"] == pytest.approx(50 / 200 - 1)
+    assert b["months_share"] == pytest.approx(1 / 12)         # January 2024 of the twelve months
+    # silent 30 days against its usual 60 / 4 = 15 between orders (strength 2) comes before the
+    # slowing gaps (strength 0.5 + 0.5), which compare order days
+    assert churn.reasons(a)[:2] == [{"reason": "overdue", "days": 30, "gap": 15},
+                                    {"reason": "slowing", "last": 30, "gap": 20}]
+    assert churn.reasons(b) == [{"reason": "year_ago_down", "change": -0.75}]
+    assert churn.reason_text(churn.reasons(b)[0], "en") == \
+        "revenue in the last 90 days down 75% on the same 90 days a year earlier"
