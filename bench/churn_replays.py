@@ -94,7 +94,8 @@ def cdnow_master(given: str | None) -> Path | None:
 
 def cdnow_csv(master: Path, path: Path) -> Path:
     """CDNOW_master.txt as a transaction file: customer_id, order_date, quantity, amount."""
-    raw = pd.read_csv(master, sep=r"\s+", header=None, names=["id", "day", "cds", "dollars"], dtype={"id": str, "day": str})
+    raw = pd.read_csv(master, sep=r"\s+", header=None, skiprows=1, names=["id", "day", "cds", "dollars"],
+                      dtype={"id": str, "day": str})  # (its first line names the columns)
     pd.DataFrame({"customer_id": "CD" + raw["id"], "order_date": pd.to_datetime(raw["day"], format="%Y%m%d").dt.date,
                   "quantity": raw["cds"], "amount": raw["dollars"]}).to_csv(path, index=False)
     return path

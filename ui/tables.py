@@ -33,8 +33,8 @@ def _followups(table: pd.DataFrame, lang: str) -> list[str]:
 
 def churn_list(table: pd.DataFrame, lang: str, listing: str = "at_risk", for_file: bool = False) -> pd.DataFrame:
     """The churn review list (``service.churn_list`` rows) under the page's headers. To prevent
-    ('at_risk', 'all'): id, name, risk, expected revenue with its range, revenue at risk,
-    reasons in words, last order, follow-ups. To win back ('lapsed'): id, name, last order,
+    ('at_risk', 'all'): id, name, risk, reasons in words, expected revenue with its range,
+    revenue at risk, last order, follow-ups. To win back ('lapsed'): id, name, last order,
     days silent, usual gap, revenue in the last active year, follow-ups.
 
     On the page money is text in the language's units (万/亿, K/M) and the expected revenue's
@@ -53,6 +53,8 @@ def churn_list(table: pd.DataFrame, lang: str, listing: str = "at_risk", for_fil
         data[t("churn_revenue_last_year", lang)] = money("revenue_last_year")
     else:
         data[t("churn_risk", lang)] = table["risk"].astype(float) if for_file else table["risk"]
+        data[t("churn_reasons", lang)] = [join_list([reason_text(r, lang) for r in rs], lang, sentences=True)
+                                          for rs in table["reasons"]]  # the why beside the risk
         if for_file:
             for column, key in (("expected_revenue", "churn_expected_revenue"), ("expected_low", "churn_expected_low"),
                                 ("expected_high", "churn_expected_high")):
@@ -62,8 +64,6 @@ def churn_list(table: pd.DataFrame, lang: str, listing: str = "at_risk", for_fil
                 t("churn_expected_range", lang, value=v, low=lo, high=hi)
                 for v, lo, hi in zip(money("expected_revenue"), money("expected_low"), money("expected_high"))]
         data[t("churn_revenue_at_risk", lang)] = money("revenue_at_risk")
-        data[t("churn_reasons", lang)] = [join_list([reason_text(r, lang) for r in rs], lang, sentences=True)
-                                          for rs in table["reasons"]]
         data[t("col_last_order", lang)] = pd.to_datetime(table["last"]).dt.date
     if for_file:  # the latest follow-up in full: what a lead hands on
         has = table["followups"] > 0
