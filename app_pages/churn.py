@@ -42,7 +42,8 @@ phone_list(review.table, listing, view.lang)
 st.caption(tr("churn_list_rule", multiple=churn.LAPSE_GAP_MULTIPLE, days=churn.LAPSE_MIN_DAYS,
               horizon=max(churn.LAPSE_MIN_DAYS, int(horizon))))
 if scored.method == "rule":
-    st.warning(tr(f"churn_rule_{scored.why or 'history_short'}", horizon=int(horizon)))
+    st.warning(tr(f"churn_rule_{scored.why or 'history_short'}" + ("_bgnbd" if scored.ranker == "bgnbd" else ""),
+                  horizon=int(horizon)))
 if review.fallback:
     st.caption(tr("churn_scope_fallback"))
 table = review.table
@@ -63,7 +64,7 @@ else:
 st.caption(tr("churn_method_line", method=tr(f"churn_ranker_{scored.ranker}") if scored.ranker
               else tr(f"churn_method_{scored.method}"), calibration=tr(f"churn_calibration_{scored.calibration or 'none'}")))
 if listing != "lapsed":
-    st.caption(tr("churn_risk_meaning", horizon=int(horizon)))
+    st.caption(tr("churn_risk_meaning", horizon=int(horizon)) + " " + tr("churn_list_order"))
 
 
 def list_section(view, table):

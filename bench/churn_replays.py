@@ -147,8 +147,8 @@ def main() -> None:
         known = [b for b in baselines if b is not None]
         return signed(model - max(known)) if model is not None and known else "–"
 
-    lines = ["| dataset | horizon | replay date | ranker kept | all: model | days silent | BG/NBD | margin | ceiling | "
-             "key accounts | key: model | days silent | BG/NBD | margin | ceiling | ECE key (perfect) | ECE all (perfect) |",
+    lines = ["| dataset | horizon | replay date | ranker kept | all: model | days silent | BG/NBD | margin | hindsight | "
+             "key accounts | key: model | days silent | BG/NBD | margin | hindsight | ECE key (perfect) | ECE all (perfect) |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for ds in store.datasets():
         name = "demo" if "Demo" in ds.name else ds.name

@@ -58,7 +58,7 @@ BUILT: dict[tuple[str, str], list[str]] = {
     ("field_", ""): FIELDS,
     ("delimiter_", ""): [*DELIMITER_NAMES.values(), "whitespace_wide", "whitespace_any", "fixed_width"],
     ("cluster_word_", ""): CLUSTER_WORDS,
-    ("churn_rule_", ""): ["history_short", "labels_few", "no_accounts"],
+    ("churn_rule_", ""): ["history_short", "labels_few", "no_accounts", "history_short_bgnbd", "labels_few_bgnbd"],
     ("churn_method_", ""): ["model", "rule"],
     ("churn_reason_", ""): CHURN_REASONS,
     ("warning_", ""): ["date_column_ignored", "duplicate_headers", "merged_filled", "nul_removed", "undecodable_bytes"],

@@ -275,3 +275,29 @@ def test_rhythm_inputs_by_hand(store, tmp_path):
     assert churn.reasons(b) == [{"reason": "year_ago_down", "change": -0.75}]
     assert churn.reason_text(churn.reasons(b)[0], "en") == \
         "revenue in the last 90 days down 75% on the same 90 days a year earlier"
+
+
+def test_too_short_to_train_ranks_by_bgnbd_or_by_silence(store, tmp_path):
+    # 40 customers over 60 days: no training snapshot can be labelled at a 90-day horizon
+    rng = np.random.default_rng(5)
+    rows, k = [], 0
+    for c in range(40):
+        for day in sorted(set(rng.integers(0, 60, size=1 + c % 5).tolist())):
+            rows.append(f"K{c:02d},o{k},{(dt.date(2024, 1, 1) + dt.timedelta(days=day)).isoformat()},100")
+            k += 1
+    table = load(store, tmp_path, rows)
+    scored = churn.score_accounts(table, "2024-03-01", 90)
+    assert (scored.method, scored.ranker, scored.why) == ("rule", "bgnbd", "history_short")
+    # BG/NBD's inputs worked out from the rows: x = order days − 1, t_x = last − first, T = as of − first
+    lines = pd.DataFrame([r.split(",") for r in rows], columns=["c", "o", "day", "amount"])
+    lines["day"] = pd.to_datetime(lines["day"])
+    per = lines.groupby("c")["day"].agg(["min", "max", "count"])
+    x, t_x, age = per["count"] - 1, (per["max"] - per["min"]).dt.days, (pd.Timestamp("2024-03-01") - per["min"]).dt.days
+    expected = BGNBD().fit(x, t_x, age).p_no_order(x, t_x, age, 90)
+    got = scored.table.set_index("customer_id")["risk"].loc[per.index]
+    assert got.to_numpy() == pytest.approx(expected, rel=1e-6)
+    # one customer says nothing of a population's parameters: the rule, days silent d / (d + 90):
+    # one order on 01-01, silent 60 days on 03-01 -> 60 / 150
+    one = churn.score_accounts(load(store, tmp_path, ["Z,z1,2024-01-01,100"], name="one"), "2024-03-01", 90)
+    assert (one.method, one.ranker) == ("rule", None) and one.table["risk"].iloc[0] == pytest.approx(0.4)
+    assert one.table["reasons"].iloc[0] == [{"reason": "one_order", "days": 60}]

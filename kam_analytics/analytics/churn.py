@@ -257,6 +257,7 @@ def rhythm_at(orders: ibis.Table, dates: list, active_days: int = ACTIVE_DAYS) -
     return out
 
 
+BGNBD_MIN_ACCOUNTS = 20  # fewer accounts say too little of the population's four parameters
 BGNBD_SAMPLE = 5_000  # accounts the BG/NBD parameters are fitted on (a fixed sample beyond that):
 # its Nelder-Mead fit took 0.8 s on 5,000 generated accounts and 26–60 s on 20,000–100,000
 
@@ -264,11 +265,11 @@ BGNBD_SAMPLE = 5_000  # accounts the BG/NBD parameters are fitted on (a fixed sa
 def fit_bgnbd(features: pd.DataFrame):
     """BG/NBD fitted on the accounts of ``features`` (x = orders − 1, t_x = tenure − recency,
     T = tenure; at most ``BGNBD_SAMPLE`` of them, a fixed sample), or None when the fit fails
-    or there is no account. ``score_accounts`` fits it once, at the as-of date, and every
+    or there are fewer than ``BGNBD_MIN_ACCOUNTS``. ``score_accounts`` fits it once, at the as-of date, and every
     training snapshot reads its accounts through the same parameters (known by then)."""
     from kam_analytics.models.churn import BGNBD
 
-    if features.empty:
+    if len(features) < BGNBD_MIN_ACCOUNTS:
         return None
     rows = features if len(features) <= BGNBD_SAMPLE else features.sample(BGNBD_SAMPLE, random_state=0)
     x, t_x, age = _bgnbd_inputs(rows)
@@ -776,7 +777,10 @@ def score_accounts(table: ibis.Table, as_of, horizon_days: int = HORIZON_DAYS, p
     """Risk for every account active at ``as_of`` (see ``snapshot_features``): ``score`` (the
     model's raw output, or the rule score) ranks them (1 = highest; ties by customer_id) and
     ``risk`` is the calibrated probability of lapsing in the horizon (equal to the score when
-    not calibrated). Also ``status`` (``lapse_status``), revenue_last_year of the lapsed
+    not calibrated). Without a model to train (history too short, too few lapses) the risk is
+    BG/NBD's probability of no order in the horizon (``with_bgnbd``; ranker 'bgnbd'), which
+    needs no lapses to learn from — on the online-retail sample's 180-day replay it ranks
+    0.709 against plain silence's 0.655 — else the rule score (``rule_score``). Also ``status`` (``lapse_status``), revenue_last_year of the lapsed
     accounts (``last_active_year``; NaN for the others), expected revenue and its range
     (``expected_revenue``), revenue_at_risk = risk × expected_revenue, and reasons. Trained on
     snapshots up to as_of − horizon; nothing after as_of is used.
@@ -807,6 +811,9 @@ def score_accounts(table: ibis.Table, as_of, horizon_days: int = HORIZON_DAYS, p
         features["score"] = trained.score(features)
         features["risk"] = trained.risk(features["score"].to_numpy(), features["key"].to_numpy(dtype=float))
         method = "model"
+    elif not features["bgnbd_no_order"].isna().any():  # no labels to train on: BG/NBD needs none
+        features["score"] = features["risk"] = features["bgnbd_no_order"]
+        method = "rule"
     else:
         features["score"] = features["risk"] = rule_score(features, horizon_days)
         method = "rule"
@@ -818,8 +825,9 @@ def score_accounts(table: ibis.Table, as_of, horizon_days: int = HORIZON_DAYS, p
     features["reasons"] = reasons_of(features, horizon_days=horizon_days)
     calibrated = trained.calibrator.method if trained is not None and trained.calibrator is not None else None
     _report(progress, 1.0, "churn_step_done")
+    ranker = trained.name if trained is not None else ("bgnbd" if features["bgnbd_no_order"].notna().all() else None)
     return Scored(features.reset_index(drop=True), as_of, horizon_days, method, why, rows, calibrated, base_rate,
-                  trained.name if trained is not None else None, trained.validation if trained is not None else None)
+                  ranker, trained.validation if trained is not None else None)
 
 
 # the order of a risk list: risk, then the raw score (finer than the risk where two round alike),
