@@ -17,9 +17,10 @@ order), of days since the last order and of BG/NBD's probability of no order in 
 on every active account and on the key accounts (the top 20% of customers by revenue up to the
 date); the margin over the better baseline; the expected calibration error of the risk (ten
 equal-width bins) with, in brackets, the ECE a perfectly calibrated risk would still show on
-that many accounts (``calibration.ece_floor``); and a ceiling: the same trees trained on the
-replay's own outcomes, five-fold cross-validated (what the inputs could tell at best — a model
-shown the answers).
+that many accounts (``calibration.ece_floor``); and hindsight: the same trees trained on the
+replay's own outcomes, five-fold cross-validated — a model shown the answers of that one date
+(fewer rows than the model's many snapshots, so not a strict bound, but where it is no better
+than the model the inputs have nothing more to tell).
 
 The generated history (``cohort_history``): 3,000 customers whose first orders all fall in
 January–February 2023 (one acquisition cohort), gaps between orders drawn from gamma
@@ -101,7 +102,7 @@ def cdnow_csv(master: Path, path: Path) -> Path:
     return path
 
 
-def ceiling(table: pd.DataFrame, labels: np.ndarray) -> tuple[float | None, float | None]:
+def hindsight(table: pd.DataFrame, labels: np.ndarray) -> tuple[float | None, float | None]:
     """ROC AUC (every account, key accounts) of the trees trained on the replay's own outcomes,
     five-fold cross-validated: what the inputs could tell if the model were shown the answers."""
     from sklearn.metrics import roc_auc_score
@@ -158,7 +159,7 @@ def main() -> None:
                 scored = churn.score_accounts(table, day, horizon)
                 b = churn.backtest(table, day, horizon, scored=scored)
                 labels = churn.lapse_labels(table, day, scored.table["customer_id"], horizon).to_numpy()
-                top_all, top_key = ceiling(scored.table, labels)
+                top_all, top_key = hindsight(scored.table, labels)
                 ranker = scored.ranker or "rule"
                 lines.append(
                     f"| {name} | {horizon} | {day} | {ranker} | {f3(b.auc)} | {f3(b.baseline_recency_auc)} | "
