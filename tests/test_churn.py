@@ -301,3 +301,15 @@ def test_too_short_to_train_ranks_by_bgnbd_or_by_silence(store, tmp_path):
     one = churn.score_accounts(load(store, tmp_path, ["Z,z1,2024-01-01,100"], name="one"), "2024-03-01", 90)
     assert (one.method, one.ranker) == ("rule", None) and one.table["risk"].iloc[0] == pytest.approx(0.4)
     assert one.table["reasons"].iloc[0] == [{"reason": "one_order", "days": 60}]
+
+
+def test_beyond_the_rhythm_limit_neither_training_nor_scoring_has_the_rhythm(store, tmp_path, monkeypatch):
+    rows, _ = synthetic(customers=60)
+    table = load(store, tmp_path, rows)
+    lines = len(rows)
+    monkeypatch.setattr(churn, "RHYTHM_MAX_LINES", lines - 1)  # the whole table is over, its older part is not
+    train = churn.training_set(table, "2023-01-01", "2024-06-30")
+    now = churn.snapshot_features(table, "2024-09-30")
+    assert train["gap_spread"].isna().all() and now["gap_spread"].isna().all()
+    monkeypatch.setattr(churn, "RHYTHM_MAX_LINES", lines)
+    assert churn.snapshot_features(table, "2024-09-30")["gap_spread"].notna().any()

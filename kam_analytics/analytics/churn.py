@@ -47,7 +47,7 @@ RHYTHM_FEATURES = ["gap_spread", "silence_z", "gap_trend", "months_share", "year
 MONOTONIC = {"recency_days": 1, "silence_z": 1, "bgnbd_no_order": 1}
 KEY_SHARE = 0.2  # key accounts of the calibration and the replays: the top 20% by revenue up to the date
 # the account's rhythm (``rhythm_at``: a window over every account's order days) is computed when
-# the lines up to the as-of date are at most this many; beyond, its columns stay empty and the
+# the order lines up to the as-of date are at most this many; beyond, its columns stay empty and the
 # trees learn without them. At ten million one-line orders (bench/run.py churn) it took 7.7 s at
 # one date and 11.3 s at the thirteen a scoring needs, on top of a 23 s scoring, for a ROC AUC
 # gain of at most +0.01 on the replays of docs/churn.md
@@ -207,14 +207,16 @@ def rhythm_at(orders: ibis.Table, dates: list, active_days: int = ACTIVE_DAYS) -
     spread: how unusual this silence is for the account; None when the spread is 0 or
     unknown), gap_trend (last gap / mean gap − 1: the rhythm slowing down) and months_share
     (months_year / the months it could have, at most 12). Beyond ``RHYTHM_MAX_LINES`` order
-    lines up to the last date, empty frames (the columns unknown)."""
+    lines in ``orders``, empty frames (the columns unknown)."""
     if not dates:
         return {}
     ends = [end_of_day(d) for d in dates]
-    o = orders.filter(orders.started <= max(ends))
-    if int(o.count().to_pandas()) > RHYTHM_MAX_LINES:
+    # the size is of every order line given (not those up to the dates), so that the training
+    # snapshots and the as-of date of one scoring, which read the same table, agree
+    if int(orders.count().to_pandas()) > RHYTHM_MAX_LINES:
         return {day: pd.DataFrame({"customer_id": pd.Series(dtype=str),
                                    **{c: pd.Series(dtype="float64") for c in RHYTHM_COLUMNS}}) for day in dates}
+    o = orders.filter(orders.started <= max(ends))
     days = o.group_by([o.customer_id, o.started.truncate("D").name("day")]).aggregate()
     w = ibis.window(group_by=days.customer_id, order_by=days.day)
     gap = days.day.delta(days.day.lag().over(w), unit="day")
