@@ -51,7 +51,8 @@ def _churn_rows() -> pd.DataFrame:
 def test_churn_list_in_both_languages():
     rows = _churn_rows()
     zh = tables.churn_list(rows, "zh")
-    assert list(zh.columns) == ["客户编号", "名称", "流失风险", "预期收入", "风险销售额", "原因", "最近下单", "跟进记录"]
+    # the reasons beside the risk: the why where the eye reads the figure
+    assert list(zh.columns) == ["客户编号", "名称", "流失风险", "原因", "预期收入", "风险销售额", "最近下单", "跟进记录"]
     assert list(zh["名称"]) == ["甲公司", ""]
     # 万 from 10,000 up; the range is the Poisson band, written after the expectation
     assert list(zh["预期收入"]) == ["1.2万（8,000–1.5万）", "100（0–250）"]
@@ -60,7 +61,7 @@ def test_churn_list_in_both_languages():
     assert list(zh["最近下单"]) == [dt.date(2024, 1, 2), dt.date(2024, 3, 4)]
     assert list(zh["跟进记录"]) == ["2 · 已联系 2026-11-20", ""]
     en = tables.churn_list(rows, "en")
-    assert "; " in en.iloc[0, 5] and list(en.iloc[:, 2]) == [0.9, 0.2]
+    assert "; " in en.iloc[0, 3] and list(en.iloc[:, 2]) == [0.9, 0.2]
     assert list(en["Expected revenue"]) == ["12.3K (8.0K–15.0K)", "100 (0–250)"]
     assert list(en["Revenue at risk"]) == ["11.1K", "20.00"]
 
@@ -87,8 +88,8 @@ def test_the_churn_list_file_holds_numbers_under_the_page_headers():
 
     rows = _churn_rows()
     zh = tables.churn_list(rows, "zh", for_file=True)
-    assert list(zh.columns) == ["客户编号", "名称", "流失风险", "预期收入", "预期收入下限（10%）", "预期收入上限（90%）",
-                                "风险销售额", "原因", "最近下单", "跟进次数", "最近一次跟进", "时间", "备注", "记录人"]
+    assert list(zh.columns) == ["客户编号", "名称", "流失风险", "原因", "预期收入", "预期收入下限（10%）", "预期收入上限（90%）",
+                                "风险销售额", "最近下单", "跟进次数", "最近一次跟进", "时间", "备注", "记录人"]
     # the latest follow-up in full: status in words, when, the note and who wrote it
     assert zh["跟进次数"].tolist() == [2, 0] and zh["最近一次跟进"].tolist() == ["已联系", ""]
     assert zh["时间"].tolist() == ["2026-11-20 10:00", ""]
@@ -97,10 +98,10 @@ def test_the_churn_list_file_holds_numbers_under_the_page_headers():
     assert zh["预期收入下限（10%）"].tolist() == [8_000.0, 0.0] and zh["风险销售额"].tolist() == [11_111.04, 20.0]
     book = openpyxl.load_workbook(io.BytesIO(excel_bytes(zh, "churn", percent=("流失风险",))))
     sheet = book.active
-    assert [c.value for c in sheet[1]][:4] == ["客户编号", "名称", "流失风险", "预期收入"]
+    assert [c.value for c in sheet[1]][:5] == ["客户编号", "名称", "流失风险", "原因", "预期收入"]
     assert [sheet.cell(row=r, column=3).value for r in (2, 3)] == [0.9, 0.2]
     assert sheet.cell(row=2, column=3).number_format == "0.0%"  # shown as 90.0% in Excel
-    assert [sheet.cell(row=r, column=4).value for r in (2, 3)] == [12_345.6, 100.0]
+    assert [sheet.cell(row=r, column=5).value for r in (2, 3)] == [12_345.6, 100.0]
     lapsed = tables.churn_list(rows, "en", "lapsed", for_file=True)
     assert list(lapsed.columns)[2:6] == ["Last order", "Days silent", "Usual gap (days)", "Revenue in last active year"]
     assert lapsed["Days silent"].tolist() == [120, 200] and lapsed["Revenue in last active year"].tolist() == [56_789.0, 10.0]
