@@ -711,23 +711,25 @@ def _enough(labels: pd.Series) -> str | None:
     return None
 
 
-def _validate(older: pd.DataFrame, recent: pd.DataFrame, horizon_days: int) -> tuple[str, dict]:
+def _validate(older: pd.DataFrame, recent: pd.DataFrame, horizon_days: int) -> tuple[str, object, dict]:
     """Rolling-origin validation: every candidate fitted on the ``older`` snapshots and judged
     by ROC AUC on the ``recent`` ones (their key accounts when those hold at least
-    ``MIN_CLASS_ROWS`` of each outcome, else every account); the best, ties to the simpler.
-    A candidate that cannot score (BG/NBD whose fit failed) is left out."""
+    ``MIN_CLASS_ROWS`` of each outcome, else every account); the best, ties to the simpler,
+    with its fitted classifier (None for a baseline) and every candidate's AUC. A candidate
+    that cannot score (BG/NBD whose fit failed) is left out."""
     from sklearn.metrics import roc_auc_score
 
     judged = recent[recent["key"].astype(bool)] if _enough(recent.loc[recent["key"].astype(bool), "lapsed"]) is None \
         else recent
     labels = judged["lapsed"].to_numpy(dtype=int)
-    results = {}
+    results, fitted = {}, {}
     for name in CANDIDATES:
-        scores = _candidate_score(name, _fit_candidate(name, older), judged, horizon_days)
+        fitted[name] = _fit_candidate(name, older)
+        scores = _candidate_score(name, fitted[name], judged, horizon_days)
         if not np.isnan(scores).any():
             results[name] = round(float(roc_auc_score(labels, scores)), 4)
     best = max(results, key=lambda n: (results[n], -CANDIDATES.index(n)))
-    return best, results
+    return best, fitted[best], results
 
 
 def _train(table, first, as_of, horizon_days, progress=None, orders=None, single_line_orders=False, bgnbd=None):
@@ -753,8 +755,8 @@ def _train(table, first, as_of, horizon_days, progress=None, orders=None, single
         held = train["as_of"].isin(snaps[-held_count:]).to_numpy()
         older, recent = train[~held], train[held]
         if _enough(older["lapsed"]) is None and _enough(recent["lapsed"]) is None:
-            name, results = _validate(older, recent, horizon_days)
-            trained = Trained(name, _fit_candidate(name, older), None, {}, len(older), len(recent), horizon_days, results)
+            name, model, results = _validate(older, recent, horizon_days)  # (the kept classifier, not fitted again)
+            trained = Trained(name, model, None, {}, len(older), len(recent), horizon_days, results)
             calibrator, briers = calibration.choose(trained.score(recent), recent["lapsed"].to_numpy(dtype=int),
                                                     recent["as_of"].to_numpy(), recent["key"].to_numpy(dtype=bool))
             trained.calibrator, trained.calibration_brier = calibrator, briers
