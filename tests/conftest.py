@@ -212,9 +212,13 @@ def require_chromium(tests: str) -> None:
         print(f"\n{tests} skipped: {CHROMIUM} is absent (apt-get install chromium chromium-driver, or `make browser`)")
         pytest.skip(f"{CHROMIUM} is absent: install Debian's chromium (make browser)", allow_module_level=True)
     try:
-        import playwright.sync_api  # noqa: F401
+        from playwright.sync_api import expect
     except ImportError:  # pragma: no cover - the dev requirements install it
         pytest.skip("playwright is not installed (make dev)", allow_module_level=True)
+    # an assertion on the page waits up to 30 s for it to come true (Playwright's own 5 s): a
+    # rerun of the app under a full suite on two cores took longer than 5 s (the CI run of
+    # 2026-12-07 failed on a metric that was on the page a moment later)
+    expect.set_options(timeout=30_000)
 
 
 class OneWindow:
