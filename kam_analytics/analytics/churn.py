@@ -362,23 +362,33 @@ def snapshot_dates(first, as_of, horizon_days: int = HORIZON_DAYS, step_days: in
     return sorted(dates)
 
 
+def training_dates(first, as_of, horizon_days: int = HORIZON_DAYS) -> list[dt.date]:
+    """The snapshots a scoring at ``as_of`` trains on: the most recent ``MAX_SNAPSHOTS`` of
+    ``snapshot_dates`` (none when the data has no first date)."""
+    return snapshot_dates(first, as_of, horizon_days)[-MAX_SNAPSHOTS:] if pd.notna(first) else []
+
+
 def training_set(table: ibis.Table, first, as_of, horizon_days: int = HORIZON_DAYS, progress=None,
-                 orders: ibis.Table | None = None, single_line_orders: bool = False, bgnbd=None) -> pd.DataFrame:
-    """Features and labels at the most recent ``MAX_SNAPSHOTS`` snapshots (at most
+                 orders: ibis.Table | None = None, single_line_orders: bool = False, bgnbd=None,
+                 rhythms: dict | None = None, top: dict | None = None) -> pd.DataFrame:
+    """Features and labels at the ``training_dates`` (at most
     ``MAX_ACCOUNTS_PER_SNAPSHOT`` accounts each: beyond that a sample with a fixed seed,
     ``active_accounts_at``, revenue_share still against the whole portfolio); no snapshot's
     label looks past ``as_of``; BG/NBD's inputs from ``bgnbd`` (``fit_bgnbd``). ``progress``: see ``score_accounts``; ``orders``: the
     ``order_starts`` of ``table`` when at hand (``cached_order_starts``);
-    ``single_line_orders``: see ``snapshot_features``."""
+    ``single_line_orders``: see ``snapshot_features``; ``rhythms`` and ``top``: ``rhythm_at`` and
+    ``top_revenue_at`` of these dates when at hand (``score_accounts`` reads them for the
+    snapshots and its own date in one scan each)."""
     frames = []
     if orders is None:
         orders = cached_order_starts(table, single_line_orders)
-    snaps = snapshot_dates(first, as_of, horizon_days)[-MAX_SNAPSHOTS:]
+    snaps = training_dates(first, as_of, horizon_days)
     many = bool(snaps) and int(table.customer_id.nunique().to_pandas()) > MAX_ACCOUNTS_PER_SNAPSHOT
     actives = active_accounts_at(table, snaps) if many else {}
     ordered = ordered_in_horizons(table, snaps, horizon_days)
-    top = top_revenue_at(table, snaps)
-    rhythms = rhythm_at(orders if orders is not None else order_starts(table, single_line_orders), snaps)
+    top = top if top is not None else top_revenue_at(table, snaps)
+    rhythms = rhythms if rhythms is not None else rhythm_at(
+        orders if orders is not None else order_starts(table, single_line_orders), snaps)
     for done, snap in enumerate(snaps):
         _report(progress, SNAPSHOTS_FROM + (TRAINING_AT - SNAPSHOTS_FROM) * done / len(snaps), "churn_step_snapshots",
                 done=done + 1, total=len(snaps))
@@ -732,7 +742,8 @@ def _validate(older: pd.DataFrame, recent: pd.DataFrame, horizon_days: int) -> t
     return best, fitted[best], results
 
 
-def _train(table, first, as_of, horizon_days, progress=None, orders=None, single_line_orders=False, bgnbd=None):
+def _train(table, first, as_of, horizon_days, progress=None, orders=None, single_line_orders=False, bgnbd=None,
+           rhythms=None, top=None):
     """(Trained or None, why not, training rows, the lapse rate at the most recent training
     snapshot or None without one). When both parts are large enough, the most recent
     ``CALIBRATION_SHARE`` of the snapshots (at least 2) are held out: every candidate ranker
@@ -743,7 +754,7 @@ def _train(table, first, as_of, horizon_days, progress=None, orders=None, single
     0.023 ROC AUC.) Otherwise the trees learn from all snapshots, not calibrated."""
     from kam_analytics.models import calibration
 
-    train = training_set(table, first, as_of, horizon_days, progress, orders, single_line_orders, bgnbd)
+    train = training_set(table, first, as_of, horizon_days, progress, orders, single_line_orders, bgnbd, rhythms, top)
     _report(progress, TRAINING_AT, "churn_step_training")
     base_rate = float(train.loc[train["as_of"] == train["as_of"].max(), "lapsed"].mean()) if len(train) else None
     why = _enough(train["lapsed"]) if len(train) else "history_short"
@@ -799,18 +810,24 @@ def score_accounts(table: ibis.Table, as_of, horizon_days: int = HORIZON_DAYS, p
     t = apply_filters(table, as_of=as_of)
     first = t.order_date.min().to_pandas()
     orders = cached_order_starts(t, single_line_orders)  # for the accounts scored and every training snapshot
-    features = snapshot_features(t, as_of, orders=orders, single_line_orders=single_line_orders)
+    # the rhythms and the key accounts of the training snapshots and of as_of: one scan each
+    dates = training_dates(first, as_of, horizon_days) + [as_of]
+    rhythms = rhythm_at(orders if orders is not None else order_starts(t, single_line_orders), dates)
+    top = top_revenue_at(t, dates)
+    features = snapshot_features(t, as_of, orders=orders, single_line_orders=single_line_orders,
+                                 rhythm=rhythms[as_of])
     if features.empty:
         empty = features.assign(score=[], risk=[], rank=[], status=[], revenue_last_year=[], expected_revenue=[],
                                 expected_low=[], expected_high=[], revenue_at_risk=[], reasons=[])
         return Scored(empty, as_of, horizon_days, "rule", "no_accounts")
     bgnbd = fit_bgnbd(features)
-    trained, why, rows, base_rate = (_train(t, first, as_of, horizon_days, progress, orders, single_line_orders, bgnbd)
+    trained, why, rows, base_rate = (_train(t, first, as_of, horizon_days, progress, orders, single_line_orders, bgnbd,
+                                            rhythms, top)
                                      if pd.notna(first)
                                      else (None, "history_short", 0, None))
     _report(progress, SCORING_AT, "churn_step_scoring")
     with_bgnbd(features, horizon_days, bgnbd)
-    features["key"] = among(features["customer_id"], top_revenue_at(t, [as_of])[as_of])
+    features["key"] = among(features["customer_id"], top[as_of])
     if trained is not None:
         features["score"] = trained.score(features)
         features["risk"] = trained.risk(features["score"].to_numpy(), features["key"].to_numpy(dtype=float))
