@@ -83,7 +83,7 @@ def cached_order_starts(table: ibis.Table, single_line_orders: bool = False) -> 
 def snapshot_features(table: ibis.Table, as_of, window_days: int = WINDOW_DAYS,
                       active_days: int = ACTIVE_DAYS, orders: ibis.Table | None = None,
                       single_line_orders: bool = False, portfolio_year: float | None = None,
-                      rhythm: pd.DataFrame | None = None) -> pd.DataFrame:
+                      rhythm: pd.DataFrame | None = None, with_rhythm: bool = True) -> pd.DataFrame:
     """Features of every customer with an order in the ``active_days`` up to ``as_of``, from the
     transactions dated on or before ``as_of`` only (the end of that day).
 
@@ -98,7 +98,8 @@ def snapshot_features(table: ibis.Table, as_of, window_days: int = WINDOW_DAYS,
     prior is 0); basket_trend: average order value recent vs prior − 1; revenue_share: the
     account's revenue over the last year / the portfolio's; year_ago_trend: revenue_recent
     against the same ``window_days`` a year earlier − 1 (None when that was 0 or less); and
-    the account's rhythm (``rhythm_at``; ``rhythm``: its frame for as_of when at hand).
+    the account's rhythm (``rhythm_at``; ``rhythm``: its frame for as_of when at hand; without
+    ``with_rhythm`` not read: the rhythm's columns are left out, for a caller that needs none).
 
     With ``single_line_orders`` (and no ``orders`` given) every line is an order started on
     its date, so the order counts are counts of the lines in the same scan as the money: one
@@ -176,6 +177,9 @@ def snapshot_features(table: ibis.Table, as_of, window_days: int = WINDOW_DAYS,
     total_year = out["revenue_year"].clip(lower=0).sum() if portfolio_year is None else portfolio_year
     out["revenue_share"] = out["revenue_year"].clip(lower=0) / total_year if total_year > 0 else 0.0
     out["year_ago_trend"] = out["revenue_recent"] / out["revenue_year_ago"].where(out["revenue_year_ago"] > 0) - 1
+    out["as_of"] = day
+    if not with_rhythm:
+        return out
     if rhythm is None:
         rhythm = rhythm_at(orders if orders is not None else order_starts(table, single_line_orders), [as_of],
                            active_days)[as_of]
@@ -190,7 +194,6 @@ def snapshot_features(table: ibis.Table, as_of, window_days: int = WINDOW_DAYS,
     months_known = np.minimum(12, (day.year - pd.to_datetime(out["first"]).dt.year) * 12
                               + day.month - pd.to_datetime(out["first"]).dt.month + 1)
     out["months_share"] = out["months_year"].fillna(0) / months_known
-    out["as_of"] = day
     return out
 
 
@@ -878,7 +881,7 @@ def lapsed_accounts(table: ibis.Table, as_of, horizon_days: int = HORIZON_DAYS,
     orders them."""
     t = apply_filters(table, as_of=as_of)
     features = snapshot_features(t, as_of, orders=cached_order_starts(t, single_line_orders),
-                                 single_line_orders=single_line_orders)
+                                 single_line_orders=single_line_orders, with_rhythm=False)  # (the status needs none)
     if features.empty:
         return features.assign(status=[], revenue_last_year=[])
     with_status(t, features, as_of, horizon_days)
