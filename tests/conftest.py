@@ -21,12 +21,14 @@ DATASETS = ROOT.parent / "shared" / "datasets"
 
 
 # The test files that take longest, longest first: with the tests on two workers a file to a
-# worker (make test: -n 2 --dist loadfile), the long files are handed out first and the short
-# ones fill in behind them, so neither worker is left alone with a long file at the end.
-LONGEST_FIRST = ["test_browser.py", "test_spark.py", "test_auth_browser.py", "test_shared_browser.py",
-                 "test_spark_browser.py", "test_browser_flows.py", "test_hostile_browser.py", "test_pieces_browser.py",
-                 "test_groups_browser.py", "test_prepare_browser.py", "test_spark_connect.py", "test_report.py",
-                 "test_app.py", "test_reviews.py", "test_alerts.py", "test_ingest_trust.py", "test_ingest_property.py", "test_shared_use.py"]
+# worker (make test: -n 3 --dist loadfile), the long files are handed out first and the short
+# ones fill in behind them, so no worker is left alone with a long file at the end.
+LONGEST_FIRST = [  # (seconds a file took in a fresh clone's make test of 2026-12-08, three workers)
+    "test_spark.py", "test_app.py", "test_browser.py", "test_browser_flows.py", "test_auth_browser.py",  # 744 680 601 524 370
+    "test_shared_browser.py", "test_spark_browser.py", "test_hostile_browser.py", "test_one_truth.py",  # 325 227 178 175
+    "test_prepare_browser.py", "test_costs.py", "test_churn.py", "test_shared_use.py", "test_report.py",  # 169 168 158 147 121
+    "test_pieces_browser.py", "test_reviews.py", "test_groups_browser.py", "test_spark_connect.py",  # 116 115 109 95
+    "test_ingest_property.py", "test_receivables.py", "test_order_table.py", "test_alerts.py"]  # 85 85 76 72
 
 
 def pytest_collection_modifyitems(session, config, items):
