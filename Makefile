@@ -11,14 +11,15 @@ ADDRESS ?= $(shell grep -qs '^\[auth\]' .streamlit/secrets.toml && echo 0.0.0.0 
 # report's PDF (Chinese names printed as text, the font embedded).
 RUN_PACKAGES := fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0
 # What the tests need besides: Chromium and its driver for the browser tests (the CJK font so
-# screenshots show Chinese), Java 17 for the local Spark session, poppler-utils to look at the PDFs.
-SYSTEM_PACKAGES := $(RUN_PACKAGES) chromium chromium-driver openjdk-17-jre-headless poppler-utils
+# screenshots show Chinese), Java 17 for the local Spark session, poppler-utils to look at the PDFs,
+# HAProxy for the team's proxy (make team).
+SYSTEM_PACKAGES := $(RUN_PACKAGES) chromium chromium-driver openjdk-17-jre-headless poppler-utils haproxy
 # Tests in three workers on the two cores (much of a browser or app test is waiting), a test file
 # to a worker (a file's app, browser and Spark session are started once, on its worker).
 # Measured on a fresh clone, 2026-12-07: -n 2 18:37, -n 3 18:16, -n 4 19:51 (installs included)
 PYTEST_PARALLEL ?= -n 3 --dist loadfile
 
-.PHONY: run test check setup dev system system-for-run system-for-tests bench browser java docs clean
+.PHONY: run team test check setup dev system system-for-run system-for-team system-for-tests bench browser java docs clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -42,6 +43,24 @@ run: setup system-for-run
 	$(BIN)/python -m kam_analytics datasets > /dev/null
 	@if [ "$(ADDRESS)" = "localhost" ]; then echo "No sign-in configured ([auth] in .streamlit/secrets.toml): serving on localhost only."; fi
 	$(BIN)/python -m ui.serve --server.port $(PORT) --server.address $(ADDRESS)
+
+## make team REPLICAS=N PORT=P: N app processes on the store behind HAProxy on PORT (sticky by
+## cookie, WebSockets, health checks; a replica that exits is started again; Ctrl-C stops all)
+REPLICAS ?= 2
+team: setup system-for-run system-for-team
+	@$(BIN)/python -m ui.auth
+	$(BIN)/python -m kam_analytics datasets > /dev/null
+	$(BIN)/python -m ui.team --replicas $(REPLICAS) --port $(PORT) --address $(ADDRESS)
+
+## (as root, installs HAProxy when missing; otherwise says how)
+system-for-team:
+	@if command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ]; then exit 0; fi; \
+	if [ "$$(id -u)" = "0" ]; then \
+	  echo "Installing HAProxy for make team"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null; \
+	else \
+	  echo "HAProxy is missing: install it with sudo apt-get install haproxy (or sudo make system)"; exit 1; \
+	fi
 
 ## make test: set up and run every test. As root it first installs the system packages the tests
 ## need (SYSTEM_PACKAGES); otherwise it names the tests it will skip and the command that installs them.
@@ -76,7 +95,7 @@ system-for-tests:
 	  $(MAKE) --no-print-directory system; \
 	else \
 	  echo "Missing system packages: $$missing"; \
-	  echo "  without chromium/chromium-driver the browser tests are skipped; without openjdk-17-jre-headless the Spark tests are skipped;"; \
+	  echo "  without chromium/chromium-driver the browser tests are skipped; without openjdk-17-jre-headless the Spark tests are skipped; without haproxy the team test is skipped;"; \
 	  echo "  install them with: sudo make system"; \
 	fi
 
