@@ -16,7 +16,8 @@ RUN_PACKAGES := fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0
 SYSTEM_PACKAGES := $(RUN_PACKAGES) chromium chromium-driver openjdk-17-jre-headless poppler-utils haproxy
 # Tests in three workers on the two cores (much of a browser or app test is waiting), a test file
 # to a worker (a file's app, browser and Spark session are started once, on its worker).
-# Measured on a fresh clone, 2026-12-07: -n 2 18:37, -n 3 18:16, -n 4 19:51 (installs included)
+# Measured on a fresh clone, 2026-12-07: -n 2 18:37, -n 3 18:16, -n 4 19:51 (installs included);
+# 2026-12-08, -n 3: 30:06 with the round's features, the cores busy 88% of the run (CPU-bound)
 PYTEST_PARALLEL ?= -n 3 --dist loadfile
 
 .PHONY: run team test check setup dev system system-for-run system-for-team system-for-tests bench browser java docs clean
