@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, demo_copy, free_port, healthy, require_chromium, settle
+from conftest import ROOT, demo_copy, free_port, healthy, require_chromium, run_cli, settle
 from kam_analytics.i18n import catalog
 
 SHOTS = ROOT / "tests" / "screenshots"
@@ -26,6 +26,7 @@ if not (shutil.which("haproxy") or Path("/usr/sbin/haproxy").exists()):
     print("\nteam test skipped: HAProxy is absent (apt-get install haproxy, or make system)")
     pytest.skip("HAProxy is absent (apt-get install haproxy; make system installs it)", allow_module_level=True)
 from playwright.sync_api import expect  # noqa: E402
+from test_auth_browser import _orders, provider  # noqa: E402,F401  (the OpenID Connect provider, started once)
 
 
 def _alive(pid: int) -> bool:
@@ -176,4 +177,62 @@ def test_a_killed_supervisor_leaves_no_replica_or_proxy(tmp_path):
         assert [p for p in pids if _alive(p)] == []
     finally:
         if team.poll() is None:
+            team.kill()
+
+
+def test_sign_in_through_the_proxy_survives_the_replica(browser, tmp_path, provider):
+    """Sign-in on (a real OpenID Connect provider): the redirect to the provider and back goes
+    through the proxy, and the signed-in visitor stays signed in when their replica dies (the
+    sign-in cookie is signed with the ``[auth]`` secret every replica reads)."""
+    db = tmp_path / "kam.db"
+    assert run_cli("ingest", _orders(tmp_path / "orders.csv"), "--dataset", "orders", db=db).returncode == 0
+    port = free_port()
+    secrets_file = tmp_path / "secrets.toml"
+    secrets_file.write_text(f"""
+[auth]
+redirect_uri = "http://127.0.0.1:{port}/oauth2callback"
+cookie_secret = "6b1d0c9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a"
+client_id = "kam-analytics"
+client_secret = "kam-analytics-secret"
+server_metadata_url = "{provider}/.well-known/openid-configuration"
+
+[kam.roles]
+admins = ["ada@example.com"]
+""", encoding="utf-8")
+    out = tmp_path / "team.txt"
+    env = {**os.environ, "KAM_DB": str(db), "KAM_NO_PREPARE": "1", "KAM_LANG": "en", "KAM_NO_DEMO": "1"}
+    team = subprocess.Popen([sys.executable, "-m", "ui.team", "--replicas", "2", "--port", str(port), "--",
+                             "--secrets.files", str(secrets_file)],
+                            cwd=ROOT, env=env, stdout=open(out, "w"), stderr=subprocess.STDOUT)
+    try:
+        _wait_for(out, r"behind HAProxy at")
+        replicas = {int(n): int(pid) for n, pid in
+                    re.findall(r"Replica (\d) is up \(process (\d+)", out.read_text(encoding="utf-8"))}
+        url = f"http://127.0.0.1:{port}"
+        en = catalog("en")
+        context = browser.new_context(viewport={"width": 1400, "height": 1100}, locale="en-US")
+        page = context.new_page()
+        page.goto(f"{url}/?lang=en")
+        page.get_by_role("button", name=en["auth_sign_in"]).click()
+        page.wait_for_url("**/oauth2/authorize**", timeout=30_000)
+        page.fill("input[name=sub]", "ada@example.com")
+        page.get_by_role("button", name="Authorize").click()
+        page.wait_for_url(f"{url}/**", timeout=30_000)
+        expect(page.locator("h1").first).to_have_text(en["overview_title"], timeout=90_000)
+        settle(page)
+        first = int({c["name"]: c["value"] for c in context.cookies(url)}["KAM_REPLICA"][1:])
+        os.kill(replicas[first], signal.SIGKILL)
+        page.wait_for_timeout(1000)
+        page.goto(f"{url}/concentration?lang=en")  # a new page load, now on the other replica
+        expect(page.locator("h1").first).to_have_text(en["concentration_title"], timeout=90_000)
+        settle(page)
+        assert {c["name"]: c["value"] for c in context.cookies(url)}["KAM_REPLICA"] == f"r{3 - first}"
+        assert page.get_by_role("button", name=en["auth_sign_in"]).count() == 0
+        assert page.locator('[data-testid="stException"]').count() == 0
+        context.close()
+    finally:
+        team.send_signal(signal.SIGTERM)
+        try:
+            team.wait(timeout=40)
+        except subprocess.TimeoutExpired:
             team.kill()
