@@ -62,6 +62,19 @@ def provider():
     process.wait(timeout=20)
 
 
+def auth_section(redirect_uri: str, provider: str) -> str:
+    """The ``[auth]`` section of a secrets file for the test provider (``{port}`` in the
+    redirect is Streamlit's: the server's own port)."""
+    return f"""
+[auth]
+redirect_uri = "{redirect_uri}"
+cookie_secret = "3f5e0c1d9a7b6e4f2a1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e"
+client_id = "kam-analytics"
+client_secret = "kam-analytics-secret"
+server_metadata_url = "{provider}/.well-known/openid-configuration"
+"""
+
+
 @pytest.fixture(scope="module")
 def team_app(tmp_path_factory, provider):
     """The app with sign-in on (the provider above) and roles; returns (url, store path)."""
@@ -70,14 +83,7 @@ def team_app(tmp_path_factory, provider):
     done = run_cli("ingest", _orders(folder / "orders.csv"), "--dataset", "orders", db=db)
     assert done.returncode == 0, done.stderr
     secrets = folder / "secrets.toml"
-    secrets.write_text(f"""
-[auth]
-redirect_uri = "http://127.0.0.1:{{port}}/oauth2callback"
-cookie_secret = "3f5e0c1d9a7b6e4f2a1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e"
-client_id = "kam-analytics"
-client_secret = "kam-analytics-secret"
-server_metadata_url = "{provider}/.well-known/openid-configuration"
-
+    secrets.write_text(auth_section("http://127.0.0.1:{port}/oauth2callback", provider) + """
 [kam.roles]
 admins = ["ada@example.com"]
 editors = ["ed@example.com"]

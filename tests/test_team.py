@@ -26,7 +26,7 @@ if not (shutil.which("haproxy") or Path("/usr/sbin/haproxy").exists()):
     print("\nteam test skipped: HAProxy is absent (apt-get install haproxy, or make system)")
     pytest.skip("HAProxy is absent (apt-get install haproxy; make system installs it)", allow_module_level=True)
 from playwright.sync_api import expect  # noqa: E402
-from test_auth_browser import _orders, provider  # noqa: E402,F401  (the OpenID Connect provider, started once)
+from test_auth_browser import _orders, auth_section, provider  # noqa: E402,F401  (the OpenID Connect provider, started once)
 
 
 def _alive(pid: int) -> bool:
@@ -188,14 +188,7 @@ def test_sign_in_through_the_proxy_survives_the_replica(browser, tmp_path, provi
     assert run_cli("ingest", _orders(tmp_path / "orders.csv"), "--dataset", "orders", db=db).returncode == 0
     port = free_port()
     secrets_file = tmp_path / "secrets.toml"
-    secrets_file.write_text(f"""
-[auth]
-redirect_uri = "http://127.0.0.1:{port}/oauth2callback"
-cookie_secret = "6b1d0c9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a"
-client_id = "kam-analytics"
-client_secret = "kam-analytics-secret"
-server_metadata_url = "{provider}/.well-known/openid-configuration"
-
+    secrets_file.write_text(auth_section(f"http://127.0.0.1:{port}/oauth2callback", provider) + """
 [kam.roles]
 admins = ["ada@example.com"]
 """, encoding="utf-8")
